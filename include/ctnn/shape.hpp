@@ -1,0 +1,97 @@
+// ctnn/shape.hpp — compile-time tensor shapes of one sample.
+//
+// A shape describes one sample; the batch dimension is a run-time value and always outermost.
+// Every shape is stored densely in row-major order:
+//   Image<H, W, C>   height x width x channels, channels-last (NHWC for a batch)
+//   Sequence<T, F>   T time steps of F features each
+//   Vector<N>        N values
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+namespace ctnn {
+
+/// An image of H rows, W columns and C channels, stored channels-last: element (h, w, c) is at
+/// index (h * W + w) * C + c.
+template <std::size_t H, std::size_t W, std::size_t C>
+struct Image {
+  static_assert(H > 0 && W > 0 && C > 0, "Image dimensions must be positive");
+  static constexpr std::size_t height = H, width = W, channels = C;
+  static constexpr std::size_t size = H * W * C;
+  static std::string name() {
+    return "Image<" + std::to_string(H) + "," + std::to_string(W) + "," + std::to_string(C) + ">";
+  }
+};
+
+/// A sequence of T steps of F features: element (t, f) is at index t * F + f.
+template <std::size_t T, std::size_t F>
+struct Sequence {
+  static_assert(T > 0 && F > 0, "Sequence dimensions must be positive");
+  static constexpr std::size_t steps = T, features = F;
+  static constexpr std::size_t size = T * F;
+  static std::string name() {
+    return "Sequence<" + std::to_string(T) + "," + std::to_string(F) + ">";
+  }
+};
+
+/// A vector of N values.
+template <std::size_t N>
+struct Vector {
+  static_assert(N > 0, "Vector size must be positive");
+  static constexpr std::size_t size = N;
+  static std::string name() { return "Vector<" + std::to_string(N) + ">"; }
+};
+
+template <class S>
+struct is_image : std::false_type {};
+template <std::size_t H, std::size_t W, std::size_t C>
+struct is_image<Image<H, W, C>> : std::true_type {};
+template <class S>
+struct is_sequence : std::false_type {};
+template <std::size_t T, std::size_t F>
+struct is_sequence<Sequence<T, F>> : std::true_type {};
+template <class S>
+struct is_vector : std::false_type {};
+template <std::size_t N>
+struct is_vector<Vector<N>> : std::true_type {};
+
+template <class S>
+inline constexpr bool is_image_v = is_image<S>::value;
+template <class S>
+inline constexpr bool is_sequence_v = is_sequence<S>::value;
+template <class S>
+inline constexpr bool is_vector_v = is_vector<S>::value;
+
+/// Any of the three shapes.
+template <class S>
+concept Shape = is_image_v<S> || is_sequence_v<S> || is_vector_v<S>;
+
+namespace detail {
+template <std::size_t... D>
+struct input_shape;
+template <std::size_t H, std::size_t W, std::size_t C>
+struct input_shape<H, W, C> {
+  using type = Image<H, W, C>;
+};
+template <std::size_t T, std::size_t F>
+struct input_shape<T, F> {
+  using type = Sequence<T, F>;
+};
+template <std::size_t N>
+struct input_shape<N> {
+  using type = Vector<N>;
+};
+}  // namespace detail
+
+/// The first element of a Sequential: `Input<H, W, C>` is an image, `Input<T, F>` a sequence,
+/// `Input<N>` a vector.
+template <std::size_t... Dims>
+struct Input {
+  static_assert(sizeof...(Dims) >= 1 && sizeof...(Dims) <= 3,
+                "Input takes 3 sizes (image H, W, C), 2 (sequence T, F) or 1 (vector N)");
+  using shape = typename detail::input_shape<Dims...>::type;
+};
+
+}  // namespace ctnn

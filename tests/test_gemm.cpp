@@ -1,0 +1,76 @@
+#include <doctest/doctest.h>
+
+#include <ctnn/kernels/gemm.hpp>
+
+#include "reference.hpp"
+
+using namespace ctnn::kernels;
+using ctnn_test::max_abs_diff;
+using ctnn_test::random_vector;
+
+namespace {
+
+// Plain GEMM: C[M x N] = init + A[M x K] * B[K x N], all row-major.
+std::vector<float> reference_gemm(const std::vector<float>& a, const std::vector<float>& b,
+                                  const std::vector<float>& c0, std::size_t M, std::size_t N,
+                                  std::size_t K) {
+  std::vector<float> c = c0;
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t n = 0; n < N; ++n) {
+      double s = c[m * N + n];
+      for (std::size_t k = 0; k < K; ++k) s += double(a[m * K + k]) * b[k * N + n];
+      c[m * N + n] = float(s);
+    }
+  return c;
+}
+
+template <std::size_t M, std::size_t N, std::size_t K>
+void check_plain_gemm() {
+  CAPTURE(M);
+  CAPTURE(N);
+  CAPTURE(K);
+  auto a = random_vector(M * K, 1), b = random_vector(K * N, 2), c0 = random_vector(M * N, 3);
+  auto bias = random_vector(N, 4);
+  using S = Strides<K, 0, 1, 0, N, K, N>;
+  // accumulate, compile-time rows
+  auto c = c0;
+  gemm<S, M, N, Init::accumulate>(a.data(), b.data(), c.data(), nullptr, 1);
+  CHECK(max_abs_diff(c, reference_gemm(a, b, c0, M, N, K)) < 1e-4f);
+  // zero, run-time rows
+  std::vector<float> z(M * N, 0.0f);
+  c.assign(M * N, 123.0f);
+  gemm<S, N, Init::zero>(a.data(), b.data(), c.data(), nullptr, M, 1);
+  CHECK(max_abs_diff(c, reference_gemm(a, b, z, M, N, K)) < 1e-4f);
+  // bias, run-time rows
+  std::vector<float> bias_rows(M * N);
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t n = 0; n < N; ++n) bias_rows[m * N + n] = bias[n];
+  gemm<S, N, Init::bias>(a.data(), b.data(), c.data(), bias.data(), M, 1);
+  CHECK(max_abs_diff(c, reference_gemm(a, b, bias_rows, M, N, K)) < 1e-4f);
+}
+
+}  // namespace
+
+TEST_CASE("gemm kernel matches a scalar GEMM on odd and aligned sizes") {
+  check_plain_gemm<1, 1, 1>();
+  check_plain_gemm<7, 10, 13>();
+  check_plain_gemm<13, 33, 5>();
+  check_plain_gemm<29, 67, 31>();
+  check_plain_gemm<32, 128, 64>();
+  check_plain_gemm<6, 64, 288>();
+  check_plain_gemm<25, 3, 100>();
+}
+
+TEST_CASE("gemm kernel with a two-level reduction computes a direct convolution row") {
+  // One output row of a valid 3x3 convolution on channels-last data, as Conv2D issues it.
+  constexpr std::size_t H = 9, W = 11, C = 5, F = 21, K = 3, OW = W - K + 1;
+  auto in = random_vector(H * W * C, 7), w = random_vector(K * K * C * F, 8);
+  auto bias = random_vector(F, 9);
+  auto ref = ctnn_test::conv2d_valid(in, w, bias, 1, H, W, C, F, K, 1);
+  std::vector<float> out(ref.size());
+  using S = Strides<C, W * C, 1, K * C * F, F, K * C, F>;
+  for (std::size_t oh = 0; oh < H - K + 1; ++oh)
+    gemm<S, OW, F, Init::bias>(in.data() + oh * W * C, w.data(), out.data() + oh * OW * F,
+                               bias.data(), K);
+  CHECK(max_abs_diff(out, ref) < 1e-4f);
+}
