@@ -1,0 +1,125 @@
+// Command-line handling and the train-then-evaluate driver shared by the example classifiers.
+#pragma once
+
+#include <ctnn/ctnn.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <iomanip>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace examples {
+
+struct Options {
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::size_t epochs = 5;
+  std::size_t batch_size = 32;
+  float lr = 1e-3f;
+  std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::uint64_t seed = 1;
+  std::string save;
+};
+
+inline void usage(const char* prog, const char* what, std::ostream& os) {
+  os << "usage: " << prog << " [options]\n"
+     << what << "\n\n"
+     << "  --data-dir DIR     Fashion-MNIST idx files (default /usr/share/datasets/fashion-mnist)\n"
+     << "  --epochs N         training epochs (default 5)\n"
+     << "  --batch-size N     mini-batch size (default 32)\n"
+     << "  --lr X             Adam learning rate (default 0.001)\n"
+     << "  --threads N        training threads (default: all cores)\n"
+     << "  --seed N           seed of initialisation, shuffling and dropout (default 1)\n"
+     << "  --save PATH        write the trained model to PATH\n"
+     << "  --help             this text\n";
+}
+
+/// Parses argv; exits with status 0 after --help and 2 on a bad option.
+inline Options parse(int argc, char** argv, const char* what) {
+  Options o;
+  auto fail = [&](const std::string& msg) {
+    std::cerr << argv[0] << ": " << msg << "\n";
+    usage(argv[0], what, std::cerr);
+    std::exit(2);
+  };
+  auto number = [&](std::string_view flag, const char* text, bool allow_zero) {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(text, &end, 10);
+    if (errno || *end || end == text || v < 0 || (!allow_zero && v == 0))
+      fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
+    return static_cast<std::uint64_t>(v);
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      usage(argv[0], what, std::cout);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) fail("unknown option or missing value: " + std::string(a));
+    const char* v = argv[++i];
+    if (a == "--data-dir")
+      o.data_dir = v;
+    else if (a == "--epochs")
+      o.epochs = number(a, v, true);
+    else if (a == "--batch-size")
+      o.batch_size = number(a, v, false);
+    else if (a == "--threads")
+      o.threads = number(a, v, false);
+    else if (a == "--seed")
+      o.seed = number(a, v, true);
+    else if (a == "--save")
+      o.save = v;
+    else if (a == "--lr") {
+      char* end = nullptr;
+      o.lr = std::strtof(v, &end);
+      if (*end || end == v || !(o.lr > 0.0f)) fail(std::string("invalid value for --lr: '") + v + "'");
+    } else
+      fail("unknown option: " + std::string(a));
+  }
+  return o;
+}
+
+/// Loads Fashion-MNIST, prints the network summary, trains with Adam, prints one line per epoch
+/// and last "test accuracy: 0.xxxx". Returns the process exit status.
+template <class Net>
+int run_classifier(int argc, char** argv, const char* name, const char* what) {
+  const Options o = parse(argc, argv, what);
+  try {
+    const auto train = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::train);
+    const auto test = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::test);
+    std::cout << name << ": " << train.size() << " training and " << test.size()
+              << " test images, " << o.threads << " threads, batch " << o.batch_size
+              << ", Adam lr " << o.lr << ", seed " << o.seed << "\n";
+    ctnn::summary<Net>(std::cout);
+    auto net = std::make_unique<Net>(o.seed);
+    ctnn::Adam adam;
+    adam.learning_rate = o.lr;
+    ctnn::FitOptions fo;
+    fo.epochs = o.epochs;
+    fo.batch_size = o.batch_size;
+    fo.threads = o.threads;
+    fo.seed = o.seed;
+    fo.test = &test;
+    fo.log = &std::cout;
+    ctnn::fit(*net, adam, train, fo);
+    const auto e = ctnn::evaluate(*net, test, o.threads);
+    if (!o.save.empty()) {
+      ctnn::save(*net, o.save);
+      std::cout << "saved the model to " << o.save << "\n";
+    }
+    std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace examples

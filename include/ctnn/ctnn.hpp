@@ -1,0 +1,20 @@
+// ctnn/ctnn.hpp — everything ctnn offers, in one include.
+#pragma once
+
+#include "error.hpp"
+#include "shape.hpp"
+#include "network.hpp"
+#include "layers/activation.hpp"
+#include "layers/batchnorm.hpp"
+#include "layers/conv2d.hpp"
+#include "layers/dense.hpp"
+#include "layers/dropout.hpp"
+#include "layers/pooling.hpp"
+#include "loss.hpp"
+#include "optim/adam.hpp"
+#include "optim/sgd.hpp"
+#include "train.hpp"
+#include "summary.hpp"
+#include "data/dataset.hpp"
+#include "data/idx.hpp"
+#include "io/model_file.hpp"

@@ -1,0 +1,187 @@
+// ctnn/io/model_file.hpp — save() and load(): a network's parameters in a ctnn model file.
+//
+// The format is documented byte by byte in docs/model-format.md. In short, all integers
+// little-endian:
+//   "CTNNMODL" | u32 version (1) | u32 L | L bytes signature | u64 FNV-1a-64 of the signature |
+//   u64 parameter count | u64 state count | parameters (f32) | state (f32) |
+//   u32 CRC-32 (zlib) of every byte before it
+// The signature is Net::signature(): one line per layer with its name and shapes.
+#pragma once
+
+#include <zlib.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <unistd.h>
+
+#include "../error.hpp"
+
+namespace ctnn {
+
+namespace io::detail {
+
+inline constexpr char magic[8] = {'C', 'T', 'N', 'N', 'M', 'O', 'D', 'L'};
+inline constexpr std::uint32_t version = 1;
+
+inline std::uint64_t fnv1a64(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+template <class T>
+void put(std::vector<unsigned char>& out, T v) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  if constexpr (std::endian::native == std::endian::big) std::reverse(b, b + sizeof(T));
+  out.insert(out.end(), b, b + sizeof(T));
+}
+
+template <class T>
+T get(const unsigned char* p) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, p, sizeof(T));
+  if constexpr (std::endian::native == std::endian::big) std::reverse(b, b + sizeof(T));
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
+
+inline std::uint32_t crc32_of(const unsigned char* p, std::size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (n > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
+    crc = crc32(crc, p, chunk);
+    p += chunk;
+    n -= chunk;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+/// The first line where two signatures differ, as "line N: file has 'a', network has 'b'".
+inline std::string first_difference(std::string_view file, std::string_view net) {
+  std::size_t line = 1;
+  while (true) {
+    const auto fe = file.find('\n'), ne = net.find('\n');
+    const std::string_view fl = file.substr(0, fe), nl = net.substr(0, ne);
+    if (fl != nl || fe == std::string_view::npos || ne == std::string_view::npos) {
+      auto show = [](std::string_view s) { return s.empty() ? std::string("(nothing)") : "'" + std::string(s) + "'"; };
+      return "layer line " + std::to_string(line) + ": the file has " + show(fl) +
+             ", this network has " + show(nl);
+    }
+    file.remove_prefix(fe + 1);
+    net.remove_prefix(ne + 1);
+    ++line;
+  }
+}
+
+}  // namespace io::detail
+
+/// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
+/// temporary file in the same directory, which is flushed and then renamed over `path`, so an
+/// existing model is replaced only by a complete one. Throws FileError on any I/O failure (the
+/// temporary file is removed).
+template <class Net>
+void save(const Net& net, const std::string& path) {
+  using namespace io::detail;
+  const std::string sig = Net::signature();
+  std::vector<unsigned char> bytes;
+  bytes.reserve(48 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
+  bytes.insert(bytes.end(), magic, magic + 8);
+  put<std::uint32_t>(bytes, version);
+  put<std::uint32_t>(bytes, static_cast<std::uint32_t>(sig.size()));
+  bytes.insert(bytes.end(), sig.begin(), sig.end());
+  put<std::uint64_t>(bytes, fnv1a64(sig));
+  put<std::uint64_t>(bytes, Net::parameter_count);
+  put<std::uint64_t>(bytes, Net::state_count);
+  for (float v : net.parameters()) put<float>(bytes, v);
+  for (float v : net.state()) put<float>(bytes, v);
+  put<std::uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
+
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw FileError(path, std::string("cannot create ") + tmp + ": " + std::strerror(errno));
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    if (!f) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw FileError(path, "write failed (disk full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw FileError(path, "cannot replace the file: " + ec.message());
+  }
+}
+
+/// Reads a model written by save() into `net`: all or nothing. Throws SignatureMismatch when the
+/// file was written for another network type (the message names the first differing layer),
+/// FileError when the file cannot be read, has the wrong magic or version, is truncated or
+/// longer than its header says, or fails its CRC-32. On any error `net` is unchanged.
+template <class Net>
+void load(Net& net, const std::string& path) {
+  using namespace io::detail;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+  std::vector<unsigned char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) throw FileError(path, "read failed");
+  const std::size_t n = b.size();
+  auto need = [&](std::size_t end, const char* what) {
+    if (n < end)
+      throw FileError(path, std::string("truncated: ") + what + " needs " + std::to_string(end) +
+                                " bytes, the file has " + std::to_string(n));
+  };
+  need(8, "the magic");
+  if (std::memcmp(b.data(), magic, 8) != 0)
+    throw FileError(path, "not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
+  need(16, "the header");
+  const auto ver = get<std::uint32_t>(b.data() + 8);
+  if (ver != version)
+    throw FileError(path, "format version " + std::to_string(ver) + " at offset 8; this build reads version " +
+                              std::to_string(version));
+  const std::size_t L = get<std::uint32_t>(b.data() + 12);
+  need(16 + L + 24, "the signature and counts");
+  const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
+  const std::string sig = Net::signature();
+  const auto hash = get<std::uint64_t>(b.data() + 16 + L);
+  if (hash != fnv1a64(file_sig))
+    throw FileError(path, "corrupt: the signature hash at offset " + std::to_string(16 + L) +
+                              " does not match the signature");
+  if (file_sig != sig)
+    throw SignatureMismatch(path, "written for another network type: " + first_difference(file_sig, sig));
+  const auto pc = get<std::uint64_t>(b.data() + 24 + L);
+  const auto sc = get<std::uint64_t>(b.data() + 32 + L);
+  if (pc != Net::parameter_count || sc != Net::state_count)
+    throw FileError(path, "corrupt: the file declares " + std::to_string(pc) + " parameters and " +
+                              std::to_string(sc) + " state values; the network has " +
+                              std::to_string(Net::parameter_count) + " and " +
+                              std::to_string(Net::state_count));
+  const std::size_t data_at = 40 + L;
+  const std::size_t total = data_at + 4 * (Net::parameter_count + Net::state_count) + 4;
+  need(total, "the parameters and checksum");
+  if (n > total)
+    throw FileError(path, std::to_string(n - total) + " unexpected bytes after the checksum");
+  const auto crc = get<std::uint32_t>(b.data() + total - 4);
+  if (crc != crc32_of(b.data(), total - 4))
+    throw FileError(path, "corrupt: CRC-32 mismatch (the file was damaged after it was written)");
+  auto params = net.parameters();
+  auto state = net.state();
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] = get<float>(b.data() + data_at + 4 * i);
+  for (std::size_t i = 0; i < state.size(); ++i)
+    state[i] = get<float>(b.data() + data_at + 4 * (params.size() + i));
+}
+
+}  // namespace ctnn

@@ -1,0 +1,99 @@
+// ctnn/kernels/conv2d.hpp — direct 2-D convolution on channels-last data, forward and backward.
+//
+// Shapes (one sample): input H x W x C, weights K x K x C x F ([kh][kw][c][f], "HWIO"),
+// output OH x OW x F with OH = (H - K) / S + 1, OW = (W - K) / S + 1 (valid convolution; the
+// Conv2D layer pads its input for "same"). As in every deep-learning library the operation is a
+// cross-correlation:
+//   out[oh, ow, f] = bias[f] + sum_{kh, kw, c} in[oh*S + kh, ow*S + kw, c] * w[kh, kw, c, f]
+// Each output row is one gemm: rows = the OW output pixels, columns = the F filters, reduction =
+// (kh) x (kw, c), where (kw, c) is contiguous in both the input row and the weights.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "gemm.hpp"
+
+namespace ctnn::kernels {
+
+/// Output size of a valid convolution along one axis.
+template <std::size_t N, std::size_t K, std::size_t S>
+inline constexpr std::size_t conv_out = (N - K) / S + 1;
+
+/// out (batch x OH x OW x F) = bias + conv(in (batch x H x W x C), w).
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S>
+inline void conv2d_forward(const float* in, const float* w, const float* bias, float* out,
+                           std::size_t batch) {
+  constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
+  using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t oh = 0; oh < OH; ++oh)
+      gemm<St, OW, F, Init::bias>(in + (b * H + oh * S) * W * C, w,
+                                  out + (b * OH + oh) * OW * F, bias, K);
+}
+
+/// dw (K x K x C x F) += sum over the batch and output pixels of in x dout;
+/// dbias (F) += sum of dout over the batch and output pixels.
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S>
+inline void conv2d_backward_weights(const float* in, const float* dout, float* dw, float* dbias,
+                                    std::size_t batch) {
+  constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
+  // dw[kh, kw, c, f] = sum_{oh, ow} in[oh*S + kh, ow*S + kw, c] * dout[oh, ow, f]:
+  // rows = c (stride 1), reduction = (oh) x (ow), columns = f.
+  using St = Strides<1, S * W * C, S * C, OW * F, F, OW, F>;
+  for (std::size_t b = 0; b < batch; ++b) {
+    const float* x = in + b * H * W * C;
+    const float* g = dout + b * OH * OW * F;
+    for (std::size_t kh = 0; kh < K; ++kh)
+      for (std::size_t kw = 0; kw < K; ++kw)
+        gemm<St, C, F, Init::accumulate>(x + (kh * W + kw) * C, g, dw + (kh * K + kw) * C * F,
+                                         nullptr, OH);
+  }
+  for (std::size_t r = 0; r < batch * OH * OW; ++r)
+    zip(F, dbias, dout + r * F, dbias, [](simd a, simd b) { return a + b; },
+        [](float a, float b) { return a + b; });
+}
+
+/// Workspace floats conv2d_backward_input needs.
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S>
+inline constexpr std::size_t conv2d_backward_input_scratch =
+    K * K * F * C + ((conv_out<H, K, S> - 1) * S + 2 * K - 1) *
+                        ((conv_out<W, K, S> - 1) * S + 2 * K - 1) * F;
+
+/// din (batch x H x W x C) = dL/din given dout (batch x OH x OW x F).
+/// It is the full convolution of dout (dilated by S) with the weights flipped in space and
+/// transposed in channels, computed as a valid convolution over a zero-padded copy of dout:
+///   din[ih, iw, c] = sum_{kh, kw, f} dpad[ih + kh, iw + kw, f] * wt[kh, kw, f, c],
+///   wt[kh, kw, f, c] = w[K-1-kh, K-1-kw, c, f].
+/// Input rows and columns that no output reads (when (H - K) % S != 0) get zero gradient.
+/// scratch: conv2d_backward_input_scratch<...> floats.
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S>
+inline void conv2d_backward_input(const float* dout, const float* w, float* din, float* scratch,
+                                  std::size_t batch) {
+  constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
+  constexpr std::size_t HR = (OH - 1) * S + K, WR = (OW - 1) * S + K;  // rows/cols reached
+  constexpr std::size_t HD = HR + K - 1, WD = WR + K - 1;              // padded dout
+  float* wt = scratch;
+  float* dpad = scratch + K * K * F * C;
+  for (std::size_t kh = 0; kh < K; ++kh)
+    for (std::size_t kw = 0; kw < K; ++kw)
+      for (std::size_t c = 0; c < C; ++c)
+        for (std::size_t f = 0; f < F; ++f)
+          wt[((kh * K + kw) * F + f) * C + c] = w[(((K - 1 - kh) * K + (K - 1 - kw)) * C + c) * F + f];
+  std::fill(dpad, dpad + HD * WD * F, 0.0f);
+  using St = Strides<F, WD * F, 1, K * F * C, C, K * F, C>;
+  for (std::size_t b = 0; b < batch; ++b) {
+    const float* g = dout + b * OH * OW * F;
+    for (std::size_t oh = 0; oh < OH; ++oh)
+      for (std::size_t ow = 0; ow < OW; ++ow)
+        std::copy_n(g + (oh * OW + ow) * F, F, dpad + ((K - 1 + oh * S) * WD + K - 1 + ow * S) * F);
+    float* d = din + b * H * W * C;
+    for (std::size_t ih = 0; ih < HR; ++ih) {
+      gemm<St, WR, C, Init::zero>(dpad + ih * WD * F, wt, d + ih * W * C, nullptr, K);
+      std::fill(d + (ih * W + WR) * C, d + (ih + 1) * W * C, 0.0f);
+    }
+    std::fill(d + HR * W * C, d + H * W * C, 0.0f);
+  }
+}
+
+}  // namespace ctnn::kernels

@@ -1,0 +1,120 @@
+// ctnn/layers/batchnorm.hpp — BatchNorm (Ioffe & Szegedy 2015).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "layer.hpp"
+
+namespace ctnn {
+
+/// BatchNorm<Momentum = 0.1f, Epsilon = 1e-5f>: normalises each channel (the last axis: C of an
+/// Image, N of a Vector, F of a Sequence) over the batch and all other positions.
+///   training:  y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, with the batch's mean and
+///              biased variance; running_mean += Momentum * (mean_B - running_mean) and likewise
+///              running_var with the unbiased batch variance (PyTorch's convention).
+///   inference: the same with running_mean and running_var.
+/// Parameters: gamma (C, init 1) then beta (C, init 0). State: running_mean (C, init 0) then
+/// running_var (C, init 1), saved with the model. With several training threads each thread
+/// normalises its share of the batch and the running statistics average the threads' updates.
+template <float Momentum = 0.1f, float Epsilon = 1e-5f>
+struct BatchNorm {
+  template <class In>
+  struct bind {
+    static_assert(Shape<In>, "BatchNorm needs a shape input");
+    static constexpr std::size_t C = is_image_v<In>      ? In::channels
+                                     : is_sequence_v<In> ? In::features
+                                                         : In::size;
+    static constexpr std::size_t positions = In::size / C;  // values per channel per sample
+    using input_shape = In;
+    using output_shape = In;
+    static constexpr std::size_t parameter_count = 2 * C, state_count = 2 * C;
+    static constexpr std::size_t scratch_per_sample = 0;
+    static constexpr std::size_t scratch_fixed = 2 * C;  // batch mean, 1/sqrt(var + eps)
+    static constexpr std::size_t flops = 2 * In::size;
+
+    static std::string name() { return "BatchNorm"; }
+
+    static void init(float* params, float* state, Rng&) {
+      for (std::size_t c = 0; c < C; ++c) {
+        params[c] = 1.0f;
+        params[C + c] = 0.0f;
+        state[c] = 0.0f;
+        state[C + c] = 1.0f;
+      }
+    }
+
+    static void forward(const Pass& p) {
+      const float* gamma = p.params;
+      const float* beta = p.params + C;
+      float* mean = p.scratch;
+      float* inv_std = p.scratch + C;
+      const std::size_t rows = p.batch * positions;
+      if (p.training) {
+        std::vector<double> sum(C, 0.0), sq(C, 0.0);
+        for (std::size_t r = 0; r < rows; ++r)
+          for (std::size_t c = 0; c < C; ++c) sum[c] += p.in[r * C + c];
+        for (std::size_t c = 0; c < C; ++c) mean[c] = static_cast<float>(sum[c] / rows);
+        for (std::size_t r = 0; r < rows; ++r)
+          for (std::size_t c = 0; c < C; ++c) {
+            const double d = p.in[r * C + c] - mean[c];
+            sq[c] += d * d;
+          }
+        for (std::size_t c = 0; c < C; ++c) {
+          const double var = sq[c] / rows;
+          inv_std[c] = static_cast<float>(1.0 / std::sqrt(var + Epsilon));
+          if (p.state) {
+            const double unbiased = rows > 1 ? sq[c] / (rows - 1) : var;
+            p.state[c] += Momentum * (mean[c] - p.state[c]);
+            p.state[C + c] += Momentum * (static_cast<float>(unbiased) - p.state[C + c]);
+          }
+        }
+      } else {
+        for (std::size_t c = 0; c < C; ++c) {
+          mean[c] = p.state[c];
+          inv_std[c] = 1.0f / std::sqrt(p.state[C + c] + Epsilon);
+        }
+      }
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < C; ++c)
+          p.out[r * C + c] = gamma[c] * (p.in[r * C + c] - mean[c]) * inv_std[c] + beta[c];
+    }
+
+    // With xh = (x - mean) * inv_std and m rows per channel:
+    //   dgamma = sum dy * xh,  dbeta = sum dy,
+    //   dx = gamma * inv_std / m * (m * dy - sum dy - xh * sum(dy * xh)).
+    static void backward(const Pass& p) {
+      const float* gamma = p.params;
+      const float* mean = p.scratch;
+      const float* inv_std = p.scratch + C;
+      const std::size_t rows = p.batch * positions;
+      std::vector<double> sdy(C, 0.0), sdyx(C, 0.0);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < C; ++c) {
+          const double xh = (p.in[r * C + c] - mean[c]) * inv_std[c];
+          sdy[c] += p.dout[r * C + c];
+          sdyx[c] += p.dout[r * C + c] * xh;
+        }
+      for (std::size_t c = 0; c < C; ++c) {
+        p.grads[c] += static_cast<float>(sdyx[c]);
+        p.grads[C + c] += static_cast<float>(sdy[c]);
+      }
+      if (!p.din) return;
+      const double m = static_cast<double>(rows);
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < C; ++c) {
+          const std::size_t i = r * C + c;
+          if (!p.training) {  // statistics are constants in inference mode
+            p.din[i] = p.dout[i] * gamma[c] * inv_std[c];
+            continue;
+          }
+          const double xh = (p.in[i] - mean[c]) * inv_std[c];
+          p.din[i] = static_cast<float>(gamma[c] * inv_std[c] / m *
+                                        (m * p.dout[i] - sdy[c] - xh * sdyx[c]));
+        }
+    }
+  };
+};
+
+}  // namespace ctnn

@@ -1,0 +1,118 @@
+// ctnn/layers/conv2d.hpp — Conv2D: 2-D convolution over a channels-last image.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "../kernels/conv2d.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+/// Border handling of Conv2D: `valid` uses only full windows, `same` zero-pads so that
+/// out = ceil(in / stride) (TensorFlow's rule: the extra padding row/column goes bottom/right).
+enum class Padding { valid, same };
+inline constexpr Padding Valid = Padding::valid;
+inline constexpr Padding Same = Padding::same;
+
+/// Conv2D<Filters, Kernel, Stride = 1, Padding = Valid, Initializer = init::HeUniform>
+///
+/// Input Image<H, W, C>, output Image<OH, OW, Filters>:
+///   valid: OH = (H - Kernel) / Stride + 1          same: OH = ceil(H / Stride)   (same for W)
+///   out[oh, ow, f] = b[f] + sum_{kh, kw, c} x[oh*S + kh - pad_top, ow*S + kw - pad_left, c]
+///                                           * w[kh, kw, c, f]
+/// (cross-correlation, as in Keras and PyTorch; x is zero outside the image).
+/// Parameters: w (Kernel x Kernel x C x Filters, layout [kh][kw][c][f]) then b (Filters):
+/// Kernel*Kernel*C*Filters + Filters floats. PyTorch's Conv2d weight [f][c][kh][kw] is the same
+/// tensor permuted. Weights are initialised by `Initializer` (fan_in = K*K*C,
+/// fan_out = K*K*Filters), biases to zero.
+template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,
+          Padding Pad = Padding::valid, class Initializer = init::HeUniform>
+struct Conv2D {
+  static_assert(Filters > 0 && Kernel > 0 && Stride > 0, "Conv2D sizes must be positive");
+
+  template <class In>
+  struct bind {
+    static_assert(detail::always_false<In>,
+                  "Conv2D needs an Image<H,W,C> input (see the instantiation above for the shape "
+                  "it got)");
+    using input_shape = In;
+    using output_shape = In;
+  };
+
+  template <std::size_t H, std::size_t W, std::size_t C>
+  struct bind<Image<H, W, C>> {
+    static_assert(Pad == Padding::same || (Kernel <= H && Kernel <= W),
+                  "Conv2D: the kernel is larger than its input image");
+    static constexpr std::size_t F = Filters, K = Kernel, S = Stride;
+    // Padded input (same) or the input itself (valid).
+    static constexpr std::size_t OH = Pad == Padding::same ? (H + S - 1) / S : (H - K) / S + 1;
+    static constexpr std::size_t OW = Pad == Padding::same ? (W + S - 1) / S : (W - K) / S + 1;
+    static constexpr std::size_t pad_h = Pad == Padding::same ? (OH - 1) * S + K - std::min(H, (OH - 1) * S + K) : 0;
+    static constexpr std::size_t pad_w = Pad == Padding::same ? (OW - 1) * S + K - std::min(W, (OW - 1) * S + K) : 0;
+    static constexpr std::size_t HP = H + pad_h, WP = W + pad_w;
+    static constexpr std::size_t top = pad_h / 2, left = pad_w / 2;
+    static constexpr bool padded = pad_h > 0 || pad_w > 0;
+
+    using input_shape = Image<H, W, C>;
+    using output_shape = Image<OH, OW, F>;
+    static constexpr std::size_t weight_count = K * K * C * F;
+    static constexpr std::size_t parameter_count = weight_count + F;
+    static constexpr std::size_t state_count = 0;
+    static constexpr std::size_t scratch_per_sample = padded ? HP * WP * C : 0;
+    static constexpr std::size_t scratch_fixed =
+        kernels::conv2d_backward_input_scratch<HP, WP, C, F, K, S> + (padded ? HP * WP * C : 0);
+    static constexpr std::size_t flops = 2 * OH * OW * F * K * K * C;
+
+    static std::string name() {
+      return layer_name("Conv2D", std::to_string(F), std::to_string(K), std::to_string(S),
+                        std::string(Pad == Padding::same ? "same" : "valid"));
+    }
+
+    static void init(float* params, float*, Rng& rng) {
+      Initializer::fill(params, weight_count, K * K * C, K * K * F, rng);
+      std::fill(params + weight_count, params + parameter_count, 0.0f);
+    }
+
+    static void forward(const Pass& p) {
+      const float* x = p.in;
+      if constexpr (padded) {
+        float* xp = p.scratch;  // kept for backward
+        std::fill(xp, xp + p.batch * HP * WP * C, 0.0f);
+        for (std::size_t b = 0; b < p.batch; ++b)
+          for (std::size_t h = 0; h < H; ++h)
+            std::copy_n(p.in + (b * H + h) * W * C, W * C,
+                        xp + ((b * HP + h + top) * WP + left) * C);
+        x = xp;
+      }
+      kernels::conv2d_forward<HP, WP, C, F, K, S>(x, p.params, p.params + weight_count, p.out,
+                                                  p.batch);
+    }
+
+    static void backward(const Pass& p) {
+      const float* x = padded ? p.scratch : p.in;
+      kernels::conv2d_backward_weights<HP, WP, C, F, K, S>(x, p.dout, p.grads,
+                                                           p.grads + weight_count, p.batch);
+      if (!p.din) return;
+      float* work = p.scratch + p.batch * scratch_per_sample;
+      if constexpr (padded) {
+        float* dxp = work + kernels::conv2d_backward_input_scratch<HP, WP, C, F, K, S>;
+        for (std::size_t b = 0; b < p.batch; ++b) {
+          kernels::conv2d_backward_input<HP, WP, C, F, K, S>(p.dout + b * OH * OW * F, p.params,
+                                                             dxp, work, 1);
+          for (std::size_t h = 0; h < H; ++h)
+            std::copy_n(dxp + ((h + top) * WP + left) * C, W * C, p.din + (b * H + h) * W * C);
+        }
+      } else {
+        kernels::conv2d_backward_input<H, W, C, F, K, S>(p.dout, p.params, p.din, work, p.batch);
+      }
+    }
+  };
+};
+
+/// The short spelling: Conv<32, 3> is Conv2D<32, 3>.
+template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,
+          Padding Pad = Padding::valid, class Initializer = init::HeUniform>
+using Conv = Conv2D<Filters, Kernel, Stride, Pad, Initializer>;
+
+}  // namespace ctnn

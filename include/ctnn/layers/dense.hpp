@@ -1,0 +1,89 @@
+// ctnn/layers/dense.hpp — Dense (fully connected) and Flatten.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "../kernels/gemm.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+/// Flatten: any Image<H, W, C> or Vector<N> -> Vector<size>, the same floats in the same order
+/// (row, column, channel). Dense flattens implicitly; Flatten makes it explicit, and is the way to
+/// feed a whole Sequence to Dense.
+struct Flatten {
+  template <class In>
+  struct bind {
+    static_assert(Shape<In>, "Flatten needs a shape input");
+    using input_shape = In;
+    using output_shape = Vector<In::size>;
+    static constexpr std::size_t parameter_count = 0, state_count = 0;
+    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
+    static std::string name() { return "Flatten"; }
+    static void init(float*, float*, Rng&) {}
+    static void forward(const Pass& p) { std::copy_n(p.in, p.batch * In::size, p.out); }
+    static void backward(const Pass& p) {
+      if (p.din) std::copy_n(p.dout, p.batch * In::size, p.din);
+    }
+  };
+};
+
+/// Dense<Units, Initializer = init::HeUniform>: fully connected layer.
+///
+/// Input: Vector<In> or Image<H, W, C> (read flat, In = H*W*C); a Sequence is refused (take the
+/// last step with a recurrent layer, or Flatten explicitly). Output: Vector<Units>.
+///   y[n] = b[n] + sum_k x[k] * w[k, n]
+/// Parameters: w (In x Units, layout [k][n]) then b (Units): In*Units + Units floats. PyTorch's
+/// Linear weight [n][k] is the transpose. Weights by `Initializer` (fan_in = In,
+/// fan_out = Units), biases zero.
+template <std::size_t Units, class Initializer = init::HeUniform>
+struct Dense {
+  static_assert(Units > 0, "Dense needs at least one unit");
+
+  template <class In>
+  struct bind {
+    static_assert(!is_sequence_v<In>,
+                  "Dense after a Sequence: use a recurrent layer with ReturnSequences = false to "
+                  "take the last step, or Flatten to take all steps");
+    static_assert(Shape<In>, "Dense needs a Vector or Image input");
+    static constexpr std::size_t N = Units, K = In::size;
+    using input_shape = In;
+    using output_shape = Vector<N>;
+    static constexpr std::size_t weight_count = K * N;
+    static constexpr std::size_t parameter_count = weight_count + N;
+    static constexpr std::size_t state_count = 0;
+    static constexpr std::size_t scratch_per_sample = 0;
+    static constexpr std::size_t scratch_fixed = K * N;  // transposed weights for backward
+    static constexpr std::size_t flops = 2 * K * N;
+
+    static std::string name() { return layer_name("Dense", std::to_string(N)); }
+
+    static void init(float* params, float*, Rng& rng) {
+      Initializer::fill(params, weight_count, K, N, rng);
+      std::fill(params + weight_count, params + parameter_count, 0.0f);
+    }
+
+    static void forward(const Pass& p) {
+      using S = kernels::Strides<K, 0, 1, 0, N, K, N>;
+      kernels::gemm<S, N, kernels::Init::bias>(p.in, p.params, p.out, p.params + weight_count,
+                                               p.batch, 1);
+    }
+
+    static void backward(const Pass& p) {
+      // dw[k, n] += sum_b x[b, k] * dout[b, n]: rows k, reduction over the batch.
+      using SW = kernels::Strides<1, K, 0, N, 0, 1, N>;
+      kernels::gemm<SW, K, N, kernels::Init::accumulate>(p.in, p.dout, p.grads, nullptr, p.batch);
+      detail::add_column_sums<N>(p.dout, p.batch, p.grads + weight_count);
+      if (!p.din) return;
+      // din[b, k] = sum_n dout[b, n] * w[k, n], against the transposed weights wt[n][k].
+      float* wt = p.scratch;
+      for (std::size_t k = 0; k < K; ++k)
+        for (std::size_t n = 0; n < N; ++n) wt[n * K + k] = p.params[k * N + n];
+      using SX = kernels::Strides<N, 0, 1, 0, K, N, K>;
+      kernels::gemm<SX, K, kernels::Init::zero>(p.dout, wt, p.din, nullptr, p.batch, 1);
+    }
+  };
+};
+
+}  // namespace ctnn

@@ -1,0 +1,53 @@
+// ctnn/layers/dropout.hpp — Dropout (Srivastava et al. 2014, "inverted" scaling).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "layer.hpp"
+
+namespace ctnn {
+
+/// Dropout<Rate>: any shape, unchanged. While training each value is zeroed with probability
+/// Rate and the kept ones are scaled by 1 / (1 - Rate), so that inference is the identity.
+/// Masks come from the per-thread generator of the training loop (seeded, reproducible).
+template <float Rate>
+struct Dropout {
+  static_assert(Rate >= 0.0f && Rate < 1.0f, "Dropout rate must be in [0, 1)");
+
+  template <class In>
+  struct bind {
+    static_assert(Shape<In>, "Dropout needs a shape input");
+    using input_shape = In;
+    using output_shape = In;
+    static constexpr std::size_t parameter_count = 0, state_count = 0;
+    static constexpr std::size_t scratch_per_sample = In::size;  // the mask, 0 or 1/(1-Rate)
+    static constexpr std::size_t scratch_fixed = 0;
+    static constexpr std::size_t flops = In::size;
+    static std::string name() { return layer_name("Dropout", std::to_string(Rate)); }
+    static void init(float*, float*, Rng&) {}
+    static void forward(const Pass& p) {
+      const std::size_t n = p.batch * In::size;
+      if (!p.training || Rate == 0.0f) {
+        std::copy_n(p.in, n, p.out);
+        return;
+      }
+      const float keep = 1.0f / (1.0f - Rate);
+      for (std::size_t i = 0; i < n; ++i) {
+        p.scratch[i] = p.rng->uniform() < Rate ? 0.0f : keep;
+        p.out[i] = p.in[i] * p.scratch[i];
+      }
+    }
+    static void backward(const Pass& p) {
+      if (!p.din) return;
+      const std::size_t n = p.batch * In::size;
+      if (!p.training || Rate == 0.0f) {
+        std::copy_n(p.dout, n, p.din);
+        return;
+      }
+      for (std::size_t i = 0; i < n; ++i) p.din[i] = p.dout[i] * p.scratch[i];
+    }
+  };
+};
+
+}  // namespace ctnn

@@ -1,0 +1,102 @@
+// ctnn/layers/layer.hpp — the contract every layer follows, and weight initialisers.
+//
+// A layer *spec* (Conv2D<32, 3>) holds hyper-parameters only. `Spec::bind<InShape>` is the
+// concrete layer for that input shape. A bound layer provides:
+//   using input_shape, output_shape;                    shapes of one sample
+//   static constexpr std::size_t parameter_count;       trainable floats in the flat array
+//   static constexpr std::size_t state_count;           non-trainable floats saved with the model
+//   static constexpr std::size_t scratch_per_sample;    workspace floats per sample
+//   static constexpr std::size_t scratch_fixed;         workspace floats per call
+//   static constexpr std::size_t flops;                 forward floating-point ops per sample
+//   static std::string name();                          e.g. "Conv2D<32,3,1,valid>"
+//   static void init(float* params, float* state, Rng&);
+//   static void forward(const Pass&);                   out = f(in)
+//   static void backward(const Pass&);                  grads += dL/dparams; din = dL/din
+// Layers hold no data: parameters, state and activations live in arrays owned by the network.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#include "../random.hpp"
+#include "../shape.hpp"
+
+namespace ctnn {
+
+/// Everything one forward or backward call of a layer sees. Activations are batches of samples
+/// stored back to back (batch outermost, then the shape's own layout).
+struct Pass {
+  const float* params = nullptr;  ///< this layer's slice of the flat parameter array
+  float* grads = nullptr;         ///< its slice of the gradient array (backward adds into it)
+  float* state = nullptr;         ///< its non-trainable state (BatchNorm running statistics)
+  float* scratch = nullptr;       ///< batch * scratch_per_sample + scratch_fixed floats
+  const float* in = nullptr;      ///< batch * input_shape::size
+  float* out = nullptr;           ///< batch * output_shape::size (forward writes it)
+  const float* dout = nullptr;    ///< dL/dout, batch * output_shape::size
+  float* din = nullptr;           ///< dL/din, or nullptr when nobody needs it (first layer)
+  std::size_t batch = 0;
+  bool training = false;  ///< Dropout and BatchNorm behave differently while training
+  Rng* rng = nullptr;     ///< per-thread generator (Dropout masks)
+};
+
+/// Name helper: "Layer<a,b,c>".
+template <class... T>
+std::string layer_name(const char* base, const T&... args) {
+  std::string s = base;
+  if constexpr (sizeof...(T) > 0) {
+    s += '<';
+    bool first = true;
+    ((s += (first ? "" : ","), s += args, first = false), ...);
+    s += '>';
+  }
+  return s;
+}
+
+namespace init {
+
+/// He et al. 2015, "Delving Deep into Rectifiers": uniform on [-l, l], l = sqrt(6 / fan_in).
+/// The default for layers followed by ReLU.
+struct HeUniform {
+  static void fill(float* w, std::size_t n, std::size_t fan_in, std::size_t, Rng& rng) {
+    const float l = std::sqrt(6.0f / static_cast<float>(fan_in));
+    for (std::size_t i = 0; i < n; ++i) w[i] = rng.uniform(-l, l);
+  }
+};
+/// He et al. 2015: normal with standard deviation sqrt(2 / fan_in).
+struct HeNormal {
+  static void fill(float* w, std::size_t n, std::size_t fan_in, std::size_t, Rng& rng) {
+    const float s = std::sqrt(2.0f / static_cast<float>(fan_in));
+    for (std::size_t i = 0; i < n; ++i) w[i] = s * rng.normal();
+  }
+};
+/// Glorot & Bengio 2010: uniform on [-l, l], l = sqrt(6 / (fan_in + fan_out)).
+struct GlorotUniform {
+  static void fill(float* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, Rng& rng) {
+    const float l = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
+    for (std::size_t i = 0; i < n; ++i) w[i] = rng.uniform(-l, l);
+  }
+};
+/// Glorot & Bengio 2010: normal with standard deviation sqrt(2 / (fan_in + fan_out)).
+struct GlorotNormal {
+  static void fill(float* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, Rng& rng) {
+    const float s = std::sqrt(2.0f / static_cast<float>(fan_in + fan_out));
+    for (std::size_t i = 0; i < n; ++i) w[i] = s * rng.normal();
+  }
+};
+
+}  // namespace init
+
+namespace detail {
+template <class>
+inline constexpr bool always_false = false;
+
+/// Column sums: acc[n] += sum over rows r of x[r * N + n].
+template <std::size_t N>
+inline void add_column_sums(const float* x, std::size_t rows, float* acc) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t n = 0; n < N; ++n) acc[n] += x[r * N + n];
+}
+}  // namespace detail
+
+}  // namespace ctnn

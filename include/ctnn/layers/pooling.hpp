@@ -1,0 +1,71 @@
+// ctnn/layers/pooling.hpp — MaxPool2D and AvgPool2D over channels-last images.
+#pragma once
+
+#include <cstddef>
+
+#include "../kernels/pool2d.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+namespace detail {
+template <bool Max, std::size_t Pool, std::size_t Stride>
+struct Pool2D {
+  static_assert(Pool > 0 && Stride > 0, "pooling sizes must be positive");
+
+  template <class In>
+  struct bind {
+    static_assert(always_false<In>,
+                  "MaxPool2D/AvgPool2D need an Image<H,W,C> input (see the instantiation above "
+                  "for the shape it got)");
+    using input_shape = In;
+    using output_shape = In;
+  };
+
+  template <std::size_t H, std::size_t W, std::size_t C>
+  struct bind<Image<H, W, C>> {
+    static_assert(Pool <= H && Pool <= W, "MaxPool2D/AvgPool2D: the window is larger than the image");
+    static constexpr std::size_t OH = (H - Pool) / Stride + 1, OW = (W - Pool) / Stride + 1;
+    using input_shape = Image<H, W, C>;
+    using output_shape = Image<OH, OW, C>;
+    static constexpr std::size_t parameter_count = 0, state_count = 0;
+    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
+    static constexpr std::size_t flops = OH * OW * C * Pool * Pool;
+
+    static std::string name() {
+      return layer_name(Max ? "MaxPool2D" : "AvgPool2D", std::to_string(Pool),
+                        std::to_string(Stride));
+    }
+    static void init(float*, float*, Rng&) {}
+    static void forward(const Pass& p) {
+      if constexpr (Max)
+        kernels::maxpool2d_forward<H, W, C, Pool, Stride>(p.in, p.out, p.batch);
+      else
+        kernels::avgpool2d_forward<H, W, C, Pool, Stride>(p.in, p.out, p.batch);
+    }
+    static void backward(const Pass& p) {
+      if (!p.din) return;
+      if constexpr (Max)
+        kernels::maxpool2d_backward<H, W, C, Pool, Stride>(p.in, p.out, p.dout, p.din, p.batch);
+      else
+        kernels::avgpool2d_backward<H, W, C, Pool, Stride>(p.dout, p.din, p.batch);
+    }
+  };
+};
+}  // namespace detail
+
+/// MaxPool2D<Pool, Stride = Pool>: Image<H, W, C> -> Image<(H-Pool)/Stride+1, (W-Pool)/Stride+1, C>,
+/// out = max over each Pool x Pool window, per channel. No parameters. The gradient goes to the
+/// first maximum of each window (row-major order).
+template <std::size_t Pool, std::size_t Stride = Pool>
+struct MaxPool2D : detail::Pool2D<true, Pool, Stride> {};
+
+/// AvgPool2D<Pool, Stride = Pool>: same shapes as MaxPool2D, out = mean of each window.
+template <std::size_t Pool, std::size_t Stride = Pool>
+struct AvgPool2D : detail::Pool2D<false, Pool, Stride> {};
+
+/// The short spelling: Pool<2> is MaxPool2D<2>.
+template <std::size_t P, std::size_t Stride = P>
+using Pool = MaxPool2D<P, Stride>;
+
+}  // namespace ctnn

@@ -1,0 +1,283 @@
+// ctnn/network.hpp — Sequential: a network as a type.
+//
+//   using Net = ctnn::Sequential<ctnn::Input<28, 28, 1>, ctnn::Conv2D<32, 3>, ctnn::ReLU,
+//                                ctnn::MaxPool2D<2>, ctnn::Dense<10>>;
+//
+// Each layer spec is bound to the previous layer's output shape at compile time; a spec that
+// cannot take that shape stops compilation with a static_assert naming the layer, and the
+// instantiation note above it names the shape. Everything about the network's size is constexpr.
+//
+// Memory: a Sequential object owns the parameters (one 64-byte aligned array of
+// parameter_count floats, each layer a slice in order) and the non-trainable state (state_count
+// floats, e.g. BatchNorm running statistics). Activations and scratch live in a Workspace sized
+// for a maximum batch; a network used only for inference may be shared by threads that each own a
+// Workspace, as all inference member functions are const.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "aligned.hpp"
+#include "error.hpp"
+#include "layers/layer.hpp"
+#include "random.hpp"
+#include "shape.hpp"
+
+namespace ctnn {
+
+namespace detail {
+template <class In, class... Specs>
+struct bind_all {
+  using type = std::tuple<>;
+};
+template <class In, class Spec, class... Rest>
+struct bind_all<In, Spec, Rest...> {
+  using layer = typename Spec::template bind<In>;
+  using type = decltype(std::tuple_cat(
+      std::declval<std::tuple<layer>>(),
+      std::declval<typename bind_all<typename layer::output_shape, Rest...>::type>()));
+};
+
+template <class T>
+struct is_input : std::false_type {};
+template <std::size_t... D>
+struct is_input<Input<D...>> : std::true_type {};
+
+constexpr std::size_t round_up(std::size_t n, std::size_t m = 16) { return (n + m - 1) / m * m; }
+}  // namespace detail
+
+template <class InputSpec, class... Specs>
+class Sequential;
+
+/// Activations, gradients and scratch for one network and up to `capacity()` samples per call.
+/// Layout (floats, every region 64-byte aligned): the output of each layer for the whole batch,
+/// two gradient buffers as large as the largest activation, then each layer's scratch.
+template <class Net>
+class Workspace {
+ public:
+  explicit Workspace(std::size_t max_batch) : capacity_(max_batch) {
+    if (max_batch == 0) throw InvalidArgument("Workspace: batch capacity must be at least 1");
+    data_.assign(Net::workspace_floats(max_batch), 0.0f);
+  }
+  std::size_t capacity() const noexcept { return capacity_; }
+  float* data() noexcept { return data_.data(); }
+
+ private:
+  std::size_t capacity_;
+  aligned_vector<float> data_;
+};
+
+/// Sequential<Input<...>, Layers...>: layers applied in order; see the header comment.
+template <class InputSpec, class... Specs>
+class Sequential {
+  static_assert(detail::is_input<InputSpec>::value,
+                "Sequential's first element must be Input<H,W,C>, Input<T,F> or Input<N>");
+  static_assert(sizeof...(Specs) > 0, "Sequential needs at least one layer");
+
+ public:
+  using input_shape = typename InputSpec::shape;
+  using layers = typename detail::bind_all<input_shape, Specs...>::type;
+  static constexpr std::size_t layer_count = sizeof...(Specs);
+  template <std::size_t I>
+  using layer = std::tuple_element_t<I, layers>;
+  using output_shape = typename layer<layer_count - 1>::output_shape;
+
+ private:
+  template <class F>
+  static constexpr auto over_layers(F f) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return std::array<std::size_t, layer_count>{f(std::type_identity<layer<I>>{})...};
+    }(std::make_index_sequence<layer_count>{});
+  }
+  static constexpr auto exclusive_sum(std::array<std::size_t, layer_count> a) {
+    std::array<std::size_t, layer_count + 1> s{};
+    for (std::size_t i = 0; i < layer_count; ++i) s[i + 1] = s[i] + a[i];
+    return s;
+  }
+  static constexpr auto parameter_offsets =
+      exclusive_sum(over_layers([](auto l) { return decltype(l)::type::parameter_count; }));
+  static constexpr auto state_offsets =
+      exclusive_sum(over_layers([](auto l) { return decltype(l)::type::state_count; }));
+  static constexpr auto output_sizes =
+      over_layers([](auto l) { return decltype(l)::type::output_shape::size; });
+  static constexpr auto scratch_per_sample =
+      over_layers([](auto l) { return decltype(l)::type::scratch_per_sample; });
+  static constexpr auto scratch_fixed =
+      over_layers([](auto l) { return decltype(l)::type::scratch_fixed; });
+  static constexpr std::size_t max_activation = std::max(
+      input_shape::size, *std::max_element(output_sizes.begin(), output_sizes.end()));
+
+ public:
+  /// Trainable floats of the whole network.
+  static constexpr std::size_t parameter_count = parameter_offsets[layer_count];
+  /// Non-trainable floats saved with the model (BatchNorm running statistics).
+  static constexpr std::size_t state_count = state_offsets[layer_count];
+  /// Forward floating-point operations per sample (a multiply-add counts 2).
+  static constexpr std::size_t flops = [] {
+    std::size_t s = 0;
+    for (auto f : over_layers([](auto l) { return decltype(l)::type::flops; })) s += f;
+    return s;
+  }();
+
+  /// Workspace floats for a batch of `batch` samples (activations, gradients, scratch).
+  static constexpr std::size_t workspace_floats(std::size_t batch) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < layer_count; ++i) n += detail::round_up(batch * output_sizes[i]);
+    n += 2 * detail::round_up(batch * max_activation);
+    for (std::size_t i = 0; i < layer_count; ++i)
+      n += detail::round_up(batch * scratch_per_sample[i] + scratch_fixed[i]);
+    return n;
+  }
+  /// Workspace floats per sample (the size of a Workspace for batch 1).
+  static constexpr std::size_t workspace_size = workspace_floats(1);
+  static constexpr std::size_t workspace_bytes = workspace_size * sizeof(float);
+
+  /// Parameters zero; call init() (or load a model) before use.
+  Sequential() : params_(parameter_count, 0.0f), state_(state_count, 0.0f) {}
+  /// Parameters initialised from `seed` (see init()).
+  explicit Sequential(std::uint64_t seed) : Sequential() { init(seed); }
+
+  /// Initialises every layer's parameters and state from one seeded generator, layer by layer.
+  void init(std::uint64_t seed) {
+    Rng rng(seed);
+    for_each_layer([&]<std::size_t I, class L>() {
+      L::init(params_.data() + parameter_offsets[I], state_.data() + state_offsets[I], rng);
+    });
+  }
+
+  std::span<float> parameters() noexcept { return {params_.data(), parameter_count}; }
+  std::span<const float> parameters() const noexcept { return {params_.data(), parameter_count}; }
+  std::span<float> state() noexcept { return {state_.data(), state_count}; }
+  std::span<const float> state() const noexcept { return {state_.data(), state_count}; }
+
+  /// Offset of layer I's slice in parameters() and in a gradient array.
+  template <std::size_t I>
+  static constexpr std::size_t parameter_offset = parameter_offsets[I];
+
+  /// One line per layer: index, name, input and output shape, parameter count. Model files store
+  /// it to recognise the network they belong to.
+  static std::string signature() {
+    std::string s = "Input " + input_shape::name() + "\n";
+    for_each_layer([&]<std::size_t I, class L>() {
+      s += std::to_string(I + 1) + " " + L::name() + " " + L::input_shape::name() + " -> " +
+           L::output_shape::name() + " " + std::to_string(L::parameter_count) + "\n";
+    });
+    return s;
+  }
+
+  /// Inference for `batch` samples: in holds batch * input_shape::size floats, out receives
+  /// batch * output_shape::size. Allocates nothing. Throws InvalidArgument if batch exceeds the
+  /// workspace's capacity.
+  void predict(const float* in, float* out, std::size_t batch, Workspace<Sequential>& ws) const {
+    const float* y = forward(in, batch, ws, false, nullptr, nullptr);
+    std::copy_n(y, batch * output_shape::size, out);
+  }
+
+  /// Inference for one sample, with a workspace of its own (allocates it on each call: for
+  /// repeated calls keep a Workspace and use the overload above).
+  std::array<float, output_shape::size> predict(const float* in) const {
+    Workspace<Sequential> ws(1);
+    std::array<float, output_shape::size> out;
+    predict(in, out.data(), 1, ws);
+    return out;
+  }
+
+  /// Forward pass; returns the output activations inside ws (valid until ws is reused).
+  /// training selects Dropout/BatchNorm behaviour; state (may be nullptr) receives BatchNorm's
+  /// running-statistics updates; rng feeds Dropout.
+  const float* forward(const float* in, std::size_t batch, Workspace<Sequential>& ws,
+                       bool training, float* state, Rng* rng) const {
+    check_batch(batch, ws);
+    const Layout l(ws.data(), batch);
+    for_each_layer([&]<std::size_t I, class L>() {
+      Pass p;
+      p.params = params_.data() + parameter_offsets[I];
+      p.state = training ? (state ? state + state_offsets[I] : nullptr)
+                         : const_cast<float*>(state_.data()) + state_offsets[I];
+      p.scratch = l.scratch[I];
+      p.in = I == 0 ? in : l.activation[I - 1];
+      p.out = l.activation[I];
+      p.batch = batch;
+      p.training = training;
+      p.rng = rng;
+      L::forward(p);
+    });
+    return l.activation[layer_count - 1];
+  }
+
+  /// Backward pass after forward(in, batch, ws, training, ...): given dL/doutput (batch x
+  /// output_shape::size), adds dL/dparameters into grads (parameter_count floats, same layout as
+  /// parameters()). The input gradient is not computed.
+  void backward(const float* in, const float* dout, float* grads, std::size_t batch,
+                Workspace<Sequential>& ws, bool training = true) const {
+    check_batch(batch, ws);
+    const Layout l(ws.data(), batch);
+    const float* g = dout;
+    for_each_layer_reverse([&]<std::size_t I, class L>() {
+      float* din = I == 0 ? nullptr : l.gradient[I % 2];
+      Pass p;
+      p.params = params_.data() + parameter_offsets[I];
+      p.grads = grads + parameter_offsets[I];
+      p.scratch = l.scratch[I];
+      p.in = I == 0 ? in : l.activation[I - 1];
+      p.out = l.activation[I];
+      p.dout = g;
+      p.din = din;
+      p.batch = batch;
+      p.training = training;
+      L::backward(p);
+      g = din;
+    });
+  }
+
+ private:
+  struct Layout {
+    std::array<float*, layer_count> activation, scratch;
+    std::array<float*, 2> gradient;
+    Layout(float* base, std::size_t batch) {
+      for (std::size_t i = 0; i < layer_count; ++i) {
+        activation[i] = base;
+        base += detail::round_up(batch * output_sizes[i]);
+      }
+      for (auto& g : gradient) {
+        g = base;
+        base += detail::round_up(batch * max_activation);
+      }
+      for (std::size_t i = 0; i < layer_count; ++i) {
+        scratch[i] = base;
+        base += detail::round_up(batch * scratch_per_sample[i] + scratch_fixed[i]);
+      }
+    }
+  };
+
+  static void check_batch(std::size_t batch, const Workspace<Sequential>& ws) {
+    if (batch == 0 || batch > ws.capacity())
+      throw InvalidArgument("batch of " + std::to_string(batch) +
+                            " samples does not fit a workspace for " +
+                            std::to_string(ws.capacity()));
+  }
+
+  template <class F>
+  static void for_each_layer(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f.template operator()<I, layer<I>>(), ...);
+    }(std::make_index_sequence<layer_count>{});
+  }
+  template <class F>
+  static void for_each_layer_reverse(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f.template operator()<layer_count - 1 - I, layer<layer_count - 1 - I>>(), ...);
+    }(std::make_index_sequence<layer_count>{});
+  }
+
+  aligned_vector<float> params_;
+  aligned_vector<float> state_;
+};
+
+}  // namespace ctnn

@@ -1,0 +1,63 @@
+// ctnn/optim/adam.hpp — Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization").
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "../aligned.hpp"
+#include "../error.hpp"
+
+namespace ctnn {
+
+/// Adam, Algorithm 1 of Kingma & Ba 2015, with PyTorch's defaults and L2 weight decay added to
+/// the gradient (as torch.optim.Adam):
+///   g = grad + weight_decay * p;   t += 1
+///   m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
+///   p -= learning_rate * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+struct Adam {
+  float learning_rate = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-8f;
+  float weight_decay = 0.0f;
+
+  /// One update of params from grads (same length). Throws InvalidArgument if the length
+  /// changes between calls.
+  void step(std::span<float> params, std::span<const float> grads) {
+    if (params.size() != grads.size())
+      throw InvalidArgument("Adam::step: parameter and gradient sizes differ");
+    if (m_.empty()) {
+      m_.assign(params.size(), 0.0f);
+      v_.assign(params.size(), 0.0f);
+    }
+    if (m_.size() != params.size())
+      throw InvalidArgument("Adam::step: called with " + std::to_string(params.size()) +
+                            " parameters after " + std::to_string(m_.size()));
+    ++t_;
+    const float c1 = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta1), double(t_))));
+    const float c2 = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta2), double(t_))));
+    const float b1 = beta1, b2 = beta2, lr = learning_rate, eps = epsilon, wd = weight_decay;
+    float* m = m_.data();
+    float* v = v_.data();
+    float* p = params.data();
+    const float* gr = grads.data();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const float g = gr[i] + wd * p[i];
+      m[i] = b1 * m[i] + (1.0f - b1) * g;
+      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+      p[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+    }
+  }
+
+  /// Steps taken so far.
+  std::uint64_t steps() const noexcept { return t_; }
+
+ private:
+  aligned_vector<float> m_, v_;
+  std::uint64_t t_ = 0;
+};
+
+}  // namespace ctnn

@@ -1,0 +1,101 @@
+// ctnn/parallel.hpp — the one threading mechanism of ctnn: a small fork-join pool.
+//
+// `ThreadPool pool(n)` keeps n-1 worker threads; `pool.run(f)` calls f(t) for t = 0 .. n-1, with
+// t = 0 on the calling thread, and returns when all calls have returned. Training splits each
+// batch into n contiguous shares this way; batched inference does the same. An exception thrown
+// by any f(t) is rethrown by run() after all threads have finished.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ctnn {
+
+class ThreadPool {
+ public:
+  /// threads == 0 means one per hardware thread.
+  explicit ThreadPool(std::size_t threads = 0) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    size_ = threads;
+    for (std::size_t t = 1; t < threads; ++t) workers_.emplace_back([this, t] { loop(t); });
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  ~ThreadPool() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  std::size_t size() const noexcept { return size_; }
+
+  /// Runs f(0) .. f(size()-1) concurrently and waits for all of them.
+  void run(const std::function<void(std::size_t)>& f) {
+    if (size_ == 1) {
+      f(0);
+      return;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      job_ = &f;
+      pending_ = size_ - 1;
+      errors_.assign(size_, nullptr);
+      ++generation_;
+    }
+    start_.notify_all();
+    try {
+      f(0);
+    } catch (...) {
+      errors_[0] = std::current_exception();
+    }
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+    for (auto& e : errors_)
+      if (e) std::rethrow_exception(e);
+  }
+
+ private:
+  void loop(std::size_t t) {
+    std::size_t seen = 0;
+    for (;;) {
+      const std::function<void(std::size_t)>* job;
+      {
+        std::unique_lock lock(mutex_);
+        start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        job = job_;
+      }
+      std::exception_ptr error;
+      try {
+        (*job)(t);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::lock_guard lock(mutex_);
+      errors_[t] = error;
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::size_t size_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  const std::function<void(std::size_t)>* job_ = nullptr;
+  std::size_t pending_ = 0, generation_ = 0;
+  std::vector<std::exception_ptr> errors_;
+  bool stop_ = false;
+};
+
+}  // namespace ctnn

@@ -1,0 +1,285 @@
+// ctnn/train.hpp — fit() and evaluate(): mini-batch training and evaluation on a Dataset.
+//
+// Data parallelism: each batch is split into `threads` contiguous shares; every thread runs
+// forward and backward on its share with its own workspace and gradient array, and the
+// gradients are summed in thread order into one array before the optimizer step. The same seed
+// and thread count therefore give bit-identical training; different thread counts agree to
+// within float reassociation.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <iomanip>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "aligned.hpp"
+#include "data/dataset.hpp"
+#include "error.hpp"
+#include "loss.hpp"
+#include "network.hpp"
+#include "parallel.hpp"
+#include "random.hpp"
+
+namespace ctnn {
+
+/// Options of fit().
+struct FitOptions {
+  std::size_t epochs = 5;
+  std::size_t batch_size = 32;
+  /// When set, replaces the optimizer's learning rate.
+  std::optional<float> learning_rate;
+  std::size_t threads = 0;  ///< 0: one per hardware thread
+  std::uint64_t seed = 1;   ///< shuffling and dropout
+  bool shuffle = true;
+  /// Evaluated after every epoch when non-null (test accuracy in the report).
+  const data::Dataset* test = nullptr;
+  /// Per-epoch lines go here (nullptr: silent).
+  std::ostream* log = nullptr;
+  /// Progress line on stderr while an epoch runs: only when stderr is a terminal.
+  bool progress = true;
+};
+
+/// What fit() measured in one epoch.
+struct EpochReport {
+  std::size_t epoch = 0;           ///< 1-based
+  double loss = 0;                 ///< mean training loss over the epoch's batches
+  double train_accuracy = 0;       ///< fraction of training samples classified right (in training mode)
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without a test set
+  double test_loss = std::numeric_limits<double>::quiet_NaN();
+  double seconds = 0;              ///< training time of the epoch (without evaluation)
+  double images_per_second = 0;    ///< training samples per second
+};
+
+/// Result of evaluate(): mean loss, accuracy and the confusion matrix
+/// (confusion[true_class][predicted_class] counts).
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;
+  std::vector<std::vector<std::size_t>> confusion;
+};
+
+namespace detail {
+
+template <class Net>
+void check_dataset(const data::Dataset& d, const char* what) {
+  if (d.sample_size != Net::input_shape::size)
+    throw InvalidArgument(std::string(what) + ": samples have " + std::to_string(d.sample_size) +
+                          " floats, the network's input " + Net::input_shape::name() + " needs " +
+                          std::to_string(Net::input_shape::size));
+  if (d.inputs.size() != d.size() * d.sample_size)
+    throw InvalidArgument(std::string(what) + ": inputs hold " + std::to_string(d.inputs.size()) +
+                          " floats for " + std::to_string(d.size()) + " samples");
+  if (d.size() == 0) throw InvalidArgument(std::string(what) + ": the data set is empty");
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (d.labels[i] < 0 || static_cast<std::size_t>(d.labels[i]) >= Net::output_shape::size)
+      throw InvalidArgument(std::string(what) + ": label " + std::to_string(d.labels[i]) +
+                            " of sample " + std::to_string(i) + " is outside the network's " +
+                            std::to_string(Net::output_shape::size) + " outputs");
+}
+
+inline std::size_t argmax(const float* x, std::size_t n) {
+  return static_cast<std::size_t>(std::max_element(x, x + n) - x);
+}
+
+/// Share [begin, end) of `n` items for thread t of `threads`.
+inline std::pair<std::size_t, std::size_t> share(std::size_t n, std::size_t t,
+                                                 std::size_t threads) {
+  return {n * t / threads, n * (t + 1) / threads};
+}
+
+inline bool stderr_is_terminal() { return ::isatty(2) == 1; }
+
+}  // namespace detail
+
+/// Loss, accuracy and confusion matrix of `net` on `data` (inference mode), with `threads`
+/// threads (0: all) in batches of `batch_size`. Throws InvalidArgument when the data does not
+/// fit the network.
+template <class Loss = SoftmaxCrossEntropy, class Net>
+Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threads = 0,
+                    std::size_t batch_size = 256) {
+  detail::check_dataset<Net>(data, "evaluate");
+  constexpr std::size_t N = Net::output_shape::size;
+  ThreadPool pool(threads);
+  const std::size_t T = pool.size();
+  const std::size_t per_thread = (batch_size + T - 1) / T;
+  std::vector<Workspace<Net>> ws;
+  for (std::size_t t = 0; t < T; ++t) ws.emplace_back(per_thread);
+  std::vector<double> loss(T, 0.0);
+  std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
+  pool.run([&](std::size_t t) {
+    auto [begin, end] = detail::share(data.size(), t, T);
+    std::array<float, N> dz;
+    for (std::size_t i = begin; i < end; i += per_thread) {
+      const std::size_t n = std::min(per_thread, end - i);
+      const float* y = net.forward(data.sample(i), n, ws[t], false, nullptr, nullptr);
+      for (std::size_t s = 0; s < n; ++s) {
+        loss[t] += Loss::template compute<N>(y + s * N, data.labels[i + s], nullptr, dz.data(), 1.0f);
+        ++confusion[t * N + data.labels[i + s]][detail::argmax(y + s * N, N)];
+      }
+    }
+  });
+  Evaluation e;
+  e.confusion.assign(N, std::vector<std::size_t>(N, 0));
+  std::size_t right = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    e.loss += loss[t];
+    for (std::size_t a = 0; a < N; ++a)
+      for (std::size_t b = 0; b < N; ++b) e.confusion[a][b] += confusion[t * N + a][b];
+  }
+  for (std::size_t a = 0; a < N; ++a) right += e.confusion[a][a];
+  e.loss /= static_cast<double>(data.size());
+  e.accuracy = static_cast<double>(right) / static_cast<double>(data.size());
+  return e;
+}
+
+/// Trains `net` on `train` with `optimizer` (any type with step(span<float>, span<const float>)
+/// and a learning_rate member) for options.epochs epochs of mini-batches; returns one report per
+/// epoch and writes a line per epoch to options.log. The gradient of each step is the mean over
+/// the batch. Throws InvalidArgument for data that does not fit the network or a zero batch
+/// size, TrainingDiverged when a batch's loss is NaN or infinite (naming epoch and batch).
+template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
+std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset& train,
+                             const FitOptions& options = {}) {
+  detail::check_dataset<Net>(train, "fit");
+  if (options.test) detail::check_dataset<Net>(*options.test, "fit (test set)");
+  if (options.batch_size == 0) throw InvalidArgument("fit: batch size must be at least 1");
+  if (options.learning_rate) optimizer.learning_rate = *options.learning_rate;
+
+  constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
+  ThreadPool pool(options.threads);
+  const std::size_t T = pool.size();
+  const std::size_t B = options.batch_size;
+  const std::size_t per_thread = (B + T - 1) / T;
+
+  struct Worker {
+    Workspace<Net> ws;
+    aligned_vector<float> grads, input, dout;
+    std::vector<float> state;
+    std::vector<std::int32_t> labels;
+    double loss = 0;
+    std::size_t right = 0;
+    explicit Worker(std::size_t cap)
+        : ws(cap), grads(Net::parameter_count), input(cap * IN), dout(cap * N) {}
+  };
+  std::vector<Worker> workers;
+  workers.reserve(T);
+  for (std::size_t t = 0; t < T; ++t) workers.emplace_back(per_thread);
+
+  std::vector<std::size_t> order(train.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df));
+  auto params = net.parameters();
+  auto state = net.state();
+  aligned_vector<float> grads(Net::parameter_count);
+  std::vector<EpochReport> reports;
+  const bool progress = options.progress && detail::stderr_is_terminal();
+  const std::size_t batches = (train.size() + B - 1) / B;
+
+  for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
+    if (options.shuffle)  // Fisher-Yates with the library's own generator
+      for (std::size_t i = order.size() - 1; i > 0; --i)
+        std::swap(order[i], order[shuffle_rng.below(i + 1)]);
+    double loss_sum = 0;
+    std::size_t right = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t bi = 0; bi < batches; ++bi) {
+      const std::size_t b0 = bi * B, bn = std::min(B, train.size() - b0);
+      const float scale = 1.0f / static_cast<float>(bn);
+      pool.run([&](std::size_t t) {
+        Worker& w = workers[t];
+        auto [begin, end] = detail::share(bn, t, T);
+        const std::size_t n = end - begin;
+        w.loss = 0;
+        w.right = 0;
+        std::fill(w.grads.begin(), w.grads.end(), 0.0f);
+        if (n == 0) return;
+        w.labels.resize(n);
+        for (std::size_t s = 0; s < n; ++s) {
+          const std::size_t idx = order[b0 + begin + s];
+          std::copy_n(train.sample(idx), IN, w.input.data() + s * IN);
+          w.labels[s] = train.labels[idx];
+        }
+        w.state.assign(state.begin(), state.end());
+        Rng rng(derive_seed(options.seed, epoch, bi, t));
+        const float* y = net.forward(w.input.data(), n, w.ws, true, w.state.data(), &rng);
+        for (std::size_t s = 0; s < n; ++s) {
+          w.loss += Loss::template compute<N>(y + s * N, w.labels[s], nullptr,
+                                              w.dout.data() + s * N, scale);
+          w.right += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
+        }
+        net.backward(w.input.data(), w.dout.data(), w.grads.data(), n, w.ws, true);
+      });
+      double batch_loss = 0;
+      std::copy(workers[0].grads.begin(), workers[0].grads.end(), grads.begin());
+      for (std::size_t t = 0; t < T; ++t) {
+        batch_loss += workers[t].loss;
+        right += workers[t].right;
+        if (t > 0)
+          for (std::size_t i = 0; i < grads.size(); ++i) grads[i] += workers[t].grads[i];
+      }
+      if (!std::isfinite(batch_loss))
+        throw TrainingDiverged("training diverged: the loss of batch " + std::to_string(bi + 1) +
+                               " of epoch " + std::to_string(epoch) +
+                               " is not finite; lower the learning rate");
+      loss_sum += batch_loss;
+      if constexpr (Net::state_count > 0) {  // average the threads' running-statistics updates
+        std::size_t active = 0;
+        std::vector<double> acc(Net::state_count, 0.0);
+        for (std::size_t t = 0; t < T; ++t) {
+          auto [begin, end] = detail::share(bn, t, T);
+          if (end == begin) continue;
+          ++active;
+          for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += workers[t].state[i];
+        }
+        for (std::size_t i = 0; i < acc.size(); ++i)
+          state[i] = static_cast<float>(acc[i] / static_cast<double>(active));
+      }
+      optimizer.step(params, std::span<const float>(grads.data(), grads.size()));
+      if (progress && (bi % 20 == 0 || bi + 1 == batches)) {
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
+                     options.epochs, bi + 1, batches, loss_sum / double(b0 + bn),
+                     double(b0 + bn) / std::max(secs, 1e-9));
+        if (bi + 1 == batches) std::fprintf(stderr, "\r%*s\r", 70, "");
+      }
+    }
+    EpochReport r;
+    r.epoch = epoch;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.loss = loss_sum / static_cast<double>(train.size());
+    r.train_accuracy = static_cast<double>(right) / static_cast<double>(train.size());
+    r.images_per_second = static_cast<double>(train.size()) / r.seconds;
+    if (options.test) {
+      const Evaluation e = evaluate<Loss>(net, *options.test, T);
+      r.test_accuracy = e.accuracy;
+      r.test_loss = e.loss;
+    }
+    if (options.log) {
+      std::ostringstream line;
+      line << std::fixed << "epoch " << epoch << "/" << options.epochs << "  loss "
+           << std::setprecision(4) << r.loss << "  train accuracy " << r.train_accuracy;
+      if (options.test)
+        line << "  test loss " << r.test_loss << "  test accuracy " << r.test_accuracy;
+      line << "  " << std::setprecision(0) << r.images_per_second << " images/s  "
+           << std::setprecision(1) << r.seconds << " s\n";
+      *options.log << line.str() << std::flush;
+    }
+    reports.push_back(r);
+  }
+  return reports;
+}
+
+}  // namespace ctnn
