@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -37,13 +38,19 @@ inline std::uint64_t fnv1a64(std::string_view s) {
   return h;
 }
 
+inline void append(std::vector<unsigned char>& out, const void* p, std::size_t n) {
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  if (n > 0) std::memcpy(out.data() + at, p, n);
+}
+
 template <class T>
 void put(std::vector<unsigned char>& out, T v) {
   static_assert(std::is_trivially_copyable_v<T>);
   unsigned char b[sizeof(T)];
   std::memcpy(b, &v, sizeof(T));
   if constexpr (std::endian::native == std::endian::big) std::reverse(b, b + sizeof(T));
-  out.insert(out.end(), b, b + sizeof(T));
+  append(out, b, sizeof(T));
 }
 
 template <class T>
@@ -96,10 +103,10 @@ void save(const Net& net, const std::string& path) {
   const std::string sig = Net::signature();
   std::vector<unsigned char> bytes;
   bytes.reserve(48 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
-  bytes.insert(bytes.end(), magic, magic + 8);
+  append(bytes, magic, 8);
   put<std::uint32_t>(bytes, version);
   put<std::uint32_t>(bytes, static_cast<std::uint32_t>(sig.size()));
-  bytes.insert(bytes.end(), sig.begin(), sig.end());
+  append(bytes, sig.data(), sig.size());
   put<std::uint64_t>(bytes, fnv1a64(sig));
   put<std::uint64_t>(bytes, Net::parameter_count);
   put<std::uint64_t>(bytes, Net::state_count);

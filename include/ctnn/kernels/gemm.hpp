@@ -83,7 +83,7 @@ inline void tile(const float* a, const float* b, float* c, const float* bias,
 template <class S, std::size_t P, std::size_t NT, Init I>
 inline void tile_scalar(const float* a, const float* b, float* c, const float* bias,
                         std::size_t k1_count) {
-  float acc[P][NT];
+  alignas(64) float acc[P][NT];
   for (std::size_t p = 0; p < P; ++p)
     for (std::size_t n = 0; n < NT; ++n)
       acc[p][n] = I == Init::zero ? 0.0f : I == Init::accumulate ? c[p * S::CP + n] : bias[n];

@@ -37,7 +37,7 @@ inline void maxpool2d_forward(const float* in, float* out, std::size_t batch) {
               simd m = simd::load_unaligned(x + c);
               for (std::size_t i = 0; i < P; ++i)
                 for (std::size_t j = 0; j < P; ++j)
-                  m = xsimd::max(m, simd::load_unaligned(x + (i * W + j) * C + c));
+                  m = vmax(m, simd::load_unaligned(x + (i * W + j) * C + c));
               m.store_unaligned(y + c);
             },
             [&](std::size_t c) {

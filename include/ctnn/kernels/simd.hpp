@@ -20,6 +20,10 @@ inline constexpr std::size_t simd_registers = 32;
 inline constexpr std::size_t simd_registers = 16;
 #endif
 
+/// Lane-wise maximum. (Written as a compare and blend: GCC 12 warns about xsimd::max's AVX-512
+/// intrinsic, whose pass-through operand is deliberately undefined.)
+inline simd vmax(simd a, simd b) { return xsimd::select(a > b, a, b); }
+
 /// Calls f(std::integral_constant<std::size_t, I>{}) for I = 0 .. N-1, unrolled at compile time.
 template <std::size_t N, class F>
 inline void static_for(F&& f) {

@@ -49,7 +49,7 @@ struct Elementwise {
 
 struct ReluFn {
   static constexpr const char* name = "ReLU";
-  static kernels::simd f(kernels::simd x) { return xsimd::max(x, kernels::simd(0.0f)); }
+  static kernels::simd f(kernels::simd x) { return kernels::vmax(x, kernels::simd(0.0f)); }
   static float f(float x) { return std::max(x, 0.0f); }
   static kernels::simd df(kernels::simd y) {
     return xsimd::select(y > kernels::simd(0.0f), kernels::simd(1.0f), kernels::simd(0.0f));

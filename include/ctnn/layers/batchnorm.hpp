@@ -23,9 +23,14 @@ struct BatchNorm {
   template <class In>
   struct bind {
     static_assert(Shape<In>, "BatchNorm needs a shape input");
-    static constexpr std::size_t C = is_image_v<In>      ? In::channels
-                                     : is_sequence_v<In> ? In::features
-                                                         : In::size;
+    static constexpr std::size_t C = [] {
+      if constexpr (is_image_v<In>)
+        return In::channels;
+      else if constexpr (is_sequence_v<In>)
+        return In::features;
+      else
+        return In::size;
+    }();
     static constexpr std::size_t positions = In::size / C;  // values per channel per sample
     using input_shape = In;
     using output_shape = In;

@@ -1,0 +1,106 @@
+// Finite-difference checks of a bound layer's backward pass.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include <ctnn/layers/layer.hpp>
+
+#include "reference.hpp"
+
+namespace ctnn_test {
+
+/// Runs L::forward on `in` and returns sum_i out[i] * r[i] in double.
+template <class L>
+double weighted_output(const std::vector<float>& params, std::vector<float>& state,
+                       const std::vector<float>& in, const std::vector<float>& r,
+                       std::size_t batch, bool training) {
+  std::vector<float> out(batch * L::output_shape::size);
+  std::vector<float> scratch(batch * L::scratch_per_sample + L::scratch_fixed + 1);
+  ctnn::Rng rng(77);  // the same Dropout mask on every call
+  ctnn::Pass p;
+  p.params = params.data();
+  p.state = state.data();
+  p.scratch = scratch.data();
+  p.in = in.data();
+  p.out = out.data();
+  p.batch = batch;
+  p.training = training;
+  p.rng = &rng;
+  L::forward(p);
+  double s = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) s += double(out[i]) * r[i];
+  return s;
+}
+
+/// Compares L::backward's parameter and input gradients of f = sum(out * r) with central
+/// differences, on `samples` evenly spread coordinates of each. Parameters start from the layer's
+/// init() plus noise, so that zero biases and unit scales do not hide errors.
+template <class L>
+void check_layer_gradients(std::size_t batch, bool training, float h = 1e-2f,
+                           std::size_t samples = 40) {
+  constexpr std::size_t IN = L::input_shape::size, OUT = L::output_shape::size;
+  std::vector<float> params(L::parameter_count + 1), state(L::state_count + 1);
+  ctnn::Rng rng(5);
+  L::init(params.data(), state.data(), rng);
+  auto noise = random_vector(params.size(), 6, -0.1f, 0.1f);
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] += noise[i];
+  if constexpr (L::state_count > 0) {  // running variance must stay positive
+    auto s = random_vector(state.size(), 12, 0.5f, 1.5f);
+    state = s;
+  }
+  auto in = random_vector(batch * IN, 7);
+  auto r = random_vector(batch * OUT, 8);
+
+  std::vector<float> out(batch * OUT), grads(params.size(), 0.0f), din(batch * IN, 0.0f);
+  std::vector<float> scratch(batch * L::scratch_per_sample + L::scratch_fixed + 1);
+  auto st = state;
+  ctnn::Rng mask_rng(77);
+  ctnn::Pass p;
+  p.params = params.data();
+  p.state = st.data();
+  p.scratch = scratch.data();
+  p.in = in.data();
+  p.out = out.data();
+  p.batch = batch;
+  p.training = training;
+  p.rng = &mask_rng;
+  L::forward(p);
+  p.dout = r.data();
+  p.grads = grads.data();
+  p.din = din.data();
+  L::backward(p);
+
+  auto numeric = [&](std::vector<float>& v, std::size_t i) {
+    const float keep = v[i];
+    v[i] = keep + h;
+    auto s1 = state;
+    const double fp = weighted_output<L>(params, s1, in, r, batch, training);
+    v[i] = keep - h;
+    auto s2 = state;
+    const double fm = weighted_output<L>(params, s2, in, r, batch, training);
+    v[i] = keep;
+    return (fp - fm) / (2.0 * h);
+  };
+  auto close = [](double analytic, double num) {
+    return std::abs(analytic - num) <= 2e-2 * std::max(1.0, std::abs(num));
+  };
+  for (std::size_t k = 0; k < std::min(samples, L::parameter_count); ++k) {
+    const std::size_t i = k * L::parameter_count / std::min(samples, L::parameter_count);
+    const double num = numeric(params, i);
+    INFO(L::name(), " parameter ", i, ": analytic ", grads[i], ", numeric ", num);
+    CHECK(close(grads[i], num));
+  }
+  for (std::size_t k = 0; k < std::min(samples, batch * IN); ++k) {
+    const std::size_t i = k * (batch * IN) / std::min(samples, batch * IN);
+    const double num = numeric(in, i);
+    INFO(L::name(), " input ", i, ": analytic ", din[i], ", numeric ", num);
+    CHECK(close(din[i], num));
+  }
+}
+
+}  // namespace ctnn_test
