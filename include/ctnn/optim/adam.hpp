@@ -18,6 +18,14 @@ namespace ctnn {
 ///   m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
 ///   p -= learning_rate * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 struct Adam {
+  explicit Adam(float learning_rate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
+                float epsilon = 1e-8f, float weight_decay = 0.0f)
+      : learning_rate(learning_rate),
+        beta1(beta1),
+        beta2(beta2),
+        epsilon(epsilon),
+        weight_decay(weight_decay) {}
+
   float learning_rate = 1e-3f;
   float beta1 = 0.9f;
   float beta2 = 0.999f;

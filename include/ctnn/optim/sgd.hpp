@@ -16,6 +16,13 @@ namespace ctnn {
 ///   v = momentum * v + g                       (v starts at 0)
 ///   p -= learning_rate * (nesterov ? g + momentum * v : v)      (plain g when momentum == 0)
 struct SGD {
+  explicit SGD(float learning_rate = 0.01f, float momentum = 0.0f, bool nesterov = false,
+               float weight_decay = 0.0f)
+      : learning_rate(learning_rate),
+        momentum(momentum),
+        nesterov(nesterov),
+        weight_decay(weight_decay) {}
+
   float learning_rate = 0.01f;
   float momentum = 0.0f;
   bool nesterov = false;

@@ -1,0 +1,89 @@
+#include <doctest/doctest.h>
+
+#include <ctnn/loss.hpp>
+#include <ctnn/optim/adam.hpp>
+#include <ctnn/optim/sgd.hpp>
+
+#include <cmath>
+#include <vector>
+
+using namespace ctnn;
+
+TEST_CASE("softmax cross-entropy from logits: value and gradient by hand") {
+  // z = (1, 2, 3), label 2: softmax = e^z / (e + e^2 + e^3).
+  const float z[3] = {1, 2, 3};
+  float dz[3];
+  const double s = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  const float l = SoftmaxCrossEntropy::compute<3>(z, 2, nullptr, dz, 0.5f);
+  CHECK(l == doctest::Approx(std::log(s) - 3.0));
+  CHECK(dz[0] == doctest::Approx(0.5 * std::exp(1.0) / s));
+  CHECK(dz[1] == doctest::Approx(0.5 * std::exp(2.0) / s));
+  CHECK(dz[2] == doctest::Approx(0.5 * (std::exp(3.0) / s - 1.0)));
+}
+
+TEST_CASE("softmax cross-entropy stays finite for huge logits") {
+  const float z[4] = {1000.0f, -1000.0f, 999.0f, 0.0f};
+  float dz[4];
+  const float l = SoftmaxCrossEntropy::compute<4>(z, 2, nullptr, dz, 1.0f);
+  CHECK(std::isfinite(l));
+  CHECK(l == doctest::Approx(std::log(1.0 + std::exp(-1.0)) + 1.0).epsilon(1e-4));
+  for (float d : dz) CHECK(std::isfinite(d));
+}
+
+TEST_CASE("mean squared error: value and gradient by hand, one-hot or explicit target") {
+  const float y[3] = {0.5f, 0.25f, -1.0f};
+  float dy[3];
+  // one-hot target of label 1: (0, 1, 0)
+  float l = MeanSquaredError::compute<3>(y, 1, nullptr, dy, 1.0f);
+  CHECK(l == doctest::Approx((0.25 + 0.5625 + 1.0) / 3));
+  CHECK(dy[0] == doctest::Approx(2 * 0.5 / 3));
+  CHECK(dy[1] == doctest::Approx(2 * -0.75 / 3));
+  const float t[3] = {0.5f, 0.0f, 1.0f};
+  l = MeanSquaredError::compute<3>(y, 0, t, dy, 2.0f);
+  CHECK(l == doctest::Approx((0.0625 + 4.0) / 3));
+  CHECK(dy[2] == doctest::Approx(2.0 * 2 * -2.0 / 3));
+}
+
+TEST_CASE("SGD steps: plain, momentum, Nesterov and weight decay by hand") {
+  std::vector<float> p = {1.0f, -2.0f};
+  const std::vector<float> g = {0.5f, 1.0f};
+  SGD plain{0.1f};
+  plain.step(p, g);
+  CHECK(p[0] == doctest::Approx(0.95));
+  CHECK(p[1] == doctest::Approx(-2.1));
+
+  p = {1.0f, -2.0f};
+  SGD mom{0.1f, 0.9f};
+  mom.step(p, g);  // v = g
+  mom.step(p, g);  // v = 0.9 g + g = 1.9 g
+  CHECK(p[0] == doctest::Approx(1.0 - 0.1 * 0.5 - 0.1 * 1.9 * 0.5));
+
+  p = {1.0f, -2.0f};
+  SGD nest{0.1f, 0.9f, true};
+  nest.step(p, g);  // v = g; step g + 0.9 v = 1.9 g
+  CHECK(p[0] == doctest::Approx(1.0 - 0.1 * 1.9 * 0.5));
+
+  p = {1.0f, -2.0f};
+  SGD wd{0.1f, 0.0f, false, 0.01f};
+  wd.step(p, g);  // g' = g + 0.01 p
+  CHECK(p[1] == doctest::Approx(-2.0 - 0.1 * (1.0 - 0.02)));
+}
+
+TEST_CASE("Adam steps by hand (Kingma & Ba 2015, Algorithm 1)") {
+  std::vector<float> p = {1.0f};
+  Adam adam;  // lr 1e-3, betas 0.9 / 0.999, eps 1e-8
+  // Step 1: m = 0.1 g, v = 0.001 g^2; bias-corrected m^ = g, v^ = g^2: p -= lr * g / (|g| + eps).
+  adam.step(p, std::vector<float>{2.0f});
+  CHECK(p[0] == doctest::Approx(1.0 - 1e-3).epsilon(1e-6));
+  // Step 2 with g = -1: m = 0.09*2... computed in double.
+  double m = 0.1 * 2.0, v = 0.001 * 4.0;
+  m = 0.9 * m + 0.1 * -1.0;
+  v = 0.999 * v + 0.001 * 1.0;
+  const double mh = m / (1 - 0.81), vh = v / (1 - 0.999 * 0.999);
+  const double expect = (1.0 - 1e-3) - 1e-3 * mh / (std::sqrt(vh) + 1e-8);
+  adam.step(p, std::vector<float>{-1.0f});
+  CHECK(p[0] == doctest::Approx(expect).epsilon(1e-6));
+  CHECK(adam.steps() == 2);
+  std::vector<float> other = {1.0f, 2.0f};
+  CHECK_THROWS_AS(adam.step(other, std::vector<float>{1.0f, 1.0f}), InvalidArgument);
+}
