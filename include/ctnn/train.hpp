@@ -4,7 +4,8 @@
 // forward and backward on its share with its own workspace and gradient array, and the
 // gradients are summed in thread order into one array before the optimizer step. The same seed
 // and thread count therefore give bit-identical training; different thread counts agree to
-// within float reassociation.
+// within float reassociation, except for layers whose forward pass depends on the batch
+// (BatchNorm normalises over each thread's share).
 #pragma once
 
 #include <algorithm>

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "../error.hpp"
@@ -80,10 +81,12 @@ inline std::string first_difference(std::string_view file, std::string_view net)
   while (true) {
     const auto fe = file.find('\n'), ne = net.find('\n');
     const std::string_view fl = file.substr(0, fe), nl = net.substr(0, ne);
-    if (fl != nl || fe == std::string_view::npos || ne == std::string_view::npos) {
+    if (fl != nl || (fe == std::string_view::npos) != (ne == std::string_view::npos) ||
+        fe == std::string_view::npos) {
       auto show = [](std::string_view s) { return s.empty() ? std::string("(nothing)") : "'" + std::string(s) + "'"; };
-      return "layer line " + std::to_string(line) + ": the file has " + show(fl) +
-             ", this network has " + show(nl);
+      const std::string where =
+          line == 1 ? "the input" : "layer " + std::to_string(line - 1);
+      return where + " differs: the file has " + show(fl) + ", this network has " + show(nl);
     }
     file.remove_prefix(fe + 1);
     net.remove_prefix(ne + 1);
@@ -94,15 +97,15 @@ inline std::string first_difference(std::string_view file, std::string_view net)
 }  // namespace io::detail
 
 /// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
-/// temporary file in the same directory, which is flushed and then renamed over `path`, so an
-/// existing model is replaced only by a complete one. Throws FileError on any I/O failure (the
+/// uniquely named temporary file in the same directory, which is written, fsync'ed and then
+/// renamed over `path`, so an existing model is replaced only by a complete one. Throws FileError on any I/O failure (the
 /// temporary file is removed).
 template <class Net>
 void save(const Net& net, const std::string& path) {
   using namespace io::detail;
   const std::string sig = Net::signature();
   std::vector<unsigned char> bytes;
-  bytes.reserve(48 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
+  bytes.reserve(44 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
   append(bytes, magic, 8);
   put<std::uint32_t>(bytes, version);
   put<std::uint32_t>(bytes, static_cast<std::uint32_t>(sig.size()));
@@ -114,19 +117,28 @@ void save(const Net& net, const std::string& path) {
   for (float v : net.state()) put<float>(bytes, v);
   put<std::uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
 
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw FileError(path, std::string("cannot create ") + tmp + ": " + std::strerror(errno));
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw FileError(path, "write failed (disk full?)");
+  // A unique temporary name in the target's directory (mkstemp), written, fsync'ed, renamed.
+  std::string tmp = path + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw FileError(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
+  std::size_t done = 0;
+  int error = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      error = w < 0 ? errno : EIO;
+      break;
     }
+    done += static_cast<std::size_t>(w);
   }
+  if (!error && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && !error) error = errno;
   std::error_code ec;
+  if (error) {
+    std::filesystem::remove(tmp, ec);
+    throw FileError(path, std::string("write failed: ") + std::strerror(error));
+  }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);

@@ -39,7 +39,9 @@ struct BatchNorm {
     static constexpr std::size_t scratch_fixed = 2 * C;  // batch mean, 1/sqrt(var + eps)
     static constexpr std::size_t flops = 2 * In::size;
 
-    static std::string name() { return "BatchNorm"; }
+    static std::string name() {
+      return layer_name("BatchNorm", format_float(Momentum), format_float(Epsilon));
+    }
 
     static void init(float* params, float* state, Rng&) {
       for (std::size_t c = 0; c < C; ++c) {

@@ -9,9 +9,9 @@
 
 namespace ctnn {
 
-/// Flatten: any Image<H, W, C> or Vector<N> -> Vector<size>, the same floats in the same order
-/// (row, column, channel). Dense flattens implicitly; Flatten makes it explicit, and is the way to
-/// feed a whole Sequence to Dense.
+/// Flatten: any shape -> Vector<size>, the same floats in the same order (an Image row, column,
+/// channel; a Sequence step, feature). Dense flattens an Image implicitly; Flatten makes it
+/// explicit, and is the way to feed a whole Sequence to Dense.
 struct Flatten {
   template <class In>
   struct bind {
@@ -31,8 +31,8 @@ struct Flatten {
 
 /// Dense<Units, Initializer = init::HeUniform>: fully connected layer.
 ///
-/// Input: Vector<In> or Image<H, W, C> (read flat, In = H*W*C); a Sequence is refused (take the
-/// last step with a recurrent layer, or Flatten explicitly). Output: Vector<Units>.
+/// Input: Vector<In> or Image<H, W, C> (read flat, In = H*W*C); a Sequence is refused (reduce it
+/// to a Vector first, e.g. with Flatten). Output: Vector<Units>.
 ///   y[n] = b[n] + sum_k x[k] * w[k, n]
 /// Parameters: w (In x Units, layout [k][n]) then b (Units): In*Units + Units floats. PyTorch's
 /// Linear weight [n][k] is the transpose. Weights by `Initializer` (fan_in = In,
@@ -44,8 +44,8 @@ struct Dense {
   template <class In>
   struct bind {
     static_assert(!is_sequence_v<In>,
-                  "Dense after a Sequence: use a recurrent layer with ReturnSequences = false to "
-                  "take the last step, or Flatten to take all steps");
+                  "Dense after a Sequence: reduce the sequence to a Vector first (Flatten takes "
+                  "all steps)");
     static_assert(Shape<In>, "Dense needs a Vector or Image input");
     static constexpr std::size_t N = Units, K = In::size;
     using input_shape = In;

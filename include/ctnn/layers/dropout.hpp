@@ -4,13 +4,15 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "../error.hpp"
 #include "layer.hpp"
 
 namespace ctnn {
 
 /// Dropout<Rate>: any shape, unchanged. While training each value is zeroed with probability
 /// Rate and the kept ones are scaled by 1 / (1 - Rate), so that inference is the identity.
-/// Masks come from the per-thread generator of the training loop (seeded, reproducible).
+/// Masks come from the per-thread generator of the training loop (seeded, reproducible); a
+/// training-mode forward without a generator throws InvalidArgument.
 template <float Rate>
 struct Dropout {
   static_assert(Rate >= 0.0f && Rate < 1.0f, "Dropout rate must be in [0, 1)");
@@ -24,7 +26,7 @@ struct Dropout {
     static constexpr std::size_t scratch_per_sample = In::size;  // the mask, 0 or 1/(1-Rate)
     static constexpr std::size_t scratch_fixed = 0;
     static constexpr std::size_t flops = In::size;
-    static std::string name() { return layer_name("Dropout", std::to_string(Rate)); }
+    static std::string name() { return layer_name("Dropout", format_float(Rate)); }
     static void init(float*, float*, Rng&) {}
     static void forward(const Pass& p) {
       const std::size_t n = p.batch * In::size;
@@ -32,6 +34,7 @@ struct Dropout {
         std::copy_n(p.in, n, p.out);
         return;
       }
+      if (!p.rng) throw InvalidArgument("Dropout: training mode needs a random generator");
       const float keep = 1.0f / (1.0f - Rate);
       for (std::size_t i = 0; i < n; ++i) {
         p.scratch[i] = p.rng->uniform() < Rate ? 0.0f : keep;

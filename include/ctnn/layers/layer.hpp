@@ -15,6 +15,7 @@
 // Layers hold no data: parameters, state and activations live in arrays owned by the network.
 #pragma once
 
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -51,6 +52,13 @@ std::string layer_name(const char* base, const T&... args) {
     s += '>';
   }
   return s;
+}
+
+/// A float as the shortest decimal text that reads back to the same value ("0.1", "1e-05").
+inline std::string format_float(float v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 namespace init {

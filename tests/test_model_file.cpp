@@ -1,0 +1,138 @@
+#include <doctest/doctest.h>
+
+#include <ctnn/ctnn.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "reference.hpp"
+
+using namespace ctnn;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, BatchNorm<>,
+                       ReLU, Dense<3>>;
+using Other = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<17>, BatchNorm<>,
+                         ReLU, Dense<3>>;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() /
+           ("ctnn-model-test-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const char* name) const { return (path / name).string(); }
+};
+
+std::vector<char> read_all(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+void write_all(const std::string& p, const std::vector<char>& b) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(b.data(), static_cast<std::streamsize>(b.size()));
+}
+
+std::vector<float> predictions(const Net& net, const std::vector<float>& x, std::size_t n) {
+  Workspace<Net> ws(n);
+  std::vector<float> y(n * 3);
+  net.predict(x.data(), y.data(), n, ws);
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("save then load reproduces parameters, state and predictions exactly") {
+  TempDir dir;
+  Net a(11);
+  for (std::size_t i = 0; i < Net::state_count; ++i) a.state()[i] = 0.5f + 0.01f * i;
+  save(a, dir.file("m.ctnn"));
+  Net b;
+  load(b, dir.file("m.ctnn"));
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+  CHECK(std::equal(a.state().begin(), a.state().end(), b.state().begin()));
+  auto x = ctnn_test::random_vector(4 * 64, 2, 0.0f, 1.0f);
+  CHECK(predictions(a, x, 4) == predictions(b, x, 4));
+  // No temporary file is left behind.
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  // The size is the documented one: 44 header bytes + signature + floats + CRC.
+  CHECK(fs::file_size(dir.file("m.ctnn")) ==
+        44 + Net::signature().size() + 4 * (Net::parameter_count + Net::state_count));
+}
+
+TEST_CASE("loading a model of another network type throws, naming the differing layer") {
+  TempDir dir;
+  Other o(1);
+  save(o, dir.file("other.ctnn"));
+  Net n(2);
+  const auto before = std::vector<float>(n.parameters().begin(), n.parameters().end());
+  try {
+    load(n, dir.file("other.ctnn"));
+    FAIL("load accepted a model of another network");
+  } catch (const SignatureMismatch& e) {
+    const std::string m = e.what();
+    CHECK(m.find("other.ctnn") != std::string::npos);
+    CHECK(m.find("layer 4 differs") != std::string::npos);
+    CHECK(m.find("Dense<17>") != std::string::npos);
+    CHECK(m.find("Dense<16>") != std::string::npos);
+  }
+  CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+}
+
+TEST_CASE("damaged model files throw FileError and leave the network unchanged") {
+  TempDir dir;
+  Net a(3);
+  const std::string good = dir.file("good.ctnn"), bad = dir.file("bad.ctnn");
+  save(a, good);
+  const auto bytes = read_all(good);
+  Net n(4);
+  const auto before = std::vector<float>(n.parameters().begin(), n.parameters().end());
+  auto expect_error = [&](const std::vector<char>& b, const char* needle) {
+    write_all(bad, b);
+    INFO("expecting '", needle, "'");
+    try {
+      load(n, bad);
+      FAIL("load accepted a damaged file");
+    } catch (const FileError& e) {
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+      CHECK(e.path() == bad);
+    }
+    CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+  };
+  for (std::size_t cut : {std::size_t{0}, std::size_t{5}, std::size_t{14}, std::size_t{100},
+                          bytes.size() / 2, bytes.size() - 1})
+    expect_error(std::vector<char>(bytes.begin(), bytes.begin() + cut), "truncated");
+  auto b = bytes;
+  b[0] = 'X';
+  expect_error(b, "bad magic");
+  b = bytes;
+  b[8] = 9;
+  expect_error(b, "version 9");
+  b = bytes;
+  b[bytes.size() / 2] ^= 0x40;
+  expect_error(b, "CRC-32");
+  b = bytes;
+  b[20] ^= 0x01;  // inside the signature text
+  expect_error(b, "signature hash");
+  b = bytes;
+  b.push_back(0);
+  expect_error(b, "unexpected bytes");
+  b = bytes;
+  b[12] = '\xff';  // signature length far beyond the file
+  b[13] = '\xff';
+  expect_error(b, "truncated");
+  CHECK_THROWS_AS(load(n, dir.file("missing.ctnn")), FileError);
+}
+
+TEST_CASE("a failed save leaves the previous model in place") {
+  TempDir dir;
+  Net a(5);
+  save(a, dir.file("m.ctnn"));
+  const auto before = read_all(dir.file("m.ctnn"));
+  CHECK_THROWS_AS(save(a, dir.file("no-such-dir/m.ctnn")), FileError);
+  CHECK(read_all(dir.file("m.ctnn")) == before);
+}
