@@ -129,8 +129,8 @@ TEST_CASE("init is reproducible from the seed and follows the initialiser's boun
   FashionCnn a(5), b(5), c(6);
   CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
   CHECK(!std::equal(a.parameters().begin(), a.parameters().end(), c.parameters().begin()));
-  // Conv2D<64, 3> on 32 channels: He uniform, limit sqrt(6 / 288); biases zero.
-  const float limit = std::sqrt(6.0f / 288.0f);
+  // Conv2D<64, 3> on 32 channels: Glorot uniform, limit sqrt(6 / (288 + 576)); biases zero.
+  const float limit = std::sqrt(6.0f / (288.0f + 576.0f));
   auto p = a.parameters().subspan(FashionCnn::parameter_offset<2>, 18496);
   float lo = 0, hi = 0;
   for (std::size_t i = 0; i < 18432; ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);

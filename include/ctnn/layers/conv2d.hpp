@@ -15,7 +15,7 @@ enum class Padding { valid, same };
 inline constexpr Padding Valid = Padding::valid;
 inline constexpr Padding Same = Padding::same;
 
-/// Conv2D<Filters, Kernel, Stride = 1, Padding = Valid, Initializer = init::HeUniform>
+/// Conv2D<Filters, Kernel, Stride = 1, Padding = Valid, Initializer = init::GlorotUniform>
 ///
 /// Input Image<H, W, C>, output Image<OH, OW, Filters>:
 ///   valid: OH = (H - Kernel) / Stride + 1          same: OH = ceil(H / Stride)   (same for W)
@@ -27,7 +27,7 @@ inline constexpr Padding Same = Padding::same;
 /// tensor permuted. Weights are initialised by `Initializer` (fan_in = K*K*C,
 /// fan_out = K*K*Filters), biases to zero.
 template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,
-          Padding Pad = Padding::valid, class Initializer = init::HeUniform>
+          Padding Pad = Padding::valid, class Initializer = init::GlorotUniform>
 struct Conv2D {
   static_assert(Filters > 0 && Kernel > 0 && Stride > 0, "Conv2D sizes must be positive");
 
@@ -112,7 +112,7 @@ struct Conv2D {
 
 /// The short spelling: Conv<32, 3> is Conv2D<32, 3>.
 template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,
-          Padding Pad = Padding::valid, class Initializer = init::HeUniform>
+          Padding Pad = Padding::valid, class Initializer = init::GlorotUniform>
 using Conv = Conv2D<Filters, Kernel, Stride, Pad, Initializer>;
 
 }  // namespace ctnn

@@ -29,7 +29,7 @@ struct Flatten {
   };
 };
 
-/// Dense<Units, Initializer = init::HeUniform>: fully connected layer.
+/// Dense<Units, Initializer = init::GlorotUniform>: fully connected layer.
 ///
 /// Input: Vector<In> or Image<H, W, C> (read flat, In = H*W*C); a Sequence is refused (reduce it
 /// to a Vector first, e.g. with Flatten). Output: Vector<Units>.
@@ -37,7 +37,7 @@ struct Flatten {
 /// Parameters: w (In x Units, layout [k][n]) then b (Units): In*Units + Units floats. PyTorch's
 /// Linear weight [n][k] is the transpose. Weights by `Initializer` (fan_in = In,
 /// fan_out = Units), biases zero.
-template <std::size_t Units, class Initializer = init::HeUniform>
+template <std::size_t Units, class Initializer = init::GlorotUniform>
 struct Dense {
   static_assert(Units > 0, "Dense needs at least one unit");
 

@@ -64,7 +64,6 @@ inline std::string format_float(float v) {
 namespace init {
 
 /// He et al. 2015, "Delving Deep into Rectifiers": uniform on [-l, l], l = sqrt(6 / fan_in).
-/// The default for layers followed by ReLU.
 struct HeUniform {
   static void fill(float* w, std::size_t n, std::size_t fan_in, std::size_t, Rng& rng) {
     const float l = std::sqrt(6.0f / static_cast<float>(fan_in));
@@ -78,7 +77,8 @@ struct HeNormal {
     for (std::size_t i = 0; i < n; ++i) w[i] = s * rng.normal();
   }
 };
-/// Glorot & Bengio 2010: uniform on [-l, l], l = sqrt(6 / (fan_in + fan_out)).
+/// Glorot & Bengio 2010: uniform on [-l, l], l = sqrt(6 / (fan_in + fan_out)). The default of
+/// Conv2D and Dense, as in Keras.
 struct GlorotUniform {
   static void fill(float* w, std::size_t n, std::size_t fan_in, std::size_t fan_out, Rng& rng) {
     const float l = std::sqrt(6.0f / static_cast<float>(fan_in + fan_out));
