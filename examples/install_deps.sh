@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ctnn's build, tests, examples and benchmarks use, skipping those
+# already installed. Usage: install_deps.sh [--data]   (--data adds the Fashion-MNIST data set)
+set -euo pipefail
+
+packages=(g++ cmake make libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann-json3-dev
+          libbenchmark-dev)
+[[ "${1:-}" == "--data" ]] && packages+=(dataset-fashion-mnist)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

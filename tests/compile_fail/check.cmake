@@ -1,0 +1,37 @@
+# Compiles SOURCE with CXX (syntax only) and checks the outcome.
+#   EXPECT_SUCCESS=ON: the compilation must succeed.
+#   otherwise: it must fail, its first "error:" line must contain MESSAGE, and the diagnostics up to
+#   that line must name SHAPE (the instantiation note that shows the offending input shape).
+separate_arguments(_includes UNIX_COMMAND "${INCLUDES}")
+set(_flags)
+foreach(dir IN LISTS _includes)
+  list(APPEND _flags "-I${dir}")
+endforeach()
+execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only ${_flags} ${SOURCE}
+                RESULT_VARIABLE result ERROR_VARIABLE out OUTPUT_VARIABLE out2)
+string(APPEND out "${out2}")
+if(EXPECT_SUCCESS)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "expected ${SOURCE} to compile, got:\n${out}")
+  endif()
+  message(STATUS "compiles, as expected")
+  return()
+endif()
+if(result EQUAL 0)
+  message(FATAL_ERROR "${SOURCE} compiled, but it must fail with a shape error")
+endif()
+string(FIND "${out}" "error:" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "no error line in the compiler output:\n${out}")
+endif()
+string(SUBSTRING "${out}" ${at} -1 rest)
+string(FIND "${rest}" "\n" eol)
+string(SUBSTRING "${rest}" 0 ${eol} first_error)
+string(SUBSTRING "${out}" 0 ${at} before)
+string(FIND "${first_error}" "${MESSAGE}" has_message)
+string(FIND "${before}" "${SHAPE}" has_shape)
+if(has_message EQUAL -1 OR has_shape EQUAL -1)
+  message(FATAL_ERROR "the first error should say '${MESSAGE}' after an instantiation naming "
+                      "'${SHAPE}'; the compiler said:\n${out}")
+endif()
+message(STATUS "fails as expected: ${first_error}")

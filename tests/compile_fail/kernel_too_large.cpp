@@ -1,0 +1,5 @@
+// Must not compile: a 3x3 kernel does not fit a 2x2 image.
+#include <ctnn/ctnn.hpp>
+
+using Bad = ctnn::Sequential<ctnn::Input<2, 2, 1>, ctnn::Conv2D<4, 3>>;
+static_assert(Bad::parameter_count > 0);

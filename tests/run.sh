@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the release preset and runs the whole test suite with ctest.
+# Usage: tests/run.sh [preset]   (release by default; debug, sanitize, x86-64-v3, x86-64-v2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-release}"
+bash examples/install_deps.sh --data
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$(nproc)"
+ctest --preset "$preset" -j "$(nproc)"
