@@ -13,6 +13,7 @@
 #include "loss.hpp"
 #include "optim/adam.hpp"
 #include "optim/sgd.hpp"
+#include "inference.hpp"
 #include "train.hpp"
 #include "summary.hpp"
 #include "data/dataset.hpp"

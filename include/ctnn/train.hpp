@@ -145,6 +145,118 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
   return e;
 }
 
+/// One optimizer step at a time: the data-parallel forward, loss, backward, gradient reduction
+/// and update that fit() repeats. Useful on its own for custom loops and benchmarks.
+/// The network and the optimizer must outlive the Trainer.
+template <class Net, class Optimizer, class Loss = SoftmaxCrossEntropy>
+class Trainer {
+  static constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
+
+ public:
+  /// What one step saw: summed loss over the batch and the number of samples classified right.
+  struct Step {
+    double loss = 0;
+    std::size_t correct = 0;
+  };
+
+  /// Prepares per-thread workspaces for batches of up to max_batch samples on `threads` threads
+  /// (0: one per hardware thread). Throws InvalidArgument when max_batch is 0.
+  Trainer(Net& net, Optimizer& optimizer, std::size_t max_batch, std::size_t threads = 0,
+          std::uint64_t seed = 1)
+      : net_(net), optimizer_(optimizer), pool_(threads), seed_(seed), max_batch_(max_batch),
+        grads_(Net::parameter_count) {
+    if (max_batch == 0) throw InvalidArgument("Trainer: batch size must be at least 1");
+    const std::size_t per_thread = (max_batch + pool_.size() - 1) / pool_.size();
+    workers_.reserve(pool_.size());
+    for (std::size_t t = 0; t < pool_.size(); ++t) workers_.emplace_back(per_thread);
+  }
+
+  std::size_t threads() const noexcept { return pool_.size(); }
+
+  /// One step on the samples data[indices[0..n)]: the gradient is the mean over the n samples.
+  /// `step_id` selects the Dropout masks (same id, same masks). Throws TrainingDiverged when the
+  /// batch's loss is not finite (the parameters are then left as they were before the step),
+  /// InvalidArgument when n is 0 or larger than max_batch.
+  Step step(const data::Dataset& data, const std::size_t* indices, std::size_t n,
+            std::uint64_t step_id) {
+    if (n == 0 || n > max_batch_)
+      throw InvalidArgument("Trainer::step: batch of " + std::to_string(n) +
+                            " samples, the trainer takes 1 to " + std::to_string(max_batch_));
+    const std::size_t T = pool_.size();
+    const float scale = 1.0f / static_cast<float>(n);
+    auto state = net_.state();
+    pool_.run([&](std::size_t t) {
+      Worker& w = workers_[t];
+      auto [begin, end] = detail::share(n, t, T);
+      const std::size_t m = end - begin;
+      w.loss = 0;
+      w.correct = 0;
+      std::fill(w.grads.begin(), w.grads.end(), 0.0f);
+      if (m == 0) return;
+      w.labels.resize(m);
+      for (std::size_t s = 0; s < m; ++s) {
+        const std::size_t idx = indices[begin + s];
+        std::copy_n(data.sample(idx), IN, w.input.data() + s * IN);
+        w.labels[s] = data.labels[idx];
+      }
+      w.state.assign(state.begin(), state.end());
+      Rng rng(derive_seed(seed_, step_id, t));
+      const float* y = net_.forward(w.input.data(), m, w.ws, true, w.state.data(), &rng);
+      for (std::size_t s = 0; s < m; ++s) {
+        w.loss += Loss::template compute<N>(y + s * N, w.labels[s], nullptr,
+                                            w.dout.data() + s * N, scale);
+        w.correct += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
+      }
+      net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true);
+    });
+    Step r;
+    std::copy(workers_[0].grads.begin(), workers_[0].grads.end(), grads_.begin());
+    for (std::size_t t = 0; t < T; ++t) {
+      r.loss += workers_[t].loss;
+      r.correct += workers_[t].correct;
+      if (t > 0)
+        for (std::size_t i = 0; i < grads_.size(); ++i) grads_[i] += workers_[t].grads[i];
+    }
+    if (!std::isfinite(r.loss))
+      throw TrainingDiverged("training diverged: the batch loss is not finite; lower the "
+                             "learning rate");
+    if constexpr (Net::state_count > 0) {  // average the threads' running-statistics updates
+      std::size_t active = 0;
+      std::vector<double> acc(Net::state_count, 0.0);
+      for (std::size_t t = 0; t < T; ++t) {
+        auto [begin, end] = detail::share(n, t, T);
+        if (end == begin) continue;
+        ++active;
+        for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += workers_[t].state[i];
+      }
+      for (std::size_t i = 0; i < acc.size(); ++i)
+        state[i] = static_cast<float>(acc[i] / static_cast<double>(active));
+    }
+    optimizer_.step(net_.parameters(), std::span<const float>(grads_.data(), grads_.size()));
+    return r;
+  }
+
+ private:
+  struct Worker {
+    Workspace<Net> ws;
+    aligned_vector<float> grads, input, dout;
+    std::vector<float> state;
+    std::vector<std::int32_t> labels;
+    double loss = 0;
+    std::size_t correct = 0;
+    explicit Worker(std::size_t cap)
+        : ws(cap), grads(Net::parameter_count), input(cap * IN), dout(cap * N) {}
+  };
+
+  Net& net_;
+  Optimizer& optimizer_;
+  ThreadPool pool_;
+  std::uint64_t seed_;
+  std::size_t max_batch_;
+  std::vector<Worker> workers_;
+  aligned_vector<float> grads_;
+};
+
 /// Trains `net` on `train` with `optimizer` (any type with step(span<float>, span<const float>)
 /// and a learning_rate member) for options.epochs epochs of mini-batches; returns one report per
 /// epoch and writes a line per epoch to options.log. The gradient of each step is the mean over
@@ -158,32 +270,11 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
   if (options.batch_size == 0) throw InvalidArgument("fit: batch size must be at least 1");
   if (options.learning_rate) optimizer.learning_rate = *options.learning_rate;
 
-  constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
-  ThreadPool pool(options.threads);
-  const std::size_t T = pool.size();
   const std::size_t B = options.batch_size;
-  const std::size_t per_thread = (B + T - 1) / T;
-
-  struct Worker {
-    Workspace<Net> ws;
-    aligned_vector<float> grads, input, dout;
-    std::vector<float> state;
-    std::vector<std::int32_t> labels;
-    double loss = 0;
-    std::size_t right = 0;
-    explicit Worker(std::size_t cap)
-        : ws(cap), grads(Net::parameter_count), input(cap * IN), dout(cap * N) {}
-  };
-  std::vector<Worker> workers;
-  workers.reserve(T);
-  for (std::size_t t = 0; t < T; ++t) workers.emplace_back(per_thread);
-
+  Trainer<Net, Optimizer, Loss> trainer(net, optimizer, B, options.threads, options.seed);
   std::vector<std::size_t> order(train.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df));
-  auto params = net.parameters();
-  auto state = net.state();
-  aligned_vector<float> grads(Net::parameter_count);
   std::vector<EpochReport> reports;
   const bool progress = options.progress && detail::stderr_is_terminal();
   const std::size_t batches = (train.size() + B - 1) / B;
@@ -197,57 +288,16 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t bi = 0; bi < batches; ++bi) {
       const std::size_t b0 = bi * B, bn = std::min(B, train.size() - b0);
-      const float scale = 1.0f / static_cast<float>(bn);
-      pool.run([&](std::size_t t) {
-        Worker& w = workers[t];
-        auto [begin, end] = detail::share(bn, t, T);
-        const std::size_t n = end - begin;
-        w.loss = 0;
-        w.right = 0;
-        std::fill(w.grads.begin(), w.grads.end(), 0.0f);
-        if (n == 0) return;
-        w.labels.resize(n);
-        for (std::size_t s = 0; s < n; ++s) {
-          const std::size_t idx = order[b0 + begin + s];
-          std::copy_n(train.sample(idx), IN, w.input.data() + s * IN);
-          w.labels[s] = train.labels[idx];
-        }
-        w.state.assign(state.begin(), state.end());
-        Rng rng(derive_seed(options.seed, epoch, bi, t));
-        const float* y = net.forward(w.input.data(), n, w.ws, true, w.state.data(), &rng);
-        for (std::size_t s = 0; s < n; ++s) {
-          w.loss += Loss::template compute<N>(y + s * N, w.labels[s], nullptr,
-                                              w.dout.data() + s * N, scale);
-          w.right += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
-        }
-        net.backward(w.input.data(), w.dout.data(), w.grads.data(), n, w.ws, true);
-      });
-      double batch_loss = 0;
-      std::copy(workers[0].grads.begin(), workers[0].grads.end(), grads.begin());
-      for (std::size_t t = 0; t < T; ++t) {
-        batch_loss += workers[t].loss;
-        right += workers[t].right;
-        if (t > 0)
-          for (std::size_t i = 0; i < grads.size(); ++i) grads[i] += workers[t].grads[i];
-      }
-      if (!std::isfinite(batch_loss))
+      typename Trainer<Net, Optimizer, Loss>::Step st;
+      try {
+        st = trainer.step(train, order.data() + b0, bn, (epoch - 1) * batches + bi);
+      } catch (const TrainingDiverged&) {
         throw TrainingDiverged("training diverged: the loss of batch " + std::to_string(bi + 1) +
                                " of epoch " + std::to_string(epoch) +
                                " is not finite; lower the learning rate");
-      loss_sum += batch_loss;
-      if constexpr (Net::state_count > 0) {  // average the threads' running-statistics updates
-        std::size_t active = 0;
-        std::vector<double> acc(Net::state_count, 0.0);
-        for (std::size_t t = 0; t < T; ++t) {
-          auto [begin, end] = detail::share(bn, t, T);
-          if (end == begin) continue;
-          ++active;
-          for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += workers[t].state[i];
-        }
-        for (std::size_t i = 0; i < acc.size(); ++i)
-          state[i] = static_cast<float>(acc[i] / static_cast<double>(active));
       }
-      optimizer.step(params, std::span<const float>(grads.data(), grads.size()));
+      loss_sum += st.loss;
+      right += st.correct;
       if (progress && (bi % 20 == 0 || bi + 1 == batches)) {
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -264,7 +314,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     r.train_accuracy = static_cast<double>(right) / static_cast<double>(train.size());
     r.images_per_second = static_cast<double>(train.size()) / r.seconds;
     if (options.test) {
-      const Evaluation e = evaluate<Loss>(net, *options.test, T);
+      const Evaluation e = evaluate<Loss>(net, *options.test, trainer.threads());
       r.test_accuracy = e.accuracy;
       r.test_loss = e.loss;
     }
