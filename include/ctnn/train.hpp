@@ -48,7 +48,7 @@ struct FitOptions {
   const data::Dataset* test = nullptr;
   /// Per-epoch lines go here (nullptr: silent).
   std::ostream* log = nullptr;
-  /// Progress line on stderr while an epoch runs: only when stderr is a terminal.
+  /// Progress line on stdout while an epoch runs: only when stdout is a terminal.
   bool progress = true;
 };
 
@@ -100,7 +100,7 @@ inline std::pair<std::size_t, std::size_t> share(std::size_t n, std::size_t t,
   return {n * t / threads, n * (t + 1) / threads};
 }
 
-inline bool stderr_is_terminal() { return ::isatty(2) == 1; }
+inline bool stdout_is_terminal() { return ::isatty(1) == 1; }
 
 }  // namespace detail
 
@@ -276,7 +276,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
   std::iota(order.begin(), order.end(), std::size_t{0});
   Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df));
   std::vector<EpochReport> reports;
-  const bool progress = options.progress && detail::stderr_is_terminal();
+  const bool progress = options.progress && detail::stdout_is_terminal();
   const std::size_t batches = (train.size() + B - 1) / B;
 
   for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -301,10 +301,11 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       if (progress && (bi % 20 == 0 || bi + 1 == batches)) {
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::fprintf(stderr, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
+        std::fprintf(stdout, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
                      options.epochs, bi + 1, batches, loss_sum / double(b0 + bn),
                      double(b0 + bn) / std::max(secs, 1e-9));
-        if (bi + 1 == batches) std::fprintf(stderr, "\r%*s\r", 70, "");
+        if (bi + 1 == batches) std::fprintf(stdout, "\r%*s\r", 70, "");
+        std::fflush(stdout);
       }
     }
     EpochReport r;
