@@ -10,6 +10,7 @@
 #include "layers/dense.hpp"
 #include "layers/dropout.hpp"
 #include "layers/pooling.hpp"
+#include "layers/recurrent.hpp"
 #include "loss.hpp"
 #include "optim/adam.hpp"
 #include "optim/sgd.hpp"

@@ -1,0 +1,289 @@
+// ctnn/layers/recurrent.hpp — LSTM, GRU, SimpleRNN and Bidirectional, trained by
+// backpropagation through time.
+//
+// Input: Sequence<T, F>, or Image<H, W, C> read as H steps of W*C features (row by row, channels
+// innermost: the same floats, no copy). Output: Vector<Units> (the last step's hidden state), or
+// Sequence<T, Units> (every step's) with ReturnSequences = true. The initial state is zero.
+//
+// Parameters, per layer, in this order (G = 4 for LSTM, 3 for GRU, 1 for SimpleRNN; gates in
+// PyTorch's order, LSTM i, f, g, o and GRU r, z, n; gate g of unit j is column g*Units + j):
+//   W_x  F x G*Units      = PyTorch weight_ih_l0 transposed ([k][g*Units + j])
+//   W_h  Units x G*Units  = PyTorch weight_hh_l0 transposed
+//   b_x  G*Units          = PyTorch bias_ih_l0
+//   b_h  G*Units          = PyTorch bias_hh_l0
+// so G*Units*(F + Units + 2) floats, one to one with a PyTorch state_dict. Initialisation as
+// PyTorch: every weight and bias uniform on [-1/sqrt(Units), 1/sqrt(Units)].
+//
+// Computation: the input projection of all steps, X W_x + b_x, is one GEMM over batch*T rows
+// before the recurrence; each step then multiplies the batch's h_{t-1} by W_h (one GEMM with the
+// gates stacked as columns) and applies the cell (kernels/rnn_cells.hpp). Backward runs the
+// steps in reverse, then computes the weight and input gradients of all steps as batched GEMMs.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "../kernels/gemm.hpp"
+#include "../kernels/rnn_cells.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+namespace detail {
+
+/// The sequence view of a recurrent layer's input: Sequence<T, F> as is, Image<H, W, C> as H
+/// steps of W*C features.
+template <class In>
+struct as_sequence {
+  static_assert(always_false<In>,
+                "recurrent layers need a Sequence<T,F> or Image<H,W,C> input (see the "
+                "instantiation above for the shape they got)");
+  static constexpr std::size_t steps = 1, features = 1;
+};
+template <std::size_t T, std::size_t F>
+struct as_sequence<Sequence<T, F>> {
+  static constexpr std::size_t steps = T, features = F;
+};
+template <std::size_t H, std::size_t W, std::size_t C>
+struct as_sequence<Image<H, W, C>> {
+  static constexpr std::size_t steps = H, features = W * C;
+};
+
+template <class Cell, std::size_t Units, bool ReturnSequences>
+struct Recurrent {
+  static_assert(Units > 0, "recurrent layers need at least one unit");
+
+  template <class In>
+  struct bind {
+    static constexpr std::size_t T = as_sequence<In>::steps, F = as_sequence<In>::features;
+    static constexpr std::size_t H = Units, G = Cell::gates, GH = G * H;
+    using input_shape = In;
+    using output_shape = std::conditional_t<ReturnSequences, Sequence<T, H>, Vector<H>>;
+
+    static constexpr std::size_t wx = 0, wh = F * GH, bx = wh + H * GH, bh = bx + GH;
+    static constexpr std::size_t parameter_count = bh + GH;
+    static constexpr std::size_t state_count = 0;
+    // Per sample: xp, act, dxp, dhp (T*GH each); aux, h (T*H each); hp (GH); dh, dh_next,
+    // carry, direct (H each).
+    static constexpr std::size_t scratch_per_sample = 4 * T * GH + 2 * T * H + GH + 4 * H;
+    // Transposed W_h and W_x for backward, and a zero state.
+    static constexpr std::size_t scratch_fixed = GH * H + GH * F + H;
+    static constexpr std::size_t flops = 2 * T * GH * (F + H) + 10 * T * GH;
+
+    static std::string name() {
+      return layer_name(Cell::name, std::to_string(H),
+                        std::string(ReturnSequences ? "true" : "false"));
+    }
+
+    static void init(float* params, float*, Rng& rng) {
+      const float l = 1.0f / std::sqrt(static_cast<float>(H));
+      for (std::size_t i = 0; i < parameter_count; ++i) params[i] = rng.uniform(-l, l);
+    }
+
+    struct Buffers {
+      float *xp, *act, *dxp, *dhp, *aux, *h, *hp, *dh, *dh_next, *carry, *direct;
+      float *wht, *wxt, *zero;
+      Buffers(float* s, std::size_t batch) {
+        for (float** p : {&xp, &act, &dxp, &dhp}) *p = s, s += batch * T * GH;
+        for (float** p : {&aux, &h}) *p = s, s += batch * T * H;
+        hp = s, s += batch * GH;
+        for (float** p : {&dh, &dh_next, &carry, &direct}) *p = s, s += batch * H;
+        wht = s, s += GH * H;
+        wxt = s, s += GH * F;
+        zero = s;
+      }
+    };
+
+    static void forward(const Pass& p) {
+      const std::size_t B = p.batch;
+      Buffers s(p.scratch, B);
+      std::fill(s.zero, s.zero + H, 0.0f);
+      // Input projection of every step: rows (b, t).
+      kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, GH, kernels::Init::bias>(
+          p.in, p.params + wx, s.xp, p.params + bx, B * T, 1);
+      for (std::size_t t = 0; t < T; ++t) {
+        if (t == 0) {
+          for (std::size_t b = 0; b < B; ++b) std::copy_n(p.params + bh, GH, s.hp + b * GH);
+        } else {  // hp[b] = h_{t-1}[b] W_h + b_h, rows b (h rows T*H apart)
+          kernels::gemm<kernels::Strides<T * H, 0, 1, 0, GH, H, GH>, GH, kernels::Init::bias>(
+              s.h + (t - 1) * H, p.params + wh, s.hp, p.params + bh, B, 1);
+        }
+        for (std::size_t b = 0; b < B; ++b) {
+          const std::size_t r = b * T + t;
+          Cell::template forward<H>(s.xp + r * GH, s.hp + b * GH,
+                                    t == 0 ? s.zero : s.aux + (r - 1) * H,
+                                    t == 0 ? s.zero : s.h + (r - 1) * H, s.act + r * GH,
+                                    s.aux + r * H, s.h + r * H);
+        }
+      }
+      if constexpr (ReturnSequences)
+        std::copy_n(s.h, B * T * H, p.out);
+      else
+        for (std::size_t b = 0; b < B; ++b) std::copy_n(s.h + (b * T + T - 1) * H, H, p.out + b * H);
+    }
+
+    static void backward(const Pass& p) {
+      const std::size_t B = p.batch;
+      Buffers s(p.scratch, B);
+      for (std::size_t k = 0; k < H; ++k)
+        for (std::size_t n = 0; n < GH; ++n) s.wht[n * H + k] = p.params[wh + k * GH + n];
+      std::fill(s.dh_next, s.dh_next + B * H, 0.0f);
+      std::fill(s.carry, s.carry + B * H, 0.0f);
+      for (std::size_t t = T; t-- > 0;) {
+        for (std::size_t b = 0; b < B; ++b) {
+          const std::size_t r = b * T + t;
+          float* dh = s.dh + b * H;
+          const float* next = s.dh_next + b * H;
+          if constexpr (ReturnSequences) {
+            for (std::size_t j = 0; j < H; ++j) dh[j] = next[j] + p.dout[r * H + j];
+          } else if (t == T - 1) {
+            for (std::size_t j = 0; j < H; ++j) dh[j] = next[j] + p.dout[b * H + j];
+          } else {
+            std::copy_n(next, H, dh);
+          }
+          Cell::template backward<H>(s.act + r * GH, s.aux + r * H,
+                                     t == 0 ? s.zero : s.aux + (r - 1) * H,
+                                     t == 0 ? s.zero : s.h + (r - 1) * H, dh, s.carry + b * H,
+                                     s.dxp + r * GH, s.dhp + r * GH, s.dh_next + b * H);
+        }
+        if (t > 0)  // dh_{t-1} = direct part + dhp_t W_h^T
+          kernels::gemm<kernels::Strides<T * GH, 0, 1, 0, H, GH, H>, H,
+                        kernels::Init::accumulate>(s.dhp + t * GH, s.wht, s.dh_next, nullptr, B,
+                                                   1);
+      }
+      // Weight gradients over all steps: dW_x += X^T dxp, dW_h += H_{t-1}^T dhp_t (t >= 1).
+      kernels::gemm<kernels::Strides<1, T * F, F, T * GH, GH, T, GH>, F, GH,
+                    kernels::Init::accumulate>(p.in, s.dxp, p.grads + wx, nullptr, B);
+      if constexpr (T > 1)
+        kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, GH>, H, GH,
+                      kernels::Init::accumulate>(s.h, s.dhp + GH, p.grads + wh, nullptr, B);
+      detail::add_column_sums<GH>(s.dxp, B * T, p.grads + bx);
+      detail::add_column_sums<GH>(s.dhp, B * T, p.grads + bh);
+      if (!p.din) return;
+      for (std::size_t k = 0; k < F; ++k)
+        for (std::size_t n = 0; n < GH; ++n) s.wxt[n * F + k] = p.params[wx + k * GH + n];
+      kernels::gemm<kernels::Strides<GH, 0, 1, 0, F, GH, F>, F, kernels::Init::zero>(
+          s.dxp, s.wxt, p.din, nullptr, B * T, 1);
+    }
+  };
+};
+
+}  // namespace detail
+
+/// LSTM<Units, ReturnSequences = false>: see the header comment; cell equations in
+/// kernels/rnn_cells.hpp (LstmCell).
+template <std::size_t Units, bool ReturnSequences = false>
+struct LSTM : detail::Recurrent<kernels::LstmCell, Units, ReturnSequences> {};
+
+/// GRU<Units, ReturnSequences = false>: see the header comment and kernels::GruCell.
+template <std::size_t Units, bool ReturnSequences = false>
+struct GRU : detail::Recurrent<kernels::GruCell, Units, ReturnSequences> {};
+
+/// SimpleRNN<Units, ReturnSequences = false>: h_t = tanh(W_x^T x_t + b_x + W_h^T h_{t-1} + b_h).
+template <std::size_t Units, bool ReturnSequences = false>
+struct SimpleRNN : detail::Recurrent<kernels::RnnTanhCell, Units, ReturnSequences> {};
+
+/// Bidirectional<Layer>: runs Layer forward in time and a second Layer (its own parameters) on
+/// the time-reversed input, and concatenates their outputs per step, forward first:
+///   ReturnSequences = false: Vector<2*Units> = [h_fwd at the last step, h_bwd at the first]
+///   ReturnSequences = true:  Sequence<T, 2*Units>, step t = [h_fwd_t, h_bwd_t]
+/// as PyTorch's bidirectional modules. Parameters: the forward layer's, then the backward
+/// layer's (PyTorch's *_l0 and *_l0_reverse tensors).
+template <class Layer>
+struct Bidirectional {
+  template <class In>
+  struct bind {
+    using L = typename Layer::template bind<In>;
+    static constexpr std::size_t T = detail::as_sequence<In>::steps;
+    static constexpr std::size_t F = detail::as_sequence<In>::features;
+    static constexpr bool sequences = is_sequence_v<typename L::output_shape>;
+    static constexpr std::size_t U = sequences ? L::output_shape::size / T : L::output_shape::size;
+    static constexpr std::size_t IN = In::size, O = L::output_shape::size;
+    using input_shape = In;
+    using output_shape = std::conditional_t<sequences, Sequence<T, 2 * U>, Vector<2 * U>>;
+    static constexpr std::size_t parameter_count = 2 * L::parameter_count;
+    static constexpr std::size_t state_count = 0;
+    static constexpr std::size_t scratch_per_sample =
+        2 * L::scratch_per_sample + 3 * IN + 4 * O;
+    static constexpr std::size_t scratch_fixed = 2 * L::scratch_fixed;
+    static constexpr std::size_t flops = 2 * L::flops;
+
+    static std::string name() { return "Bidirectional<" + L::name() + ">"; }
+
+    static void init(float* params, float* state, Rng& rng) {
+      L::init(params, state, rng);
+      L::init(params + L::parameter_count, state, rng);
+    }
+
+    struct Buffers {
+      float *fwd, *bwd, *in_r, *out_f, *out_r, *dout_f, *dout_r, *din_f, *din_r;
+      Buffers(float* s, std::size_t batch) {
+        const std::size_t ls = batch * L::scratch_per_sample + L::scratch_fixed;
+        fwd = s, s += ls;
+        bwd = s, s += ls;
+        for (float** p : {&in_r, &din_f, &din_r}) *p = s, s += batch * IN;
+        for (float** p : {&out_f, &out_r, &dout_f, &dout_r}) *p = s, s += batch * O;
+      }
+    };
+
+    /// Reverses the step order of `batch` sequences of `steps` x `width` floats.
+    static void reverse(const float* x, float* y, std::size_t batch, std::size_t width) {
+      for (std::size_t b = 0; b < batch; ++b)
+        for (std::size_t t = 0; t < T; ++t)
+          std::copy_n(x + (b * T + t) * width, width, y + (b * T + T - 1 - t) * width);
+    }
+
+    static Pass sub(const Pass& p, float* scratch, std::size_t half) {
+      Pass q = p;
+      q.params = p.params + half * L::parameter_count;
+      q.grads = p.grads ? p.grads + half * L::parameter_count : nullptr;
+      q.scratch = scratch;
+      return q;
+    }
+
+    static void forward(const Pass& p) {
+      Buffers s(p.scratch, p.batch);
+      reverse(p.in, s.in_r, p.batch, F);
+      Pass f = sub(p, s.fwd, 0), r = sub(p, s.bwd, 1);
+      f.out = s.out_f;
+      r.in = s.in_r;
+      r.out = s.out_r;
+      L::forward(f);
+      L::forward(r);
+      for (std::size_t b = 0; b < p.batch; ++b)
+        for (std::size_t t = 0; t < (sequences ? T : 1); ++t) {
+          const std::size_t tr = sequences ? T - 1 - t : 0;
+          float* y = p.out + (b * (sequences ? T : 1) + t) * 2 * U;
+          std::copy_n(s.out_f + (b * (sequences ? T : 1) + t) * U, U, y);
+          std::copy_n(s.out_r + (b * (sequences ? T : 1) + tr) * U, U, y + U);
+        }
+    }
+
+    static void backward(const Pass& p) {
+      Buffers s(p.scratch, p.batch);
+      for (std::size_t b = 0; b < p.batch; ++b)
+        for (std::size_t t = 0; t < (sequences ? T : 1); ++t) {
+          const std::size_t tr = sequences ? T - 1 - t : 0;
+          const float* g = p.dout + (b * (sequences ? T : 1) + t) * 2 * U;
+          std::copy_n(g, U, s.dout_f + (b * (sequences ? T : 1) + t) * U);
+          std::copy_n(g + U, U, s.dout_r + (b * (sequences ? T : 1) + tr) * U);
+        }
+      Pass f = sub(p, s.fwd, 0), r = sub(p, s.bwd, 1);
+      f.out = s.out_f;
+      f.dout = s.dout_f;
+      f.din = p.din ? s.din_f : nullptr;
+      r.in = s.in_r;
+      r.out = s.out_r;
+      r.dout = s.dout_r;
+      r.din = p.din ? s.din_r : nullptr;
+      L::backward(f);
+      L::backward(r);
+      if (!p.din) return;
+      reverse(s.din_r, p.din, p.batch, F);
+      for (std::size_t i = 0; i < p.batch * IN; ++i) p.din[i] += s.din_f[i];
+    }
+  };
+};
+
+}  // namespace ctnn
