@@ -1,0 +1,5 @@
+// Must not compile: LSTM<64, true> returns a Sequence, which Dense does not take.
+#include <ctnn/ctnn.hpp>
+
+using Bad = ctnn::Sequential<ctnn::Input<28, 28, 1>, ctnn::LSTM<64, true>, ctnn::Dense<10>>;
+static_assert(Bad::parameter_count > 0);
