@@ -26,11 +26,12 @@ int main(int argc, char** argv) {
   }
   const char* what =
       "Trains Input<28,28,1> -> LSTM<128> (or GRU<128> with --cell gru) -> Dense<10> on "
-      "Fashion-MNIST, rows as time steps, with Adam.\n  --cell lstm|gru    recurrent cell "
+      "Fashion-MNIST, rows as time steps (pixels standardised with the training set's mean and "
+      "standard deviation), with Adam.\n  --cell lstm|gru    recurrent cell "
       "(default lstm)";
   const int n = static_cast<int>(rest.size());
   return gru ? examples::run_classifier<examples::FashionGru>(n, rest.data(), "fashion_mnist_gru",
-                                                              what)
+                                                              what, true)
              : examples::run_classifier<examples::FashionLstm>(n, rest.data(),
-                                                               "fashion_mnist_lstm", what);
+                                                               "fashion_mnist_lstm", what, true);
 }

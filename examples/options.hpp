@@ -4,6 +4,7 @@
 #include <ctnn/ctnn.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -90,11 +91,20 @@ inline Options parse(int argc, char** argv, const char* what) {
 /// Loads Fashion-MNIST, prints the network summary, trains with Adam, prints one line per epoch
 /// and last "test accuracy: 0.xxxx". Returns the process exit status.
 template <class Net>
-int run_classifier(int argc, char** argv, const char* name, const char* what) {
+int run_classifier(int argc, char** argv, const char* name, const char* what,
+                   bool standardize = false) {
   const Options o = parse(argc, argv, what);
   try {
-    const auto train = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::train);
-    const auto test = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::test);
+    auto train = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::train);
+    auto test = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::test);
+    if (standardize) {  // zero mean, unit variance, with the training set's statistics
+      double sum = 0, sq = 0;
+      for (float v : train.inputs) sum += v, sq += double(v) * v;
+      const double n = double(train.inputs.size()), mean = sum / n;
+      const float m = float(mean), inv = float(1.0 / std::sqrt(sq / n - mean * mean));
+      for (auto* d : {&train, &test})
+        for (float& v : d->inputs) v = (v - m) * inv;
+    }
     std::cout << name << ": " << train.size() << " training and " << test.size()
               << " test images, " << o.threads << " threads, batch " << o.batch_size
               << ", Adam lr " << o.lr << ", seed " << o.seed << "\n";
