@@ -90,22 +90,27 @@ void BM_M3_Train(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_M1_Latency<examples::FashionCnn>)
-    ->Name("cnn/M1_batch1_latency")
-    ->UseManualTime()
-    ->Iterations(2000)
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_M2_Batch256<examples::FashionCnn>)
-    ->Name("cnn/M2_batch256")
-    ->UseRealTime()
-    ->MinTime(2.0)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_M3_Train<examples::FashionCnn>)
-    ->Name("cnn/M3_train_batch32")
-    ->Arg(1)
-    ->Arg(0)
-    ->UseRealTime()
-    ->MinTime(3.0)
-    ->Unit(benchmark::kMillisecond);
+#define CTNN_NETWORK_BENCHMARKS(Net, label)                                        \
+  BENCHMARK(BM_M1_Latency<Net>)                                                  \
+      ->Name(label "/M1_batch1_latency")                                         \
+      ->UseManualTime()                                                          \
+      ->Iterations(2000)                                                         \
+      ->Unit(benchmark::kMicrosecond);                                           \
+  BENCHMARK(BM_M2_Batch256<Net>)                                                 \
+      ->Name(label "/M2_batch256")                                               \
+      ->UseRealTime()                                                            \
+      ->MinTime(2.0)                                                             \
+      ->Unit(benchmark::kMillisecond);                                           \
+  BENCHMARK(BM_M3_Train<Net>)                                                    \
+      ->Name(label "/M3_train_batch32")                                          \
+      ->Arg(1)                                                                   \
+      ->Arg(0)                                                                   \
+      ->UseRealTime()                                                            \
+      ->MinTime(3.0)                                                             \
+      ->Unit(benchmark::kMillisecond)
+
+CTNN_NETWORK_BENCHMARKS(examples::FashionCnn, "cnn");
+CTNN_NETWORK_BENCHMARKS(examples::FashionLstm, "lstm");
+CTNN_NETWORK_BENCHMARKS(examples::FashionCrnn, "crnn");
 
 BENCHMARK_MAIN();
