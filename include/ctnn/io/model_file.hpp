@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../error.hpp"
@@ -75,7 +76,8 @@ inline std::uint32_t crc32_of(const unsigned char* p, std::size_t n) {
   return static_cast<std::uint32_t>(crc);
 }
 
-/// The first line where two signatures differ, as "line N: file has 'a', network has 'b'".
+/// Where two signatures first differ: "layer N differs: the file has 'a', this network has 'b'"
+/// (or "the input differs" for the Input line).
 inline std::string first_difference(std::string_view file, std::string_view net) {
   std::size_t line = 1;
   while (true) {
@@ -132,6 +134,7 @@ void save(const Net& net, const std::string& path) {
     }
     done += static_cast<std::size_t>(w);
   }
+  if (!error && ::fchmod(fd, 0644) != 0) error = errno;  // mkstemp creates it owner-only
   if (!error && ::fsync(fd) != 0) error = errno;
   if (::close(fd) != 0 && !error) error = errno;
   std::error_code ec;

@@ -3,13 +3,14 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "layer.hpp"
 
 namespace ctnn {
 
-/// BatchNorm<Momentum = 0.1f, Epsilon = 1e-5f>: normalises each channel (the last axis: C of an
+/// BatchNorm<Momentum = 0.1, Epsilon = 1e-5>: normalises each channel (the last axis: C of an
 /// Image, N of a Vector, F of a Sequence) over the batch and all other positions.
 ///   training:  y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, with the batch's mean and
 ///              biased variance; running_mean += Momentum * (mean_B - running_mean) and likewise
@@ -18,8 +19,14 @@ namespace ctnn {
 /// Parameters: gamma (C, init 1) then beta (C, init 0). State: running_mean (C, init 0) then
 /// running_var (C, init 1), saved with the model. With several training threads each thread
 /// normalises its share of the batch and the running statistics average the threads' updates.
-template <float Momentum = 0.1f, float Epsilon = 1e-5f>
+template <auto MomentumValue = 0.1, auto EpsilonValue = 1e-5>
 struct BatchNorm {
+  static_assert(std::is_arithmetic_v<decltype(MomentumValue)> &&
+                    std::is_arithmetic_v<decltype(EpsilonValue)>,
+                "BatchNorm's momentum and epsilon are numbers");
+  static constexpr double Momentum = static_cast<double>(MomentumValue);
+  static constexpr double Epsilon = static_cast<double>(EpsilonValue);
+
   template <class In>
   struct bind {
     static_assert(Shape<In>, "BatchNorm needs a shape input");
@@ -40,7 +47,8 @@ struct BatchNorm {
     static constexpr std::size_t flops = 2 * In::size;
 
     static std::string name() {
-      return layer_name("BatchNorm", format_float(Momentum), format_float(Epsilon));
+      return layer_name("BatchNorm", format_float(static_cast<float>(Momentum)),
+                        format_float(static_cast<float>(Epsilon)));
     }
 
     static void init(float* params, float* state, Rng&) {

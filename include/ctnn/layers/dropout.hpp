@@ -3,18 +3,21 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 #include "../error.hpp"
 #include "layer.hpp"
 
 namespace ctnn {
 
-/// Dropout<Rate>: any shape, unchanged. While training each value is zeroed with probability
+/// Dropout<Rate>: any shape, unchanged. Rate may be written as a float or a double (0.3f, 0.3). While training each value is zeroed with probability
 /// Rate and the kept ones are scaled by 1 / (1 - Rate), so that inference is the identity.
 /// Masks come from the per-thread generator of the training loop (seeded, reproducible); a
 /// training-mode forward without a generator throws InvalidArgument.
-template <float Rate>
+template <auto RateValue>
 struct Dropout {
+  static_assert(std::is_arithmetic_v<decltype(RateValue)>, "Dropout's rate is a number");
+  static constexpr float Rate = static_cast<float>(RateValue);
   static_assert(Rate >= 0.0f && Rate < 1.0f, "Dropout rate must be in [0, 1)");
 
   template <class In>

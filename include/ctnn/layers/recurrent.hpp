@@ -65,11 +65,13 @@ struct Recurrent {
     static constexpr std::size_t parameter_count = bh + GH;
     static constexpr std::size_t state_count = 0;
     // Per sample: xp, act, dxp, dhp (T*GH each); aux, h (T*H each); hp (GH); dh, dh_next,
-    // carry, direct (H each).
-    static constexpr std::size_t scratch_per_sample = 4 * T * GH + 2 * T * H + GH + 4 * H;
+    // carry (H each).
+    static constexpr std::size_t scratch_per_sample = 4 * T * GH + 2 * T * H + GH + 3 * H;
     // Transposed W_h and W_x for backward, and a zero state.
     static constexpr std::size_t scratch_fixed = GH * H + GH * F + H;
-    static constexpr std::size_t flops = 2 * T * GH * (F + H) + 10 * T * GH;
+    // Input projection of T steps, recurrent products of T-1 steps (h_0 = 0), and about ten
+    // operations per gate value for the cell.
+    static constexpr std::size_t flops = 2 * GH * (T * F + (T - 1) * H) + 10 * T * GH;
 
     static std::string name() {
       return layer_name(Cell::name, std::to_string(H),
@@ -82,13 +84,13 @@ struct Recurrent {
     }
 
     struct Buffers {
-      float *xp, *act, *dxp, *dhp, *aux, *h, *hp, *dh, *dh_next, *carry, *direct;
+      float *xp, *act, *dxp, *dhp, *aux, *h, *hp, *dh, *dh_next, *carry;
       float *wht, *wxt, *zero;
       Buffers(float* s, std::size_t batch) {
         for (float** p : {&xp, &act, &dxp, &dhp}) *p = s, s += batch * T * GH;
         for (float** p : {&aux, &h}) *p = s, s += batch * T * H;
         hp = s, s += batch * GH;
-        for (float** p : {&dh, &dh_next, &carry, &direct}) *p = s, s += batch * H;
+        for (float** p : {&dh, &dh_next, &carry}) *p = s, s += batch * H;
         wht = s, s += GH * H;
         wxt = s, s += GH * F;
         zero = s;
@@ -169,6 +171,14 @@ struct Recurrent {
   };
 };
 
+template <class Spec>
+struct is_recurrent {
+  template <class C, std::size_t U, bool R>
+  static std::true_type test(const Recurrent<C, U, R>*);
+  static std::false_type test(...);
+  static constexpr bool value = decltype(test(static_cast<const Spec*>(nullptr)))::value;
+};
+
 }  // namespace detail
 
 /// LSTM<Units, ReturnSequences = false>: see the header comment; cell equations in
@@ -188,10 +198,14 @@ struct SimpleRNN : detail::Recurrent<kernels::RnnTanhCell, Units, ReturnSequence
 /// the time-reversed input, and concatenates their outputs per step, forward first:
 ///   ReturnSequences = false: Vector<2*Units> = [h_fwd at the last step, h_bwd at the first]
 ///   ReturnSequences = true:  Sequence<T, 2*Units>, step t = [h_fwd_t, h_bwd_t]
-/// as PyTorch's bidirectional modules. Parameters: the forward layer's, then the backward
-/// layer's (PyTorch's *_l0 and *_l0_reverse tensors).
+/// as PyTorch's bidirectional modules (the Vector is PyTorch's cat(h_n[0], h_n[1])).
+/// Parameters: the forward layer's, then the backward layer's (PyTorch's *_l0 and *_l0_reverse
+/// tensors).
 template <class Layer>
 struct Bidirectional {
+  static_assert(detail::is_recurrent<Layer>::value,
+                "Bidirectional takes a recurrent layer: LSTM, GRU or SimpleRNN");
+
   template <class In>
   struct bind {
     using L = typename Layer::template bind<In>;
