@@ -139,3 +139,8 @@ TEST_CASE("init is reproducible from the seed and follows the initialiser's boun
   CHECK(hi > 0.95f * limit);
   CHECK(std::all_of(p.begin() + 18432, p.end(), [](float v) { return v == 0.0f; }));
 }
+
+static_assert(FashionCnn::layer<0>::kind == LayerKind::conv2d);
+static_assert(FashionCnn::layer<1>::kind == LayerKind::activation);
+static_assert(FashionCnn::layer<4>::kind == LayerKind::maxpool2d);
+static_assert(FashionCnn::layer<8>::kind == LayerKind::dense);

@@ -28,6 +28,7 @@ struct Elementwise {
     static_assert(Shape<In>, "activation layers need a shape input");
     using input_shape = In;
     using output_shape = In;
+    static constexpr LayerKind kind = LayerKind::activation;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
     static constexpr std::size_t flops = In::size;
@@ -89,6 +90,7 @@ struct Softmax {
     static constexpr std::size_t N = In::size;
     using input_shape = In;
     using output_shape = In;
+    static constexpr LayerKind kind = LayerKind::softmax;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
     static constexpr std::size_t flops = 3 * N;

@@ -41,6 +41,7 @@ struct BatchNorm {
     static constexpr std::size_t positions = In::size / C;  // values per channel per sample
     using input_shape = In;
     using output_shape = In;
+    static constexpr LayerKind kind = LayerKind::batchnorm;
     static constexpr std::size_t parameter_count = 2 * C, state_count = 2 * C;
     static constexpr std::size_t scratch_per_sample = 0;
     static constexpr std::size_t scratch_fixed = 2 * C;  // batch mean, 1/sqrt(var + eps)

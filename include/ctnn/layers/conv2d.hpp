@@ -56,6 +56,7 @@ struct Conv2D {
 
     using input_shape = Image<H, W, C>;
     using output_shape = Image<OH, OW, F>;
+    static constexpr LayerKind kind = LayerKind::conv2d;
     static constexpr std::size_t weight_count = K * K * C * F;
     static constexpr std::size_t parameter_count = weight_count + F;
     static constexpr std::size_t state_count = 0;

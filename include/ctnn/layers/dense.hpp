@@ -18,6 +18,7 @@ struct Flatten {
     static_assert(Shape<In>, "Flatten needs a shape input");
     using input_shape = In;
     using output_shape = Vector<In::size>;
+    static constexpr LayerKind kind = LayerKind::flatten;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
     static std::string name() { return "Flatten"; }
@@ -50,6 +51,7 @@ struct Dense {
     static constexpr std::size_t N = Units, K = In::size;
     using input_shape = In;
     using output_shape = Vector<N>;
+    static constexpr LayerKind kind = LayerKind::dense;
     static constexpr std::size_t weight_count = K * N;
     static constexpr std::size_t parameter_count = weight_count + N;
     static constexpr std::size_t state_count = 0;

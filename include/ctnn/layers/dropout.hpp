@@ -25,6 +25,7 @@ struct Dropout {
     static_assert(Shape<In>, "Dropout needs a shape input");
     using input_shape = In;
     using output_shape = In;
+    static constexpr LayerKind kind = LayerKind::dropout;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = In::size;  // the mask, 0 or 1/(1-Rate)
     static constexpr std::size_t scratch_fixed = 0;

@@ -8,6 +8,7 @@
 //   static constexpr std::size_t scratch_per_sample;    workspace floats per sample
 //   static constexpr std::size_t scratch_fixed;         workspace floats per call
 //   static constexpr std::size_t flops;                 forward floating-point ops per sample
+//   static constexpr LayerKind kind;                    Conv2D, Dense, LSTM, ...
 //   static std::string name();                          e.g. "Conv2D<32,3,1,valid>"
 //   static void init(float* params, float* state, Rng&);
 //   static void forward(const Pass&);                   out = f(in)
@@ -24,6 +25,13 @@
 #include "../shape.hpp"
 
 namespace ctnn {
+
+/// What a bound layer is, for code that treats layer types differently (file formats, summaries):
+/// every bound layer has `static constexpr LayerKind kind`.
+enum class LayerKind {
+  conv2d, maxpool2d, avgpool2d, flatten, dense, activation, softmax, dropout, batchnorm,
+  lstm, gru, simple_rnn, bidirectional
+};
 
 /// Everything one forward or backward call of a layer sees. Activations are batches of samples
 /// stored back to back (batch outermost, then the shape's own layout).

@@ -28,6 +28,7 @@ struct Pool2D {
     static constexpr std::size_t OH = (H - Pool) / Stride + 1, OW = (W - Pool) / Stride + 1;
     using input_shape = Image<H, W, C>;
     using output_shape = Image<OH, OW, C>;
+    static constexpr LayerKind kind = Max ? LayerKind::maxpool2d : LayerKind::avgpool2d;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
     static constexpr std::size_t flops = OH * OW * C * Pool * Pool;

@@ -60,6 +60,7 @@ struct Recurrent {
     static constexpr std::size_t H = Units, G = Cell::gates, GH = G * H;
     using input_shape = In;
     using output_shape = std::conditional_t<ReturnSequences, Sequence<T, H>, Vector<H>>;
+    static constexpr LayerKind kind = Cell::kind;
 
     static constexpr std::size_t wx = 0, wh = F * GH, bx = wh + H * GH, bh = bx + GH;
     static constexpr std::size_t parameter_count = bh + GH;
@@ -216,6 +217,7 @@ struct Bidirectional {
     static constexpr std::size_t IN = In::size, O = L::output_shape::size;
     using input_shape = In;
     using output_shape = std::conditional_t<sequences, Sequence<T, 2 * U>, Vector<2 * U>>;
+    static constexpr LayerKind kind = LayerKind::bidirectional;
     static constexpr std::size_t parameter_count = 2 * L::parameter_count;
     static constexpr std::size_t state_count = 0;
     static constexpr std::size_t scratch_per_sample =
