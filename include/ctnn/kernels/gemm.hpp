@@ -146,15 +146,21 @@ inline void row_tail(const float* a, const float* b, float* c, const float* bias
 
 /// C = (bias or C or 0) + A * B for `rows` rows known at compile time (see header comment).
 /// a, b, c: operands as addressed by S; bias: N floats (read only when I == Init::bias).
+/// The rows are split into the fewest tiles of at most the register-limited height, all of
+/// nearly equal height (26 rows with tiles of 6: 6+5+5+5+5, not 6+6+6+6+2), so no tile is
+/// mostly empty.
 template <class S, std::size_t Rows, std::size_t N, Init I>
 inline void gemm(const float* a, const float* b, float* c, const float* bias,
                  std::size_t k1_count) {
   constexpr std::size_t P = detail::rows_for<N>;
-  constexpr std::size_t full = Rows / P * P;
-  for (std::size_t r = 0; r < full; r += P)
-    detail::row_block<S, N, P, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
-  if constexpr (Rows % P > 0)
-    detail::row_block<S, N, Rows % P, I>(a + full * S::AP, b, c + full * S::CP, bias, k1_count);
+  constexpr std::size_t tiles = (Rows + P - 1) / P;
+  constexpr std::size_t low = Rows / tiles, high_tiles = Rows % tiles;  // high = low + 1
+  std::size_t r = 0;
+  if constexpr (high_tiles > 0)
+    for (std::size_t t = 0; t < high_tiles; ++t, r += low + 1)
+      detail::row_block<S, N, low + 1, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
+  for (std::size_t t = high_tiles; t < tiles; ++t, r += low)
+    detail::row_block<S, N, low, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
 }
 
 /// The same product for a row count known only at run time (a batch).
