@@ -68,8 +68,12 @@ struct Recurrent {
     // Per sample: xp, act, dxp, dhp (T*GH each); aux, h (T*H each); hp (GH); dh, dh_next,
     // carry (H each).
     static constexpr std::size_t scratch_per_sample = 4 * T * GH + 2 * T * H + GH + 3 * H;
-    // Transposed W_h and W_x for backward, and a zero state.
-    static constexpr std::size_t scratch_fixed = GH * H + GH * F + H;
+    // W_h in column panels for the per-step product, transposed W_h and W_x for backward, and
+    // a zero state.
+    static constexpr std::size_t scratch_fixed = H * GH + GH * H + GH * F + H;
+    // Panel width: the widest register tile of the gemm kernel.
+    static constexpr std::size_t PW = kernels::detail::max_tile_vectors * kernels::simd_width;
+    static constexpr std::size_t panels = GH / PW, tail = GH % PW;
     // Input projection of T steps, recurrent products of T-1 steps (h_0 = 0), and about ten
     // operations per gate value for the cell.
     static constexpr std::size_t flops = 2 * GH * (T * F + (T - 1) * H) + 10 * T * GH;
@@ -86,31 +90,53 @@ struct Recurrent {
 
     struct Buffers {
       float *xp, *act, *dxp, *dhp, *aux, *h, *hp, *dh, *dh_next, *carry;
-      float *wht, *wxt, *zero;
+      float *whp, *wht, *wxt, *zero;
       Buffers(float* s, std::size_t batch) {
         for (float** p : {&xp, &act, &dxp, &dhp}) *p = s, s += batch * T * GH;
         for (float** p : {&aux, &h}) *p = s, s += batch * T * H;
         hp = s, s += batch * GH;
         for (float** p : {&dh, &dh_next, &carry}) *p = s, s += batch * H;
+        whp = s, s += H * GH;
         wht = s, s += GH * H;
         wxt = s, s += GH * F;
         zero = s;
       }
     };
 
+    /// W_h (H x GH, row-major) as column panels of PW columns, each H x PW contiguous, so
+    /// that the per-step product streams through memory instead of striding across rows.
+    static void pack_panels(const float* w, float* panel) {
+      for (std::size_t j = 0; j < GH; j += PW) {
+        const std::size_t width = std::min(PW, GH - j);
+        for (std::size_t k = 0; k < H; ++k, panel += width)
+          std::copy_n(w + k * GH + j, width, panel);
+      }
+    }
+
+    /// hp[b] = h_prev[b] W_h + b_h for the B rows of one step (h rows T*H floats apart).
+    static void recurrent_product(const float* h_prev, const float* panel, const float* bias,
+                                  float* hp, std::size_t B) {
+      for (std::size_t j = 0; j < panels; ++j)
+        kernels::gemm<kernels::Strides<T * H, 0, 1, 0, PW, H, GH>, PW, kernels::Init::bias>(
+            h_prev, panel + j * H * PW, hp + j * PW, bias + j * PW, B, 1);
+      if constexpr (tail > 0)
+        kernels::gemm<kernels::Strides<T * H, 0, 1, 0, tail, H, GH>, tail, kernels::Init::bias>(
+            h_prev, panel + panels * H * PW, hp + panels * PW, bias + panels * PW, B, 1);
+    }
+
     static void forward(const Pass& p) {
       const std::size_t B = p.batch;
       Buffers s(p.scratch, B);
       std::fill(s.zero, s.zero + H, 0.0f);
+      if constexpr (T > 1) pack_panels(p.params + wh, s.whp);
       // Input projection of every step: rows (b, t).
       kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, GH, kernels::Init::bias>(
           p.in, p.params + wx, s.xp, p.params + bx, B * T, 1);
       for (std::size_t t = 0; t < T; ++t) {
         if (t == 0) {
           for (std::size_t b = 0; b < B; ++b) std::copy_n(p.params + bh, GH, s.hp + b * GH);
-        } else {  // hp[b] = h_{t-1}[b] W_h + b_h, rows b (h rows T*H apart)
-          kernels::gemm<kernels::Strides<T * H, 0, 1, 0, GH, H, GH>, GH, kernels::Init::bias>(
-              s.h + (t - 1) * H, p.params + wh, s.hp, p.params + bh, B, 1);
+        } else {
+          recurrent_product(s.h + (t - 1) * H, s.whp, p.params + bh, s.hp, B);
         }
         for (std::size_t b = 0; b < B; ++b) {
           const std::size_t r = b * T + t;
