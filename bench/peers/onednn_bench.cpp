@@ -1,0 +1,486 @@
+// oneDNN (2.x primitives API) side of the reference workloads, beside ctnn's bench_networks:
+// the CNN, the LSTM and the CRNN of examples/networks.hpp, inference only:
+//   M1  batch-1 latency, 1 thread: median us of single forwards (after warm-up);
+//   M2  batch-256 throughput, 2 threads: 256 / median batch time, images/s.
+// Every compute primitive is created with format_tag::any so that oneDNN picks its preferred
+// (blocked) layouts; weights are reordered into them once, before timing; a reorder of
+// activations between primitives, when one is needed, is part of the timed forward. The
+// primitives are created after the thread count is set, as oneDNN sizes its work by it.
+// The network ends at the logits (no softmax), as ctnn's predict does.
+//
+// Output: `network,measure,library,threads,median,unit` lines (e.g. `cnn,M1,onednn,1,128.0,us`);
+// every other line starts with `#`. `--check` compares each network's output on a few images
+// with a plain C++ forward of the same weights and exits non-zero on a mismatch.
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using clk = std::chrono::steady_clock;
+constexpr auto f32 = memory::data_type::f32;
+
+// ------------------------------------------------------------------------------ layer records
+// Each layer keeps its weights in a plain layout, so the same network can be run naively.
+struct Layer {
+  enum Kind { Conv3x3, MaxPool2, Dense, Lstm } kind;
+  int in_c, in_h, in_w;  // input as C x H x W (a vector is C x 1 x 1)
+  int out;               // filters, units or hidden size
+  bool relu = false;
+  std::vector<float> w, w_iter, b;  // Conv OIHW, Dense OI (I = C*H*W), LSTM ldigo (gates i,f,c,o)
+};
+
+std::vector<float> uniform(std::size_t n, float bound, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(-bound, bound);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(g);
+  return v;
+}
+
+// ------------------------------------------------------------------------------ oneDNN graph
+class Graph {
+ public:
+  Graph(int batch) : n_(batch), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {}
+
+  // The image batch, N x 1 x 28 x 28 in NCHW (equal to NHWC for one channel).
+  memory input() {
+    in_ = memory({{n_, 1, 28, 28}, f32, tag::nchw}, eng_);
+    return in_;
+  }
+
+  memory conv3x3(memory x, const Layer& l) {
+    const int oh = l.in_h - 2, ow = l.in_w - 2;
+    const memory::desc src({n_, l.in_c, l.in_h, l.in_w}, f32, tag::any);
+    const memory::desc wts({l.out, l.in_c, 3, 3}, f32, tag::any);
+    const memory::desc bias({l.out}, f32, tag::x);
+    const memory::desc dst({n_, l.out, oh, ow}, f32, tag::any);
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src, wts, bias, dst,
+                                      {1, 1}, {0, 0}, {0, 0});
+    dnnl::convolution_forward::primitive_desc pd(d, relu_attr(l.relu), eng_);
+    note("conv", pd.impl_info_str());
+    memory s = as(x, pd.src_desc());
+    memory w = weights(l.w, {l.out, l.in_c, 3, 3}, tag::oihw, pd.weights_desc());
+    memory b = filled(bias, l.b);
+    memory y(pd.dst_desc(), eng_);
+    add(dnnl::convolution_forward(pd),
+        {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, y}});
+    return y;
+  }
+
+  memory maxpool2(memory x, const Layer& l) {
+    const memory::desc dst({n_, l.in_c, l.in_h / 2, l.in_w / 2}, f32, tag::any);
+    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
+                                  x.get_desc(), dst, {2, 2}, {2, 2}, {0, 0}, {0, 0});
+    dnnl::pooling_forward::primitive_desc pd(d, eng_);
+    note("pool", pd.impl_info_str());
+    memory y(pd.dst_desc(), eng_);
+    add(dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+    return y;
+  }
+
+  // Inner product over the whole input (C x H x W flattened in NCHW order, weights OIHW).
+  memory dense(memory x, const Layer& l) {
+    const bool spatial = l.in_h > 1 || l.in_w > 1;
+    const memory::dims sd = spatial ? memory::dims{n_, l.in_c, l.in_h, l.in_w}
+                                    : memory::dims{n_, l.in_c};
+    memory::dims wd = sd;
+    wd[0] = l.out;
+    const memory::desc src(sd, f32, tag::any), wts(wd, f32, tag::any);
+    const memory::desc bias({l.out}, f32, tag::x), dst({n_, l.out}, f32, tag::any);
+    dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, src, wts, bias, dst);
+    dnnl::inner_product_forward::primitive_desc pd(d, relu_attr(l.relu), eng_);
+    note("dense", pd.impl_info_str());
+    memory s = as(x, pd.src_desc());
+    memory w = weights(l.w, wd, spatial ? tag::oihw : tag::oi, pd.weights_desc());
+    memory b = filled(bias, l.b);
+    memory y(pd.dst_desc(), eng_);
+    add(dnnl::inner_product_forward(pd),
+        {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, y}});
+    out_ = y;
+    return y;
+  }
+
+  // LSTM over the rows of x (N x C x H x W): step t = row t, features ordered (column, channel)
+  // as in ctnn's channels-last layout. Returns the last hidden state, N x hidden, plain.
+  memory lstm(memory x, const Layer& l) {
+    const int steps = l.in_h, features = l.in_w * l.in_c, hidden = l.out;
+    memory seq;
+    if (l.in_c == 1 && x.get_desc() == memory::desc({n_, 1, l.in_h, l.in_w}, f32, tag::nchw)) {
+      // One-channel NCHW rows are already steps: read them in place as (N, T, C).
+      seq = memory({{steps, n_, features}, f32, tag::ntc}, eng_, x.get_data_handle());
+    } else {
+      // Reorder the feature map straight into a (T, N, W*C) sequence: dims N, C, H, W with
+      // strides that put row h at step h and channel c of column w at feature w*C + c.
+      seq = memory({{steps, n_, features}, f32, tag::tnc}, eng_);
+      const memory::desc view({n_, l.in_c, l.in_h, l.in_w}, f32,
+                              memory::dims{features, 1, memory::dim(n_) * features, l.in_c});
+      memory target(view, eng_, seq.get_data_handle());
+      add(dnnl::reorder(x, target), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, target}});
+    }
+    const memory::desc wl({1, 1, features, 4, hidden}, f32, tag::any);
+    const memory::desc wi({1, 1, hidden, 4, hidden}, f32, tag::any);
+    const memory::desc bias({1, 1, 4, hidden}, f32, tag::ldgo);
+    const memory::desc dst_layer({steps, n_, hidden}, f32, tag::tnc);
+    const memory::desc dst_iter({1, 1, n_, hidden}, f32, tag::ldnc);
+    dnnl::lstm_forward::desc d(dnnl::prop_kind::forward_inference,
+                               dnnl::rnn_direction::unidirectional_left2right, seq.get_desc(),
+                               memory::desc(), memory::desc(), wl, wi, bias, dst_layer, dst_iter,
+                               dst_iter);
+    dnnl::lstm_forward::primitive_desc pd(d, eng_);
+    note("lstm", pd.impl_info_str());
+    memory wlm = weights(l.w, {1, 1, features, 4, hidden}, tag::ldigo, pd.weights_layer_desc());
+    memory wim = weights(l.w_iter, {1, 1, hidden, 4, hidden}, tag::ldigo, pd.weights_iter_desc());
+    memory b = filled(bias, l.b);
+    memory yl(pd.dst_layer_desc(), eng_), h(pd.dst_iter_desc(), eng_), c(pd.dst_iter_c_desc(), eng_);
+    add(dnnl::lstm_forward(pd), {{DNNL_ARG_SRC_LAYER, seq},
+                                 {DNNL_ARG_WEIGHTS_LAYER, wlm},
+                                 {DNNL_ARG_WEIGHTS_ITER, wim},
+                                 {DNNL_ARG_BIAS, b},
+                                 {DNNL_ARG_DST_LAYER, yl},
+                                 {DNNL_ARG_DST_ITER, h},
+                                 {DNNL_ARG_DST_ITER_C, c}});
+    return memory({{n_, hidden}, f32, tag::nc}, eng_, h.get_data_handle());
+  }
+
+  void forward() {
+    for (auto& [p, args] : steps_) p.execute(strm_, args);
+    strm_.wait();
+  }
+
+  float* input_data() { return static_cast<float*>(in_.get_data_handle()); }
+
+  // The logits as N x 10, plain (reordered if the last primitive chose a blocked layout).
+  std::vector<float> logits() {
+    memory plain({{n_, 10}, f32, tag::nc}, eng_);
+    dnnl::reorder(out_, plain).execute(strm_, out_, plain);
+    strm_.wait();
+    const float* p = static_cast<const float*>(plain.get_data_handle());
+    return std::vector<float>(p, p + std::size_t(n_) * 10);
+  }
+
+  const std::vector<std::string>& implementations() const { return impls_; }
+
+ private:
+  static dnnl::primitive_attr relu_attr(bool relu) {
+    dnnl::primitive_attr attr;
+    if (relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    return attr;
+  }
+
+  void add(dnnl::primitive p, std::unordered_map<int, memory> args) {
+    steps_.emplace_back(std::move(p), std::move(args));
+  }
+
+  void note(const char* what, const std::string& impl) { impls_.push_back(std::string(what) + ":" + impl); }
+
+  // Activation x in layout `want`, through a timed reorder when it differs.
+  memory as(memory x, const memory::desc& want) {
+    if (x.get_desc() == want) return x;
+    memory y(want, eng_);
+    add(dnnl::reorder(x, y), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, y}});
+    note("reorder", "activation");
+    return y;
+  }
+
+  memory filled(const memory::desc& d, const std::vector<float>& v) {
+    memory m(d, eng_);
+    std::memcpy(m.get_data_handle(), v.data(), v.size() * sizeof(float));
+    return m;
+  }
+
+  // Plain weights reordered once (untimed) into the primitive's layout.
+  memory weights(const std::vector<float>& v, const memory::dims& dims, tag plain,
+                 const memory::desc& want) {
+    memory user = filled(memory::desc(dims, f32, plain), v);
+    if (user.get_desc() == want) return user;
+    memory m(want, eng_);
+    dnnl::reorder(user, m).execute(strm_, user, m);
+    strm_.wait();
+    return m;
+  }
+
+  memory::dim n_;
+  dnnl::engine eng_;
+  dnnl::stream strm_;
+  memory in_, out_;
+  std::vector<std::pair<dnnl::primitive, std::unordered_map<int, memory>>> steps_;
+  std::vector<std::string> impls_;
+};
+
+// ------------------------------------------------------------------------------ networks
+Layer conv(int c, int h, int w, int filters, unsigned seed) {
+  const float bound = std::sqrt(6.f / float(9 * c + 9 * filters));  // Glorot
+  return {Layer::Conv3x3, c, h, w, filters, true, uniform(std::size_t(filters) * c * 9, bound, seed),
+          {}, uniform(filters, 0.05f, seed + 100)};
+}
+Layer pool(int c, int h, int w) { return {Layer::MaxPool2, c, h, w, c, false, {}, {}, {}}; }
+Layer dense(int c, int h, int w, int units, bool relu, unsigned seed) {
+  const int in = c * h * w;
+  return {Layer::Dense, c, h, w, units, relu,
+          uniform(std::size_t(units) * in, std::sqrt(6.f / float(in + units)), seed), {},
+          uniform(units, 0.05f, seed + 100)};
+}
+Layer lstm(int c, int h, int w, int hidden, unsigned seed) {
+  const int features = c * w;
+  const float bound = 1.f / std::sqrt(float(hidden));
+  return {Layer::Lstm, c, h, w, hidden, false,
+          uniform(std::size_t(features) * 4 * hidden, bound, seed),
+          uniform(std::size_t(hidden) * 4 * hidden, bound, seed + 1),
+          uniform(std::size_t(4) * hidden, bound, seed + 2)};
+}
+
+// The layers of examples/networks.hpp (activations fused into the layer before them).
+std::vector<Layer> network(const std::string& name) {
+  if (name == "cnn")
+    return {conv(1, 28, 28, 32, 1),  conv(32, 26, 26, 64, 2), pool(64, 24, 24),
+            conv(64, 12, 12, 64, 3), pool(64, 10, 10),        dense(64, 5, 5, 128, true, 4),
+            dense(128, 1, 1, 10, false, 5)};
+  if (name == "lstm") return {lstm(1, 28, 28, 128, 6), dense(128, 1, 1, 10, false, 7)};
+  return {conv(1, 28, 28, 32, 8), pool(32, 26, 26), lstm(32, 13, 13, 256, 9),
+          dense(256, 1, 1, 10, false, 10)};
+}
+
+std::size_t parameter_count(const std::vector<Layer>& layers) {
+  std::size_t n = 0;
+  for (const auto& l : layers) n += l.w.size() + l.w_iter.size() + l.b.size();
+  return n;
+}
+
+void build(Graph& g, const std::vector<Layer>& layers) {
+  memory x = g.input();
+  for (const auto& l : layers) {
+    switch (l.kind) {
+      case Layer::Conv3x3: x = g.conv3x3(x, l); break;
+      case Layer::MaxPool2: x = g.maxpool2(x, l); break;
+      case Layer::Dense: x = g.dense(x, l); break;
+      case Layer::Lstm: x = g.lstm(x, l); break;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ plain forward
+// One image, activations C x H x W, for --check.
+std::vector<float> plain_forward(const std::vector<Layer>& layers, const float* image) {
+  std::vector<float> x(image, image + 784);
+  for (const auto& l : layers) {
+    std::vector<float> y;
+    const int C = l.in_c, H = l.in_h, W = l.in_w;
+    auto at = [&](int c, int h, int w) { return x[(std::size_t(c) * H + h) * W + w]; };
+    if (l.kind == Layer::Conv3x3) {
+      const int oh = H - 2, ow = W - 2;
+      y.assign(std::size_t(l.out) * oh * ow, 0.f);
+      for (int o = 0; o < l.out; ++o)
+        for (int i = 0; i < oh; ++i)
+          for (int j = 0; j < ow; ++j) {
+            double s = l.b[o];
+            for (int c = 0; c < C; ++c)
+              for (int ki = 0; ki < 3; ++ki)
+                for (int kj = 0; kj < 3; ++kj)
+                  s += double(l.w[((std::size_t(o) * C + c) * 3 + ki) * 3 + kj]) * at(c, i + ki, j + kj);
+            y[(std::size_t(o) * oh + i) * ow + j] = float(l.relu ? std::max(s, 0.0) : s);
+          }
+    } else if (l.kind == Layer::MaxPool2) {
+      const int oh = H / 2, ow = W / 2;
+      y.resize(std::size_t(C) * oh * ow);
+      for (int c = 0; c < C; ++c)
+        for (int i = 0; i < oh; ++i)
+          for (int j = 0; j < ow; ++j)
+            y[(std::size_t(c) * oh + i) * ow + j] =
+                std::max({at(c, 2 * i, 2 * j), at(c, 2 * i, 2 * j + 1), at(c, 2 * i + 1, 2 * j),
+                          at(c, 2 * i + 1, 2 * j + 1)});
+    } else if (l.kind == Layer::Dense) {
+      const std::size_t in = x.size();
+      y.resize(l.out);
+      for (int o = 0; o < l.out; ++o) {
+        double s = l.b[o];
+        for (std::size_t i = 0; i < in; ++i) s += double(l.w[o * in + i]) * x[i];
+        y[o] = float(l.relu ? std::max(s, 0.0) : s);
+      }
+    } else {
+      const int Hd = l.out;
+      std::vector<double> h(Hd, 0.0), cell(Hd, 0.0), g(4 * std::size_t(Hd));
+      auto sigmoid = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+      for (int t = 0; t < H; ++t) {
+        for (int k = 0; k < 4 * Hd; ++k) g[k] = l.b[k];
+        for (int w = 0; w < W; ++w)
+          for (int c = 0; c < C; ++c) {
+            const double v = at(c, t, w);
+            const float* row = &l.w[std::size_t(w * C + c) * 4 * Hd];
+            for (int k = 0; k < 4 * Hd; ++k) g[k] += row[k] * v;
+          }
+        for (int j = 0; j < Hd; ++j) {
+          const float* row = &l.w_iter[std::size_t(j) * 4 * Hd];
+          for (int k = 0; k < 4 * Hd; ++k) g[k] += row[k] * h[j];
+        }
+        for (int j = 0; j < Hd; ++j) {
+          const double i = sigmoid(g[j]), f = sigmoid(g[Hd + j]), c = std::tanh(g[2 * Hd + j]),
+                       o = sigmoid(g[3 * Hd + j]);
+          cell[j] = f * cell[j] + i * c;
+          h[j] = o * std::tanh(cell[j]);
+        }
+      }
+      y.assign(h.begin(), h.end());
+    }
+    x = std::move(y);
+  }
+  return x;
+}
+
+// ------------------------------------------------------------------------------ measurements
+void fill_images(Graph& g, int n) {
+  std::mt19937 gen(3);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  float* p = g.input_data();
+  for (std::size_t i = 0; i < std::size_t(n) * 784; ++i) p[i] = u(gen);
+}
+
+double median_seconds(Graph& g, int runs, int warmup) {
+  for (int i = 0; i < warmup; ++i) g.forward();
+  std::vector<double> s(runs);
+  for (auto& v : s) {
+    const auto t0 = clk::now();
+    g.forward();
+    v = std::chrono::duration<double>(clk::now() - t0).count();
+  }
+  std::nth_element(s.begin(), s.begin() + runs / 2, s.end());
+  return s[runs / 2];
+}
+
+void print_impls(const std::string& net, const char* m, const Graph& g) {
+  std::printf("# %s %s primitives:", net.c_str(), m);
+  for (const auto& s : g.implementations()) std::printf(" %s", s.c_str());
+  std::printf("\n");
+}
+
+int check(const std::set<std::string>& nets) {
+  constexpr int B = 3;
+  int bad = 0;
+  for (const auto& name : nets) {
+    const auto layers = network(name);
+    Graph g(B);
+    build(g, layers);
+    fill_images(g, B);
+    g.forward();
+    const auto got = g.logits();
+    double worst = 0, scale = 0;
+    for (int n = 0; n < B; ++n) {
+      const auto want = plain_forward(layers, g.input_data() + std::size_t(n) * 784);
+      for (int k = 0; k < 10; ++k) {
+        worst = std::max(worst, double(std::fabs(want[k] - got[n * 10 + k])));
+        scale = std::max(scale, double(std::fabs(want[k])));
+      }
+    }
+    const bool ok = worst <= 1e-4 * std::max(1.0, scale);
+    std::printf("# check %s: %zu parameters, max |oneDNN - plain| = %.3g (logits up to %.3g): %s\n",
+                name.c_str(), parameter_count(layers), worst, scale, ok ? "ok" : "MISMATCH");
+    bad += !ok;
+  }
+  return bad ? 1 : 0;
+}
+
+std::set<std::string> split(const std::string& s) {
+  std::set<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.insert(item);
+  return out;
+}
+
+void usage() {
+  std::puts(
+      "usage: onednn_bench [--quick] [--check] [--nets cnn,lstm,crnn] [--measures M1,M2]\n"
+      "                    [--m1-iters N] [--m2-runs N] [--threads N]\n"
+      "Prints `network,measure,library,threads,median,unit` lines; other lines start with #.\n"
+      "--quick: a smoke run (M1 200 forwards, M2 5 batches). --check: compare with a plain forward.\n"
+      "--threads: threads of M2 (default 2; M1 uses 1).");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::set<std::string> nets{"cnn", "lstm", "crnn"}, measures{"M1", "M2"};
+  int m1_iters = 2000, m1_warmup = 200, m2_runs = 30, m2_warmup = 5, threads = 2;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--quick") {
+      m1_iters = 200, m1_warmup = 20, m2_runs = 5, m2_warmup = 1;
+    } else if (a == "--check") {
+      check_only = true;
+    } else if (a == "--nets") {
+      nets = split(next());
+    } else if (a == "--measures") {
+      measures = split(next());
+    } else if (a == "--m1-iters") {
+      m1_iters = std::stoi(next());
+    } else if (a == "--m2-runs") {
+      m2_runs = std::stoi(next());
+    } else if (a == "--threads") {
+      threads = std::stoi(next());
+    } else if (a == "--help" || a == "-h") {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      usage();
+      return 2;
+    }
+  }
+  const auto* v = dnnl_version();
+  std::printf("# oneDNN %d.%d.%d (%s), threads for M2 %d\n", v->major, v->minor, v->patch,
+              v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other runtime", threads);
+  if (check_only) return check(nets);
+
+  for (const std::string name : {"cnn", "lstm", "crnn"}) {
+    if (!nets.count(name)) continue;
+    const auto layers = network(name);
+    if (measures.count("M1")) {
+      omp_set_num_threads(1);
+      Graph g(1);
+      build(g, layers);
+      fill_images(g, 1);
+      print_impls(name, "M1", g);
+      const double s = median_seconds(g, m1_iters, m1_warmup);
+      std::printf("%s,M1,onednn,1,%.2f,us\n", name.c_str(), s * 1e6);
+    }
+    if (measures.count("M2")) {
+      omp_set_num_threads(threads);
+      Graph g(256);
+      build(g, layers);
+      fill_images(g, 256);
+      print_impls(name, "M2", g);
+      const double s = median_seconds(g, m2_runs, m2_warmup);
+      std::printf("%s,M2,onednn,%d,%.2f,images/s\n", name.c_str(), threads, 256 / s);
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
