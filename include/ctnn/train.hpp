@@ -105,16 +105,18 @@ inline bool stdout_is_terminal() { return ::isatty(1) == 1; }
 }  // namespace detail
 
 /// Loss, accuracy and confusion matrix of `net` on `data` (inference mode), with `threads`
-/// threads (0: all) in batches of `batch_size`. Throws InvalidArgument when the data does not
+/// threads (0: all), each running its share of the data in forward calls of `batch_size`
+/// samples (small batches keep activations in cache). Throws InvalidArgument when the data does not
 /// fit the network.
 template <class Loss = SoftmaxCrossEntropy, class Net>
 Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threads = 0,
-                    std::size_t batch_size = 256) {
+                    std::size_t batch_size = 16) {
   detail::check_dataset<Net>(data, "evaluate");
+  if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
   constexpr std::size_t N = Net::output_shape::size;
   ThreadPool pool(threads);
   const std::size_t T = pool.size();
-  const std::size_t per_thread = (batch_size + T - 1) / T;
+  const std::size_t per_thread = batch_size;  // samples per forward call of each thread
   std::vector<Workspace<Net>> ws;
   for (std::size_t t = 0; t < T; ++t) ws.emplace_back(per_thread);
   std::vector<double> loss(T, 0.0);
