@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of ctnn against libtorch (C++), oneDNN and, optionally, PyTorch (Python)
+# on the reference networks (CNN, LSTM, CRNN) and measurements (M1 batch-1 latency, M2 batch-256
+# throughput, M3 training throughput); see docs/benchmarks.md.
+#
+# It builds nothing: build the release preset first,
+#   cmake --preset release && cmake --build --preset release
+# (the peers need Debian's libtorch-dev and libdnnl-dev; those not built are skipped).
+#
+# The programs run interleaved in R rounds (ctnn, libtorch, onednn[, pytorch], ctnn, ...), each
+# under `flock /tmp/peer-bench.lock` so that no two timing runs on the machine overlap. The table
+# gives the median over the rounds of each figure and ctnn's speedup over each peer (> 1: ctnn is
+# faster; peer/ctnn for latency, ctnn/peer for images/s).
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/compare.sh [--rounds R] [--quick] [--csv PATH] [--build-dir DIR]
+                        [--with-python PATH/pytorch_bench.py] [--keep DIR]
+  --rounds R      rounds of interleaved runs (default 3; 1 with --quick)
+  --quick         smoke run: short peer runs, one round (bench_networks' own timing is fixed)
+  --csv PATH      also write the medians as network,measure,library,threads,median,unit
+  --build-dir DIR the release build (default: build/release of this repository)
+  --with-python P also run PyTorch through the reference script P (Debian's /usr/bin/python3)
+  --keep DIR      keep every program's raw output in DIR (default: a fresh /tmp directory)
+The PyTorch-based peers run with OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512
+OPENBLAS_NUM_THREADS=1 (set by the script).
+EOF
+}
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+build="$repo/build/release"
+rounds=""
+quick=0
+csv=""
+python_bench=""
+raw=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --csv) csv="$2"; shift 2 ;;
+    --build-dir) build="$2"; shift 2 ;;
+    --with-python) python_bench="$2"; shift 2 ;;
+    --keep) raw="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[[ -n "$rounds" ]] || rounds=$([[ $quick == 1 ]] && echo 1 || echo 3)
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --rounds needs a positive number" >&2; exit 2; }
+
+ctnn_bin="$build/bench/bench_networks"
+libtorch_bin="$build/bench/peers/libtorch_bench"
+onednn_bin="$build/bench/peers/onednn_bench"
+if [[ ! -x "$ctnn_bin" ]]; then
+  echo "compare.sh: $ctnn_bin not found; build first:" >&2
+  echo "  cmake --preset release && cmake --build --preset release" >&2
+  exit 1
+fi
+peers=()
+for p in libtorch onednn; do
+  bin_var="${p}_bin"
+  if [[ -x "${!bin_var}" ]]; then
+    peers+=("$p")
+  else
+    echo "compare.sh: ${!bin_var} not built (apt-get install libtorch-dev libdnnl-dev, then rebuild); skipping $p" >&2
+  fi
+done
+if [[ -n "$python_bench" ]]; then
+  [[ -f "$python_bench" ]] || { echo "compare.sh: --with-python: $python_bench not found" >&2; exit 1; }
+  peers+=("pytorch")
+fi
+
+# PyTorch on this kind of machine: AVX-512 kernels (the environment may preset OPENBLAS_CORETYPE
+# to an older core), and OpenBLAS on one thread so that it does not fight torch's own OpenMP
+# threads for the two cores. Set on purpose, whatever the caller's environment says.
+export OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512 OPENBLAS_NUM_THREADS=1
+blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)"
+if [[ " ${peers[*]} " == *" libtorch "* || -n "$python_bench" ]] && [[ "$blas" != *openblas* ]]; then
+  echo "compare.sh: warning: libblas.so.3 is ${blas:-missing}, not OpenBLAS: torch's dense and LSTM" >&2
+  echo "  layers will run on the reference BLAS (apt-get install libopenblas0-pthread)" >&2
+fi
+
+raw="${raw:-$(mktemp -d /tmp/ctnn-compare.XXXXXX)}"
+mkdir -p "$raw"
+lock=/tmp/peer-bench.lock
+quick_flag=()
+[[ $quick == 1 ]] && quick_flag=(--quick)
+
+{
+  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores," \
+    "avx512f: $(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"
+  echo "# commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- include bench 2>/dev/null || echo ' (include/ or bench/ modified)')"
+  echo "# blas: ${blas:-?}; OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
+  echo "# rounds: $rounds$([[ $quick == 1 ]] && echo ' (quick smoke run)')"
+} | tee "$raw/machine.txt"
+
+run_ctnn() {  # round
+  flock "$lock" "$ctnn_bin" --benchmark_format=console --benchmark_out="$raw/ctnn.$1.json" \
+    --benchmark_out_format=json > "$raw/ctnn.$1.log" 2>&1
+}
+run_libtorch() { flock "$lock" "$libtorch_bin" "${quick_flag[@]}" > "$raw/libtorch.$1.txt" 2> "$raw/libtorch.$1.err"; }
+run_onednn() { flock "$lock" "$onednn_bin" "${quick_flag[@]}" > "$raw/onednn.$1.txt" 2> "$raw/onednn.$1.err"; }
+run_pytorch() {
+  local q=()
+  [[ $quick == 1 ]] && q=(--m1-iters 200 --m2-iters 5 --m3-steps 10)
+  local out="$raw/pytorch.$1.jsonl"
+  : > "$out"
+  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 1 m1 >> "$out" 2>> "$raw/pytorch.$1.err"
+  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 2 --blas-threads 1 m2 >> "$out" 2>> "$raw/pytorch.$1.err"
+  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 1 m3 >> "$out" 2>> "$raw/pytorch.$1.err"
+  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 2 --blas-threads 1 m3 >> "$out" 2>> "$raw/pytorch.$1.err"
+}
+
+for ((r = 1; r <= rounds; r++)); do
+  for lib in ctnn "${peers[@]}"; do
+    echo "round $r/$rounds: $lib (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    if ! "run_$lib" "$r"; then
+      echo "compare.sh: $lib failed in round $r; see $raw/$lib.$r.*" >&2
+      exit 1
+    fi
+  done
+done
+
+/usr/bin/python3 - "$raw" "$rounds" "$csv" <<'PY'
+import csv, glob, json, os, re, statistics, sys
+
+raw, rounds, csv_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rows = []  # (network, measure, library, threads, value, unit)
+
+for path in sorted(glob.glob(os.path.join(raw, "ctnn.*.json"))):
+    for b in json.load(open(path))["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        net, what = b["name"].split("/")[:2]
+        measure = what.split("_")[0]
+        if measure == "M1":
+            rows.append((net, "M1", "ctnn", 1, b["median_us"], "us"))
+        elif measure in ("M2", "M3"):
+            rows.append((net, measure, "ctnn", int(b["threads"]), b["images/s"], "images/s"))
+
+for lib in ("libtorch", "onednn"):
+    for path in sorted(glob.glob(os.path.join(raw, f"{lib}.*.txt"))):
+        for line in open(path):
+            f = line.strip().split(",")
+            if line.startswith("#") or len(f) != 6:
+                continue
+            rows.append((f[0], f[1], f[2], int(f[3]), float(f[4]), f[5]))
+
+names = {"w1": "cnn", "w2": "lstm", "w3": "crnn"}
+for path in sorted(glob.glob(os.path.join(raw, "pytorch.*.jsonl"))):
+    for line in open(path):
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        net = names.get(r.get("net"), r.get("net"))
+        best = str(r.get("variant", "")).startswith("BEST:")
+        if r["m"] == "M1" and best:
+            rows.append((net, "M1", "pytorch", r["threads"], r["median_us"], "us"))
+        elif r["m"] == "M2" and best:
+            rows.append((net, "M2", "pytorch", r["threads"], r["img_per_s_median"], "images/s"))
+        elif r["m"] == "M3":
+            rows.append((net, "M3", "pytorch", r["threads"], r["img_per_s"], "images/s"))
+
+groups = {}
+for net, m, lib, th, v, unit in rows:
+    groups.setdefault((net, m, th, lib, unit), []).append(float(v))
+
+order_net = {"cnn": 0, "lstm": 1, "crnn": 2}
+order_lib = {"ctnn": 0, "libtorch": 1, "onednn": 2, "pytorch": 3}
+keys = sorted(groups, key=lambda k: (order_net.get(k[0], 9), k[1], k[2], order_lib.get(k[3], 9)))
+med = {k: statistics.median(v) for k, v in groups.items()}
+
+def fmt(v):
+    return f"{v:,.1f}" if v < 1000 else f"{v:,.0f}"
+
+print()
+print("| network | measure | threads | library | median | unit | runs (min-max) | ctnn speedup |")
+print("|---|---|---|---|---|---|---|---|")
+for k in keys:
+    net, m, th, lib, unit = k
+    vs = groups[k]
+    spread = f"{len(vs)} ({fmt(min(vs))}-{fmt(max(vs))})" if len(vs) > 1 else "1"
+    c = med.get((net, m, th, "ctnn", unit))
+    if lib == "ctnn" or c is None:
+        ratio = ""
+    else:
+        ratio = f"{(med[k] / c if unit == 'us' else c / med[k]):.2f}x"
+    print(f"| {net} | {m} | {th} | {lib} | {fmt(med[k])} | {unit} | {spread} | {ratio} |")
+print()
+print("ctnn speedup = peer latency / ctnn latency (M1), ctnn images/s / peer images/s (M2, M3);"
+      " > 1: ctnn is faster.")
+
+if csv_path:
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["network", "measure", "library", "threads", "median", "unit"])
+        for net, m, th, lib, unit in keys:
+            w.writerow([net, m, lib, th, f"{med[(net, m, th, lib, unit)]:.2f}", unit])
+    print(f"CSV: {csv_path}")
+PY
+echo "raw outputs: $raw" >&2
