@@ -1,0 +1,202 @@
+// ctnn/data/image.hpp — reading an image file as one network input sample.
+//
+// Decoding is done by stb_image (v2.27 in Debian 12's libstb-dev) and resizing by
+// stb_image_resize (v0.97), both by Sean Barrett and contributors (http://nothings.org/stb).
+// stb's single-file headers become a library only where one source file defines
+// STB_IMAGE_IMPLEMENTATION (and STB_IMAGE_RESIZE_IMPLEMENTATION) before including them. A
+// header-only library cannot be that file: every program including ctnn would define the
+// functions again, and a program that also uses stb itself would get them twice. So these headers
+// only declare the functions, and the `ctnn::ctnn` CMake target links Debian's libstb (package
+// libstb-dev), which holds the compiled implementations. Without CMake, link with `-lstb`. A
+// program that links ctnn must not define STB_IMAGE_IMPLEMENTATION or
+// STB_IMAGE_RESIZE_IMPLEMENTATION itself.
+#pragma once
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "../error.hpp"
+#include "../shape.hpp"
+
+namespace ctnn::data {
+
+/// How load_image turns the pixel bytes (0 to 255) of channel c into floats:
+///
+///   v = byte * scale
+///   v = 255 * scale - v          (only with invert)
+///   v = (v - mean[c]) / std[c]
+///
+/// With the defaults the result is byte / 255 in [0, 1], as load_fashion_mnist produces. Only
+/// mean[0] and std[0] are used for one-channel images; channels are in R, G, B order.
+struct ImageOptions {
+  float scale = 1.0f / 255.0f;
+  std::array<float, 3> mean = {0.0f, 0.0f, 0.0f};
+  std::array<float, 3> std = {1.0f, 1.0f, 1.0f};
+  /// Reverses light and dark before mean and std are applied. Fashion-MNIST's images are light
+  /// objects on a black background; a photo of an object on a light background needs this to
+  /// look like them.
+  bool invert = false;
+};
+
+namespace detail {
+
+/// The largest image load_image decodes: 2^28 pixels (256 megapixels). Loading one takes up to
+/// 4 bytes per pixel for the decoded bytes and 4 * C for the converted floats.
+inline constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 28;
+
+inline std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown error";
+}
+
+struct StdioCloser {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+
+struct StbiFree {
+  void operator()(unsigned char* p) const noexcept { stbi_image_free(p); }
+};
+
+/// Throws InvalidArgument unless scale and mean[0 .. channels-1] are finite and
+/// std[0 .. channels-1] are positive and finite.
+inline void check_image_options(const ImageOptions& options, std::size_t channels) {
+  if (!std::isfinite(options.scale))
+    throw InvalidArgument("load_image: ImageOptions::scale must be finite");
+  for (std::size_t c = 0; c < channels && c < options.mean.size(); ++c) {
+    if (!std::isfinite(options.mean[c]))
+      throw InvalidArgument("load_image: ImageOptions::mean[" + std::to_string(c) +
+                            "] must be finite");
+    if (!(options.std[c] > 0.0f) || !std::isfinite(options.std[c]))
+      throw InvalidArgument("load_image: ImageOptions::std[" + std::to_string(c) +
+                            "] must be positive and finite");
+  }
+}
+
+}  // namespace detail
+
+/// Reads an image file as one sample of shape `Shape` = `ctnn::Image<H, W, C>` with C = 1
+/// (grey) or 3 (RGB).
+///
+/// Formats: whatever stb_image decodes — PNG (8 and 16 bits per channel, 16-bit values are
+/// reduced to 8 bits), baseline and progressive JPEG, BMP, GIF (the first frame), TGA, and also
+/// PSD, PIC, PNM and HDR (HDR values are mapped to bytes by stb's tone mapping). The format is
+/// recognised from the file's contents, not its name.
+///
+/// Returns H * W * C floats, channels-last: element (h, w, c) is at index (h * W + w) * C + c,
+/// rows from the top of the image. Steps, in this order:
+///  1. Channels. A grey image read as RGB repeats its value in R, G and B. An RGB image read as
+///     grey becomes its luma Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601). An alpha channel is
+///     dropped; the colour values are used as they are, not blended onto a background.
+///  2. Size. When the file's size differs from H x W, the image is resized with stb_image_resize,
+///     on each axis separately, in linear floats (no sRGB conversion): an axis that shrinks uses
+///     the box filter (the mean of the covered pixels for an integer ratio, like OpenCV's
+///     INTER_AREA), an axis that grows uses the triangle filter (bilinear interpolation, pixel
+///     centres aligned, edge pixels repeated). The aspect ratio is not kept: the whole image is
+///     fitted to H x W.
+///  3. Values, as ImageOptions describes.
+///
+/// Throws ctnn::InvalidArgument (before opening the file) if `options.scale` or a used mean is not
+/// finite, or a used std is not positive and finite. Throws ctnn::FileError, whose message starts
+/// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
+/// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, it has more
+/// than 2^28 pixels (checked from the header, before decoding), or resizing fails.
+template <class Shape>
+std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
+  static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
+  static_assert(Shape::channels == 1 || Shape::channels == 3,
+                "load_image: images have 1 channel (grey) or 3 (RGB)");
+  constexpr std::size_t H = Shape::height, W = Shape::width, C = Shape::channels;
+  static_assert(H <= (std::size_t{1} << 24) && W <= (std::size_t{1} << 24),
+                "load_image: the image is too large for stb_image_resize");
+
+  detail::check_image_options(options, C);
+
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw FileError(path, "is a directory, not an image");
+  errno = 0;
+  std::unique_ptr<std::FILE, detail::StdioCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) {
+    const int err = errno;
+    throw FileError(path, "cannot open: " + std::generic_category().message(err));
+  }
+
+  int w = 0, h = 0, n = 0;
+  if (!stbi_info_from_file(file.get(), &w, &h, &n))
+    throw FileError(path, "cannot decode the image: " + detail::stb_reason());
+  if (w <= 0 || h <= 0)
+    throw FileError(path, "the image is " + std::to_string(w) + " x " + std::to_string(h) +
+                              " pixels; width and height must be at least 1");
+  if (std::uint64_t(w) * std::uint64_t(h) > detail::kMaxImagePixels)
+    throw FileError(path, "the image is " + std::to_string(w) + " x " + std::to_string(h) +
+                              " pixels, more than the " + std::to_string(detail::kMaxImagePixels) +
+                              " load_image accepts");
+
+  std::unique_ptr<unsigned char, detail::StbiFree> pixels(
+      stbi_load_from_file(file.get(), &w, &h, &n, 0));
+  if (!pixels) throw FileError(path, "cannot decode the image: " + detail::stb_reason());
+  file.reset();
+  if (w <= 0 || h <= 0 || n < 1 || n > 4 ||
+      std::uint64_t(w) * std::uint64_t(h) > detail::kMaxImagePixels)
+    throw FileError(path, "the decoder returned a " + std::to_string(w) + " x " +
+                              std::to_string(h) + " image with " + std::to_string(n) +
+                              " channels, which load_image does not accept");
+
+  // 1. Channels: n = 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA.
+  const std::size_t pixel_count = std::size_t(w) * std::size_t(h);
+  const unsigned char* src = pixels.get();
+  std::vector<float> converted(pixel_count * C);
+  for (std::size_t i = 0; i < pixel_count; ++i) {
+    const unsigned char* p = src + i * std::size_t(n);
+    float* q = converted.data() + i * C;
+    if (n <= 2) {
+      for (std::size_t c = 0; c < C; ++c) q[c] = float(p[0]);
+    } else if constexpr (C == 3) {
+      q[0] = float(p[0]), q[1] = float(p[1]), q[2] = float(p[2]);
+    } else {
+      q[0] = 0.299f * float(p[0]) + 0.587f * float(p[1]) + 0.114f * float(p[2]);
+    }
+  }
+  pixels.reset();
+
+  // 2. Size.
+  std::vector<float> out;
+  if (std::size_t(w) == W && std::size_t(h) == H) {
+    out = std::move(converted);
+  } else {
+    out.resize(H * W * C);
+    const stbir_filter fh = W < std::size_t(w) ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
+    const stbir_filter fv = H < std::size_t(h) ? STBIR_FILTER_BOX : STBIR_FILTER_TRIANGLE;
+    if (!stbir_resize(converted.data(), w, h, 0, out.data(), int(W), int(H), 0, STBIR_TYPE_FLOAT,
+                      int(C), STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_EDGE_CLAMP, fh,
+                      fv, STBIR_COLORSPACE_LINEAR, nullptr))
+      throw FileError(path, "cannot resize the " + std::to_string(w) + " x " + std::to_string(h) +
+                                " image to " + std::to_string(W) + " x " + std::to_string(H) +
+                                " (out of memory)");
+  }
+
+  // 3. Values.
+  const float top = 255.0f * options.scale;
+  for (std::size_t i = 0; i < H * W; ++i) {
+    for (std::size_t c = 0; c < C; ++c) {
+      float v = out[i * C + c] * options.scale;
+      if (options.invert) v = top - v;
+      out[i * C + c] = (v - options.mean[c]) / options.std[c];
+    }
+  }
+  return out;
+}
+
+}  // namespace ctnn::data

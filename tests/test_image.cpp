@@ -1,0 +1,478 @@
+// Tests for ctnn/data/image.hpp and ctnn/data/image_folder.hpp: decoding PNG, BMP, TGA and JPEG
+// files written here with stb_image_write, channel conversion, resizing, value options, broken
+// files, and the image-folder reader's classes, split and error handling.
+#include <doctest/doctest.h>
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ctnn/data/image.hpp"
+#include "ctnn/data/image_folder.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<std::uint8_t>;
+using ctnn::Image;
+using ctnn::data::ImageOptions;
+using ctnn::data::load_image;
+
+// A fresh directory under the system temp directory, removed with its contents at scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    path = fs::temp_directory_path() /
+           ("ctnn_test_image_" + std::to_string(now) + "_" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+enum class Format { png, bmp, tga, jpg };
+
+// Writes w x h pixels of `comp` interleaved bytes each, rows from the top.
+void write_image(const std::string& path, Format f, int w, int h, int comp, const Bytes& px) {
+  REQUIRE(px.size() == std::size_t(w) * std::size_t(h) * std::size_t(comp));
+  int ok = 0;
+  switch (f) {
+    case Format::png:
+      ok = stbi_write_png(path.c_str(), w, h, comp, px.data(), w * comp);
+      break;
+    case Format::bmp:
+      ok = stbi_write_bmp(path.c_str(), w, h, comp, px.data());
+      break;
+    case Format::tga:
+      ok = stbi_write_tga(path.c_str(), w, h, comp, px.data());
+      break;
+    case Format::jpg:
+      ok = stbi_write_jpg(path.c_str(), w, h, comp, px.data(), 100);
+      break;
+  }
+  REQUIRE(ok != 0);
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A 4 x 3 grey image with distinct values 0, 21, ..., 231 and then 255.
+Bytes grey_4x3() {
+  Bytes p;
+  for (int i = 0; i < 12; ++i) p.push_back(static_cast<std::uint8_t>(i == 11 ? 255 : 21 * i));
+  return p;
+}
+
+// A 4 x 3 RGB image with distinct, unequal channel values.
+Bytes rgb_4x3() {
+  Bytes p;
+  for (int i = 0; i < 12; ++i) {
+    p.push_back(static_cast<std::uint8_t>(20 * i + 5));
+    p.push_back(static_cast<std::uint8_t>(255 - 20 * i));
+    p.push_back(static_cast<std::uint8_t>((97 * i) % 256));
+  }
+  return p;
+}
+
+// A byte as load_image returns it with the default options.
+float px(int byte) {
+  return float(byte) * (1.0f / 255.0f);
+}
+
+float luma(std::uint8_t r, std::uint8_t g, std::uint8_t b) {
+  return px(1) * (0.299f * float(r) + 0.587f * float(g) + 0.114f * float(b));
+}
+
+// The FileError that `f` throws, checked to name `path`.
+template <class F>
+std::string file_error(F f, const std::string& path) {
+  try {
+    f();
+  } catch (const ctnn::FileError& e) {
+    CHECK(e.path() == path);
+    CHECK(std::string(e.what()).find(path) == 0);
+    return e.what();
+  }
+  FAIL("no FileError thrown for " << path);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("Image: grey PNG, BMP and TGA load exactly, as grey and as RGB") {
+  TempDir dir;
+  const Bytes g = grey_4x3();
+  for (Format f : {Format::png, Format::bmp, Format::tga}) {
+    const std::string path = dir.file("grey" + std::to_string(int(f)));
+    write_image(path, f, 4, 3, 1, g);
+    CAPTURE(path);
+    const std::vector<float> x = load_image<Image<3, 4, 1>>(path);
+    REQUIRE(x.size() == 12);
+    for (std::size_t i = 0; i < 12; ++i) CHECK(x[i] == doctest::Approx(px(g[i])).epsilon(1e-6));
+    const std::vector<float> rgb = load_image<Image<3, 4, 3>>(path);
+    REQUIRE(rgb.size() == 36);
+    for (std::size_t i = 0; i < 12; ++i)
+      for (std::size_t c = 0; c < 3; ++c) CHECK(rgb[3 * i + c] == px(g[i]));
+  }
+}
+
+TEST_CASE("Image: RGB PNG, BMP and TGA load exactly, and as grey give the BT.601 luma") {
+  TempDir dir;
+  const Bytes p = rgb_4x3();
+  for (Format f : {Format::png, Format::bmp, Format::tga}) {
+    const std::string path = dir.file("rgb" + std::to_string(int(f)));
+    write_image(path, f, 4, 3, 3, p);
+    CAPTURE(path);
+    const std::vector<float> x = load_image<Image<3, 4, 3>>(path);
+    REQUIRE(x.size() == 36);
+    for (std::size_t i = 0; i < 36; ++i) CHECK(x[i] == px(p[i]));
+    const std::vector<float> y = load_image<Image<3, 4, 1>>(path);
+    REQUIRE(y.size() == 12);
+    for (std::size_t i = 0; i < 12; ++i)
+      CHECK(y[i] == doctest::Approx(luma(p[3 * i], p[3 * i + 1], p[3 * i + 2])).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("Image: the alpha channel is dropped") {
+  TempDir dir;
+  Bytes ga, rgba;
+  for (int i = 0; i < 12; ++i) {
+    ga.insert(ga.end(), {std::uint8_t(10 * i), std::uint8_t(255 - i)});
+    rgba.insert(rgba.end(), {std::uint8_t(10 * i), std::uint8_t(3 * i), std::uint8_t(200 - i),
+                             std::uint8_t(i)});
+  }
+  write_image(dir.file("ga.png"), Format::png, 4, 3, 2, ga);
+  write_image(dir.file("rgba.png"), Format::png, 4, 3, 4, rgba);
+  write_image(dir.file("rgba.tga"), Format::tga, 4, 3, 4, rgba);
+  const std::vector<float> g = load_image<Image<3, 4, 1>>(dir.file("ga.png"));
+  for (std::size_t i = 0; i < 12; ++i) CHECK(g[i] == px(ga[2 * i]));
+  for (const char* name : {"rgba.png", "rgba.tga"}) {
+    const std::vector<float> x = load_image<Image<3, 4, 3>>(dir.file(name));
+    for (std::size_t i = 0; i < 12; ++i)
+      for (std::size_t c = 0; c < 3; ++c) CHECK(x[3 * i + c] == px(rgba[4 * i + c]));
+  }
+}
+
+TEST_CASE("Image: scale, invert, mean and std are applied in that order, per channel") {
+  TempDir dir;
+  const Bytes p = rgb_4x3();
+  write_image(dir.file("rgb.png"), Format::png, 4, 3, 3, p);
+  ImageOptions o;
+  o.scale = 2.0f;
+  o.mean = {10.0f, 20.0f, 30.0f};
+  o.std = {2.0f, 4.0f, 8.0f};
+  std::vector<float> x = load_image<Image<3, 4, 3>>(dir.file("rgb.png"), o);
+  for (std::size_t i = 0; i < 12; ++i)
+    for (std::size_t c = 0; c < 3; ++c)
+      CHECK(x[3 * i + c] == doctest::Approx((2.0f * p[3 * i + c] - o.mean[c]) / o.std[c]));
+  o.invert = true;
+  x = load_image<Image<3, 4, 3>>(dir.file("rgb.png"), o);
+  for (std::size_t i = 0; i < 12; ++i)
+    for (std::size_t c = 0; c < 3; ++c)
+      CHECK(x[3 * i + c] == doctest::Approx((2.0f * (255 - p[3 * i + c]) - o.mean[c]) / o.std[c]));
+
+  // The defaults with invert: 1 - byte / 255; one channel uses mean[0] and std[0].
+  const Bytes g = grey_4x3();
+  write_image(dir.file("grey.png"), Format::png, 4, 3, 1, g);
+  ImageOptions inv;
+  inv.invert = true;
+  x = load_image<Image<3, 4, 1>>(dir.file("grey.png"), inv);
+  for (std::size_t i = 0; i < 12; ++i) CHECK(x[i] == doctest::Approx(1.0f - px(g[i])));
+  inv.mean = {0.5f, 99.0f, 99.0f};
+  inv.std = {0.25f, 0.0f, -1.0f};
+  x = load_image<Image<3, 4, 1>>(dir.file("grey.png"), inv);
+  for (std::size_t i = 0; i < 12; ++i)
+    CHECK(x[i] == doctest::Approx((1.0f - px(g[i]) - 0.5f) / 0.25f));
+}
+
+TEST_CASE("Image: invalid ImageOptions throw InvalidArgument before the file is read") {
+  using Grey = Image<2, 2, 1>;
+  using Rgb = Image<2, 2, 3>;
+  ImageOptions o;
+  o.std = {1.0f, 0.0f, 1.0f};
+  CHECK_NOTHROW((void)ctnn::data::detail::check_image_options(o, 1));
+  CHECK_THROWS_AS(load_image<Rgb>("/nonexistent.png", o), ctnn::InvalidArgument);
+  o = {};
+  o.mean[0] = std::nanf("");
+  CHECK_THROWS_AS(load_image<Grey>("/nonexistent.png", o), ctnn::InvalidArgument);
+  o = {};
+  o.scale = INFINITY;
+  CHECK_THROWS_AS(load_image<Grey>("/nonexistent.png", o), ctnn::InvalidArgument);
+}
+
+TEST_CASE("Image: JPEG decodes to within a small tolerance, grey and RGB") {
+  TempDir dir;
+  // Smooth gradients, which JPEG keeps well.
+  constexpr int W = 16, H = 16;
+  Bytes g, rgb;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      g.push_back(std::uint8_t(40 + 8 * x + 2 * y));
+      rgb.insert(rgb.end(), {std::uint8_t(30 + 10 * x), std::uint8_t(200 - 6 * y),
+                             std::uint8_t(100 + 3 * (x + y))});
+    }
+  write_image(dir.file("g.jpg"), Format::jpg, W, H, 1, g);
+  write_image(dir.file("rgb.jpg"), Format::jpg, W, H, 3, rgb);
+  const std::vector<float> a = load_image<Image<H, W, 1>>(dir.file("g.jpg"));
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(std::abs(a[i] - px(g[i])) < 0.03f);
+  const std::vector<float> b = load_image<Image<H, W, 3>>(dir.file("rgb.jpg"));
+  for (std::size_t i = 0; i < b.size(); ++i) CHECK(std::abs(b[i] - px(rgb[i])) < 0.05f);
+  const std::vector<float> c = load_image<Image<H, W, 1>>(dir.file("rgb.jpg"));
+  for (std::size_t i = 0; i < c.size(); ++i)
+    CHECK(std::abs(c[i] - luma(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2])) < 0.05f);
+}
+
+TEST_CASE("Image: resizing keeps a constant image constant, up and down") {
+  TempDir dir;
+  write_image(dir.file("c.png"), Format::png, 10, 7, 3, Bytes(10 * 7 * 3, 77));
+  for (float v : load_image<Image<3, 4, 3>>(dir.file("c.png")))
+    CHECK(v == doctest::Approx(77 / 255.0f));
+  for (float v : load_image<Image<28, 28, 1>>(dir.file("c.png")))
+    CHECK(v == doctest::Approx(77 / 255.0f));
+  for (float v : load_image<Image<5, 40, 3>>(dir.file("c.png")))
+    CHECK(v == doctest::Approx(77 / 255.0f));
+}
+
+TEST_CASE("Image: a 2x downscale averages 2x2 blocks; an upscale interpolates linearly") {
+  TempDir dir;
+  // An 8 x 8 checkerboard of 0 and 255 becomes 4 x 4 pixels of 127.5.
+  Bytes board;
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 8; ++x) board.push_back((x + y) % 2 ? 255 : 0);
+  write_image(dir.file("board.png"), Format::png, 8, 8, 1, board);
+  const std::vector<float> b = load_image<Image<4, 4, 1>>(dir.file("board.png"));
+  REQUIRE(b.size() == 16);
+  for (float v : b) CHECK(v == doctest::Approx(0.5f).epsilon(1e-5));
+
+  // Each output pixel of a 2x downscale is the mean of its 2 x 2 block.
+  Bytes ramp;
+  for (int i = 0; i < 16; ++i) ramp.push_back(std::uint8_t(16 * i + (i % 3) * 5));
+  write_image(dir.file("ramp.png"), Format::png, 4, 4, 1, ramp);
+  const std::vector<float> r = load_image<Image<2, 2, 1>>(dir.file("ramp.png"));
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 2; ++x) {
+      const int i = 2 * y * 4 + 2 * x;
+      const float mean = (ramp[i] + ramp[i + 1] + ramp[i + 4] + ramp[i + 5]) / 4.0f / 255.0f;
+      CHECK(r[2 * y + x] == doctest::Approx(mean).epsilon(1e-5));
+    }
+
+  // 2 pixels (0, 255) to 4: pixel centres at -0.25, 0.25, 0.75, 1.25 input pixels, the edges
+  // repeated.
+  write_image(dir.file("pair.png"), Format::png, 2, 1, 1, Bytes{0, 255});
+  const std::vector<float> u = load_image<Image<1, 4, 1>>(dir.file("pair.png"));
+  const float expect[4] = {0.0f, 0.25f, 0.75f, 1.0f};
+  for (int i = 0; i < 4; ++i) CHECK(u[i] == doctest::Approx(expect[i]).epsilon(1e-5));
+}
+
+TEST_CASE("Image: missing, empty, truncated and non-image files throw FileError naming them") {
+  TempDir dir;
+  const std::string missing = dir.file("missing.png");
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(missing); }, missing).find("cannot open") !=
+        std::string::npos);
+
+  const std::string empty = dir.file("empty.png");
+  write_bytes(empty, "");
+  file_error([&] { load_image<Image<4, 4, 1>>(empty); }, empty);
+
+  const std::string text = dir.file("notes.png");
+  write_bytes(text, "these are not the pixels you are looking for\n");
+  file_error([&] { load_image<Image<4, 4, 1>>(text); }, text);
+
+  // A noisy PNG (so the compressed data is long) cut in half.
+  Bytes noise(64 * 64);
+  std::mt19937 gen(7);
+  for (auto& v : noise) v = std::uint8_t(gen());
+  const std::string whole = dir.file("whole.png");
+  write_image(whole, Format::png, 64, 64, 1, noise);
+  const std::string bytes = read_bytes(whole);
+  for (std::size_t keep : {bytes.size() / 2, std::size_t{8}, std::size_t{30}, bytes.size() - 12}) {
+    const std::string cut = dir.file("cut" + std::to_string(keep) + ".png");
+    write_bytes(cut, bytes.substr(0, keep));
+    CAPTURE(keep);
+    file_error([&] { load_image<Image<64, 64, 1>>(cut); }, cut);
+  }
+
+  const std::string sub = dir.file("dir.png");
+  fs::create_directory(sub);
+  file_error([&] { load_image<Image<4, 4, 1>>(sub); }, sub);
+}
+
+TEST_CASE("Image: a header claiming more than 2^28 pixels is refused before decoding") {
+  TempDir dir;
+  // A 24-bit BMP header of 20000 x 20000 pixels (4e8) and no pixel data.
+  Bytes h(54, 0);
+  auto put32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) h[at + i] = std::uint8_t(v >> (8 * i));
+  };
+  h[0] = 'B', h[1] = 'M';
+  put32(2, 54);
+  put32(10, 54);
+  put32(14, 40);
+  put32(18, 20000);
+  put32(22, 20000);
+  h[26] = 1, h[28] = 24;
+  const std::string path = dir.file("huge.bmp");
+  write_bytes(path, std::string(h.begin(), h.end()));
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(path); }, path).find("20000 x 20000") !=
+        std::string::npos);
+}
+
+namespace {
+
+// root/<class>/<file>: every image is a constant grey 6 x 5 PNG whose value identifies it.
+struct Folder {
+  TempDir dir;
+  std::vector<std::pair<std::string, int>> classes;  // name, image count
+  explicit Folder(std::vector<std::pair<std::string, int>> c) : classes(std::move(c)) {
+    int value = 1;
+    for (const auto& [name, n] : classes) {
+      fs::create_directories(dir.path / name);
+      for (int i = 0; i < n; ++i) {
+        const std::string file = (dir.path / name / ("img" + std::to_string(i) + ".png")).string();
+        write_image(file, Format::png, 6, 5, 1, Bytes(30, std::uint8_t(value++)));
+      }
+    }
+  }
+  std::string root() const { return dir.path.string(); }
+};
+
+using Shape = Image<5, 6, 1>;
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("ImageFolder: classes sorted, stratified split sizes, samples match their files") {
+  Folder f({{"shirt", 10}, {"bag", 7}, {"Zebra", 5}});
+  // Ignored: a file in the root, a non-image file in a class; read: an upper-case extension.
+  write_bytes((f.dir.path / "README.txt").string(), "hello");
+  write_bytes((f.dir.path / "bag" / "notes.txt").string(), "hello");
+  write_image((f.dir.path / "bag" / "extra.PNG").string(), Format::png, 6, 5, 1, Bytes(30, 200));
+  fs::create_directories(f.dir.path / "bag" / "nested.png");
+
+  const auto d = ctnn::data::load_image_folder<Shape>(f.root());
+  CHECK(d.classes == std::vector<std::string>{"Zebra", "bag", "shirt"});
+  CHECK(d.train.sample_size == Shape::size);
+  CHECK(d.test.sample_size == Shape::size);
+  CHECK(d.train.classes == 3);
+  CHECK(d.test.classes == 3);
+  // round(0.2 * n): Zebra 5 -> 1, bag 8 -> 2 (1.6), shirt 10 -> 2.
+  std::array<int, 3> test_count{}, train_count{};
+  for (auto l : d.test.labels) ++test_count[std::size_t(l)];
+  for (auto l : d.train.labels) ++train_count[std::size_t(l)];
+  CHECK(test_count == std::array<int, 3>{1, 2, 2});
+  CHECK(train_count == std::array<int, 3>{4, 6, 8});
+  REQUIRE(d.train_files.size() == d.train.size());
+  REQUIRE(d.test_files.size() == d.test.size());
+  CHECK(d.train.inputs.size() == d.train.size() * Shape::size);
+
+  // Every file is in exactly one set, under its class, with its own pixels.
+  std::set<std::string> all(d.train_files.begin(), d.train_files.end());
+  all.insert(d.test_files.begin(), d.test_files.end());
+  CHECK(all.size() == 23);
+  CHECK(all.count((f.dir.path / "bag" / "extra.PNG").string()) == 1);
+  auto check_set = [&](const ctnn::data::Dataset& s, const std::vector<std::string>& files) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      CAPTURE(files[i]);
+      const fs::path p(files[i]);
+      CHECK(p.parent_path().filename().string() == d.classes[std::size_t(s.labels[i])]);
+      const std::vector<float> x = load_image<Shape>(files[i]);
+      CHECK(std::equal(x.begin(), x.end(), s.sample(i)));
+      if (i > 0) CHECK(s.labels[i - 1] <= s.labels[i]);  // class order
+    }
+  };
+  check_set(d.train, d.train_files);
+  check_set(d.test, d.test_files);
+}
+
+TEST_CASE("ImageFolder: the split is reproducible for a seed and differs for another") {
+  Folder f({{"a", 12}, {"b", 9}});
+  ctnn::data::ImageFolderOptions o;
+  o.test_fraction = 0.25;
+  const auto d1 = ctnn::data::load_image_folder<Shape>(f.root(), o);
+  const auto d2 = ctnn::data::load_image_folder<Shape>(f.root(), o);
+  CHECK(d1.test_files == d2.test_files);
+  CHECK(d1.train_files == d2.train_files);
+  CHECK(d1.train.inputs == d2.train.inputs);
+  CHECK(d1.test.size() == 3 + 2);  // round(3), round(2.25)
+  o.seed = 2;
+  const auto d3 = ctnn::data::load_image_folder<Shape>(f.root(), o);
+  CHECK(d3.test.size() == d1.test.size());
+  CHECK(sorted(d3.test_files) != sorted(d1.test_files));
+
+  o.test_fraction = 0.0;
+  CHECK(ctnn::data::load_image_folder<Shape>(f.root(), o).test.size() == 0);
+  o.test_fraction = 1.0;
+  const auto all_test = ctnn::data::load_image_folder<Shape>(f.root(), o);
+  CHECK(all_test.test.size() == 21);
+  CHECK(all_test.train.size() == 0);
+  o.test_fraction = 1.5;
+  CHECK_THROWS_AS(ctnn::data::load_image_folder<Shape>(f.root(), o), ctnn::InvalidArgument);
+}
+
+TEST_CASE("ImageFolder: an undecodable file throws, or is skipped with a warning naming it") {
+  Folder f({{"a", 5}, {"b", 5}});
+  const std::string bad = (f.dir.path / "b" / "broken.png").string();
+  write_bytes(bad, "not a png");
+  file_error([&] { ctnn::data::load_image_folder<Shape>(f.root()); }, bad);
+
+  std::ostringstream warnings;
+  ctnn::data::ImageFolderOptions o;
+  o.skip_unreadable = true;
+  o.warnings = &warnings;
+  const auto d = ctnn::data::load_image_folder<Shape>(f.root(), o);
+  CHECK(d.train.size() + d.test.size() == 10);
+  const std::string w = warnings.str();
+  CHECK(w.find(bad) != std::string::npos);
+  CHECK(std::count(w.begin(), w.end(), '\n') == 1);
+
+  // A class whose only files are unreadable is an error even when skipping.
+  fs::create_directories(f.dir.path / "c");
+  write_bytes((f.dir.path / "c" / "x.jpg").string(), "");
+  CHECK_THROWS_AS(ctnn::data::load_image_folder<Shape>(f.root(), o), ctnn::FileError);
+}
+
+TEST_CASE("ImageFolder: an empty class, an empty root and a missing root throw FileError") {
+  Folder f({{"a", 3}});
+  fs::create_directories(f.dir.path / "empty");
+  write_bytes((f.dir.path / "empty" / "notes.txt").string(), "no images here");
+  const std::string empty = (f.dir.path / "empty").string();
+  const std::string msg =
+      file_error([&] { ctnn::data::load_image_folder<Shape>(f.root()); }, empty);
+  CHECK(msg.find("no image files") != std::string::npos);
+
+  TempDir none;
+  write_bytes(none.file("loose.png"), "");
+  const std::string root_msg = file_error(
+      [&] { ctnn::data::load_image_folder<Shape>(none.path.string()); }, none.path.string());
+  CHECK(root_msg.find("no class sub-directories") != std::string::npos);
+
+  const std::string missing = none.file("nowhere");
+  file_error([&] { ctnn::data::load_image_folder<Shape>(missing); }, missing);
+}
