@@ -3,12 +3,14 @@
 
 #include <ctnn/ctnn.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <iomanip>
 #include <iostream>
@@ -29,25 +31,46 @@ struct Options {
   std::string save;
 };
 
-inline void usage(const char* prog, const char* what, std::ostream& os) {
-  os << "usage: " << prog << " [options]\n"
-     << what << "\n\n"
-     << "  --data-dir DIR     Fashion-MNIST idx files (default /usr/share/datasets/fashion-mnist)\n"
-     << "  --epochs N         training epochs (default 5)\n"
+/// A flag that one example takes in addition to the common ones. `value` names its argument
+/// ("DIR"), or is empty for a flag without one; `set` receives the argument (nullptr without one)
+/// and returns false when it is invalid.
+struct ExtraFlag {
+  std::string name;
+  std::string value;
+  std::string help;
+  std::function<bool(const char*)> set;
+};
+
+/// Prints the options. `data_dir` false leaves out --data-dir (for examples that do not read
+/// Fashion-MNIST); `extra` lines come before --help.
+inline void usage(const char* prog, const char* what, std::ostream& os,
+                  const std::vector<ExtraFlag>& extra = {}, bool data_dir = true) {
+  os << "usage: " << prog << " [options]\n" << what << "\n\n";
+  if (data_dir)
+    os << "  --data-dir DIR     Fashion-MNIST idx files (default "
+          "/usr/share/datasets/fashion-mnist)\n";
+  os << "  --epochs N         training epochs (default 5)\n"
      << "  --batch-size N     mini-batch size (default 32)\n"
      << "  --lr X             Adam learning rate (default 0.001)\n"
      << "  --threads N        training threads (default: all cores)\n"
      << "  --seed N           seed of initialisation, shuffling and dropout (default 1)\n"
-     << "  --save PATH        write the trained model to PATH\n"
-     << "  --help             this text\n";
+     << "  --save PATH        write the trained model to PATH\n";
+  for (const ExtraFlag& x : extra) {
+    std::string left = "  " + x.name + (x.value.empty() ? "" : " " + x.value);
+    left.resize(std::max<std::size_t>(left.size() + 1, 21), ' ');
+    os << left << x.help << "\n";
+  }
+  os << "  --help             this text\n";
 }
 
-/// Parses argv; exits with status 0 after --help and 2 on a bad option.
-inline Options parse(int argc, char** argv, const char* what) {
+/// Parses argv; exits with status 0 after --help and 2 on a bad option. `extra` and `data_dir`
+/// are as for usage().
+inline Options parse(int argc, char** argv, const char* what,
+                     const std::vector<ExtraFlag>& extra = {}, bool data_dir = true) {
   Options o;
   auto fail = [&](const std::string& msg) {
     std::cerr << argv[0] << ": " << msg << "\n";
-    usage(argv[0], what, std::cerr);
+    usage(argv[0], what, std::cerr, extra, data_dir);
     std::exit(2);
   };
   auto number = [&](std::string_view flag, const char* text, bool allow_zero) {
@@ -61,12 +84,24 @@ inline Options parse(int argc, char** argv, const char* what) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
-      usage(argv[0], what, std::cout);
+      usage(argv[0], what, std::cout, extra, data_dir);
       std::exit(0);
+    }
+    const auto x = std::find_if(extra.begin(), extra.end(),
+                                [&](const ExtraFlag& f) { return a == f.name; });
+    if (x != extra.end()) {
+      const char* v = nullptr;
+      if (!x->value.empty()) {
+        if (i + 1 >= argc) fail("missing value for " + x->name);
+        v = argv[++i];
+      }
+      if (!x->set(v))
+        fail("invalid value for " + x->name + (v ? std::string(": '") + v + "'" : std::string()));
+      continue;
     }
     if (i + 1 >= argc) fail("unknown option or missing value: " + std::string(a));
     const char* v = argv[++i];
-    if (a == "--data-dir")
+    if (a == "--data-dir" && data_dir)
       o.data_dir = v;
     else if (a == "--epochs")
       o.epochs = number(a, v, true);
@@ -88,6 +123,35 @@ inline Options parse(int argc, char** argv, const char* what) {
   return o;
 }
 
+/// Prints a line naming the data and settings and the network summary, trains a new network
+/// with Adam, printing one line per epoch, saves it when --save was given and prints last
+/// "test accuracy: 0.xxxx". Throws what fit(), evaluate() and save() throw.
+template <class Net>
+void train_and_report(const Options& o, const char* name, const ctnn::data::Dataset& train,
+                      const ctnn::data::Dataset& test) {
+  std::cout << name << ": " << train.size() << " training and " << test.size()
+            << " test images, " << o.threads << " threads, batch " << o.batch_size
+            << ", Adam lr " << o.lr << ", seed " << o.seed << "\n";
+  ctnn::summary<Net>(std::cout);
+  auto net = std::make_unique<Net>(o.seed);
+  ctnn::Adam adam;
+  adam.learning_rate = o.lr;
+  ctnn::FitOptions fo;
+  fo.epochs = o.epochs;
+  fo.batch_size = o.batch_size;
+  fo.threads = o.threads;
+  fo.seed = o.seed;
+  fo.test = &test;
+  fo.log = &std::cout;
+  ctnn::fit(*net, adam, train, fo);
+  const auto e = ctnn::evaluate(*net, test, o.threads);
+  if (!o.save.empty()) {
+    ctnn::save(*net, o.save);
+    std::cout << "saved the model to " << o.save << "\n";
+  }
+  std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
+}
+
 /// Loads Fashion-MNIST, prints the network summary, trains with Adam, prints one line per epoch
 /// and last "test accuracy: 0.xxxx". Returns the process exit status.
 template <class Net>
@@ -105,27 +169,7 @@ int run_classifier(int argc, char** argv, const char* name, const char* what,
       for (auto* d : {&train, &test})
         for (float& v : d->inputs) v = (v - m) * inv;
     }
-    std::cout << name << ": " << train.size() << " training and " << test.size()
-              << " test images, " << o.threads << " threads, batch " << o.batch_size
-              << ", Adam lr " << o.lr << ", seed " << o.seed << "\n";
-    ctnn::summary<Net>(std::cout);
-    auto net = std::make_unique<Net>(o.seed);
-    ctnn::Adam adam;
-    adam.learning_rate = o.lr;
-    ctnn::FitOptions fo;
-    fo.epochs = o.epochs;
-    fo.batch_size = o.batch_size;
-    fo.threads = o.threads;
-    fo.seed = o.seed;
-    fo.test = &test;
-    fo.log = &std::cout;
-    ctnn::fit(*net, adam, train, fo);
-    const auto e = ctnn::evaluate(*net, test, o.threads);
-    if (!o.save.empty()) {
-      ctnn::save(*net, o.save);
-      std::cout << "saved the model to " << o.save << "\n";
-    }
-    std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
+    train_and_report<Net>(o, name, train, test);
   } catch (const std::exception& e) {
     std::cerr << name << ": error: " << e.what() << "\n";
     return 1;
