@@ -196,17 +196,25 @@ class Sequential {
     check_batch(batch, ws);
     const Layout l(ws.data(), batch);
     for_each_layer([&]<std::size_t I, class L>() {
+      if constexpr (fused_into_previous<I>) return;  // that layer wrote this one's output
       Pass p;
       p.params = params_.data() + parameter_offsets[I];
       p.state = training ? (state ? state + state_offsets[I] : nullptr)
                          : const_cast<float*>(state_.data()) + state_offsets[I];
       p.scratch = l.scratch[I];
       p.in = I == 0 ? in : l.activation[I - 1];
-      p.out = l.activation[I];
       p.batch = batch;
       p.training = training;
       p.rng = rng;
-      L::forward(p);
+      if constexpr (fused_into_previous<I + 1>) {
+        // Conv2D or Dense followed by ReLU: one pass writes the ReLU's output. Nothing reads
+        // the pre-activation (Conv2D and Dense backward need only their input).
+        p.out = l.activation[I + 1];
+        L::template forward<true>(p);
+      } else {
+        p.out = l.activation[I];
+        L::forward(p);
+      }
     });
     return l.activation[layer_count - 1];
   }
@@ -255,6 +263,19 @@ class Sequential {
       }
     }
   };
+
+  template <class L>
+  static constexpr bool fuses_relu = requires { requires L::fuses_relu; };
+  template <class L>
+  static constexpr bool is_relu = requires { requires L::is_relu; };
+  /// Whether layer J is a ReLU computed by the layer before it.
+  template <std::size_t J>
+  static constexpr bool fused_into_previous = [] {
+    if constexpr (J == 0 || J >= layer_count)
+      return false;
+    else
+      return fuses_relu<layer<J - 1>> && is_relu<layer<J>>;
+  }();
 
   static void check_batch(std::size_t batch, const Workspace<Sequential>& ws) {
     if (batch == 0 || batch > ws.capacity())

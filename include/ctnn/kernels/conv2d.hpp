@@ -20,15 +20,16 @@ namespace ctnn::kernels {
 template <std::size_t N, std::size_t K, std::size_t S>
 inline constexpr std::size_t conv_out = (N - K) / S + 1;
 
-/// out (batch x OH x OW x F) = bias + conv(in (batch x H x W x C), w).
-template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S>
+/// out (batch x OH x OW x F) = bias + conv(in (batch x H x W x C), w); with Relu, max(., 0) of it.
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S,
+          bool Relu = false>
 inline void conv2d_forward(const float* in, const float* w, const float* bias, float* out,
                            std::size_t batch) {
   constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
   using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
   for (std::size_t b = 0; b < batch; ++b)
     for (std::size_t oh = 0; oh < OH; ++oh)
-      gemm<St, OW, F, Init::bias>(in + (b * H + oh * S) * W * C, w,
+      gemm<St, OW, F, Relu ? Init::bias_relu : Init::bias>(in + (b * H + oh * S) * W * C, w,
                                   out + (b * OH + oh) * OW * F, bias, K);
 }
 

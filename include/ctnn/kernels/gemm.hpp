@@ -27,8 +27,12 @@
 namespace ctnn::kernels {
 
 /// What a tile starts from: zero, the current contents of C (accumulate), or a bias row
-/// (C(p, n) = bias[n] + ...).
-enum class Init { zero, accumulate, bias };
+/// (C(p, n) = bias[n] + ...); bias_relu also applies max(., 0) as the tile is stored (the
+/// epilogue of a layer followed by ReLU).
+enum class Init { zero, accumulate, bias, bias_relu };
+
+/// Whether a tile starting as I reads the bias row.
+constexpr bool reads_bias(Init i) { return i == Init::bias || i == Init::bias_relu; }
 
 /// Compile-time addressing of A, B and C; see the header comment.
 template <std::size_t AP_, std::size_t A1_, std::size_t A2_, std::size_t B1_, std::size_t B2_,
@@ -75,7 +79,10 @@ inline void tile(const float* a, const float* b, float* c, const float* bias,
     }
   }
   static_for<P>([&](auto p) {
-    static_for<NV>([&](auto v) { acc[p][v].store_unaligned(c + p * S::CP + v * simd_width); });
+    static_for<NV>([&](auto v) {
+      if constexpr (I == Init::bias_relu) acc[p][v] = vmax(acc[p][v], simd(0.0f));
+      acc[p][v].store_unaligned(c + p * S::CP + v * simd_width);
+    });
   });
 }
 
@@ -96,7 +103,8 @@ inline void tile_scalar(const float* a, const float* b, float* c, const float* b
           acc[p][n] += ak[p * S::AP + k2 * S::A2] * bk[k2 * S::B2 + n];
   }
   for (std::size_t p = 0; p < P; ++p)
-    for (std::size_t n = 0; n < NT; ++n) c[p * S::CP + n] = acc[p][n];
+    for (std::size_t n = 0; n < NT; ++n)
+      c[p * S::CP + n] = I == Init::bias_relu ? std::max(acc[p][n], 0.0f) : acc[p][n];
 }
 
 /// One tile of P rows over the columns [N0, N0 + width), width = NV registers, or the scalar
@@ -105,9 +113,9 @@ template <class S, std::size_t P, std::size_t N0, std::size_t NV, std::size_t NT
 inline void tile_at(const float* a, const float* b, float* c, const float* bias,
                     std::size_t k1_count) {
   if constexpr (NV > 0)
-    tile<S, P, NV, I>(a, b + N0, c + N0, bias + (I == Init::bias ? N0 : 0), k1_count);
+    tile<S, P, NV, I>(a, b + N0, c + N0, bias + (reads_bias(I) ? N0 : 0), k1_count);
   else
-    tile_scalar<S, P, NT, I>(a, b + N0, c + N0, bias + (I == Init::bias ? N0 : 0), k1_count);
+    tile_scalar<S, P, NT, I>(a, b + N0, c + N0, bias + (reads_bias(I) ? N0 : 0), k1_count);
 }
 
 /// All column blocks of one row block of P rows.
@@ -118,7 +126,7 @@ inline void row_block(const float* a, const float* b, float* c, const float* bia
   constexpr std::size_t wide = max_tile_vectors;
   for (std::size_t v0 = 0; v0 + wide <= vectors; v0 += wide)
     tile<S, P, wide, I>(a, b + v0 * simd_width, c + v0 * simd_width,
-                        bias + (I == Init::bias ? v0 * simd_width : 0), k1_count);
+                        bias + (reads_bias(I) ? v0 * simd_width : 0), k1_count);
   constexpr std::size_t rest = vectors % wide;
   if constexpr (rest > 0)
     tile_at<S, P, (vectors - rest) * simd_width, rest, 0, I>(a, b, c, bias, k1_count);
@@ -145,7 +153,7 @@ inline void row_tail(const float* a, const float* b, float* c, const float* bias
 }  // namespace detail
 
 /// C = (bias or C or 0) + A * B for `rows` rows known at compile time (see header comment).
-/// a, b, c: operands as addressed by S; bias: N floats (read only when I == Init::bias).
+/// a, b, c: operands as addressed by S; bias: N floats (read only when reads_bias(I)).
 /// The rows are split into the fewest tiles of at most the register-limited height, all of
 /// nearly equal height (26 rows with tiles of 6: 6+5+5+5+5, not 6+6+6+6+2), so no tile is
 /// mostly empty.

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include "../kernels/simd.hpp"
 #include "layer.hpp"
@@ -21,6 +22,8 @@
 namespace ctnn {
 
 namespace detail {
+struct ReluFn;
+
 template <class Fn>
 struct Elementwise {
   template <class In>
@@ -29,6 +32,7 @@ struct Elementwise {
     using input_shape = In;
     using output_shape = In;
     static constexpr LayerKind kind = LayerKind::activation;
+    static constexpr bool is_relu = std::is_same_v<Fn, ReluFn>;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
     static constexpr std::size_t flops = In::size;

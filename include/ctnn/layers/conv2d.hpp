@@ -75,6 +75,10 @@ struct Conv2D {
       std::fill(params + weight_count, params + parameter_count, 0.0f);
     }
 
+    /// Forward; with Relu = true the output is max(conv, 0), for a ReLU that follows (the
+    /// network then skips that ReLU's own pass).
+    static constexpr bool fuses_relu = true;
+    template <bool Relu = false>
     static void forward(const Pass& p) {
       const float* x = p.in;
       if constexpr (padded) {
@@ -86,8 +90,8 @@ struct Conv2D {
                         xp + ((b * HP + h + top) * WP + left) * C);
         x = xp;
       }
-      kernels::conv2d_forward<HP, WP, C, F, K, S>(x, p.params, p.params + weight_count, p.out,
-                                                  p.batch);
+      kernels::conv2d_forward<HP, WP, C, F, K, S, Relu>(x, p.params, p.params + weight_count,
+                                                        p.out, p.batch);
     }
 
     static void backward(const Pass& p) {

@@ -66,10 +66,13 @@ struct Dense {
       std::fill(params + weight_count, params + parameter_count, 0.0f);
     }
 
+    /// Forward; with Relu = true the output is max(y, 0), for a ReLU that follows.
+    static constexpr bool fuses_relu = true;
+    template <bool Relu = false>
     static void forward(const Pass& p) {
       using S = kernels::Strides<K, 0, 1, 0, N, K, N>;
-      kernels::gemm<S, N, kernels::Init::bias>(p.in, p.params, p.out, p.params + weight_count,
-                                               p.batch, 1);
+      constexpr auto init = Relu ? kernels::Init::bias_relu : kernels::Init::bias;
+      kernels::gemm<S, N, init>(p.in, p.params, p.out, p.params + weight_count, p.batch, 1);
     }
 
     static void backward(const Pass& p) {
