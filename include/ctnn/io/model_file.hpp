@@ -96,30 +96,12 @@ inline std::string first_difference(std::string_view file, std::string_view net)
   }
 }
 
-}  // namespace io::detail
-
-/// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
-/// uniquely named temporary file in the same directory, which is written, fsync'ed and then
-/// renamed over `path`, so an existing model is replaced only by a complete one. Throws FileError on any I/O failure (the
-/// temporary file is removed).
-template <class Net>
-void save(const Net& net, const std::string& path) {
-  using namespace io::detail;
-  const std::string sig = Net::signature();
-  std::vector<unsigned char> bytes;
-  bytes.reserve(44 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
-  append(bytes, magic, 8);
-  put<std::uint32_t>(bytes, version);
-  put<std::uint32_t>(bytes, static_cast<std::uint32_t>(sig.size()));
-  append(bytes, sig.data(), sig.size());
-  put<std::uint64_t>(bytes, fnv1a64(sig));
-  put<std::uint64_t>(bytes, Net::parameter_count);
-  put<std::uint64_t>(bytes, Net::state_count);
-  for (float v : net.parameters()) put<float>(bytes, v);
-  for (float v : net.state()) put<float>(bytes, v);
-  put<std::uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
-
-  // A unique temporary name in the target's directory (mkstemp), written, fsync'ed, renamed.
+/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same directory
+/// (mkstemp) is written, made 0644, fsync'ed and renamed over `path`, so an existing file is
+/// replaced only by a complete one. Throws FileError naming `path` on any failure (the temporary
+/// file is removed).
+inline void write_file_atomically(const std::string& path,
+                                  const std::vector<unsigned char>& bytes) {
   std::string tmp = path + ".tmp-XXXXXX";
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) throw FileError(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
@@ -147,6 +129,32 @@ void save(const Net& net, const std::string& path) {
     std::filesystem::remove(tmp, ec);
     throw FileError(path, "cannot replace the file: " + ec.message());
   }
+}
+
+}  // namespace io::detail
+
+/// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
+/// uniquely named temporary file in the same directory, which is written, fsync'ed and then
+/// renamed over `path`, so an existing model is replaced only by a complete one. Throws FileError on any I/O failure (the
+/// temporary file is removed).
+template <class Net>
+void save(const Net& net, const std::string& path) {
+  using namespace io::detail;
+  const std::string sig = Net::signature();
+  std::vector<unsigned char> bytes;
+  bytes.reserve(44 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
+  append(bytes, magic, 8);
+  put<std::uint32_t>(bytes, version);
+  put<std::uint32_t>(bytes, static_cast<std::uint32_t>(sig.size()));
+  append(bytes, sig.data(), sig.size());
+  put<std::uint64_t>(bytes, fnv1a64(sig));
+  put<std::uint64_t>(bytes, Net::parameter_count);
+  put<std::uint64_t>(bytes, Net::state_count);
+  for (float v : net.parameters()) put<float>(bytes, v);
+  for (float v : net.state()) put<float>(bytes, v);
+  put<std::uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
+
+  write_file_atomically(path, bytes);
 }
 
 /// Reads a model written by save() into `net`: all or nothing. Throws SignatureMismatch when the
