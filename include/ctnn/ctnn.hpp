@@ -20,3 +20,4 @@
 #include "data/dataset.hpp"
 #include "data/idx.hpp"
 #include "io/model_file.hpp"
+#include "io/safetensors.hpp"

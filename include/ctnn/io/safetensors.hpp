@@ -1,0 +1,402 @@
+// ctnn/io/safetensors.hpp — save_safetensors() and load_safetensors(): a network's parameters as
+// a PyTorch state_dict in a safetensors file, for exchanging weights with PyTorch.
+//
+// File format (https://github.com/huggingface/safetensors, "Format"): a u64 little-endian header
+// length N, N bytes of JSON, then the data buffer. The JSON maps each tensor name to
+//   {"dtype": "F32", "shape": [d0, d1, ...], "data_offsets": [begin, end]}
+// (byte offsets relative to the start of the buffer, data row-major and little-endian) and may
+// hold "__metadata__": {string: string}. Saved files carry the metadata
+//   {"format": "pt", "ctnn_signature": Net::signature()}
+// and pad the header with spaces so that the buffer starts at a multiple of 8 bytes. Loading
+// ignores the metadata: tensor names and shapes identify the parameters.
+//
+// Names and layouts are those of a PyTorch nn.Sequential with one entry per ctnn layer, i being
+// the 0-based layer index (Input not counted). Tensors are F32 unless noted; layers without
+// parameters (activations, pooling, Flatten, Dropout, Softmax) have no tensors.
+//   Conv2D      {i}.weight [F, C, K, K]     ctnn w[kh][kw][c][f] permuted to PyTorch's OIHW
+//               {i}.bias   [F]
+//   Dense       {i}.weight [N, K]           ctnn w[k][n] transposed
+//               {i}.bias   [N]
+//   BatchNorm   {i}.weight [C] (gamma), {i}.bias [C] (beta), {i}.running_mean [C],
+//               {i}.running_var [C], {i}.num_batches_tracked (I64, shape []: written as 0,
+//               optional and ignored when loading)
+//   LSTM, GRU,  {i}.weight_ih_l0 [G*H, F]   W_x transposed (G = 4, 3, 1; PyTorch's gate order)
+//   SimpleRNN   {i}.weight_hh_l0 [G*H, H]   W_h transposed
+//               {i}.bias_ih_l0 [G*H], {i}.bias_hh_l0 [G*H]
+//   Bidirectional  the four tensors above for the forward direction, and the same names with the
+//               suffix _reverse (weight_ih_l0_reverse, ...) for the backward direction
+// Image order: ctnn flattens an Image<H, W, C> channels-last, (h, w, c), while PyTorch's
+// nn.Flatten after NCHW convolutions yields (c, h, w). When a Dense reads an image (its input is
+// an Image, or a Vector made by Flatten from an Image with only activations, Softmax, Dropout or
+// BatchNorm in between), the K axis of {i}.weight is PyTorch's (c, h, w) order: column
+// (c*H + h)*W + w holds ctnn's row (h*W + w)*C + c. A BatchNorm on such a Vector is permuted the
+// same way. Recurrent layers that read an Image take its rows as steps of W*C features with
+// channels innermost; the PyTorch model must feed them x.permute(0, 2, 3, 1).reshape(B, H, W*C).
+//
+// Errors: both functions throw FileError (message "<path>: <reason>") and leave `net` unchanged
+// when loading fails; see load_safetensors() for the reasons.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../error.hpp"
+#include "../layers/layer.hpp"
+#include "../shape.hpp"
+#include "model_file.hpp"
+
+namespace ctnn {
+
+namespace io::safetensors_detail {
+
+/// Largest header accepted, as in the reference implementation (100 MB).
+inline constexpr std::uint64_t max_header_bytes = 100'000'000;
+
+/// One tensor of the file: its name and PyTorch shape, and where each element lives in ctnn's
+/// arrays: element e (row-major over shape) is array[offset + index(e)], the array being
+/// parameters() or, with in_state, state(). A counter is BatchNorm's num_batches_tracked.
+struct TensorMap {
+  std::string name;
+  std::vector<std::uint64_t> shape;
+  std::size_t offset = 0;
+  std::function<std::size_t(std::size_t)> index;
+  bool in_state = false;
+  bool counter = false;
+
+  std::size_t elements() const {
+    std::size_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
+  std::size_t bytes() const { return counter ? 8 : 4 * elements(); }
+  const char* dtype() const { return counter ? "I64" : "F32"; }
+};
+
+/// The image whose channels-last flattening a layer's input is (h == 0: none).
+struct FlatImage {
+  std::size_t h = 0, w = 0, c = 0;
+};
+
+/// PyTorch's position q in a (c, h, w)-flattened image -> ctnn's (h, w, c) position.
+inline std::size_t from_chw(std::size_t q, FlatImage im) {
+  if (im.h == 0) return q;
+  const std::size_t c = q / (im.h * im.w), h = q / im.w % im.h, w = q % im.w;
+  return (h * im.w + w) * im.c + c;
+}
+
+template <class Net, std::size_t I>
+constexpr FlatImage flat_image_input() {
+  using In = typename Net::template layer<I>::input_shape;
+  if constexpr (is_image_v<In>) {
+    return {In::height, In::width, In::channels};
+  } else if constexpr (is_vector_v<In> && I > 0) {
+    constexpr LayerKind k = Net::template layer<I - 1>::kind;
+    if constexpr (k == LayerKind::flatten || k == LayerKind::activation ||
+                  k == LayerKind::softmax || k == LayerKind::dropout || k == LayerKind::batchnorm)
+      return flat_image_input<Net, I - 1>();
+    else
+      return {};
+  } else {
+    return {};
+  }
+}
+
+template <class L>
+void add_recurrent(std::vector<TensorMap>& out, const std::string& prefix,
+                   const std::string& suffix, std::size_t offset) {
+  constexpr std::size_t F = L::F, H = L::H, GH = L::GH;
+  out.push_back({prefix + "weight_ih_l0" + suffix, {GH, F}, offset, [](std::size_t e) {
+                   return L::wx + e % F * GH + e / F;
+                 }});
+  out.push_back({prefix + "weight_hh_l0" + suffix, {GH, H}, offset, [](std::size_t e) {
+                   return L::wh + e % H * GH + e / H;
+                 }});
+  out.push_back(
+      {prefix + "bias_ih_l0" + suffix, {GH}, offset, [](std::size_t e) { return L::bx + e; }});
+  out.push_back(
+      {prefix + "bias_hh_l0" + suffix, {GH}, offset, [](std::size_t e) { return L::bh + e; }});
+}
+
+template <class Net, std::size_t I>
+void add_layer(std::vector<TensorMap>& out, std::size_t state_offset) {
+  using L = typename Net::template layer<I>;
+  const std::string p = std::to_string(I) + ".";
+  constexpr std::size_t po = Net::template parameter_offset<I>;
+  if constexpr (L::kind == LayerKind::conv2d) {
+    constexpr std::size_t F = L::F, K = L::K, C = L::input_shape::channels;
+    out.push_back({p + "weight", {F, C, K, K}, po, [](std::size_t e) {
+                     const std::size_t kw = e % K, kh = e / K % K, c = e / (K * K) % C,
+                                       f = e / (K * K * C);
+                     return ((kh * K + kw) * C + c) * F + f;
+                   }});
+    out.push_back({p + "bias", {F}, po, [](std::size_t e) { return L::weight_count + e; }});
+  } else if constexpr (L::kind == LayerKind::dense) {
+    constexpr std::size_t N = L::N, K = L::K;
+    constexpr FlatImage im = flat_image_input<Net, I>();
+    out.push_back({p + "weight", {N, K}, po, [im](std::size_t e) {
+                     return from_chw(e % K, im) * N + e / K;
+                   }});
+    out.push_back({p + "bias", {N}, po, [](std::size_t e) { return L::weight_count + e; }});
+  } else if constexpr (L::kind == LayerKind::batchnorm) {
+    constexpr std::size_t C = L::C;
+    constexpr FlatImage im =
+        is_vector_v<typename L::input_shape> ? flat_image_input<Net, I>() : FlatImage{};
+    auto first = [im](std::size_t e) { return from_chw(e, im); };
+    auto second = [im](std::size_t e) { return C + from_chw(e, im); };
+    out.push_back({p + "weight", {C}, po, first});
+    out.push_back({p + "bias", {C}, po, second});
+    out.push_back({p + "running_mean", {C}, state_offset, first, true});
+    out.push_back({p + "running_var", {C}, state_offset, second, true});
+    out.push_back({p + "num_batches_tracked", {}, 0, nullptr, false, true});
+  } else if constexpr (L::kind == LayerKind::lstm || L::kind == LayerKind::gru ||
+                       L::kind == LayerKind::simple_rnn) {
+    add_recurrent<L>(out, p, "", po);
+  } else if constexpr (L::kind == LayerKind::bidirectional) {
+    add_recurrent<typename L::L>(out, p, "", po);
+    add_recurrent<typename L::L>(out, p, "_reverse", po + L::L::parameter_count);
+  } else {
+    static_assert(L::parameter_count == 0 && L::state_count == 0,
+                  "safetensors: this layer has parameters but no PyTorch mapping");
+  }
+}
+
+/// Every tensor of Net's file, in layer order.
+template <class Net>
+std::vector<TensorMap> tensor_maps() {
+  std::vector<TensorMap> out;
+  std::size_t state_offset = 0;
+  const auto add = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((add_layer<Net, I>(out, state_offset), state_offset += Net::template layer<I>::state_count),
+     ...);
+  };
+  add(std::make_index_sequence<Net::layer_count>{});
+  return out;
+}
+
+/// A tensor entry of a file's header.
+struct Entry {
+  std::string dtype;
+  std::vector<std::uint64_t> shape;
+  std::uint64_t begin = 0, end = 0;
+};
+
+inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+inline std::string names_text(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+/// Reads and checks the header of the safetensors file held in `b`: its length, the JSON, each
+/// entry's fields and that its data_offsets lie in the buffer. Returns the tensor entries; sets
+/// data to the start of the buffer and buffer_size to its length.
+inline std::map<std::string, Entry> parse_header(const std::string& path,
+                                                 const std::vector<unsigned char>& b,
+                                                 std::size_t& data, std::uint64_t& buffer_size) {
+  if (b.size() < 8)
+    throw FileError(path, "truncated: the file has " + std::to_string(b.size()) +
+                              " bytes, fewer than the 8-byte header length");
+  const auto n = io::detail::get<std::uint64_t>(b.data());
+  if (n > max_header_bytes)
+    throw FileError(path, "header length " + std::to_string(n) + " exceeds the limit of " +
+                              std::to_string(max_header_bytes) + " bytes");
+  if (n > b.size() - 8)
+    throw FileError(path, "truncated: header length " + std::to_string(n) +
+                              " runs past the end of the file (" + std::to_string(b.size()) +
+                              " bytes)");
+  data = 8 + static_cast<std::size_t>(n);
+  buffer_size = b.size() - data;
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(b.begin() + 8, b.begin() + static_cast<std::ptrdiff_t>(data));
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(path, std::string("the header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object()) throw FileError(path, "the header is not a JSON object");
+  std::map<std::string, Entry> entries;
+  for (const auto& [name, v] : header.items()) {
+    if (name == "__metadata__") {
+      bool ok = v.is_object();
+      if (ok)
+        for (const auto& m : v) ok = ok && m.is_string();
+      if (!ok) throw FileError(path, "malformed header: __metadata__ is not a map of strings");
+      continue;
+    }
+    const auto malformed = [&](const std::string& why) {
+      return FileError(path, "malformed header: tensor '" + name + "' " + why);
+    };
+    if (!v.is_object()) throw malformed("is not an object");
+    const auto dt = v.find("dtype");
+    const auto sh = v.find("shape");
+    const auto off = v.find("data_offsets");
+    if (dt == v.end() || !dt->is_string()) throw malformed("has no dtype string");
+    if (sh == v.end() || !sh->is_array()) throw malformed("has no shape array");
+    if (off == v.end() || !off->is_array() || off->size() != 2)
+      throw malformed("has no data_offsets pair");
+    Entry e;
+    e.dtype = dt->get<std::string>();
+    for (const auto& d : *sh) {
+      if (!d.is_number_unsigned()) throw malformed("has a shape entry that is not a size");
+      e.shape.push_back(d.get<std::uint64_t>());
+    }
+    if (!(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned())
+      throw malformed("has data_offsets that are not byte offsets");
+    e.begin = (*off)[0].get<std::uint64_t>();
+    e.end = (*off)[1].get<std::uint64_t>();
+    const std::string where = "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) +
+                              ", " + std::to_string(e.end) + "]";
+    if (e.begin > e.end) throw FileError(path, where + " begin after their end");
+    if (e.end > buffer_size)
+      throw FileError(path, where + " reach beyond the data buffer (" +
+                                std::to_string(buffer_size) + " bytes)");
+    entries.emplace(name, std::move(e));
+  }
+  return entries;
+}
+
+/// Checks the file's tensors against the network's: names, dtypes, shapes, sizes and overlap.
+inline void check_entries(const std::string& path, const std::map<std::string, Entry>& entries,
+                          const std::vector<TensorMap>& maps) {
+  std::set<std::string> known;
+  std::vector<std::string> missing, unexpected;
+  for (const auto& m : maps) {
+    known.insert(m.name);
+    if (!m.counter && !entries.count(m.name)) missing.push_back(m.name);
+  }
+  for (const auto& [name, e] : entries)
+    if (!known.count(name)) unexpected.push_back(name);
+  if (!missing.empty())
+    throw FileError(path, "missing tensor" + std::string(missing.size() > 1 ? "s" : "") + ": " +
+                              names_text(missing));
+  if (!unexpected.empty())
+    throw FileError(path, "unexpected tensor" + std::string(unexpected.size() > 1 ? "s" : "") +
+                              " for this network: " + names_text(unexpected));
+  for (const auto& m : maps) {
+    const auto it = entries.find(m.name);
+    if (it == entries.end()) continue;
+    const Entry& e = it->second;
+    if (e.dtype != m.dtype())
+      throw FileError(path, "tensor '" + m.name + "': dtype " + e.dtype + ", expected " +
+                                m.dtype() + (m.counter ? "" : " (the only dtype accepted)"));
+    if (e.shape != m.shape)
+      throw FileError(path, "tensor '" + m.name + "': shape " + shape_text(e.shape) +
+                                " in the file, expected " + shape_text(m.shape));
+    if (e.end - e.begin != m.bytes())
+      throw FileError(path, "tensor '" + m.name + "': data_offsets [" + std::to_string(e.begin) +
+                                ", " + std::to_string(e.end) + "] hold " +
+                                std::to_string(e.end - e.begin) + " bytes, its shape and dtype " +
+                                "need " + std::to_string(m.bytes()));
+  }
+  std::vector<std::pair<const std::string*, const Entry*>> by_begin;
+  for (const auto& [name, e] : entries)
+    if (e.end > e.begin) by_begin.push_back({&name, &e});
+  std::sort(by_begin.begin(), by_begin.end(),
+            [](const auto& a, const auto& b) { return a.second->begin < b.second->begin; });
+  for (std::size_t i = 1; i < by_begin.size(); ++i) {
+    const auto& [pn, pe] = by_begin[i - 1];
+    const auto& [cn, ce] = by_begin[i];
+    if (ce->begin < pe->end)
+      throw FileError(path, "tensors '" + *pn + "' and '" + *cn +
+                                "' overlap in the data buffer ([" + std::to_string(pe->begin) +
+                                ", " + std::to_string(pe->end) + "] and [" +
+                                std::to_string(ce->begin) + ", " + std::to_string(ce->end) + "])");
+  }
+}
+
+}  // namespace io::safetensors_detail
+
+/// Writes the network's parameters and state to `path` as a safetensors file with PyTorch's
+/// names and layouts (see the header comment), so that
+/// `model.load_state_dict(safetensors.torch.load_file(path))` works for the matching PyTorch
+/// module (keys shifted where the PyTorch model has extra modules, such as nn.Flatten).
+/// Atomic like save(): a temporary file in the same directory is written, fsync'ed and renamed
+/// over `path`. Throws FileError on any I/O failure.
+template <class Net>
+void save_safetensors(const Net& net, const std::string& path) {
+  using namespace io::safetensors_detail;
+  const auto maps = tensor_maps<Net>();
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {{"format", "pt"}, {"ctnn_signature", Net::signature()}};
+  std::uint64_t at = 0;
+  for (const auto& m : maps) {
+    header[m.name] = {
+        {"dtype", m.dtype()}, {"shape", m.shape}, {"data_offsets", {at, at + m.bytes()}}};
+    at += m.bytes();
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+
+  std::vector<unsigned char> bytes;
+  bytes.reserve(8 + text.size() + at);
+  io::detail::put<std::uint64_t>(bytes, text.size());
+  io::detail::append(bytes, text.data(), text.size());
+  const auto params = net.parameters();
+  const auto state = net.state();
+  for (const auto& m : maps) {
+    if (m.counter) {
+      io::detail::put<std::int64_t>(bytes, 0);
+      continue;
+    }
+    const float* src = (m.in_state ? state.data() : params.data()) + m.offset;
+    for (std::size_t e = 0, n = m.elements(); e < n; ++e)
+      io::detail::put<float>(bytes, src[m.index(e)]);
+  }
+  io::detail::write_file_atomically(path, bytes);
+}
+
+/// Reads a safetensors file with PyTorch's names and layouts (see the header comment) into
+/// `net`: all or nothing, `net` is unchanged when anything is wrong. The file must hold exactly
+/// the network's tensors (num_batches_tracked may be absent). Throws FileError, the message
+/// naming `path` and the reason, when the file cannot be read; is shorter than 8 bytes; declares
+/// a header length over 100 MB or past the end of the file; the header is not a valid JSON
+/// object, an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of strings;
+/// a tensor is missing (named) or the file has unexpected tensors (named); a dtype is not F32
+/// (I64 for num_batches_tracked); a shape differs (expected and found named); data_offsets begin
+/// after their end, reach beyond the data buffer, do not span shape * dtype size bytes, or two
+/// tensors overlap. The metadata's values are not used; gaps in the buffer are allowed.
+template <class Net>
+void load_safetensors(Net& net, const std::string& path) {
+  using namespace io::safetensors_detail;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+  const std::vector<unsigned char> b((std::istreambuf_iterator<char>(f)),
+                                     std::istreambuf_iterator<char>());
+  if (f.bad()) throw FileError(path, "read failed");
+  std::size_t data = 0;
+  std::uint64_t buffer_size = 0;
+  const auto entries = parse_header(path, b, data, buffer_size);
+  const auto maps = tensor_maps<Net>();
+  check_entries(path, entries, maps);
+
+  std::vector<float> params(net.parameters().begin(), net.parameters().end());
+  std::vector<float> state(net.state().begin(), net.state().end());
+  for (const auto& m : maps) {
+    if (m.counter) continue;
+    const unsigned char* src = b.data() + data + entries.at(m.name).begin;
+    float* dst = (m.in_state ? state.data() : params.data()) + m.offset;
+    for (std::size_t e = 0, n = m.elements(); e < n; ++e)
+      dst[m.index(e)] = io::detail::get<float>(src + 4 * e);
+  }
+  std::copy(params.begin(), params.end(), net.parameters().begin());
+  std::copy(state.begin(), state.end(), net.state().begin());
+}
+
+}  // namespace ctnn
