@@ -11,7 +11,7 @@
 namespace ctnn {
 
 /// Writes one row per layer (name, output shape, parameter count), then the totals: parameters,
-/// state floats, forward FLOPs per sample and workspace bytes per sample.
+/// state floats, forward FLOPs per sample and the bytes of a Workspace for one sample.
 template <class Net>
 void summary(std::ostream& os) {
   constexpr int w1 = 28, w2 = 22, w3 = 12;
@@ -35,7 +35,7 @@ void summary(std::ostream& os) {
   os << "Total params: " << Net::parameter_count << "\n";
   if (Net::state_count > 0) os << "Non-trainable state: " << Net::state_count << "\n";
   os << "Forward FLOPs per sample: " << flops.str() << "\n";
-  os << "Workspace per sample: " << Net::workspace_bytes << " bytes\n";
+  os << "Workspace for one sample: " << Net::workspace_bytes << " bytes\n";
   os << rule << "\n";
 }
 
