@@ -1,0 +1,373 @@
+#include <doctest/doctest.h>
+
+#include <ctnn/ctnn.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "networks.hpp"
+
+using namespace ctnn;
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+// The small networks of tools/make_safetensors_fixtures.py: BatchNorm on an image and on a
+// flattened image, an explicit Flatten before Dense; a bidirectional GRU, a SimpleRNN.
+using BnFlatten =
+    Sequential<Input<8, 8, 2>, Conv2D<3, 3>, BatchNorm<>, ReLU, Flatten, BatchNorm<>, Dense<5>>;
+using BiRnn = Sequential<Input<6, 4>, Bidirectional<GRU<5, true>>, SimpleRNN<4>, Dense<3>>;
+
+namespace {
+
+std::string fixture_path(const std::string& name) {
+  return std::string(CTNN_TEST_DATA_DIR) + "/safetensors/" + name;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() /
+           ("ctnn-safetensors-test-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const char* name) const { return (path / name).string(); }
+};
+
+std::vector<char> read_all(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+void write_all(const std::string& p, const std::vector<char>& b) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(b.data(), static_cast<std::streamsize>(b.size()));
+}
+
+std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void put_u64(char* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i) & 0xff);
+}
+
+// A safetensors file split into its header and its data buffer.
+struct Parsed {
+  json header;
+  std::vector<char> buffer;
+  std::size_t header_bytes = 0;
+};
+Parsed parse(const std::vector<char>& b) {
+  Parsed f;
+  f.header_bytes = get_u64(b.data());
+  f.header = json::parse(b.begin() + 8, b.begin() + 8 + f.header_bytes);
+  f.buffer.assign(b.begin() + 8 + f.header_bytes, b.end());
+  return f;
+}
+std::vector<char> serialise(const json& header, const std::vector<char>& buffer) {
+  const std::string text = header.dump();
+  std::vector<char> b(8 + text.size() + buffer.size());
+  put_u64(b.data(), text.size());
+  std::copy(text.begin(), text.end(), b.begin() + 8);
+  std::copy(buffer.begin(), buffer.end(), b.begin() + 8 + text.size());
+  return b;
+}
+// The bytes of one tensor of a parsed file.
+std::vector<char> tensor_bytes(const Parsed& f, const std::string& name) {
+  const auto& o = f.header.at(name).at("data_offsets");
+  return {f.buffer.begin() + o[0].get<std::size_t>(), f.buffer.begin() + o[1].get<std::size_t>()};
+}
+
+// Loads the fixture's weights into a network whose parameters and state are all NaN (so that an
+// element the mapping missed shows), runs the fixture's inputs and returns the largest absolute
+// difference from PyTorch's logits.
+template <class Net>
+double max_logit_difference(const std::string& name) {
+  const auto fx = ctnn_test::read_fixture("safetensors/" + name + "_logits.txt");
+  std::vector<float> x;
+  if (fx.count("pixels")) {
+    for (float p : fx.at("pixels").values) x.push_back(p / 255.0f);
+  } else {
+    x = fx.at("x").values;
+  }
+  const auto& want = fx.at("logits");
+  const std::size_t n = want.dims.at(0);
+  REQUIRE(x.size() == n * Net::input_shape::size);
+  REQUIRE(want.dims.at(1) == Net::output_shape::size);
+
+  Net net;
+  std::fill(net.parameters().begin(), net.parameters().end(), std::nanf(""));
+  std::fill(net.state().begin(), net.state().end(), std::nanf(""));
+  load_safetensors(net, fixture_path(name + ".safetensors"));
+  CHECK(std::all_of(net.parameters().begin(), net.parameters().end(),
+                    [](float v) { return std::isfinite(v); }));
+  CHECK(std::all_of(net.state().begin(), net.state().end(),
+                    [](float v) { return std::isfinite(v); }));
+
+  Workspace<Net> ws(n);
+  std::vector<float> got(n * Net::output_shape::size);
+  net.predict(x.data(), got.data(), n, ws);
+  double worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want.values[i]));
+  return worst;
+}
+
+// Loads the fixture, saves it with save_safetensors and checks that every F32 tensor holds the
+// same bytes under the same name and shape as in PyTorch's file.
+template <class Net>
+void check_resave_matches(const std::string& name) {
+  TempDir dir;
+  Net net;
+  load_safetensors(net, fixture_path(name + ".safetensors"));
+  save_safetensors(net, dir.file("resaved.safetensors"));
+  const Parsed torch = parse(read_all(fixture_path(name + ".safetensors")));
+  const Parsed ours = parse(read_all(dir.file("resaved.safetensors")));
+  std::size_t compared = 0;
+  for (const auto& [key, entry] : torch.header.items()) {
+    if (key == "__metadata__") continue;
+    INFO(name, ": tensor ", key);
+    REQUIRE(ours.header.contains(key));
+    CHECK(ours.header[key]["shape"] == entry["shape"]);
+    CHECK(ours.header[key]["dtype"] == entry["dtype"]);
+    if (entry["dtype"] != "F32") continue;
+    CHECK(tensor_bytes(ours, key) == tensor_bytes(torch, key));
+    ++compared;
+  }
+  CHECK(compared > 0);
+}
+
+template <class Net>
+void check_round_trip(Net& a) {
+  TempDir dir;
+  const std::string path = dir.file("net.safetensors");
+  save_safetensors(a, path);
+  Net b;
+  load_safetensors(b, path);
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+  CHECK(std::equal(a.state().begin(), a.state().end(), b.state().begin()));
+  // No temporary file is left behind; the file is as the format describes it.
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  const auto bytes = read_all(path);
+  const Parsed f = parse(bytes);
+  CHECK((8 + f.header_bytes) % 8 == 0);
+  CHECK(f.header["__metadata__"]["format"] == "pt");
+  CHECK(f.header["__metadata__"]["ctnn_signature"] == Net::signature());
+  std::size_t floats = 0, end = 0;
+  for (const auto& [key, entry] : f.header.items()) {
+    if (key == "__metadata__") continue;
+    const json& e = entry;
+    const std::size_t begin = e["data_offsets"][0], stop = e["data_offsets"][1];
+    end = std::max(end, stop);
+    if (e["dtype"] == "F32") floats += (stop - begin) / 4;
+  }
+  CHECK(floats == Net::parameter_count + Net::state_count);
+  CHECK(end == f.buffer.size());
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: PyTorch's weights reproduce PyTorch's logits") {
+  const double cnn = max_logit_difference<examples::FashionCnn>("cnn");
+  const double lstm = max_logit_difference<examples::FashionLstm>("lstm");
+  const double crnn = max_logit_difference<examples::FashionCrnn>("crnn");
+  const double bn = max_logit_difference<BnFlatten>("bn_flatten");
+  const double birnn = max_logit_difference<BiRnn>("birnn");
+  MESSAGE("largest |ctnn - PyTorch| logit difference: FashionCnn ", cnn, ", FashionLstm ", lstm,
+          ", FashionCrnn ", crnn, ", BnFlatten ", bn, ", BiRnn ", birnn);
+  CHECK(cnn < 1e-4);
+  CHECK(lstm < 1e-4);
+  CHECK(crnn < 1e-4);
+  CHECK(bn < 1e-4);
+  CHECK(birnn < 1e-4);
+}
+
+TEST_CASE("safetensors: saving loaded PyTorch weights writes PyTorch's tensors") {
+  check_resave_matches<examples::FashionCnn>("cnn");
+  check_resave_matches<examples::FashionLstm>("lstm");
+  check_resave_matches<examples::FashionCrnn>("crnn");
+  check_resave_matches<BnFlatten>("bn_flatten");
+  check_resave_matches<BiRnn>("birnn");
+}
+
+TEST_CASE("safetensors: save then load gives identical parameters and state") {
+  examples::FashionCnn cnn(1);
+  check_round_trip(cnn);
+  examples::FashionCrnn crnn(2);
+  check_round_trip(crnn);
+  BnFlatten bn(3);
+  for (std::size_t i = 0; i < BnFlatten::state_count; ++i) bn.state()[i] = 0.25f + 0.01f * i;
+  check_round_trip(bn);
+  BiRnn rnn(4);
+  check_round_trip(rnn);
+}
+
+TEST_CASE("safetensors: Dense after an image uses PyTorch's (c, h, w) column order") {
+  // ctnn row k = (h*W + w)*C + c of the weights is PyTorch's column (c*H + h)*W + w.
+  constexpr std::size_t H = 2, W = 3, C = 2, N = 2;
+  auto check = [&](auto net) {
+    using Net = decltype(net);
+    constexpr std::size_t i = Net::layer_count - 1;  // the Dense
+    for (std::size_t j = 0; j < Net::parameter_count; ++j)
+      net.parameters()[j] = static_cast<float>(j);
+    TempDir dir;
+    save_safetensors(net, dir.file("d.safetensors"));
+    const Parsed f = parse(read_all(dir.file("d.safetensors")));
+    const std::string name = std::to_string(i) + ".weight";
+    CHECK(f.header[name]["shape"] == json::array({N, H * W * C}));
+    const auto b = tensor_bytes(f, name);
+    for (std::size_t n = 0; n < N; ++n)
+      for (std::size_t h = 0; h < H; ++h)
+        for (std::size_t w = 0; w < W; ++w)
+          for (std::size_t c = 0; c < C; ++c) {
+            float v;
+            std::memcpy(&v, b.data() + 4 * (n * H * W * C + (c * H + h) * W + w), 4);
+            CHECK(v == static_cast<float>(((h * W + w) * C + c) * N + n));
+          }
+  };
+  check(Sequential<Input<H, W, C>, Dense<N>>{});
+  check(Sequential<Input<H, W, C>, Flatten, ReLU, Dense<N>>{});
+  // A Sequence flattens in the same order in both libraries: no permutation.
+  Sequential<Input<H * W, C>, Flatten, Dense<N>> seq;
+  for (std::size_t j = 0; j < decltype(seq)::parameter_count; ++j)
+    seq.parameters()[j] = static_cast<float>(j);
+  TempDir dir;
+  save_safetensors(seq, dir.file("s.safetensors"));
+  const auto b = tensor_bytes(parse(read_all(dir.file("s.safetensors"))), "1.weight");
+  float v;
+  std::memcpy(&v, b.data() + 4 * 1, 4);  // PyTorch [0][1] = ctnn w[1][0]
+  CHECK(v == static_cast<float>(N));
+}
+
+TEST_CASE("safetensors: damaged files throw FileError naming the file; the network is unchanged") {
+  TempDir dir;
+  BnFlatten a(5);
+  const std::string good = dir.file("good.safetensors"), bad = dir.file("bad.safetensors");
+  save_safetensors(a, good);
+  const auto bytes = read_all(good);
+  const Parsed f = parse(bytes);
+
+  BnFlatten net(6);
+  for (std::size_t i = 0; i < BnFlatten::state_count; ++i) net.state()[i] = 2.0f + i;
+  const std::vector<float> params(net.parameters().begin(), net.parameters().end());
+  const std::vector<float> state(net.state().begin(), net.state().end());
+  auto expect_error = [&](const std::vector<char>& b, const std::vector<std::string>& needles) {
+    write_all(bad, b);
+    try {
+      load_safetensors(net, bad);
+      FAIL("load_safetensors accepted a damaged file; expected '", needles[0], "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == bad);
+      CHECK(m.rfind(bad + ": ", 0) == 0);
+      for (const auto& needle : needles) CHECK(m.find(needle) != std::string::npos);
+    }
+    CHECK(std::equal(params.begin(), params.end(), net.parameters().begin()));
+    CHECK(std::equal(state.begin(), state.end(), net.state().begin()));
+  };
+  auto edited = [&](auto&& edit) {
+    json h = f.header;
+    auto buffer = f.buffer;
+    edit(h, buffer);
+    return serialise(h, buffer);
+  };
+  auto cut = [&](std::size_t n) { return std::vector<char>(bytes.begin(), bytes.begin() + n); };
+
+  // Size and header length.
+  expect_error(cut(0), {"truncated", "8-byte header length"});
+  expect_error(cut(7), {"truncated"});
+  expect_error(cut(8 + f.header_bytes / 2), {"truncated", "header length"});
+  expect_error(cut(bytes.size() - 1), {"beyond the data buffer"});
+  auto b = bytes;
+  put_u64(b.data(), 200'000'000);
+  expect_error(b, {"header length 200000000", "limit"});
+  put_u64(b.data(), bytes.size());
+  expect_error(b, {"truncated", "runs past the end"});
+  // The JSON.
+  b = bytes;
+  b[8] = 'x';
+  expect_error(b, {"not valid JSON"});
+  expect_error(edited([](json& h, auto&) { h = json::array({1, 2}); }), {"not a JSON object"});
+  expect_error(edited([](json& h, auto&) { h["0.bias"].erase("dtype"); }),
+               {"malformed", "'0.bias'", "dtype"});
+  expect_error(edited([](json& h, auto&) { h["0.bias"]["shape"] = json::array({-3}); }),
+               {"malformed", "'0.bias'"});
+  expect_error(edited([](json& h, auto&) { h["__metadata__"]["format"] = 1; }), {"__metadata__"});
+  // Names.
+  expect_error(edited([](json& h, auto&) { h.erase("1.running_var"); }),
+               {"missing tensor", "1.running_var"});
+  expect_error(edited([](json& h, auto&) {
+                 h.erase("0.weight");
+                 h.erase("5.bias");
+               }),
+               {"missing tensors", "0.weight", "5.bias"});
+  expect_error(edited([](json& h, auto&) {
+                 h["6.weight"] = {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}};
+               }),
+               {"unexpected tensor", "6.weight"});
+  // Dtypes and shapes.
+  expect_error(edited([](json& h, auto&) { h["0.weight"]["dtype"] = "F16"; }),
+               {"'0.weight'", "dtype F16", "F32"});
+  expect_error(edited([](json& h, auto&) { h["1.num_batches_tracked"]["dtype"] = "F32"; }),
+               {"'1.num_batches_tracked'", "dtype F32", "expected I64"});
+  expect_error(edited([](json& h, auto&) {
+                 h["0.weight"]["shape"] = json::array({3, 3, 2, 3});
+               }),
+               {"'0.weight'", "shape [3, 3, 2, 3]", "expected [3, 2, 3, 3]"});
+  expect_error(edited([](json& h, auto&) {
+                 h["5.weight"]["shape"] = json::array({5, 108, 1});
+               }),
+               {"'5.weight'", "shape [5, 108, 1]", "expected [5, 108]"});
+  // Offsets.
+  expect_error(edited([](json& h, auto& buf) {
+                 h["0.bias"]["data_offsets"] = {buf.size(), buf.size() + 12};
+               }),
+               {"'0.bias'", "beyond the data buffer"});
+  expect_error(edited([](json& h, auto&) {
+                 auto& o = h["0.bias"]["data_offsets"];
+                 o = {o[1], o[0]};
+               }),
+               {"'0.bias'", "begin after their end"});
+  expect_error(edited([](json& h, auto&) {
+                 auto& o = h["0.bias"]["data_offsets"];
+                 o[1] = o[1].get<std::size_t>() - 4;
+               }),
+               {"'0.bias'", "hold 8 bytes", "need 12"});
+  expect_error(
+      edited([](json& h, auto&) { h["1.weight"]["data_offsets"] = h["0.bias"]["data_offsets"]; }),
+      {"overlap", "'0.bias'", "'1.weight'"});
+
+  CHECK_THROWS_AS(load_safetensors(net, dir.file("missing.safetensors")), FileError);
+  CHECK_THROWS_AS(load_safetensors(net, fixture_path("lstm.safetensors")), FileError);
+  CHECK(std::equal(params.begin(), params.end(), net.parameters().begin()));
+
+  // num_batches_tracked is optional, and the metadata is not required.
+  write_all(bad, edited([](json& h, auto&) {
+              h.erase("1.num_batches_tracked");
+              h.erase("4.num_batches_tracked");
+              h.erase("__metadata__");
+            }));
+  load_safetensors(net, bad);
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), net.parameters().begin()));
+  CHECK(std::equal(a.state().begin(), a.state().end(), net.state().begin()));
+}
+
+TEST_CASE("safetensors: a failed save leaves the previous file in place") {
+  TempDir dir;
+  BiRnn a(7);
+  save_safetensors(a, dir.file("m.safetensors"));
+  const auto before = read_all(dir.file("m.safetensors"));
+  CHECK_THROWS_AS(save_safetensors(a, dir.file("no-such-dir/m.safetensors")), FileError);
+  CHECK(read_all(dir.file("m.safetensors")) == before);
+}
