@@ -371,3 +371,14 @@ TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   CHECK_THROWS_AS(save_safetensors(a, dir.file("no-such-dir/m.safetensors")), FileError);
   CHECK(read_all(dir.file("m.safetensors")) == before);
 }
+
+TEST_CASE("safetensors functions are reachable as ctnn::io::") {
+  using Net = ctnn::Sequential<ctnn::Input<4>, ctnn::Dense<2>>;
+  Net a(1), b;
+  const auto path =
+      (std::filesystem::temp_directory_path() / "ctnn-io-namespace.safetensors").string();
+  ctnn::io::save_safetensors(a, path);
+  ctnn::io::load_safetensors(b, path);
+  std::filesystem::remove(path);
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+}

@@ -19,5 +19,7 @@
 #include "summary.hpp"
 #include "data/dataset.hpp"
 #include "data/idx.hpp"
+#include "data/image.hpp"
+#include "data/image_folder.hpp"
 #include "io/model_file.hpp"
 #include "io/safetensors.hpp"

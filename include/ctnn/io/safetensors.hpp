@@ -399,4 +399,10 @@ void load_safetensors(Net& net, const std::string& path) {
   std::copy(state.begin(), state.end(), net.state().begin());
 }
 
+/// The same functions under ctnn::io, beside the other file formats.
+namespace io {
+using ::ctnn::load_safetensors;
+using ::ctnn::save_safetensors;
+}  // namespace io
+
 }  // namespace ctnn
