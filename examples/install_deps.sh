@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ctnn's build, tests, examples and benchmarks use, skipping those
-# already installed. Usage: install_deps.sh [--data]   (--data adds the Fashion-MNIST data set)
+# already installed. Usage: install_deps.sh [--data] [--fuzz]
+#   --data adds the Fashion-MNIST data set
+#   --fuzz adds clang and its libFuzzer/sanitizer runtimes, for tests/fuzz/run.sh
 set -euo pipefail
 
 packages=(g++ cmake make libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann-json3-dev
           libbenchmark-dev)
-[[ "${1:-}" == "--data" ]] && packages+=(dataset-fashion-mnist)
+for arg in "$@"; do
+  case "$arg" in
+    --data) packages+=(dataset-fashion-mnist) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "install_deps.sh: unknown option $arg (expected --data or --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

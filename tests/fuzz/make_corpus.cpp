@@ -1,0 +1,274 @@
+// tests/fuzz/make_corpus.cpp — writes the fuzzers' seed corpora: a few small valid files and
+// slightly broken ones (truncated, trailing bytes, a flipped byte, a wrong field) per reader.
+// Usage: ctnn_fuzz_make_corpus <dir>   writes <dir>/fuzz_idx/, <dir>/fuzz_model_file/,
+// <dir>/fuzz_image/ and, when built with CTNN_FUZZ_SAFETENSORS=1, <dir>/fuzz_safetensors/. The
+// output is deterministic. The preset "fuzz" builds it as build/fuzz/tests/fuzz/ctnn_fuzz_make_corpus
+// (with safetensors when its clang compiles ctnn/io/safetensors.hpp); tests/fuzz/corpus/ was made
+// with g++ so that it has all four:
+//   g++ -std=c++20 -DCTNN_FUZZ_SAFETENSORS=1 -Iinclude tests/fuzz/make_corpus.cpp -lstb -lz
+//   ./a.out tests/fuzz/corpus
+#include <stb/stb_image_write.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "fuzz_common.hpp"
+
+#if CTNN_FUZZ_SAFETENSORS
+#include <ctnn/io/safetensors.hpp>
+#include <nlohmann/json.hpp>
+#endif
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+fs::path g_root;
+
+void put(const std::string& target, const std::string& name, const Bytes& b) {
+  const fs::path dir = g_root / target;
+  fs::create_directories(dir);
+  std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  if (!f) throw std::runtime_error("cannot write " + (dir / name).string());
+}
+
+Bytes read_all(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+Bytes gzip(const Bytes& in) {
+  z_stream s{};
+  if (deflateInit2(&s, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) std::abort();
+  Bytes out(deflateBound(&s, in.size()) + 32);
+  s.next_in = const_cast<Bytes::value_type*>(in.data());
+  s.avail_in = static_cast<uInt>(in.size());
+  s.next_out = out.data();
+  s.avail_out = static_cast<uInt>(out.size());
+  if (deflate(&s, Z_FINISH) != Z_STREAM_END) std::abort();
+  out.resize(s.total_out);
+  deflateEnd(&s);
+  // Fixed header time and OS bytes, so the output does not depend on when or where it is made.
+  out[4] = out[5] = out[6] = out[7] = 0;
+  out[9] = 3;
+  return out;
+}
+
+Bytes cat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+Bytes cut(Bytes a, std::size_t n) {
+  a.resize(a.size() - n);
+  return a;
+}
+
+Bytes idx(std::uint8_t type, const std::vector<std::uint32_t>& dims, std::uint8_t seed) {
+  Bytes b = {0, 0, type, static_cast<std::uint8_t>(dims.size())};
+  std::size_t total = 1;
+  for (std::uint32_t d : dims) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(d >> s));
+    total *= d;
+  }
+  for (std::size_t i = 0; i < total && total < 4096; ++i)
+    b.push_back(static_cast<std::uint8_t>(seed + 37 * i));
+  return b;
+}
+
+void idx_corpus() {
+  const std::string t = "fuzz_idx";
+  const Bytes images = idx(8, {2, 3, 3}, 1);  // two 3 x 3 images (the fixed label file has 2)
+  put(t, "images_2x3x3.idx", images);
+  put(t, "images_2x2x2x3.idx", idx(8, {2, 2, 2, 3}, 5));
+  put(t, "vector_5.idx", idx(8, {5}, 9));
+  put(t, "labels_0_1.idx", Bytes{0, 0, 8, 1, 0, 0, 0, 2, 0, 1});
+  put(t, "labels_out_of_range.idx", Bytes{0, 0, 8, 1, 0, 0, 0, 2, 2, 7});
+  put(t, "labels_count_3.idx", Bytes{0, 0, 8, 1, 0, 0, 0, 3, 0, 1, 2});
+  put(t, "images_2x3x3.idx.gz", gzip(images));
+  put(t, "images_two_gzip_members.gz",
+      cat(gzip(Bytes(images.begin(), images.begin() + 9)), gzip(Bytes(images.begin() + 9, images.end()))));
+  put(t, "images_gzip_cut.gz", cut(gzip(images), 5));
+  put(t, "images_gzip_trailing_garbage.gz", cat(gzip(images), Bytes{1, 2, 3}));
+  put(t, "images_truncated.idx", cut(images, 3));
+  put(t, "images_trailing.idx", cat(images, Bytes{0xAA, 0xBB}));
+  put(t, "type_float.idx", idx(0x0D, {2, 2}, 3));
+  put(t, "dims_5.idx", Bytes{0, 0, 8, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7});
+  put(t, "dim_zero.idx", Bytes{0, 0, 8, 2, 0, 0, 0, 0, 0, 0, 0, 4});
+  put(t, "dims_huge.idx", Bytes{0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 0, 0, 9, 1});
+  put(t, "header_short.idx", Bytes{0, 0, 8, 3, 0, 0});
+}
+
+void model_corpus() {
+  const std::string t = "fuzz_model_file";
+  const fs::path tmp = g_root / "model.tmp";
+  ctnn_fuzz::ModelNet net(3);
+  ctnn::save(net, tmp.string());
+  const Bytes valid = read_all(tmp);
+  put(t, "valid.model", valid);
+  put(t, "truncated.model", cut(valid, 7));
+  put(t, "trailing.model", cat(valid, Bytes{0, 0, 0, 0}));
+  Bytes flipped = valid;
+  flipped[valid.size() - 20] ^= 0x40;  // a parameter: CRC mismatch
+  put(t, "crc_mismatch.model", flipped);
+  Bytes ver = valid;
+  ver[8] = 2;
+  put(t, "version_2.model", ver);
+  Bytes sig = valid;
+  sig[14] = 0x10;  // signature length (about 1 MB) far beyond the file
+  put(t, "signature_length.model", sig);
+  put(t, "magic_only.model", Bytes(valid.begin(), valid.begin() + 8));
+
+  using Other = ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<2, 3>, ctnn::ReLU, ctnn::Dense<4>>;
+  Other other(4);
+  ctnn::save(other, tmp.string());
+  put(t, "other_network.model", read_all(tmp));
+  fs::remove(tmp);
+}
+
+#if CTNN_FUZZ_SAFETENSORS
+// A safetensors file: the u64 header length, the header, the data buffer.
+Bytes safetensors(const std::string& header, const Bytes& buffer) {
+  Bytes b;
+  for (int s = 0; s < 64; s += 8) b.push_back(static_cast<std::uint8_t>(header.size() >> s));
+  b.insert(b.end(), header.begin(), header.end());
+  return cat(b, buffer);
+}
+
+void safetensors_corpus() {
+  const std::string t = "fuzz_safetensors";
+  const fs::path tmp = g_root / "model.tmp";
+  ctnn_fuzz::SafetensorsNet net(5);
+  ctnn::save_safetensors(net, tmp.string());
+  const Bytes valid = read_all(tmp);
+  fs::remove(tmp);
+  put(t, "valid.safetensors", valid);
+  put(t, "truncated.safetensors", cut(valid, 9));
+  put(t, "header_length_only.safetensors", Bytes(valid.begin(), valid.begin() + 8));
+  Bytes len = valid;
+  len[5] = 0x7F;  // header length far beyond the file
+  put(t, "header_length_huge.safetensors", len);
+
+  std::size_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | valid[std::size_t(i)];
+  const Bytes buffer(valid.begin() + 8 + std::ptrdiff_t(n), valid.end());
+  const auto header = nlohmann::ordered_json::parse(valid.begin() + 8, valid.begin() + 8 + std::ptrdiff_t(n));
+  auto variant = [&](const char* name, auto&& edit, const Bytes& buf) {
+    nlohmann::ordered_json h = header;
+    edit(h);
+    put(t, name, safetensors(h.dump(), buf));
+  };
+  variant("unpadded_no_metadata.safetensors", [](auto& h) { h.erase("__metadata__"); }, buffer);
+  variant("missing_tensor.safetensors", [](auto& h) { h.erase("3.bias"); }, buffer);
+  variant("extra_tensor.safetensors",
+          [](auto& h) { h["9.weight"] = {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}}; }, buffer);
+  variant("dtype_f16.safetensors", [](auto& h) { h["0.bias"]["dtype"] = "F16"; }, buffer);
+  variant("shape_swapped.safetensors", [](auto& h) { h["3.weight"]["shape"] = {3, 2}; }, buffer);
+  variant("overlap.safetensors", [](auto& h) { h["0.bias"]["data_offsets"] = {0, 8}; }, buffer);
+  variant("offsets_reversed.safetensors",
+          [](auto& h) { auto& o = h["3.bias"]["data_offsets"]; std::swap(o[0], o[1]); }, buffer);
+  variant("offsets_negative.safetensors", [](auto& h) { h["3.bias"]["data_offsets"][0] = -8; }, buffer);
+  variant("metadata_number.safetensors", [](auto& h) { h["__metadata__"]["format"] = 1; }, buffer);
+  variant("buffer_short.safetensors", [](auto&) {}, cut(buffer, 4));
+  variant("gap_in_buffer.safetensors",
+          [](auto& h) {
+            for (auto& [name, e] : h.items())
+              if (name != "__metadata__")
+                for (auto& o : e["data_offsets"]) o = o.template get<std::uint64_t>() + 16;
+          },
+          cat(Bytes(16, 0), buffer));
+  put(t, "not_json.safetensors", safetensors("{\"0.weight\": [1, 2", buffer));
+  put(t, "json_array.safetensors", safetensors("[1, 2, 3]", Bytes{}));
+}
+#endif
+
+void sink(void* ctx, void* data, int size) {
+  auto* out = static_cast<Bytes*>(ctx);
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  out->insert(out->end(), p, p + size);
+}
+
+Bytes pixels(int w, int h, int comp, int seed) {
+  Bytes px(std::size_t(w) * std::size_t(h) * std::size_t(comp));
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(seed + 29 * i + (i * i) % 7);
+  return px;
+}
+
+void image_corpus() {
+  const std::string t = "fuzz_image";
+  auto png = [](int w, int h, int comp, int seed) {
+    Bytes out;
+    if (!stbi_write_png_to_func(sink, &out, w, h, comp, pixels(w, h, comp, seed).data(), w * comp)) std::abort();
+    return out;
+  };
+  const Bytes grey = png(8, 8, 1, 1);
+  put(t, "grey_8x8.png", grey);
+  put(t, "rgb_7x5.png", png(7, 5, 3, 2));
+  put(t, "rgba_3x3.png", png(3, 3, 4, 3));
+  put(t, "grey_alpha_4x4.png", png(4, 4, 2, 4));
+  put(t, "rgb_12x10.png", png(12, 10, 3, 5));
+  put(t, "grey_1x1.png", png(1, 1, 1, 6));
+  put(t, "grey_8x8_truncated.png", cut(grey, 20));
+  Bytes sig = grey;
+  sig[1] = 'Q';
+  put(t, "bad_signature.png", sig);
+
+  Bytes out;
+  stbi_write_bmp_to_func(sink, &out, 6, 4, 3, pixels(6, 4, 3, 7).data());
+  put(t, "rgb_6x4.bmp", out);
+  out.clear();
+  stbi_write_bmp_to_func(sink, &out, 8, 8, 1, pixels(8, 8, 1, 8).data());
+  put(t, "grey_8x8.bmp", out);
+  out.clear();
+  stbi_write_tga_to_func(sink, &out, 5, 7, 3, pixels(5, 7, 3, 9).data());
+  put(t, "rgb_5x7_rle.tga", out);
+  out.clear();
+  stbi_write_jpg_to_func(sink, &out, 8, 8, 3, pixels(8, 8, 3, 10).data(), 60);
+  put(t, "rgb_8x8.jpg", out);
+  out.clear();
+  stbi_write_jpg_to_func(sink, &out, 9, 6, 1, pixels(9, 6, 1, 11).data(), 90);
+  put(t, "grey_9x6.jpg", out);
+  out.clear();
+  const float hdr[] = {0.1f, 0.5f, 2.0f, 0.0f, 1.0f, 0.25f, 8.0f, 0.75f, 0.3f, 0.6f, 0.9f, 1.5f};
+  stbi_write_hdr_to_func(sink, &out, 2, 2, 3, hdr);
+  put(t, "rgb_2x2.hdr", out);
+
+  put(t, "grey_3x2.pgm", cat(Bytes{'P', '5', '\n', '3', ' ', '2', '\n', '2', '5', '5', '\n'},
+                             pixels(3, 2, 1, 12)));
+  put(t, "rgb_2x2.ppm", cat(Bytes{'P', '6', ' ', '2', ' ', '2', ' ', '2', '5', '5', '\n'},
+                            pixels(2, 2, 3, 13)));
+  // The smallest GIF: one white pixel.
+  put(t, "white_1x1.gif",
+      Bytes{'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0xFF, 0xFF, 0xFF, 0, 0, 0,
+            '!', 0xF9, 4, 1, 0, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 'D', 1, 0, ';'});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: " << argv[0] << " <dir>\n";
+    return 2;
+  }
+  g_root = argv[1];
+  try {
+    idx_corpus();
+    model_corpus();
+    image_corpus();
+#if CTNN_FUZZ_SAFETENSORS
+    safetensors_corpus();
+#endif
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
