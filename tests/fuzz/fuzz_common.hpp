@@ -14,9 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <stdexcept>
-#include <string>
-
 #include <ctnn/data/idx.hpp>
 #include <ctnn/error.hpp>
 #include <ctnn/io/model_file.hpp>
@@ -25,6 +22,8 @@
 #include <ctnn/layers/dense.hpp>
 #include <ctnn/layers/recurrent.hpp>
 #include <ctnn/network.hpp>
+#include <stdexcept>
+#include <string>
 
 namespace ctnn_fuzz {
 

@@ -12,8 +12,8 @@
 namespace {
 
 // Two 2 x 2 images and the two labels 0 and 1: the fuzzed file meets a valid partner.
-constexpr std::uint8_t kImages[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2,
-                                    0, 64, 128, 255, 1, 2, 3, 4};
+constexpr std::uint8_t kImages[] = {0, 0, 8, 3, 0, 0,  0,   2,   0, 0, 0, 2,
+                                    0, 0, 0, 2, 0, 64, 128, 255, 1, 2, 3, 4};
 constexpr std::uint8_t kLabels[] = {0, 0, 8, 1, 0, 0, 0, 2, 0, 1};
 
 struct Files {
@@ -44,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const ctnn::Error&) {
   }
   try {
-    const ctnn::data::Dataset ds = ctnn::data::load_idx_dataset(f.input.path(), f.labels.path(), 10);
+    const ctnn::data::Dataset ds =
+        ctnn::data::load_idx_dataset(f.input.path(), f.labels.path(), 10);
     if (ds.labels.size() != 2 || ds.inputs.size() != 2 * ds.sample_size) std::abort();
   } catch (const ctnn::Error&) {
   }

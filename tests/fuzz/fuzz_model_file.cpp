@@ -2,9 +2,9 @@
 // scratch file, is loaded into a small fixed network (ctnn_fuzz::ModelNet). load promises all or
 // nothing, so a load that throws must leave the network's parameters and state as they were.
 #include <algorithm>
-#include <cstring>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "fuzz_common.hpp"
@@ -21,9 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const ctnn::Error&) {
     // Unchanged on error (compare bit patterns: a file may legitimately hold NaNs).
     const auto same = [](auto span, const std::vector<float>& ref) {
-      return std::equal(span.begin(), span.end(), ref.begin(), ref.end(), [](float a, float b) {
-        return std::memcmp(&a, &b, sizeof a) == 0;
-      });
+      return std::equal(span.begin(), span.end(), ref.begin(), ref.end(),
+                        [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; });
     };
     if (!same(net.parameters(), params) || !same(net.state(), state)) std::abort();
     return 0;

@@ -6,9 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <vector>
-
 #include <ctnn/io/safetensors.hpp>
+#include <vector>
 
 #include "fuzz_common.hpp"
 
@@ -24,9 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const ctnn::Error&) {
     // Unchanged on error (compare bit patterns: a file may legitimately hold NaNs).
     const auto same = [](auto span, const std::vector<float>& ref) {
-      return std::equal(span.begin(), span.end(), ref.begin(), ref.end(), [](float a, float b) {
-        return std::memcmp(&a, &b, sizeof a) == 0;
-      });
+      return std::equal(span.begin(), span.end(), ref.begin(), ref.end(),
+                        [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; });
     };
     if (!same(net.parameters(), params) || !same(net.state(), state)) std::abort();
     return 0;

@@ -2,9 +2,9 @@
 // slightly broken ones (truncated, trailing bytes, a flipped byte, a wrong field) per reader.
 // Usage: ctnn_fuzz_make_corpus <dir>   writes <dir>/fuzz_idx/, <dir>/fuzz_model_file/,
 // <dir>/fuzz_image/ and, when built with CTNN_FUZZ_SAFETENSORS=1, <dir>/fuzz_safetensors/. The
-// output is deterministic. The preset "fuzz" builds it as build/fuzz/tests/fuzz/ctnn_fuzz_make_corpus
-// (with safetensors when its clang compiles ctnn/io/safetensors.hpp); tests/fuzz/corpus/ was made
-// with g++ so that it has all four:
+// output is deterministic. The preset "fuzz" builds it as
+// build/fuzz/tests/fuzz/ctnn_fuzz_make_corpus (with safetensors when its clang compiles
+// ctnn/io/safetensors.hpp); tests/fuzz/corpus/ was made with g++ so that it has all four:
 //   g++ -std=c++20 -DCTNN_FUZZ_SAFETENSORS=1 -Iinclude tests/fuzz/make_corpus.cpp -lstb -lz
 //   ./a.out tests/fuzz/corpus
 #include <stb/stb_image_write.h>
@@ -95,15 +95,18 @@ void idx_corpus() {
   put(t, "labels_count_3.idx", Bytes{0, 0, 8, 1, 0, 0, 0, 3, 0, 1, 2});
   put(t, "images_2x3x3.idx.gz", gzip(images));
   put(t, "images_two_gzip_members.gz",
-      cat(gzip(Bytes(images.begin(), images.begin() + 9)), gzip(Bytes(images.begin() + 9, images.end()))));
+      cat(gzip(Bytes(images.begin(), images.begin() + 9)),
+          gzip(Bytes(images.begin() + 9, images.end()))));
   put(t, "images_gzip_cut.gz", cut(gzip(images), 5));
   put(t, "images_gzip_trailing_garbage.gz", cat(gzip(images), Bytes{1, 2, 3}));
   put(t, "images_truncated.idx", cut(images, 3));
   put(t, "images_trailing.idx", cat(images, Bytes{0xAA, 0xBB}));
   put(t, "type_float.idx", idx(0x0D, {2, 2}, 3));
-  put(t, "dims_5.idx", Bytes{0, 0, 8, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7});
+  put(t, "dims_5.idx",
+      Bytes{0, 0, 8, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7});
   put(t, "dim_zero.idx", Bytes{0, 0, 8, 2, 0, 0, 0, 0, 0, 0, 0, 4});
-  put(t, "dims_huge.idx", Bytes{0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 0, 0, 9, 1});
+  put(t, "dims_huge.idx",
+      Bytes{0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 0, 0, 9, 1});
   put(t, "header_short.idx", Bytes{0, 0, 8, 3, 0, 0});
 }
 
@@ -127,7 +130,8 @@ void model_corpus() {
   put(t, "signature_length.model", sig);
   put(t, "magic_only.model", Bytes(valid.begin(), valid.begin() + 8));
 
-  using Other = ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<2, 3>, ctnn::ReLU, ctnn::Dense<4>>;
+  using Other =
+      ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<2, 3>, ctnn::ReLU, ctnn::Dense<4>>;
   Other other(4);
   ctnn::save(other, tmp.string());
   put(t, "other_network.model", read_all(tmp));
@@ -160,31 +164,58 @@ void safetensors_corpus() {
   std::size_t n = 0;
   for (int i = 7; i >= 0; --i) n = n << 8 | valid[std::size_t(i)];
   const Bytes buffer(valid.begin() + 8 + std::ptrdiff_t(n), valid.end());
-  const auto header = nlohmann::ordered_json::parse(valid.begin() + 8, valid.begin() + 8 + std::ptrdiff_t(n));
+  const auto header =
+      nlohmann::ordered_json::parse(valid.begin() + 8, valid.begin() + 8 + std::ptrdiff_t(n));
   auto variant = [&](const char* name, auto&& edit, const Bytes& buf) {
     nlohmann::ordered_json h = header;
     edit(h);
     put(t, name, safetensors(h.dump(), buf));
   };
-  variant("unpadded_no_metadata.safetensors", [](auto& h) { h.erase("__metadata__"); }, buffer);
-  variant("missing_tensor.safetensors", [](auto& h) { h.erase("3.bias"); }, buffer);
-  variant("extra_tensor.safetensors",
-          [](auto& h) { h["9.weight"] = {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}}; }, buffer);
-  variant("dtype_f16.safetensors", [](auto& h) { h["0.bias"]["dtype"] = "F16"; }, buffer);
-  variant("shape_swapped.safetensors", [](auto& h) { h["3.weight"]["shape"] = {3, 2}; }, buffer);
-  variant("overlap.safetensors", [](auto& h) { h["0.bias"]["data_offsets"] = {0, 8}; }, buffer);
-  variant("offsets_reversed.safetensors",
-          [](auto& h) { auto& o = h["3.bias"]["data_offsets"]; std::swap(o[0], o[1]); }, buffer);
-  variant("offsets_negative.safetensors", [](auto& h) { h["3.bias"]["data_offsets"][0] = -8; }, buffer);
-  variant("metadata_number.safetensors", [](auto& h) { h["__metadata__"]["format"] = 1; }, buffer);
-  variant("buffer_short.safetensors", [](auto&) {}, cut(buffer, 4));
-  variant("gap_in_buffer.safetensors",
-          [](auto& h) {
-            for (auto& [name, e] : h.items())
-              if (name != "__metadata__")
-                for (auto& o : e["data_offsets"]) o = o.template get<std::uint64_t>() + 16;
-          },
-          cat(Bytes(16, 0), buffer));
+  variant(
+      "unpadded_no_metadata.safetensors", [](auto& h) { h.erase("__metadata__"); }, buffer);
+  variant(
+      "missing_tensor.safetensors", [](auto& h) { h.erase("3.bias"); }, buffer);
+  variant(
+      "extra_tensor.safetensors",
+      [](auto& h) {
+        h["9.weight"] = {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}};
+      },
+      buffer);
+  variant(
+      "dtype_f16.safetensors", [](auto& h) { h["0.bias"]["dtype"] = "F16"; }, buffer);
+  variant(
+      "shape_swapped.safetensors",
+      [](auto& h) {
+        h["3.weight"]["shape"] = {3, 2};
+      },
+      buffer);
+  variant(
+      "overlap.safetensors",
+      [](auto& h) {
+        h["0.bias"]["data_offsets"] = {0, 8};
+      },
+      buffer);
+  variant(
+      "offsets_reversed.safetensors",
+      [](auto& h) {
+        auto& o = h["3.bias"]["data_offsets"];
+        std::swap(o[0], o[1]);
+      },
+      buffer);
+  variant(
+      "offsets_negative.safetensors", [](auto& h) { h["3.bias"]["data_offsets"][0] = -8; }, buffer);
+  variant(
+      "metadata_number.safetensors", [](auto& h) { h["__metadata__"]["format"] = 1; }, buffer);
+  variant(
+      "buffer_short.safetensors", [](auto&) {}, cut(buffer, 4));
+  variant(
+      "gap_in_buffer.safetensors",
+      [](auto& h) {
+        for (auto& [name, e] : h.items())
+          if (name != "__metadata__")
+            for (auto& o : e["data_offsets"]) o = o.template get<std::uint64_t>() + 16;
+      },
+      cat(Bytes(16, 0), buffer));
   put(t, "not_json.safetensors", safetensors("{\"0.weight\": [1, 2", buffer));
   put(t, "json_array.safetensors", safetensors("[1, 2, 3]", Bytes{}));
 }
@@ -198,7 +229,8 @@ void sink(void* ctx, void* data, int size) {
 
 Bytes pixels(int w, int h, int comp, int seed) {
   Bytes px(std::size_t(w) * std::size_t(h) * std::size_t(comp));
-  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(seed + 29 * i + (i * i) % 7);
+  for (std::size_t i = 0; i < px.size(); ++i)
+    px[i] = static_cast<std::uint8_t>(seed + 29 * i + (i * i) % 7);
   return px;
 }
 
@@ -206,7 +238,8 @@ void image_corpus() {
   const std::string t = "fuzz_image";
   auto png = [](int w, int h, int comp, int seed) {
     Bytes out;
-    if (!stbi_write_png_to_func(sink, &out, w, h, comp, pixels(w, h, comp, seed).data(), w * comp)) std::abort();
+    if (!stbi_write_png_to_func(sink, &out, w, h, comp, pixels(w, h, comp, seed).data(), w * comp))
+      std::abort();
     return out;
   };
   const Bytes grey = png(8, 8, 1, 1);
@@ -241,14 +274,15 @@ void image_corpus() {
   stbi_write_hdr_to_func(sink, &out, 2, 2, 3, hdr);
   put(t, "rgb_2x2.hdr", out);
 
-  put(t, "grey_3x2.pgm", cat(Bytes{'P', '5', '\n', '3', ' ', '2', '\n', '2', '5', '5', '\n'},
-                             pixels(3, 2, 1, 12)));
-  put(t, "rgb_2x2.ppm", cat(Bytes{'P', '6', ' ', '2', ' ', '2', ' ', '2', '5', '5', '\n'},
-                            pixels(2, 2, 3, 13)));
+  put(t, "grey_3x2.pgm",
+      cat(Bytes{'P', '5', '\n', '3', ' ', '2', '\n', '2', '5', '5', '\n'}, pixels(3, 2, 1, 12)));
+  put(t, "rgb_2x2.ppm",
+      cat(Bytes{'P', '6', ' ', '2', ' ', '2', ' ', '2', '5', '5', '\n'}, pixels(2, 2, 3, 13)));
   // The smallest GIF: one white pixel.
   put(t, "white_1x1.gif",
-      Bytes{'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0xFF, 0xFF, 0xFF, 0, 0, 0,
-            '!', 0xF9, 4, 1, 0, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 'D', 1, 0, ';'});
+      Bytes{'G',  'I', 'F', '8', '9', 'a',  1, 0, 1, 0,   0x80, 0, 0,   0xFF, 0xFF,
+            0xFF, 0,   0,   0,   '!', 0xF9, 4, 1, 0, 0,   0,    0, ',', 0,    0,
+            0,    0,   1,   0,   1,   0,    0, 2, 2, 'D', 1,    0, ';'});
 }
 
 }  // namespace
