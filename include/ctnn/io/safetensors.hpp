@@ -55,6 +55,7 @@
 
 #include "../error.hpp"
 #include "../layers/layer.hpp"
+#include "../layers/recurrent.hpp"
 #include "../shape.hpp"
 #include "model_file.hpp"
 
@@ -122,7 +123,7 @@ void add_recurrent(std::vector<TensorMap>& out, const std::string& prefix,
                    return L::wx + e % F * GH + e / F;
                  }});
   out.push_back({prefix + "weight_hh_l0" + suffix, {GH, H}, offset, [](std::size_t e) {
-                   return L::wh + e % H * GH + e / H;
+                   return L::wh + recurrent_panel_offset(e % H, e / H, H, GH);
                  }});
   out.push_back(
       {prefix + "bias_ih_l0" + suffix, {GH}, offset, [](std::size_t e) { return L::bx + e; }});
@@ -232,7 +233,9 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
   }
   if (!header.is_object()) throw FileError(path, "the header is not a JSON object");
   std::map<std::string, Entry> entries;
-  for (const auto& [name, v] : header.items()) {
+  for (const auto& item : header.items()) {
+    const std::string& name = item.key();
+    const nlohmann::json& v = item.value();
     if (name == "__metadata__") {
       bool ok = v.is_object();
       if (ok)
