@@ -171,16 +171,26 @@ inline void gemm(const float* a, const float* b, float* c, const float* bias,
     detail::row_block<S, N, low, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
 }
 
-/// The same product for a row count known only at run time (a batch).
+/// The same product for a row count known only at run time (a batch): split as the
+/// compile-time version, into the fewest tiles of nearly equal height (13 rows with tiles of
+/// at most 6: 5+4+4, not 6+6+1 whose one-row tile would cost as much as a full one).
 template <class S, std::size_t N, Init I>
 inline void gemm(const float* a, const float* b, float* c, const float* bias, std::size_t rows,
                  std::size_t k1_count) {
   constexpr std::size_t P = detail::rows_for<N>;
+  if (rows == 0) return;
+  const std::size_t tiles = (rows + P - 1) / P;
+  const std::size_t low = rows / tiles, high_tiles = rows % tiles;
   std::size_t r = 0;
-  for (; r + P <= rows; r += P)
-    detail::row_block<S, N, P, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
-  if (r < rows)
-    detail::row_tail<S, N, I, P - 1>(a + r * S::AP, b, c + r * S::CP, bias, rows - r, k1_count);
+  if (low == P) {  // every tile full: the common case of a large batch
+    for (; r < rows; r += P)
+      detail::row_block<S, N, P, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
+    return;
+  }
+  for (std::size_t t = 0; t < high_tiles; ++t, r += low + 1)
+    detail::row_tail<S, N, I, P>(a + r * S::AP, b, c + r * S::CP, bias, low + 1, k1_count);
+  for (std::size_t t = high_tiles; t < tiles; ++t, r += low)
+    detail::row_tail<S, N, I, P>(a + r * S::AP, b, c + r * S::CP, bias, low, k1_count);
 }
 
 }  // namespace ctnn::kernels
