@@ -136,3 +136,37 @@ TEST_CASE("a failed save leaves the previous model in place") {
   CHECK_THROWS_AS(save(a, dir.file("no-such-dir/m.ctnn")), FileError);
   CHECK(read_all(dir.file("m.ctnn")) == before);
 }
+
+TEST_CASE("version-1 files load only into networks without recurrent layers") {
+  // Version 1 differs from version 2 only in the layout of recurrent layers' W_h.
+  const auto as_version_1 = [](std::vector<char> b) {
+    b[8] = 1;
+    const auto n = b.size() - 4;
+    const auto crc = static_cast<std::uint32_t>(
+        crc32(0L, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(n)));
+    for (int i = 0; i < 4; ++i) b[n + i] = static_cast<char>(crc >> (8 * i));
+    return b;
+  };
+  TempDir dir;
+  Net a(6);
+  save(a, dir.file("cnn.ctnn"));
+  write_all(dir.file("cnn1.ctnn"), as_version_1(read_all(dir.file("cnn.ctnn"))));
+  Net b;
+  load(b, dir.file("cnn1.ctnn"));
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+
+  using Rnn = Sequential<Input<4, 3>, GRU<5>, Dense<2>>;
+  Rnn r(7);
+  save(r, dir.file("rnn.ctnn"));
+  write_all(dir.file("rnn1.ctnn"), as_version_1(read_all(dir.file("rnn.ctnn"))));
+  Rnn s(8);
+  const auto before = std::vector<float>(s.parameters().begin(), s.parameters().end());
+  try {
+    load(s, dir.file("rnn1.ctnn"));
+    FAIL("a version-1 file was loaded into a recurrent network");
+  } catch (const FileError& e) {
+    CHECK(std::string(e.what()).find("format version 1") != std::string::npos);
+    CHECK(std::string(e.what()).find("recurrent") != std::string::npos);
+  }
+  CHECK(std::equal(before.begin(), before.end(), s.parameters().begin()));
+}

@@ -83,8 +83,11 @@ std::vector<float> to_ctnn(const Tensor& wih, const Tensor& whh, const Tensor& b
   std::vector<float> p;
   for (std::size_t k = 0; k < F; ++k)
     for (std::size_t n = 0; n < GH; ++n) p.push_back(wih.values[n * F + k]);
+  std::vector<float> w(H * GH);  // W_h in its column panels
   for (std::size_t k = 0; k < H; ++k)
-    for (std::size_t n = 0; n < GH; ++n) p.push_back(whh.values[n * H + k]);
+    for (std::size_t n = 0; n < GH; ++n)
+      w[ctnn::recurrent_panel_offset(k, n, H, GH)] = whh.values[n * H + k];
+  p.insert(p.end(), w.begin(), w.end());
   p.insert(p.end(), bih.values.begin(), bih.values.end());
   p.insert(p.end(), bhh.values.begin(), bhh.values.end());
   return p;
@@ -141,10 +144,14 @@ void check_against_pytorch(const char* file, bool bidirectional) {
 
 }  // namespace
 
-TEST_CASE("recurrent forward matches a scalar reference written from the equations") {
-  constexpr std::size_t B = 3, T = 5, F = 7, H = 19;
+namespace {
+
+/// Forward of bound layer L (ReturnSequences = true) on B sequences against reference_rnn.
+template <class L>
+void check_against_reference(Kind kind, std::size_t B) {
+  constexpr std::size_t T = L::T, F = L::F, H = L::H;
   auto x = ctnn_test::random_vector(B * T * F, 1);
-  auto run = [&]<class L>(Kind kind) {
+  {
     std::vector<float> params(L::parameter_count);
     Rng rng(2);
     L::init(params.data(), nullptr, rng);
@@ -154,7 +161,8 @@ TEST_CASE("recurrent forward matches a scalar reference written from the equatio
         bhh(params.begin() + L::bh, params.end());
     for (std::size_t n = 0; n < GH; ++n) {
       for (std::size_t k = 0; k < F; ++k) wih[n * F + k] = params[L::wx + k * GH + n];
-      for (std::size_t k = 0; k < H; ++k) whh[n * H + k] = params[L::wh + k * GH + n];
+      for (std::size_t k = 0; k < H; ++k)
+        whh[n * H + k] = params[L::wh + recurrent_panel_offset(k, n, H, GH)];
     }
     const auto ref = reference_rnn(kind, x, B, T, F, H, wih, whh, bih, bhh);
     std::vector<float> out(B * T * H), scratch(B * L::scratch_per_sample + L::scratch_fixed);
@@ -165,11 +173,23 @@ TEST_CASE("recurrent forward matches a scalar reference written from the equatio
     p.out = out.data();
     p.batch = B;
     L::forward(p);
+    INFO(L::name(), " on ", F, " features");
     CHECK(ctnn_test::max_abs_diff(out, std::vector<float>(ref.begin(), ref.end())) < 1e-5f);
-  };
-  run.template operator()<LSTM<H, true>::bind<Sequence<T, F>>>(Kind::lstm);
-  run.template operator()<GRU<H, true>::bind<Sequence<T, F>>>(Kind::gru);
-  run.template operator()<SimpleRNN<H, true>::bind<Sequence<T, F>>>(Kind::rnn);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("recurrent forward matches a scalar reference written from the equations") {
+  check_against_reference<LSTM<19, true>::bind<Sequence<5, 7>>>(Kind::lstm, 3);
+  check_against_reference<GRU<19, true>::bind<Sequence<5, 7>>>(Kind::gru, 3);
+  check_against_reference<SimpleRNN<19, true>::bind<Sequence<5, 7>>>(Kind::rnn, 3);
+  // Weights beyond half an L2 cache: W_x read in column blocks, W_h's panels visited in
+  // alternating order.
+  using Large = LSTM<192, true>::bind<Sequence<4, 200>>;
+  static_assert(Large::wx_in_blocks && Large::alternate_panels);
+  check_against_reference<Large>(Kind::lstm, 1);
+  check_against_reference<Large>(Kind::lstm, 7);
 }
 
 TEST_CASE("recurrent layers match PyTorch: outputs and gradients") {
@@ -231,6 +251,7 @@ TEST_CASE("an image fed to a recurrent layer is read as rows of W*C features") {
 TEST_CASE("recurrent backward through time matches finite differences") {
   check_layer_gradients<LSTM<7>::bind<Sequence<4, 5>>>(3, true);
   check_layer_gradients<LSTM<19, true>::bind<Sequence<3, 6>>>(2, true);
+  check_layer_gradients<LSTM<40, true>::bind<Sequence<3, 4>>>(2, true);  // W_h in 3 panels
   check_layer_gradients<GRU<7>::bind<Sequence<4, 5>>>(3, true);
   check_layer_gradients<GRU<17, true>::bind<Image<3, 2, 3>>>(2, true);
   check_layer_gradients<SimpleRNN<9>::bind<Sequence<5, 3>>>(2, true);

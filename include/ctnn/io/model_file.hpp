@@ -2,7 +2,7 @@
 //
 // The format is documented byte by byte in docs/model-format.md. In short, all integers
 // little-endian:
-//   "CTNNMODL" | u32 version (1) | u32 L | L bytes signature | u64 FNV-1a-64 of the signature |
+//   "CTNNMODL" | u32 version (2) | u32 L | L bytes signature | u64 FNV-1a-64 of the signature |
 //   u64 parameter count | u64 state count | parameters (f32) | state (f32) |
 //   u32 CRC-32 (zlib) of every byte before it
 // The signature is Net::signature(): one line per layer with its name and shapes.
@@ -19,6 +19,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <stdlib.h>
@@ -26,13 +27,28 @@
 #include <unistd.h>
 
 #include "../error.hpp"
+#include "../layers/layer.hpp"
 
 namespace ctnn {
 
 namespace io::detail {
 
 inline constexpr char magic[8] = {'C', 'T', 'N', 'N', 'M', 'O', 'D', 'L'};
-inline constexpr std::uint32_t version = 1;
+/// Version 2 stores recurrent layers' W_h in column panels (layers/recurrent.hpp); version 1
+/// stored it row-major and is still read for networks without recurrent layers, whose layout
+/// did not change.
+inline constexpr std::uint32_t version = 2;
+
+template <class Net>
+constexpr bool has_recurrent_layer() {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    constexpr auto recurrent = [](LayerKind k) {
+      return k == LayerKind::lstm || k == LayerKind::gru || k == LayerKind::simple_rnn ||
+             k == LayerKind::bidirectional;
+    };
+    return (recurrent(Net::template layer<I>::kind) || ...);
+  }(std::make_index_sequence<Net::layer_count>{});
+}
 
 inline std::uint64_t fnv1a64(std::string_view s) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -179,9 +195,12 @@ void load(Net& net, const std::string& path) {
     throw FileError(path, "not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
   need(16, "the header");
   const auto ver = get<std::uint32_t>(b.data() + 8);
-  if (ver != version)
-    throw FileError(path, "format version " + std::to_string(ver) + " at offset 8; this build reads version " +
-                              std::to_string(version));
+  if (ver != version && !(ver == 1 && !has_recurrent_layer<Net>()))
+    throw FileError(path, "format version " + std::to_string(ver) +
+                              " at offset 8; this build reads version " + std::to_string(version) +
+                              (ver == 1 ? " for networks with recurrent layers (version 1 stored "
+                                          "their W_h row-major)"
+                                        : ""));
   const std::size_t L = get<std::uint32_t>(b.data() + 12);
   need(16 + L + 24, "the signature and counts");
   const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);

@@ -7,17 +7,27 @@
 //
 // Parameters, per layer, in this order (G = 4 for LSTM, 3 for GRU, 1 for SimpleRNN; gates in
 // PyTorch's order, LSTM i, f, g, o and GRU r, z, n; gate g of unit j is column g*Units + j):
-//   W_x  F x G*Units      = PyTorch weight_ih_l0 transposed ([k][g*Units + j])
-//   W_h  Units x G*Units  = PyTorch weight_hh_l0 transposed
+//   W_x  F x G*Units      = PyTorch weight_ih_l0 transposed, row-major: W_x[k][n] at k*G*Units + n
+//   W_h  Units x G*Units  = PyTorch weight_hh_l0 transposed, in column panels (below)
 //   b_x  G*Units          = PyTorch bias_ih_l0
 //   b_h  G*Units          = PyTorch bias_hh_l0
 // so G*Units*(F + Units + 2) floats, one to one with a PyTorch state_dict. Initialisation as
 // PyTorch: every weight and bias uniform on [-1/sqrt(Units), 1/sqrt(Units)].
 //
+// W_h is stored as column panels of recurrent_panel_width (64) columns, the last one narrower
+// when G*Units is not a multiple of 64; each panel is Units rows of its width, contiguous.
+// recurrent_panel_offset(k, n, Units, G*Units) gives the position of W_h[k][n]. The per-step
+// product then streams each panel front to back instead of striding across rows of G*Units
+// floats, with no repacking per call. The layout does not depend on the SIMD width.
+//
 // Computation: the input projection of all steps, X W_x + b_x, is one GEMM over batch*T rows
-// before the recurrence; each step then multiplies the batch's h_{t-1} by W_h (one GEMM with the
-// gates stacked as columns) and applies the cell (kernels/rnn_cells.hpp). Backward runs the
-// steps in reverse, then computes the weight and input gradients of all steps as batched GEMMs.
+// before the recurrence (column block by column block when W_x is too large to stay in a core's
+// L2 cache, so that it is read once); each step then multiplies the batch's h_{t-1} by W_h (one
+// GEMM per panel with the gates stacked as columns) and applies the cell
+// (kernels/rnn_cells.hpp). When W_h is larger than half of an L2 cache, alternate steps visit
+// the panels in reverse order, so that a step starts on the panels the previous one used last
+// and still finds them in cache. Backward runs the steps in reverse, then computes the weight and
+// input gradients of all steps as batched GEMMs.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +39,19 @@
 #include "layer.hpp"
 
 namespace ctnn {
+
+/// Column width of the panels in which recurrent layers store W_h (see the header comment).
+inline constexpr std::size_t recurrent_panel_width = 64;
+
+/// Position of element (k, n) of a `rows` x `columns` matrix stored in column panels of
+/// recurrent_panel_width: panel n / 64 starts at (n / 64) * 64 * rows and holds `rows` rows of
+/// its width (64, or columns % 64 for a narrower last panel).
+constexpr std::size_t recurrent_panel_offset(std::size_t k, std::size_t n, std::size_t rows,
+                                             std::size_t columns) {
+  const std::size_t j = n / recurrent_panel_width, first = j * recurrent_panel_width;
+  const std::size_t width = std::min(recurrent_panel_width, columns - first);
+  return first * rows + k * width + (n - first);
+}
 
 namespace detail {
 
@@ -68,12 +91,15 @@ struct Recurrent {
     // Per sample: xp, act, dxp, dhp (T*GH each); aux, h (T*H each); hp (GH); dh, dh_next,
     // carry (H each).
     static constexpr std::size_t scratch_per_sample = 4 * T * GH + 2 * T * H + GH + 3 * H;
-    // W_h in column panels for the per-step product, transposed W_h and W_x for backward, and
-    // a zero state.
-    static constexpr std::size_t scratch_fixed = H * GH + GH * H + GH * F + H;
-    // Panel width: the widest register tile of the gemm kernel.
-    static constexpr std::size_t PW = kernels::detail::max_tile_vectors * kernels::simd_width;
+    // Transposed W_h and W_x for backward, and a zero state.
+    static constexpr std::size_t scratch_fixed = GH * H + GH * F + H;
+    static constexpr std::size_t PW = recurrent_panel_width;
     static constexpr std::size_t panels = GH / PW, tail = GH % PW;
+    // Weights that no longer fit in (half of) a 1 MB L2 cache change the loop order; see the
+    // header comment.
+    static constexpr std::size_t l2_bytes = std::size_t{512} << 10;
+    static constexpr bool wx_in_blocks = F * GH * sizeof(float) > l2_bytes;
+    static constexpr bool alternate_panels = H * GH * sizeof(float) > l2_bytes;
     // Input projection of T steps, recurrent products of T-1 steps (h_0 = 0), and about ten
     // operations per gate value for the cell.
     static constexpr std::size_t flops = 2 * GH * (T * F + (T - 1) * H) + 10 * T * GH;
@@ -90,53 +116,70 @@ struct Recurrent {
 
     struct Buffers {
       float *xp, *act, *dxp, *dhp, *aux, *h, *hp, *dh, *dh_next, *carry;
-      float *whp, *wht, *wxt, *zero;
+      float *wht, *wxt, *zero;
       Buffers(float* s, std::size_t batch) {
         for (float** p : {&xp, &act, &dxp, &dhp}) *p = s, s += batch * T * GH;
         for (float** p : {&aux, &h}) *p = s, s += batch * T * H;
         hp = s, s += batch * GH;
         for (float** p : {&dh, &dh_next, &carry}) *p = s, s += batch * H;
-        whp = s, s += H * GH;
         wht = s, s += GH * H;
         wxt = s, s += GH * F;
         zero = s;
       }
     };
 
-    /// W_h (H x GH, row-major) as column panels of PW columns, each H x PW contiguous, so
-    /// that the per-step product streams through memory instead of striding across rows.
-    static void pack_panels(const float* w, float* panel) {
-      for (std::size_t j = 0; j < GH; j += PW) {
-        const std::size_t width = std::min(PW, GH - j);
-        for (std::size_t k = 0; k < H; ++k, panel += width)
-          std::copy_n(w + k * GH + j, width, panel);
+    /// hp[b] = h_prev[b] W_h + b_h for the B rows of one step (h rows T*H floats apart), panel
+    /// by panel, in reverse panel order when `reversed`.
+    static void recurrent_product(const float* h_prev, const float* panel, const float* bias,
+                                  float* hp, std::size_t B, bool reversed) {
+      const auto full = [&](std::size_t j) {
+        kernels::gemm<kernels::Strides<T * H, 0, 1, 0, PW, H, GH>, PW, kernels::Init::bias>(
+            h_prev, panel + j * H * PW, hp + j * PW, bias + j * PW, B, 1);
+      };
+      const auto last = [&] {
+        if constexpr (tail > 0)
+          kernels::gemm<kernels::Strides<T * H, 0, 1, 0, tail, H, GH>, tail,
+                        kernels::Init::bias>(h_prev, panel + panels * H * PW, hp + panels * PW,
+                                             bias + panels * PW, B, 1);
+      };
+      if (reversed) {
+        last();
+        for (std::size_t j = panels; j-- > 0;) full(j);
+      } else {
+        for (std::size_t j = 0; j < panels; ++j) full(j);
+        last();
       }
     }
 
-    /// hp[b] = h_prev[b] W_h + b_h for the B rows of one step (h rows T*H floats apart).
-    static void recurrent_product(const float* h_prev, const float* panel, const float* bias,
-                                  float* hp, std::size_t B) {
-      for (std::size_t j = 0; j < panels; ++j)
-        kernels::gemm<kernels::Strides<T * H, 0, 1, 0, PW, H, GH>, PW, kernels::Init::bias>(
-            h_prev, panel + j * H * PW, hp + j * PW, bias + j * PW, B, 1);
-      if constexpr (tail > 0)
-        kernels::gemm<kernels::Strides<T * H, 0, 1, 0, tail, H, GH>, tail, kernels::Init::bias>(
-            h_prev, panel + panels * H * PW, hp + panels * PW, bias + panels * PW, B, 1);
+    /// xp = X W_x + b_x for all `rows` = batch*T rows.
+    static void input_projection(const float* x, const float* w, const float* bias, float* xp,
+                                 std::size_t rows) {
+      if constexpr (wx_in_blocks) {
+        // Column blocks of PW: every row block reuses the block of W_x from cache.
+        for (std::size_t j = 0; j < panels; ++j)
+          kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, PW, kernels::Init::bias>(
+              x, w + j * PW, xp + j * PW, bias + j * PW, rows, 1);
+        if constexpr (tail > 0)
+          kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, tail, kernels::Init::bias>(
+              x, w + panels * PW, xp + panels * PW, bias + panels * PW, rows, 1);
+      } else {
+        kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, GH, kernels::Init::bias>(
+            x, w, xp, bias, rows, 1);
+      }
     }
 
     static void forward(const Pass& p) {
       const std::size_t B = p.batch;
       Buffers s(p.scratch, B);
       std::fill(s.zero, s.zero + H, 0.0f);
-      if constexpr (T > 1) pack_panels(p.params + wh, s.whp);
       // Input projection of every step: rows (b, t).
-      kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, GH, kernels::Init::bias>(
-          p.in, p.params + wx, s.xp, p.params + bx, B * T, 1);
+      input_projection(p.in, p.params + wx, p.params + bx, s.xp, B * T);
       for (std::size_t t = 0; t < T; ++t) {
         if (t == 0) {
           for (std::size_t b = 0; b < B; ++b) std::copy_n(p.params + bh, GH, s.hp + b * GH);
         } else {
-          recurrent_product(s.h + (t - 1) * H, s.whp, p.params + bh, s.hp, B);
+          recurrent_product(s.h + (t - 1) * H, p.params + wh, p.params + bh, s.hp, B,
+                            alternate_panels && t % 2 == 0);
         }
         for (std::size_t b = 0; b < B; ++b) {
           const std::size_t r = b * T + t;
@@ -155,8 +198,12 @@ struct Recurrent {
     static void backward(const Pass& p) {
       const std::size_t B = p.batch;
       Buffers s(p.scratch, B);
-      for (std::size_t k = 0; k < H; ++k)
-        for (std::size_t n = 0; n < GH; ++n) s.wht[n * H + k] = p.params[wh + k * GH + n];
+      for (std::size_t n0 = 0; n0 < GH; n0 += PW) {  // W_h^T from the panels
+        const std::size_t width = std::min(PW, GH - n0);
+        const float* panel = p.params + wh + n0 * H;
+        for (std::size_t k = 0; k < H; ++k)
+          for (std::size_t n = 0; n < width; ++n) s.wht[(n0 + n) * H + k] = panel[k * width + n];
+      }
       std::fill(s.dh_next, s.dh_next + B * H, 0.0f);
       std::fill(s.carry, s.carry + B * H, 0.0f);
       for (std::size_t t = T; t-- > 0;) {
@@ -184,9 +231,16 @@ struct Recurrent {
       // Weight gradients over all steps: dW_x += X^T dxp, dW_h += H_{t-1}^T dhp_t (t >= 1).
       kernels::gemm<kernels::Strides<1, T * F, F, T * GH, GH, T, GH>, F, GH,
                     kernels::Init::accumulate>(p.in, s.dxp, p.grads + wx, nullptr, B);
-      if constexpr (T > 1)
-        kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, GH>, H, GH,
-                      kernels::Init::accumulate>(s.h, s.dhp + GH, p.grads + wh, nullptr, B);
+      if constexpr (T > 1) {  // into W_h's panels
+        for (std::size_t j = 0; j < panels; ++j)
+          kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, PW>, H, PW,
+                        kernels::Init::accumulate>(s.h, s.dhp + GH + j * PW,
+                                                   p.grads + wh + j * PW * H, nullptr, B);
+        if constexpr (tail > 0)
+          kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, tail>, H, tail,
+                        kernels::Init::accumulate>(s.h, s.dhp + GH + panels * PW,
+                                                   p.grads + wh + panels * PW * H, nullptr, B);
+      }
       detail::add_column_sums<GH>(s.dxp, B * T, p.grads + bx);
       detail::add_column_sums<GH>(s.dhp, B * T, p.grads + bh);
       if (!p.din) return;
