@@ -65,7 +65,7 @@ for p in libtorch onednn; do
   if [[ -x "${!bin_var}" ]]; then
     peers+=("$p")
   else
-    echo "compare.sh: ${!bin_var} not built (apt-get install libtorch-dev libdnnl-dev, then rebuild); skipping $p" >&2
+    echo "compare.sh: ${!bin_var} not built (bash examples/install_deps.sh --peers, then rebuild); skipping $p" >&2
   fi
 done
 if [[ -n "$python_bench" ]]; then
@@ -80,7 +80,7 @@ export OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512 OPENBLAS_NUM_THREAD
 blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)"
 if [[ " ${peers[*]} " == *" libtorch "* || -n "$python_bench" ]] && [[ "$blas" != *openblas* ]]; then
   echo "compare.sh: warning: libblas.so.3 is ${blas:-missing}, not OpenBLAS: torch's dense and LSTM" >&2
-  echo "  layers will run on the reference BLAS (apt-get install libopenblas0-pthread)" >&2
+  echo "  layers will run on the reference BLAS (bash examples/install_deps.sh --peers)" >&2
 fi
 
 raw="${raw:-$(mktemp -d /tmp/ctnn-compare.XXXXXX)}"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ctnn's build, tests, examples and benchmarks use, skipping those
-# already installed. Usage: install_deps.sh [--data] [--fuzz]
+# already installed. Usage: install_deps.sh [--data] [--fuzz] [--peers]
 #   --data adds the Fashion-MNIST data set
 #   --fuzz adds clang and its libFuzzer/sanitizer runtimes, for tests/fuzz/run.sh
+#   --peers adds what bench/compare.sh measures ctnn against: libtorch (C++), oneDNN, PyTorch
+#           (Python), and OpenBLAS's threaded build, without which Debian's torch runs its
+#           matrix products on the reference BLAS and is several times slower than it should be
 set -euo pipefail
 
 packages=(g++ cmake make libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann-json3-dev
@@ -11,7 +14,9 @@ for arg in "$@"; do
   case "$arg" in
     --data) packages+=(dataset-fashion-mnist) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "install_deps.sh: unknown option $arg (expected --data or --fuzz)" >&2; exit 2 ;;
+    --peers) packages+=(libtorch-dev libdnnl-dev python3-torch libopenblas0-pthread) ;;
+    *) echo "install_deps.sh: unknown option $arg (expected --data, --fuzz or --peers)" >&2
+       exit 2 ;;
   esac
 done
 
