@@ -144,3 +144,32 @@ static_assert(FashionCnn::layer<0>::kind == LayerKind::conv2d);
 static_assert(FashionCnn::layer<1>::kind == LayerKind::activation);
 static_assert(FashionCnn::layer<4>::kind == LayerKind::maxpool2d);
 static_assert(FashionCnn::layer<8>::kind == LayerKind::dense);
+
+TEST_CASE("inference fuses Conv2D, ReLU and MaxPool2D and matches the layer-by-layer pass") {
+  // Pools 2 and 5 follow a convolution and a ReLU with stride = window (5 after "same"
+  // padding; 2 drops the convolution's last row and column): in inference the convolution
+  // computes them. Pool 8 has stride 1 and runs on its own. Training runs every layer.
+  using Net = Sequential<Input<13, 11, 3>, Conv2D<20, 3>, ReLU, MaxPool2D<2>,
+                         Conv2D<17, 3, 1, Same>, ReLU, MaxPool2D<2>, Conv2D<9, 1>, ReLU,
+                         MaxPool2D<2, 1>, Dense<4>>;
+  static_assert(std::is_same_v<Net::layer<2>::output_shape, Image<5, 4, 20>>);
+  static_assert(std::is_same_v<Net::layer<5>::output_shape, Image<2, 2, 17>>);
+  static_assert(Net::pooled_by_conv<2> && Net::pooled_by_conv<5> && !Net::pooled_by_conv<9>);
+  static_assert(FashionCnn::pooled_by_conv<4> && FashionCnn::pooled_by_conv<7>);
+  Net net(21);
+  constexpr std::size_t B = 5;
+  const auto x = ctnn_test::random_vector(B * Net::input_shape::size, 22);
+  Workspace<Net> ws(B);
+  std::vector<float> fused(B * 4);
+  net.predict(x.data(), fused.data(), B, ws);
+  const float* y = net.forward(x.data(), B, ws, true, nullptr, nullptr);
+  CHECK(std::vector<float>(y, y + B * 4) == fused);
+  // And the fused inference for the Fashion-MNIST CNN.
+  FashionCnn cnn(23);
+  const auto images = ctnn_test::random_vector(B * 784, 24, 0.0f, 1.0f);
+  Workspace<FashionCnn> cws(B);
+  std::vector<float> logits(B * 10);
+  cnn.predict(images.data(), logits.data(), B, cws);
+  const float* z = cnn.forward(images.data(), B, cws, true, nullptr, nullptr);
+  CHECK(std::vector<float>(z, z + B * 10) == logits);
+}

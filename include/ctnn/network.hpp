@@ -138,6 +138,33 @@ class Sequential {
   static constexpr std::size_t workspace_size = workspace_floats(1);
   static constexpr std::size_t workspace_bytes = workspace_size * sizeof(float);
 
+  // Layers computed by the layer before them (compile-time, per layer index).
+  template <class L>
+  static constexpr bool fuses_relu = requires { requires L::fuses_relu; };
+  template <class L>
+  static constexpr bool is_relu = requires { requires L::is_relu; };
+  /// Whether layer J is a ReLU computed by the layer before it.
+  template <std::size_t J>
+  static constexpr bool fused_into_previous = [] {
+    if constexpr (J == 0 || J >= layer_count)
+      return false;
+    else
+      return fuses_relu<layer<J - 1>> && is_relu<layer<J>>;
+  }();
+
+  template <class L>
+  static constexpr bool fusable_pool = requires { requires L::fusable_after_conv; };
+  /// Whether layer J is a MaxPool2D (stride = window) after a Conv2D and a ReLU: in inference
+  /// the convolution computes the three at once (Conv2D::forward_relu_maxpool).
+  template <std::size_t J>
+  static constexpr bool pooled_by_conv = [] {
+    if constexpr (J < 2 || J >= layer_count)
+      return false;
+    else
+      return layer<J - 2>::kind == LayerKind::conv2d && fused_into_previous<J - 1> &&
+             fusable_pool<layer<J>>;
+  }();
+
   /// Parameters zero; call init() (or load a model) before use.
   Sequential() : params_(parameter_count, 0.0f), state_(state_count, 0.0f) {}
   /// Parameters initialised from `seed` (see init()).
@@ -197,6 +224,8 @@ class Sequential {
     const Layout l(ws.data(), batch);
     for_each_layer([&]<std::size_t I, class L>() {
       if constexpr (fused_into_previous<I>) return;  // that layer wrote this one's output
+      if constexpr (pooled_by_conv<I>)  // Conv2D, ReLU, MaxPool2D: in inference the
+        if (!training) return;          // convolution wrote this layer's output
       Pass p;
       p.params = params_.data() + parameter_offsets[I];
       p.state = training ? (state ? state + state_offsets[I] : nullptr)
@@ -206,6 +235,14 @@ class Sequential {
       p.batch = batch;
       p.training = training;
       p.rng = rng;
+      if constexpr (pooled_by_conv<I + 2>) {
+        if (!training) {
+          // Nothing reads the convolution's or the ReLU's output in inference.
+          p.out = l.activation[I + 2];
+          L::template forward_relu_maxpool<layer<I + 2>::pool_size>(p, l.scratch[I + 2]);
+          return;
+        }
+      }
       if constexpr (fused_into_previous<I + 1>) {
         // Conv2D or Dense followed by ReLU: one pass writes the ReLU's output. Nothing reads
         // the pre-activation (Conv2D and Dense backward need only their input).
@@ -263,19 +300,6 @@ class Sequential {
       }
     }
   };
-
-  template <class L>
-  static constexpr bool fuses_relu = requires { requires L::fuses_relu; };
-  template <class L>
-  static constexpr bool is_relu = requires { requires L::is_relu; };
-  /// Whether layer J is a ReLU computed by the layer before it.
-  template <std::size_t J>
-  static constexpr bool fused_into_previous = [] {
-    if constexpr (J == 0 || J >= layer_count)
-      return false;
-    else
-      return fuses_relu<layer<J - 1>> && is_relu<layer<J>>;
-  }();
 
   static void check_batch(std::size_t batch, const Workspace<Sequential>& ws) {
     if (batch == 0 || batch > ws.capacity())

@@ -13,6 +13,7 @@
 #include <cstddef>
 
 #include "gemm.hpp"
+#include "pool2d.hpp"
 
 namespace ctnn::kernels {
 
@@ -31,6 +32,27 @@ inline void conv2d_forward(const float* in, const float* w, const float* bias, f
     for (std::size_t oh = 0; oh < OH; ++oh)
       gemm<St, OW, F, Relu ? Init::bias_relu : Init::bias>(in + (b * H + oh * S) * W * C, w,
                                   out + (b * OH + oh) * OW * F, bias, K);
+}
+
+/// out (batch x PH x PW x F) = maxpool_P(relu(bias + conv(in, w))) with a P x P window and
+/// stride P (PH = OH / P, PW = OW / P): the convolution, ReLU and max pooling of inference in
+/// one pass. P rows of the convolution at a time go to `rows` (P x OW x F floats) and are pooled
+/// from there while still in cache, instead of writing the whole OH x OW x F map and reading it
+/// back. The result equals conv2d_forward<..., true> followed by maxpool2d_forward bit for bit.
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S,
+          std::size_t P>
+inline void conv2d_forward_relu_maxpool(const float* in, const float* w, const float* bias,
+                                        float* out, float* rows, std::size_t batch) {
+  constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
+  constexpr std::size_t PH = conv_out<OH, P, P>, PW = conv_out<OW, P, P>;
+  using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t ph = 0; ph < PH; ++ph) {
+      for (std::size_t i = 0; i < P; ++i)
+        gemm<St, OW, F, Init::bias_relu>(in + (b * H + (ph * P + i) * S) * W * C, w,
+                                         rows + i * OW * F, bias, K);
+      maxpool2d_forward<P, OW, F, P, P>(rows, out + (b * PH + ph) * PW * F, 1);
+    }
 }
 
 /// dw (K x K x C x F) += sum over the batch and output pixels of in x dout;

@@ -94,6 +94,25 @@ struct Conv2D {
                                                         p.out, p.batch);
     }
 
+    /// Inference of this layer, a ReLU and MaxPool2D<Pool> (stride Pool) in one pass
+    /// (kernels::conv2d_forward_relu_maxpool); p.out receives the pooled map and `rows` holds
+    /// Pool rows of this layer's output.
+    template <std::size_t Pool>
+    static void forward_relu_maxpool(const Pass& p, float* rows) {
+      const float* x = p.in;
+      if constexpr (padded) {
+        float* xp = p.scratch;
+        std::fill(xp, xp + p.batch * HP * WP * C, 0.0f);
+        for (std::size_t b = 0; b < p.batch; ++b)
+          for (std::size_t h = 0; h < H; ++h)
+            std::copy_n(p.in + (b * H + h) * W * C, W * C,
+                        xp + ((b * HP + h + top) * WP + left) * C);
+        x = xp;
+      }
+      kernels::conv2d_forward_relu_maxpool<HP, WP, C, F, K, S, Pool>(
+          x, p.params, p.params + weight_count, p.out, rows, p.batch);
+    }
+
     static void backward(const Pass& p) {
       const float* x = padded ? p.scratch : p.in;
       kernels::conv2d_backward_weights<HP, WP, C, F, K, S>(x, p.dout, p.grads,

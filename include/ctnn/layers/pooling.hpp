@@ -30,7 +30,13 @@ struct Pool2D {
     using output_shape = Image<OH, OW, C>;
     static constexpr LayerKind kind = Max ? LayerKind::maxpool2d : LayerKind::avgpool2d;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
-    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
+    static constexpr std::size_t scratch_per_sample = 0;
+    /// A max pooling with stride = window right after Conv2D and ReLU is computed by the
+    /// convolution in inference (Conv2D::forward_relu_maxpool); this is its buffer of Pool input
+    /// rows.
+    static constexpr bool fusable_after_conv = Max && Pool == Stride;
+    static constexpr std::size_t pool_size = Pool;
+    static constexpr std::size_t scratch_fixed = fusable_after_conv ? Pool * W * C : 0;
     static constexpr std::size_t flops = OH * OW * C * Pool * Pool;
 
     static std::string name() {
