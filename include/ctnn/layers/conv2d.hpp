@@ -75,21 +75,28 @@ struct Conv2D {
       std::fill(params + weight_count, params + parameter_count, 0.0f);
     }
 
-    /// Forward; with Relu = true the output is max(conv, 0), for a ReLU that follows (the
-    /// network then skips that ReLU's own pass).
-    static constexpr bool fuses_relu = true;
-    template <bool Relu = false>
-    static void forward(const Pass& p) {
-      const float* x = p.in;
+    /// The convolution's input: p.in, or with "same" padding its zero-padded copy in the
+    /// scratch (kept there for backward).
+    static const float* input(const Pass& p) {
       if constexpr (padded) {
-        float* xp = p.scratch;  // kept for backward
+        float* xp = p.scratch;
         std::fill(xp, xp + p.batch * HP * WP * C, 0.0f);
         for (std::size_t b = 0; b < p.batch; ++b)
           for (std::size_t h = 0; h < H; ++h)
             std::copy_n(p.in + (b * H + h) * W * C, W * C,
                         xp + ((b * HP + h + top) * WP + left) * C);
-        x = xp;
+        return xp;
+      } else {
+        return p.in;
       }
+    }
+
+    /// Forward; with Relu = true the output is max(conv, 0), for a ReLU that follows (the
+    /// network then skips that ReLU's own pass).
+    static constexpr bool fuses_relu = true;
+    template <bool Relu = false>
+    static void forward(const Pass& p) {
+      const float* x = input(p);
       kernels::conv2d_forward<HP, WP, C, F, K, S, Relu>(x, p.params, p.params + weight_count,
                                                         p.out, p.batch);
     }
@@ -99,16 +106,7 @@ struct Conv2D {
     /// Pool rows of this layer's output.
     template <std::size_t Pool>
     static void forward_relu_maxpool(const Pass& p, float* rows) {
-      const float* x = p.in;
-      if constexpr (padded) {
-        float* xp = p.scratch;
-        std::fill(xp, xp + p.batch * HP * WP * C, 0.0f);
-        for (std::size_t b = 0; b < p.batch; ++b)
-          for (std::size_t h = 0; h < H; ++h)
-            std::copy_n(p.in + (b * H + h) * W * C, W * C,
-                        xp + ((b * HP + h + top) * WP + left) * C);
-        x = xp;
-      }
+      const float* x = input(p);
       kernels::conv2d_forward_relu_maxpool<HP, WP, C, F, K, S, Pool>(
           x, p.params, p.params + weight_count, p.out, rows, p.batch);
     }
