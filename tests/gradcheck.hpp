@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <ctnn/layers/layer.hpp>
+#include <ctnn/network.hpp>
 
 #include "reference.hpp"
 
@@ -100,6 +101,39 @@ void check_layer_gradients(std::size_t batch, bool training, float h = 1e-2f,
     const double num = numeric(in, i);
     INFO(L::name(), " input ", i, ": analytic ", din[i], ", numeric ", num);
     CHECK(close(din[i], num));
+  }
+}
+
+/// Compares Net::backward's parameter gradient of f = sum(output * r) for a batch of B random
+/// inputs with central differences (step 1e-2) on every `stride`-th parameter; training selects
+/// the forward mode of both passes.
+template <class Net>
+void check_network_gradients(Net& net, std::size_t B, std::uint32_t seed, bool training,
+                             std::size_t stride) {
+  constexpr std::size_t O = Net::output_shape::size;
+  auto x = random_vector(B * Net::input_shape::size, seed);
+  auto r = random_vector(B * O, seed + 1);
+  ctnn::Workspace<Net> ws(B);
+  auto f = [&] {
+    const float* y = net.forward(x.data(), B, ws, training, nullptr, nullptr);
+    double s = 0;
+    for (std::size_t i = 0; i < B * O; ++i) s += double(y[i]) * r[i];
+    return s;
+  };
+  f();
+  std::vector<float> g(Net::parameter_count, 0.0f);
+  net.backward(x.data(), r.data(), g.data(), B, ws, training);
+  auto p = net.parameters();
+  for (std::size_t i = 0; i < p.size(); i += stride) {
+    const float keep = p[i], h = 1e-2f;
+    p[i] = keep + h;
+    const double fp = f();
+    p[i] = keep - h;
+    const double fm = f();
+    p[i] = keep;
+    const double num = (fp - fm) / (2 * h);
+    INFO("parameter ", i, ": analytic ", g[i], ", numeric ", num);
+    CHECK(std::abs(g[i] - num) <= 1e-2 * std::max(1.0, std::abs(num)));
   }
 }
 

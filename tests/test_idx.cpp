@@ -13,35 +13,15 @@
 #include <vector>
 
 #include "ctnn/data/idx.hpp"
+#include "files.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
-
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    path = fs::temp_directory_path() /
-           ("ctnn_test_idx_" + std::to_string(now) + "_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_file(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using ctnn_test::read_all;
+using ctnn_test::TempDir;
+using ctnn_test::write_all;
 
 void write_gzip(const std::string& path, const Bytes& bytes) {
   gzFile gz = gzopen(path.c_str(), "wb");
@@ -49,11 +29,6 @@ void write_gzip(const std::string& path, const Bytes& bytes) {
   REQUIRE(gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size())) ==
           static_cast<int>(bytes.size()));
   REQUIRE(gzclose(gz) == Z_OK);
-}
-
-Bytes read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // An IDX header of type 0x08 with the given dimensions.
@@ -118,8 +93,8 @@ void check_sample_dataset(const ctnn::data::Dataset& ds) {
 
 TEST_CASE("IDX: raw image and label files load with their shape and values") {
   TempDir dir;
-  write_file(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
-  write_file(dir.file("lbl"), idx_file({3}, kLabels));
+  write_all(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
+  write_all(dir.file("lbl"), idx_file({3}, kLabels));
 
   const ctnn::data::IdxArray arr = ctnn::data::read_idx(dir.file("img"));
   CHECK(arr.dims == std::vector<std::size_t>{3, 2, 4});
@@ -130,8 +105,8 @@ TEST_CASE("IDX: raw image and label files load with their shape and values") {
 
 TEST_CASE("IDX: 4-D images are channels-last with sample_size rows*cols*channels") {
   TempDir dir;
-  write_file(dir.file("img"), idx_file({3, 2, 2, 2}, sample_pixels()));
-  write_file(dir.file("lbl"), idx_file({3}, kLabels));
+  write_all(dir.file("img"), idx_file({3, 2, 2, 2}, sample_pixels()));
+  write_all(dir.file("lbl"), idx_file({3}, kLabels));
   const auto ds = ctnn::data::load_idx_dataset(dir.file("img"), dir.file("lbl"));
   CHECK(ds.sample_size == 8);
   CHECK(ds.size() == 3);
@@ -141,7 +116,7 @@ TEST_CASE("IDX: gzipped files load identically to raw ones") {
   TempDir dir;
   write_gzip(dir.file("img.gz"), idx_file({3, 2, 4}, sample_pixels()));
   write_gzip(dir.file("lbl.gz"), idx_file({3}, kLabels));
-  write_file(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
+  write_all(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
 
   const auto gz = ctnn::data::read_idx(dir.file("img.gz"));
   const auto raw = ctnn::data::read_idx(dir.file("img"));
@@ -164,16 +139,16 @@ TEST_CASE("IDX: truncated data throws FileError saying truncated") {
   TempDir dir;
   Bytes pixels = sample_pixels();
   pixels.resize(20);
-  write_file(dir.file("img"), idx_file({3, 2, 4}, pixels));
+  write_all(dir.file("img"), idx_file({3, 2, 4}, pixels));
   const std::string msg = file_error_of([&] { ctnn::data::read_idx(dir.file("img")); });
   CHECK(msg.find("truncated") != std::string::npos);
   CHECK(msg.find("24") != std::string::npos);
   CHECK(msg.find("20") != std::string::npos);
 
-  write_file(dir.file("short_header"), Bytes{0, 0, 0x08, 3, 0, 0});
+  write_all(dir.file("short_header"), Bytes{0, 0, 0x08, 3, 0, 0});
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("short_header")); }).find("truncated") !=
         std::string::npos);
-  write_file(dir.file("empty"), Bytes{});
+  write_all(dir.file("empty"), Bytes{});
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("empty")); }).find("truncated") !=
         std::string::npos);
 }
@@ -182,13 +157,13 @@ TEST_CASE("IDX: wrong magic or unsupported type throws") {
   TempDir dir;
   Bytes bad = idx_file({3}, kLabels);
   bad[1] = 0x01;
-  write_file(dir.file("magic"), bad);
+  write_all(dir.file("magic"), bad);
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("magic")); }).find("magic") !=
         std::string::npos);
 
   Bytes floats = idx_file({3}, kLabels);
   floats[2] = 0x0D;
-  write_file(dir.file("float"), floats);
+  write_all(dir.file("float"), floats);
   const std::string msg = file_error_of([&] { ctnn::data::read_idx(dir.file("float")); });
   CHECK(msg.find("0x0d") != std::string::npos);
   CHECK(msg.find("0x08") != std::string::npos);
@@ -199,7 +174,7 @@ TEST_CASE("IDX: dimension count 0 or 9 throws") {
   for (std::uint8_t n : {std::uint8_t{0}, std::uint8_t{9}}) {
     Bytes b = {0, 0, 0x08, n};
     b.resize(4 + 4 * 9 + 16, 1);
-    write_file(dir.file("dims"), b);
+    write_all(dir.file("dims"), b);
     const std::string msg = file_error_of([&] { ctnn::data::read_idx(dir.file("dims")); });
     CHECK(msg.find("dimension count") != std::string::npos);
     CHECK(msg.find(std::to_string(n)) != std::string::npos);
@@ -208,19 +183,19 @@ TEST_CASE("IDX: dimension count 0 or 9 throws") {
 
 TEST_CASE("IDX: a zero dimension throws") {
   TempDir dir;
-  write_file(dir.file("zero"), idx_header({3, 0, 4}));
+  write_all(dir.file("zero"), idx_header({3, 0, 4}));
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("zero")); }).find("dimension 1") !=
         std::string::npos);
 }
 
 TEST_CASE("IDX: dimensions whose product overflows throw without allocating") {
   TempDir dir;
-  write_file(dir.file("huge"), idx_file({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {1, 2}));
+  write_all(dir.file("huge"), idx_file({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {1, 2}));
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("huge")); }).find("4294967295") !=
         std::string::npos);
 
   // Within the limit but far more than the file holds: reported as truncated, not allocated.
-  write_file(dir.file("claims"), idx_file({0xFFFF, 0xFFFF, 4}, {1, 2, 3}));
+  write_all(dir.file("claims"), idx_file({0xFFFF, 0xFFFF, 4}, {1, 2, 3}));
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("claims")); }).find("truncated") !=
         std::string::npos);
 }
@@ -230,7 +205,7 @@ TEST_CASE("IDX: trailing bytes after the data throw") {
   Bytes b = idx_file({3}, kLabels);
   b.push_back(0);
   b.push_back(0);
-  write_file(dir.file("raw"), b);
+  write_all(dir.file("raw"), b);
   write_gzip(dir.file("gz"), b);
   for (const char* name : {"raw", "gz"}) {
     const std::string msg = file_error_of([&] { ctnn::data::read_idx(dir.file(name)); });
@@ -240,8 +215,8 @@ TEST_CASE("IDX: trailing bytes after the data throw") {
 
 TEST_CASE("IDX: a label >= classes throws naming index and value") {
   TempDir dir;
-  write_file(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
-  write_file(dir.file("lbl"), idx_file({3}, kLabels));
+  write_all(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
+  write_all(dir.file("lbl"), idx_file({3}, kLabels));
   const std::string msg =
       file_error_of([&] { ctnn::data::load_idx_dataset(dir.file("img"), dir.file("lbl"), 8); });
   CHECK(msg.find("label 2") != std::string::npos);
@@ -252,15 +227,15 @@ TEST_CASE("IDX: a label >= classes throws naming index and value") {
 
 TEST_CASE("IDX: wrong dimensionality or a count mismatch between images and labels throws") {
   TempDir dir;
-  write_file(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
-  write_file(dir.file("lbl2"), idx_file({2}, {1, 2}));
+  write_all(dir.file("img"), idx_file({3, 2, 4}, sample_pixels()));
+  write_all(dir.file("lbl2"), idx_file({2}, {1, 2}));
   const std::string msg =
       file_error_of([&] { ctnn::data::load_idx_dataset(dir.file("img"), dir.file("lbl2")); });
   CHECK(msg.find("2 labels") != std::string::npos);
   CHECK(msg.find("3 images") != std::string::npos);
 
-  write_file(dir.file("img2d"), idx_file({3, 8}, sample_pixels()));
-  write_file(dir.file("lbl"), idx_file({3}, kLabels));
+  write_all(dir.file("img2d"), idx_file({3, 8}, sample_pixels()));
+  write_all(dir.file("lbl"), idx_file({3}, kLabels));
   CHECK_THROWS_AS(ctnn::data::load_idx_dataset(dir.file("img2d"), dir.file("lbl")),
                   ctnn::FileError);
   CHECK_THROWS_AS(ctnn::data::load_idx_dataset(dir.file("img"), dir.file("img")), ctnn::FileError);
@@ -286,22 +261,22 @@ TEST_CASE("IDX: a cut-off or corrupt gzip stream throws") {
   for (std::size_t i = 0; i < pixels.size(); ++i)
     pixels[i] = static_cast<std::uint8_t>(i * 31 % 251);
   write_gzip(dir.file("full.gz"), idx_file({10, 20, 20}, pixels));
-  const Bytes gz = read_file(dir.file("full.gz"));
+  const Bytes gz = read_all<std::uint8_t>(dir.file("full.gz"));
   REQUIRE(gz.size() > 40);
 
-  write_file(dir.file("half.gz"), Bytes(gz.begin(), gz.begin() + gz.size() / 2));
+  write_all(dir.file("half.gz"), Bytes(gz.begin(), gz.begin() + gz.size() / 2));
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("half.gz")); }).find("gzip") !=
         std::string::npos);
 
   // Cut inside the 8-byte trailer: all data decompresses, but the stream is incomplete.
-  write_file(dir.file("trailer.gz"), Bytes(gz.begin(), gz.end() - 3));
+  write_all(dir.file("trailer.gz"), Bytes(gz.begin(), gz.end() - 3));
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("trailer.gz")); }).find("gzip") !=
         std::string::npos);
 
   // A flipped CRC byte.
   Bytes crc = gz;
   crc[crc.size() - 6] ^= 0xFF;
-  write_file(dir.file("crc.gz"), crc);
+  write_all(dir.file("crc.gz"), crc);
   CHECK(file_error_of([&] { ctnn::data::read_idx(dir.file("crc.gz")); }).find("corrupt gzip") !=
         std::string::npos);
 }

@@ -19,31 +19,16 @@
 
 #include "ctnn/data/image.hpp"
 #include "ctnn/data/image_folder.hpp"
+#include "files.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
+using ctnn_test::TempDir;
 using ctnn::Image;
 using ctnn::data::ImageOptions;
 using ctnn::data::load_image;
-
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    path = fs::temp_directory_path() /
-           ("ctnn_test_image_" + std::to_string(now) + "_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 enum class Format { png, bmp, tga, jpg };
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "files.hpp"
 #include "reference.hpp"
 
 using namespace ctnn;
@@ -12,30 +13,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using ctnn_test::read_all;
+using ctnn_test::TempDir;
+using ctnn_test::write_all;
+
 using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, BatchNorm<>,
                        ReLU, Dense<3>>;
 using Other = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<17>, BatchNorm<>,
                          ReLU, Dense<3>>;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("ctnn-model-test-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-
-std::vector<char> read_all(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-void write_all(const std::string& p, const std::vector<char>& b) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(b.data(), static_cast<std::streamsize>(b.size()));
-}
 
 std::vector<float> predictions(const Net& net, const std::vector<float>& x, std::size_t n) {
   Workspace<Net> ws(n);

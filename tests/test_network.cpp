@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "gradcheck.hpp"
 #include "reference.hpp"
 
 using namespace ctnn;
@@ -98,31 +99,7 @@ TEST_CASE("Sequential backward matches finite differences of the whole network")
   using Net = Sequential<Input<6, 5, 2>, Conv2D<3, 3>, Tanh, AvgPool2D<2>, Dense<4>, Sigmoid,
                          Dense<3>>;
   Net net(7);
-  constexpr std::size_t B = 3;
-  auto x = ctnn_test::random_vector(B * Net::input_shape::size, 9);
-  auto r = ctnn_test::random_vector(B * 3, 10);
-  Workspace<Net> ws(B);
-  auto f = [&] {
-    const float* y = net.forward(x.data(), B, ws, false, nullptr, nullptr);
-    double s = 0;
-    for (std::size_t i = 0; i < B * 3; ++i) s += double(y[i]) * r[i];
-    return s;
-  };
-  f();
-  std::vector<float> g(Net::parameter_count, 0.0f);
-  net.backward(x.data(), r.data(), g.data(), B, ws, false);
-  auto p = net.parameters();
-  for (std::size_t i = 0; i < p.size(); i += 3) {
-    const float keep = p[i], h = 1e-2f;
-    p[i] = keep + h;
-    const double fp = f();
-    p[i] = keep - h;
-    const double fm = f();
-    p[i] = keep;
-    const double num = (fp - fm) / (2 * h);
-    INFO("parameter ", i);
-    CHECK(std::abs(g[i] - num) <= 1e-2 * std::max(1.0, std::abs(num)));
-  }
+  ctnn_test::check_network_gradients(net, 3, 9, false, 3);
 }
 
 TEST_CASE("init is reproducible from the seed and follows the initialiser's bounds") {

@@ -263,29 +263,5 @@ TEST_CASE("recurrent backward through time matches finite differences") {
 TEST_CASE("stacked recurrent network backward matches finite differences") {
   using Net = Sequential<Input<4, 3>, LSTM<5, true>, GRU<4>, Dense<3>>;
   Net net(9);
-  constexpr std::size_t B = 2;
-  auto x = ctnn_test::random_vector(B * 12, 10);
-  auto r = ctnn_test::random_vector(B * 3, 11);
-  Workspace<Net> ws(B);
-  auto f = [&] {
-    const float* y = net.forward(x.data(), B, ws, true, nullptr, nullptr);
-    double s = 0;
-    for (std::size_t i = 0; i < B * 3; ++i) s += double(y[i]) * r[i];
-    return s;
-  };
-  f();
-  std::vector<float> g(Net::parameter_count, 0.0f);
-  net.backward(x.data(), r.data(), g.data(), B, ws);
-  auto p = net.parameters();
-  for (std::size_t i = 0; i < p.size(); i += 7) {
-    const float keep = p[i], h = 1e-2f;
-    p[i] = keep + h;
-    const double fp = f();
-    p[i] = keep - h;
-    const double fm = f();
-    p[i] = keep;
-    const double num = (fp - fm) / (2 * h);
-    INFO("parameter ", i);
-    CHECK(std::abs(g[i] - num) <= 1e-2 * std::max(1.0, std::abs(num)));
-  }
+  ctnn_test::check_network_gradients(net, 2, 10, true, 7);
 }

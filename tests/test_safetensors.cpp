@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "files.hpp"
 #include "fixtures.hpp"
 #include "networks.hpp"
 
@@ -28,28 +29,12 @@ using BiRnn = Sequential<Input<6, 4>, Bidirectional<GRU<5, true>>, SimpleRNN<4>,
 
 namespace {
 
+using ctnn_test::read_all;
+using ctnn_test::TempDir;
+using ctnn_test::write_all;
+
 std::string fixture_path(const std::string& name) {
   return std::string(CTNN_TEST_DATA_DIR) + "/safetensors/" + name;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("ctnn-safetensors-test-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
-
-std::vector<char> read_all(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-void write_all(const std::string& p, const std::vector<char>& b) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(b.data(), static_cast<std::streamsize>(b.size()));
 }
 
 std::uint64_t get_u64(const char* p) {
