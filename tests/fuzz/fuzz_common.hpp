@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctnn/data/idx.hpp>
 #include <ctnn/error.hpp>
 #include <ctnn/io/model_file.hpp>
@@ -24,6 +26,7 @@
 #include <ctnn/network.hpp>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ctnn_fuzz {
 
@@ -78,5 +81,30 @@ class ScratchFile {
   std::string path_;
   int fd_ = -1;
 };
+
+/// The body of the two model-reader targets: writes the input to `file`, calls load(net, path)
+/// and checks the all-or-nothing promise: a load that throws ctnn::Error must leave the network's
+/// parameters and state bit for bit as they were (a file may legitimately hold NaNs), else abort.
+/// A successful load is undone for the next input.
+template <class Net, class Load>
+int fuzz_model_load(const ScratchFile& file, Net& net, const std::uint8_t* data, std::size_t size,
+                    Load&& load) {
+  static const std::vector<float> params(net.parameters().begin(), net.parameters().end());
+  static const std::vector<float> state(net.state().begin(), net.state().end());
+  file.write(data, size);
+  try {
+    load(net, file.path());
+  } catch (const ctnn::Error&) {
+    const auto same = [](auto span, const std::vector<float>& ref) {
+      return std::equal(span.begin(), span.end(), ref.begin(), ref.end(),
+                        [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; });
+    };
+    if (!same(net.parameters(), params) || !same(net.state(), state)) std::abort();
+    return 0;
+  }
+  std::copy(params.begin(), params.end(), net.parameters().begin());
+  std::copy(state.begin(), state.end(), net.state().begin());
+  return 0;
+}
 
 }  // namespace ctnn_fuzz

@@ -2,11 +2,8 @@
 // slightly broken ones (truncated, trailing bytes, a flipped byte, a wrong field) per reader.
 // Usage: ctnn_fuzz_make_corpus <dir>   writes <dir>/fuzz_idx/, <dir>/fuzz_model_file/,
 // <dir>/fuzz_image/ and, when built with CTNN_FUZZ_SAFETENSORS=1, <dir>/fuzz_safetensors/. The
-// output is deterministic. The preset "fuzz" builds it as
-// build/fuzz/tests/fuzz/ctnn_fuzz_make_corpus (with safetensors when its clang compiles
-// ctnn/io/safetensors.hpp); tests/fuzz/corpus/ was made with g++ so that it has all four:
-//   g++ -std=c++20 -DCTNN_FUZZ_SAFETENSORS=1 -Iinclude tests/fuzz/make_corpus.cpp -lstb -lz
-//   ./a.out tests/fuzz/corpus
+// output is deterministic. The preset "fuzz" builds it (with safetensors):
+//   build/fuzz/tests/fuzz/ctnn_fuzz_make_corpus tests/fuzz/corpus
 #include <stb/stb_image_write.h>
 #include <zlib.h>
 
@@ -123,8 +120,8 @@ void model_corpus() {
   flipped[valid.size() - 20] ^= 0x40;  // a parameter: CRC mismatch
   put(t, "crc_mismatch.model", flipped);
   Bytes ver = valid;
-  ver[8] = 2;
-  put(t, "version_2.model", ver);
+  ver[8] = 3;  // a version this build does not read
+  put(t, "version_3.model", ver);
   Bytes sig = valid;
   sig[14] = 0x10;  // signature length (about 1 MB) far beyond the file
   put(t, "signature_length.model", sig);
