@@ -32,9 +32,18 @@
 #include <string>
 #include <vector>
 
+#include "peer_common.hpp"
+
 namespace {
 
 using clk = std::chrono::steady_clock;
+using peer::median;
+using peer::split;
+
+void emit(const std::string& net, const char* measure, int threads, double value,
+          const char* unit) {
+  peer::emit("libtorch", net, measure, threads, value, unit);
+}
 
 // ------------------------------------------------------------------------------ networks
 // A convolution prepared for oneDNN (MKL-DNN) tensors, as torch.utils.mkldnn does in Python:
@@ -184,18 +193,8 @@ torch::Tensor images(std::int64_t n) {
   return torch::rand({n, 1, 28, 28});
 }
 
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
 double seconds(clk::time_point a, clk::time_point b) {
   return std::chrono::duration<double>(b - a).count();
-}
-
-void emit(const std::string& net, const char* measure, int threads, double value, const char* unit) {
-  std::printf("%s,%s,libtorch,%d,%.2f,%s\n", net.c_str(), measure, threads, value, unit);
-  std::fflush(stdout);
 }
 
 struct Options {
@@ -352,14 +351,6 @@ void m3(const std::string& name, int threads, const Options& o) {
   emit(name, "M3", threads, best, "images/s");
 }
 
-std::set<std::string> split(const std::string& s) {
-  std::set<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.insert(item);
-  return out;
-}
-
 void usage() {
   std::puts(
       "usage: libtorch_bench [--quick] [--nets cnn,lstm,crnn] [--measures M1,M2,M3]\n"
@@ -373,35 +364,27 @@ void usage() {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--quick") {
+  for (peer::Args a(argc, argv); a.next();) {
+    if (a.is("--quick")) {
       o.m1_iters = 200, o.m1_warmup = 20, o.m2_runs = 5, o.m2_warmup = 1, o.m3_steps = 10,
       o.m3_warmup = 3;
-    } else if (a == "--nets") {
-      o.nets = split(next());
-    } else if (a == "--measures") {
-      o.measures = split(next());
-    } else if (a == "--m1-iters") {
-      o.m1_iters = std::stoi(next());
-    } else if (a == "--m2-runs") {
-      o.m2_runs = std::stoi(next());
-    } else if (a == "--m3-steps") {
-      o.m3_steps = std::stoi(next());
-    } else if (a == "--threads") {
-      o.threads = std::stoi(next());
-    } else if (a == "--help" || a == "-h") {
+    } else if (a.is("--nets")) {
+      o.nets = split(a.value());
+    } else if (a.is("--measures")) {
+      o.measures = split(a.value());
+    } else if (a.is("--m1-iters")) {
+      o.m1_iters = a.int_value();
+    } else if (a.is("--m2-runs")) {
+      o.m2_runs = a.int_value();
+    } else if (a.is("--m3-steps")) {
+      o.m3_steps = a.int_value();
+    } else if (a.is("--threads")) {
+      o.threads = a.int_value();
+    } else if (a.is("--help") || a.is("-h")) {
       usage();
       return 0;
     } else {
-      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      std::fprintf(stderr, "unknown argument %s\n", a.current().c_str());
       usage();
       return 2;
     }

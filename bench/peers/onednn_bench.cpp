@@ -28,11 +28,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "peer_common.hpp"
+
 namespace {
 
 using dnnl::memory;
 using tag = memory::format_tag;
 using clk = std::chrono::steady_clock;
+using peer::split;
 constexpr auto f32 = memory::data_type::f32;
 
 // ------------------------------------------------------------------------------ layer records
@@ -363,8 +366,7 @@ double median_seconds(Graph& g, int runs, int warmup) {
     g.forward();
     v = std::chrono::duration<double>(clk::now() - t0).count();
   }
-  std::nth_element(s.begin(), s.begin() + runs / 2, s.end());
-  return s[runs / 2];
+  return peer::median(s);
 }
 
 void print_impls(const std::string& net, const char* m, const Graph& g) {
@@ -399,14 +401,6 @@ int check(const std::set<std::string>& nets) {
   return bad ? 1 : 0;
 }
 
-std::set<std::string> split(const std::string& s) {
-  std::set<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.insert(item);
-  return out;
-}
-
 void usage() {
   std::puts(
       "usage: onednn_bench [--quick] [--check] [--nets cnn,lstm,crnn] [--measures M1,M2]\n"
@@ -422,34 +416,26 @@ int main(int argc, char** argv) {
   std::set<std::string> nets{"cnn", "lstm", "crnn"}, measures{"M1", "M2"};
   int m1_iters = 2000, m1_warmup = 200, m2_runs = 30, m2_warmup = 5, threads = 2;
   bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--quick") {
+  for (peer::Args a(argc, argv); a.next();) {
+    if (a.is("--quick")) {
       m1_iters = 200, m1_warmup = 20, m2_runs = 5, m2_warmup = 1;
-    } else if (a == "--check") {
+    } else if (a.is("--check")) {
       check_only = true;
-    } else if (a == "--nets") {
-      nets = split(next());
-    } else if (a == "--measures") {
-      measures = split(next());
-    } else if (a == "--m1-iters") {
-      m1_iters = std::stoi(next());
-    } else if (a == "--m2-runs") {
-      m2_runs = std::stoi(next());
-    } else if (a == "--threads") {
-      threads = std::stoi(next());
-    } else if (a == "--help" || a == "-h") {
+    } else if (a.is("--nets")) {
+      nets = split(a.value());
+    } else if (a.is("--measures")) {
+      measures = split(a.value());
+    } else if (a.is("--m1-iters")) {
+      m1_iters = a.int_value();
+    } else if (a.is("--m2-runs")) {
+      m2_runs = a.int_value();
+    } else if (a.is("--threads")) {
+      threads = a.int_value();
+    } else if (a.is("--help") || a.is("-h")) {
       usage();
       return 0;
     } else {
-      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      std::fprintf(stderr, "unknown argument %s\n", a.current().c_str());
       usage();
       return 2;
     }
@@ -469,7 +455,7 @@ int main(int argc, char** argv) {
       fill_images(g, 1);
       print_impls(name, "M1", g);
       const double s = median_seconds(g, m1_iters, m1_warmup);
-      std::printf("%s,M1,onednn,1,%.2f,us\n", name.c_str(), s * 1e6);
+      peer::emit("onednn", name, "M1", 1, s * 1e6, "us");
     }
     if (measures.count("M2")) {
       omp_set_num_threads(threads);
@@ -478,7 +464,7 @@ int main(int argc, char** argv) {
       fill_images(g, 256);
       print_impls(name, "M2", g);
       const double s = median_seconds(g, m2_runs, m2_warmup);
-      std::printf("%s,M2,onednn,%d,%.2f,images/s\n", name.c_str(), threads, 256 / s);
+      peer::emit("onednn", name, "M2", threads, 256 / s, "images/s");
     }
     std::fflush(stdout);
   }
