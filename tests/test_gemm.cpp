@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <ctnn/kernels/gemm.hpp>
+#include <ctnn/kernels/transpose.hpp>
 
 #include "reference.hpp"
 
@@ -73,4 +74,21 @@ TEST_CASE("gemm kernel with a two-level reduction computes a direct convolution 
     gemm<S, OW, F, Init::bias>(in.data() + oh * W * C, w.data(), out.data() + oh * OW * F,
                                bias.data(), K);
   CHECK(max_abs_diff(out, ref) < 1e-4f);
+}
+
+TEST_CASE("transpose moves every element, with strides and partial blocks") {
+  for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{1, 1}, {3, 40}, {16, 16},
+                            {37, 21}, {64, 5}}) {
+    CAPTURE(rows);
+    CAPTURE(cols);
+    const std::size_t ss = cols + 3, ds = rows + 2;  // padded rows on both sides
+    const auto src = random_vector(rows * ss, 7);
+    std::vector<float> dst(cols * ds, -99.0f);
+    transpose(src.data(), rows, cols, ss, dst.data(), ds);
+    bool ok = true;
+    for (std::size_t c = 0; c < cols; ++c)
+      for (std::size_t r = 0; r < ds; ++r)  // the padding stays untouched
+        ok = ok && dst[c * ds + r] == (r < rows ? src[r * ss + c] : -99.0f);
+    CHECK(ok);
+  }
 }

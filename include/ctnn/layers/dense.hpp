@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "../kernels/gemm.hpp"
+#include "../kernels/transpose.hpp"
 #include "layer.hpp"
 
 namespace ctnn {
@@ -83,8 +84,7 @@ struct Dense {
       if (!p.din) return;
       // din[b, k] = sum_n dout[b, n] * w[k, n], against the transposed weights wt[n][k].
       float* wt = p.scratch;
-      for (std::size_t k = 0; k < K; ++k)
-        for (std::size_t n = 0; n < N; ++n) wt[n * K + k] = p.params[k * N + n];
+      kernels::transpose(p.params, K, N, N, wt, K);
       using SX = kernels::Strides<N, 0, 1, 0, K, N, K>;
       kernels::gemm<SX, K, kernels::Init::zero>(p.dout, wt, p.din, nullptr, p.batch, 1);
     }

@@ -36,6 +36,7 @@
 
 #include "../kernels/gemm.hpp"
 #include "../kernels/rnn_cells.hpp"
+#include "../kernels/transpose.hpp"
 #include "layer.hpp"
 
 namespace ctnn {
@@ -200,9 +201,7 @@ struct Recurrent {
       Buffers s(p.scratch, B);
       for (std::size_t n0 = 0; n0 < GH; n0 += PW) {  // W_h^T from the panels
         const std::size_t width = std::min(PW, GH - n0);
-        const float* panel = p.params + wh + n0 * H;
-        for (std::size_t k = 0; k < H; ++k)
-          for (std::size_t n = 0; n < width; ++n) s.wht[(n0 + n) * H + k] = panel[k * width + n];
+        kernels::transpose(p.params + wh + n0 * H, H, width, width, s.wht + n0 * H, H);
       }
       std::fill(s.dh_next, s.dh_next + B * H, 0.0f);
       std::fill(s.carry, s.carry + B * H, 0.0f);
@@ -244,8 +243,7 @@ struct Recurrent {
       detail::add_column_sums<GH>(s.dxp, B * T, p.grads + bx);
       detail::add_column_sums<GH>(s.dhp, B * T, p.grads + bh);
       if (!p.din) return;
-      for (std::size_t k = 0; k < F; ++k)
-        for (std::size_t n = 0; n < GH; ++n) s.wxt[n * F + k] = p.params[wx + k * GH + n];
+      kernels::transpose(p.params + wx, F, GH, GH, s.wxt, F);
       kernels::gemm<kernels::Strides<GH, 0, 1, 0, F, GH, F>, F, kernels::Init::zero>(
           s.dxp, s.wxt, p.din, nullptr, B * T, 1);
     }
