@@ -5,7 +5,11 @@
 #include <ctnn/optim/sgd.hpp>
 
 #include <cmath>
+#include <span>
+#include <utility>
 #include <vector>
+
+#include "reference.hpp"
 
 using namespace ctnn;
 
@@ -86,4 +90,23 @@ TEST_CASE("Adam steps by hand (Kingma & Ba 2015, Algorithm 1)") {
   CHECK(adam.steps() == 2);
   std::vector<float> other = {1.0f, 2.0f};
   CHECK_THROWS_AS(adam.step(other, std::vector<float>{1.0f, 1.0f}), InvalidArgument);
+}
+
+TEST_CASE("an optimizer step taken in ranges equals the whole step") {
+  auto params = ctnn_test::random_vector(100, 31);
+  auto run = [&](auto whole, auto pieces) {
+    std::vector<float> a = params, b = params;
+    for (int step = 0; step < 3; ++step) {
+      const auto g = ctnn_test::random_vector(100, 40 + step);
+      whole.step(a, g);
+      pieces.begin_step(b.size());
+      for (auto [lo, hi] : {std::pair<std::size_t, std::size_t>{0, 37}, {37, 64}, {64, 100}})
+        pieces.update(lo, std::span<float>(b).subspan(lo, hi - lo),
+                      std::span<const float>(g).subspan(lo, hi - lo));
+    }
+    CHECK(a == b);
+    CHECK(a != params);
+  };
+  run(SGD(0.1f, 0.9f, true, 0.01f), SGD(0.1f, 0.9f, true, 0.01f));
+  run(Adam(0.01f, 0.9f, 0.99f, 1e-8f, 0.01f), Adam(0.01f, 0.9f, 0.99f, 1e-8f, 0.01f));
 }

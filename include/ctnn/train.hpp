@@ -212,12 +212,9 @@ class Trainer {
       net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true);
     });
     Step r;
-    std::copy(workers_[0].grads.begin(), workers_[0].grads.end(), grads_.begin());
     for (std::size_t t = 0; t < T; ++t) {
       r.loss += workers_[t].loss;
       r.correct += workers_[t].correct;
-      if (t > 0)
-        for (std::size_t i = 0; i < grads_.size(); ++i) grads_[i] += workers_[t].grads[i];
     }
     if (!std::isfinite(r.loss))
       throw TrainingDiverged("training diverged: the batch loss is not finite; lower the "
@@ -234,11 +231,45 @@ class Trainer {
       for (std::size_t i = 0; i < acc.size(); ++i)
         state[i] = static_cast<float>(acc[i] / static_cast<double>(active));
     }
-    optimizer_.step(net_.parameters(), std::span<const float>(grads_.data(), grads_.size()));
+    update_parameters();
     return r;
   }
 
  private:
+  /// Sums the threads' gradients into grads_ (thread 0's, plus thread 1's, ..., in that order
+  /// for every parameter, so the result does not depend on how the work is split) and applies
+  /// the optimizer. Optimizers with begin_step(n) and update(offset, params, grads) (SGD, Adam)
+  /// do both on all threads, each on its own range of parameters; others get one step() call.
+  void update_parameters() {
+    const std::size_t T = pool_.size(), P = grads_.size();
+    const auto reduce = [&](std::size_t lo, std::size_t hi) {
+      std::copy(workers_[0].grads.begin() + lo, workers_[0].grads.begin() + hi,
+                grads_.begin() + lo);
+      for (std::size_t t = 1; t < T; ++t)
+        for (std::size_t i = lo; i < hi; ++i) grads_[i] += workers_[t].grads[i];
+    };
+    auto params = net_.parameters();
+    if constexpr (requires(Optimizer& o, std::span<float> p, std::span<const float> g) {
+                    o.begin_step(std::size_t{});
+                    o.update(std::size_t{}, p, g);
+                  }) {
+      optimizer_.begin_step(P);
+      pool_.run([&](std::size_t t) {
+        // Ranges of whole cache lines, one per thread.
+        const std::size_t lines = (P + 15) / 16;
+        const std::size_t lo = std::min(P, lines * t / T * 16),
+                          hi = std::min(P, lines * (t + 1) / T * 16);
+        if (lo == hi) return;
+        reduce(lo, hi);
+        optimizer_.update(lo, params.subspan(lo, hi - lo),
+                          std::span<const float>(grads_.data() + lo, hi - lo));
+      });
+    } else {
+      reduce(0, P);
+      optimizer_.step(params, std::span<const float>(grads_.data(), P));
+    }
+  }
+
   struct Worker {
     Workspace<Net> ws;
     aligned_vector<float> grads, input, dout;

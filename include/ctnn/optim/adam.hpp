@@ -37,19 +37,31 @@ struct Adam {
   void step(std::span<float> params, std::span<const float> grads) {
     if (params.size() != grads.size())
       throw InvalidArgument("Adam::step: parameter and gradient sizes differ");
+    begin_step(params.size());
+    update(0, params, grads);
+  }
+
+  /// The same step in pieces, which may run on different threads: begin_step(n) once for all
+  /// n parameters (t += 1; throws InvalidArgument if n changes between steps), then update()
+  /// for disjoint ranges covering them, params and grads being the range [offset, offset +
+  /// size) of the whole arrays.
+  void begin_step(std::size_t n) {
     if (m_.empty()) {
-      m_.assign(params.size(), 0.0f);
-      v_.assign(params.size(), 0.0f);
+      m_.assign(n, 0.0f);
+      v_.assign(n, 0.0f);
     }
-    if (m_.size() != params.size())
-      throw InvalidArgument("Adam::step: called with " + std::to_string(params.size()) +
+    if (m_.size() != n)
+      throw InvalidArgument("Adam::step: called with " + std::to_string(n) +
                             " parameters after " + std::to_string(m_.size()));
     ++t_;
-    const float c1 = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta1), double(t_))));
-    const float c2 = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta2), double(t_))));
+    c1_ = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta1), double(t_))));
+    c2_ = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta2), double(t_))));
+  }
+  void update(std::size_t offset, std::span<float> params, std::span<const float> grads) {
     const float b1 = beta1, b2 = beta2, lr = learning_rate, eps = epsilon, wd = weight_decay;
-    float* m = m_.data();
-    float* v = v_.data();
+    const float c1 = c1_, c2 = c2_;
+    float* m = m_.data() + offset;
+    float* v = v_.data() + offset;
     float* p = params.data();
     const float* gr = grads.data();
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -65,6 +77,7 @@ struct Adam {
 
  private:
   aligned_vector<float> m_, v_;
+  float c1_ = 1.0f, c2_ = 1.0f;
   std::uint64_t t_ = 0;
 };
 

@@ -33,12 +33,23 @@ struct SGD {
   void step(std::span<float> params, std::span<const float> grads) {
     if (params.size() != grads.size())
       throw InvalidArgument("SGD::step: parameter and gradient sizes differ");
-    if (velocity_.empty()) velocity_.assign(params.size(), 0.0f);
-    if (velocity_.size() != params.size())
-      throw InvalidArgument("SGD::step: called with " + std::to_string(params.size()) +
+    begin_step(params.size());
+    update(0, params, grads);
+  }
+
+  /// The same step in pieces, which may run on different threads: begin_step(n) once for all
+  /// n parameters (throws InvalidArgument if n changes between steps), then update() for
+  /// disjoint ranges covering them, params and grads being the range [offset, offset + size)
+  /// of the whole arrays.
+  void begin_step(std::size_t n) {
+    if (velocity_.empty()) velocity_.assign(n, 0.0f);
+    if (velocity_.size() != n)
+      throw InvalidArgument("SGD::step: called with " + std::to_string(n) +
                             " parameters after " + std::to_string(velocity_.size()));
+  }
+  void update(std::size_t offset, std::span<float> params, std::span<const float> grads) {
     const float lr = learning_rate, mu = momentum, wd = weight_decay;
-    float* v = velocity_.data();
+    float* v = velocity_.data() + offset;
     for (std::size_t i = 0; i < params.size(); ++i) {
       const float g = grads[i] + wd * params[i];
       if (mu == 0.0f) {
