@@ -20,6 +20,7 @@
 #include "ctnn/data/image.hpp"
 #include "ctnn/data/image_folder.hpp"
 #include "files.hpp"
+#include "fixtures.hpp"
 
 namespace {
 
@@ -460,4 +461,70 @@ TEST_CASE("ImageFolder: an empty class, an empty root and a missing root throw F
 
   const std::string missing = none.file("nowhere");
   file_error([&] { ctnn::data::load_image_folder<Shape>(missing); }, missing);
+}
+
+TEST_CASE("Image: progressive and restart-interval JPEGs load") {
+  // tests/data/images/*.jpg: written by libjpeg-turbo's cjpeg (-progressive; -restart 1) from a
+  // 12 x 10 RGB image with pixel (x, y) = (20x, 25y, 7xy) mod 256 and a 9 x 7 grey image with
+  // (28x + 9y) mod 256, at quality 95.
+  // The colour images are chroma-subsampled and their blue channel wraps around sharply, so
+  // they differ from the source by about 11 grey levels on average; the two decodings of the
+  // same coefficients, progressive and sequential, agree much more closely.
+  const std::string dir = std::string(CTNN_TEST_DATA_DIR) + "/images/";
+  const auto progressive = load_image<Image<10, 12, 3>>(dir + "rgb_12x10_progressive.jpg");
+  const auto restart = load_image<Image<10, 12, 3>>(dir + "rgb_12x10_restart.jpg");
+  double err = 0, between = 0;
+  for (int y = 0; y < 10; ++y)
+    for (int x = 0; x < 12; ++x) {
+      const int want[3] = {20 * x % 256, 25 * y % 256, 7 * x * y % 256};
+      for (int c = 0; c < 3; ++c) {
+        const std::size_t i = std::size_t((y * 12 + x) * 3 + c);
+        err += std::abs(progressive[i] - px(want[c]));
+        between += std::abs(progressive[i] - restart[i]);
+      }
+    }
+  CHECK(err / 360 < 0.06);
+  CHECK(between / 360 < 0.01);
+  const auto g = load_image<Image<7, 9, 1>>(dir + "grey_9x7_progressive.jpg");
+  err = 0;
+  for (int y = 0; y < 7; ++y)
+    for (int x = 0; x < 9; ++x) err += std::abs(g[y * 9 + x] - px((28 * x + 9 * y) % 256));
+  CHECK(err / 63 < 0.03);
+}
+
+TEST_CASE("Image: JPEGs whose Huffman tables would derail stb_image are refused undecoded") {
+  TempDir dir;
+  Bytes rgb;
+  for (int i = 0; i < 8 * 8; ++i) rgb.insert(rgb.end(), {std::uint8_t(3 * i), 90, 200});
+  write_image(dir.file("ok.jpg"), Format::jpg, 8, 8, 3, rgb);
+  const Bytes good = ctnn_test::read_all<std::uint8_t>(dir.file("ok.jpg"));
+  CHECK(ctnn::data::detail::jpeg_problem(good.data(), good.size()).empty());
+  const auto find = [&](std::uint8_t marker) {
+    for (std::size_t i = 0; i + 1 < good.size(); ++i)
+      if (good[i] == 0xFF && good[i + 1] == marker) return i;
+    FAIL("marker not found");
+    return std::size_t{0};
+  };
+  // A DHT table whose 16 code counts add up to 16 x 255 = 4,080 (stb_image 2.27 would write
+  // them into a 257-entry array).
+  Bytes many = good;
+  for (std::size_t i = 0; i < 16; ++i) many[find(0xC4) + 5 + i] = 0xFF;
+  ctnn_test::write_all(dir.file("many.jpg"), many);
+  std::string m = file_error([&] { load_image<Image<8, 8, 3>>(dir.file("many.jpg")); },
+                             dir.file("many.jpg"));
+  CHECK(m.find("corrupt JPEG") != std::string::npos);
+  CHECK(m.find("4080 codes; at most 256") != std::string::npos);
+  // A scan using tables 3, which no DHT segment defines (stb would decode with whatever its
+  // uncleared memory holds).
+  Bytes undefined = good;
+  const std::size_t sos = find(0xDA);
+  for (std::size_t c = 0; c < good[sos + 4]; ++c) undefined[sos + 6 + 2 * c] = 0x33;
+  ctnn_test::write_all(dir.file("undefined.jpg"), undefined);
+  m = file_error([&] { load_image<Image<8, 8, 3>>(dir.file("undefined.jpg")); },
+                 dir.file("undefined.jpg"));
+  CHECK(m.find("uses Huffman table DC 3, which no DHT segment defines") != std::string::npos);
+  // Other formats and plain damage are left to stb_image.
+  const Bytes png = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  CHECK(ctnn::data::detail::jpeg_problem(png.data(), png.size()).empty());
+  CHECK(ctnn::data::detail::jpeg_problem(good.data(), good.size() / 2).empty());
 }

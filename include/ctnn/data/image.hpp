@@ -29,6 +29,7 @@
 
 #include "../error.hpp"
 #include "../shape.hpp"
+#include "jpeg_check.hpp"
 
 namespace ctnn::data {
 
@@ -68,6 +69,26 @@ struct StdioCloser {
 struct StbiFree {
   void operator()(unsigned char* p) const noexcept { stbi_image_free(p); }
 };
+
+/// The whole file. Throws FileError if it cannot be opened or read, or is larger than stb_image
+/// takes (2^31 - 1 bytes).
+inline std::vector<unsigned char> read_image_file(const std::string& path) {
+  errno = 0;
+  std::unique_ptr<std::FILE, StdioCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) {
+    const int err = errno;
+    throw FileError(path, "cannot open: " + std::generic_category().message(err));
+  }
+  std::vector<unsigned char> bytes;
+  unsigned char buffer[1 << 16];
+  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0;) {
+    if (bytes.size() + got > std::size_t{INT32_MAX})
+      throw FileError(path, "the file is larger than the 2 GiB stb_image reads");
+    bytes.insert(bytes.end(), buffer, buffer + got);
+  }
+  if (std::ferror(file.get())) throw FileError(path, "read failed");
+  return bytes;
+}
 
 /// Throws InvalidArgument unless scale and mean[0 .. channels-1] are finite and
 /// std[0 .. channels-1] are positive and finite.
@@ -111,7 +132,9 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// finite, or a used std is not positive and finite. Throws ctnn::FileError, whose message starts
 /// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
 /// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, it has more
-/// than 2^28 pixels (checked from the header, before decoding), or resizing fails.
+/// than 2^28 pixels (checked from the header, before decoding), or resizing fails; and, before
+/// stb_image sees it, if it is a JPEG whose Huffman tables would make stb_image 2.27 read or write
+/// out of bounds (data/jpeg_check.hpp).
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
@@ -126,15 +149,14 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw FileError(path, "is a directory, not an image");
-  errno = 0;
-  std::unique_ptr<std::FILE, detail::StdioCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) {
-    const int err = errno;
-    throw FileError(path, "cannot open: " + std::generic_category().message(err));
-  }
+  const std::vector<unsigned char> bytes = detail::read_image_file(path);
+  if (const std::string why = detail::jpeg_problem(bytes.data(), bytes.size()); !why.empty())
+    throw FileError(path, "corrupt JPEG, not decoded: " + why);
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
 
   int w = 0, h = 0, n = 0;
-  if (!stbi_info_from_file(file.get(), &w, &h, &n))
+  if (!stbi_info_from_memory(data, size, &w, &h, &n))
     throw FileError(path, "cannot decode the image: " + detail::stb_reason());
   if (w <= 0 || h <= 0)
     throw FileError(path, "the image is " + std::to_string(w) + " x " + std::to_string(h) +
@@ -145,9 +167,8 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
                               " load_image accepts");
 
   std::unique_ptr<unsigned char, detail::StbiFree> pixels(
-      stbi_load_from_file(file.get(), &w, &h, &n, 0));
+      stbi_load_from_memory(data, size, &w, &h, &n, 0));
   if (!pixels) throw FileError(path, "cannot decode the image: " + detail::stb_reason());
-  file.reset();
   if (w <= 0 || h <= 0 || n < 1 || n > 4 ||
       std::uint64_t(w) * std::uint64_t(h) > detail::kMaxImagePixels)
     throw FileError(path, "the decoder returned a " + std::to_string(w) + " x " +
