@@ -528,3 +528,22 @@ TEST_CASE("Image: JPEGs whose Huffman tables would derail stb_image are refused 
   CHECK(ctnn::data::detail::jpeg_problem(png.data(), png.size()).empty());
   CHECK(ctnn::data::detail::jpeg_problem(good.data(), good.size() / 2).empty());
 }
+
+TEST_CASE("Image: a PNG chunk longer than the rest of the file is refused undecoded") {
+  // stb_image would first grow its buffer to the declared length: 2 GiB for this 100-byte file.
+  TempDir dir;
+  write_image(dir.file("ok.png"), Format::png, 4, 3, 1, grey_4x3());
+  const Bytes good = ctnn_test::read_all<std::uint8_t>(dir.file("ok.png"));
+  CHECK(ctnn::data::detail::png_problem(good.data(), good.size()).empty());
+  std::size_t idat = 0;
+  while (idat + 4 < good.size() && std::string(good.begin() + idat, good.begin() + idat + 4) != "IDAT")
+    ++idat;
+  REQUIRE(idat + 4 < good.size());
+  Bytes huge = good;
+  huge[idat - 4] = 0x45;  // length 0x45000000 plus what it was
+  ctnn_test::write_all(dir.file("huge.png"), huge);
+  const std::string m = file_error([&] { load_image<Image<3, 4, 1>>(dir.file("huge.png")); },
+                                   dir.file("huge.png"));
+  CHECK(m.find("corrupt PNG, not decoded: chunk 'IDAT'") != std::string::npos);
+  CHECK(m.find("(truncated or corrupt)") != std::string::npos);
+}

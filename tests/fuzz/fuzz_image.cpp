@@ -7,8 +7,9 @@
 // for coverage and AddressSanitizer (not UBSan: see CMakeLists.txt); the executable's definitions
 // take the place of libstb's.
 //
-// JPEGs that would make Debian 12's stb_image (2.27) read or write out of bounds are refused by
-// load_image itself (ctnn/data/jpeg_check.hpp), so they are fuzzed like any input. Inputs whose
+// JPEGs that would make Debian 12's stb_image (2.27) read or write out of bounds, and PNGs that
+// would make it allocate far more than the file holds, are refused by load_image itself
+// (ctnn/data/image_checks.hpp), so they are fuzzed like any input. Inputs whose
 // header declares more than 2^16 pixels are skipped: load_image accepts up to 2^28 (by
 // contract), and stb fills missing pixel data with zeros, so a 54-byte BMP header can ask for
 // gigabytes and seconds; large images reach no code that small ones do not, and would only slow
@@ -45,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const ctnn_fuzz::ScratchFile file("image");
   if (size > static_cast<std::size_t>(INT32_MAX)) return 0;
   int w = 0, h = 0, n = 0;
-  if (ctnn::data::detail::jpeg_problem(data, size).empty() &&
+  if (ctnn::data::detail::decoder_problem(data, size).empty() &&
       stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &n) &&
       std::int64_t{w} * std::int64_t{h} > (std::int64_t{1} << 16))
     return 0;

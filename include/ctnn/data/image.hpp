@@ -29,7 +29,7 @@
 
 #include "../error.hpp"
 #include "../shape.hpp"
-#include "jpeg_check.hpp"
+#include "image_checks.hpp"
 
 namespace ctnn::data {
 
@@ -134,7 +134,7 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, it has more
 /// than 2^28 pixels (checked from the header, before decoding), or resizing fails; and, before
 /// stb_image sees it, if it is a JPEG whose Huffman tables would make stb_image 2.27 read or write
-/// out of bounds (data/jpeg_check.hpp).
+/// out of bounds, or a PNG with a chunk longer than the rest of the file (data/image_checks.hpp).
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
@@ -150,8 +150,8 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
   if (std::filesystem::is_directory(path, ec))
     throw FileError(path, "is a directory, not an image");
   const std::vector<unsigned char> bytes = detail::read_image_file(path);
-  if (const std::string why = detail::jpeg_problem(bytes.data(), bytes.size()); !why.empty())
-    throw FileError(path, "corrupt JPEG, not decoded: " + why);
+  if (const std::string why = detail::decoder_problem(bytes.data(), bytes.size()); !why.empty())
+    throw FileError(path, why);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
 

@@ -1,4 +1,5 @@
-// ctnn/data/jpeg_check.hpp — structural checks of a JPEG file before stb_image decodes it.
+// ctnn/data/image_checks.hpp — structural checks of JPEG and PNG files before stb_image decodes
+// them.
 //
 // stb_image 2.27 (Debian 12's libstb) trusts two things a hostile JPEG can break, and then reads
 // and writes outside its tables:
@@ -10,10 +11,15 @@
 //    its symbol array with that garbage.
 // jpeg_problem() walks the file's markers the way stb_image does and reports either, so that
 // load_image can refuse the file with a FileError instead of handing it to the decoder.
-// References: ITU-T T.81 (JPEG), B.2.4.2 (DHT) and B.2.3 (SOS); stb_image.h, stbi__get_marker,
-// stbi__process_marker and stbi__decode_jpeg_image.
+// For PNG, stb_image grows its buffer to a chunk's declared length before reading the chunk, so
+// a 100-byte file can make it allocate 2 GiB; png_problem() reports a chunk longer than what is
+// left of the file.
+// References: ITU-T T.81 (JPEG), B.2.4.2 (DHT) and B.2.3 (SOS); the PNG specification (W3C,
+// 2003), 5.3 (chunk layout); stb_image.h, stbi__get_marker, stbi__process_marker,
+// stbi__decode_jpeg_image and stbi__parse_png_file.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -107,6 +113,36 @@ inline std::string jpeg_problem(const unsigned char* data, std::size_t size) {
     }
     p = end;
   }
+  return "";
+}
+
+/// For bytes with the PNG signature, returns why stb_image must not decode them: a chunk whose
+/// declared length runs past the end of the file. Returns "" otherwise; stops at IEND.
+inline std::string png_problem(const unsigned char* data, std::size_t size) {
+  static constexpr unsigned char signature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (size < 8 || !std::equal(signature, signature + 8, data)) return "";
+  std::size_t p = 8;
+  while (p + 8 <= size) {
+    const std::uint32_t length = std::uint32_t{data[p]} << 24 | std::uint32_t{data[p + 1]} << 16 |
+                                 std::uint32_t{data[p + 2]} << 8 | data[p + 3];
+    const std::string type(reinterpret_cast<const char*>(data + p + 4), 4);
+    const std::size_t left = size - p - 8;  // after the length and the type
+    if (std::uint64_t{length} + 4 > left)
+      return "chunk '" + type + "' at byte " + std::to_string(p) + " declares " +
+             std::to_string(length) + " bytes of data, but the file has " +
+             std::to_string(left < 4 ? 0 : left - 4) + " after it (truncated or corrupt)";
+    if (type == "IEND") return "";
+    p += 12 + std::size_t{length};
+  }
+  return "";
+}
+
+/// jpeg_problem or png_problem, whichever applies to the bytes ("" for other formats).
+inline std::string decoder_problem(const unsigned char* data, std::size_t size) {
+  std::string why = jpeg_problem(data, size);
+  if (!why.empty()) return "corrupt JPEG, not decoded: " + why;
+  why = png_problem(data, size);
+  if (!why.empty()) return "corrupt PNG, not decoded: " + why;
   return "";
 }
 
