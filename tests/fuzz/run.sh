@@ -4,6 +4,8 @@
 # target and fails if any target crashed, leaked, hit a sanitizer report, timed out or ran out of
 # memory; the input that did it is kept under build/fuzz/crashes/ and the report is printed.
 # Usage: tests/fuzz/run.sh [seconds]   (seconds per target, 60 by default)
+# CTNN_FUZZ_SEED=N fixes libFuzzer's random seed, so that a run can be repeated (CI does this);
+# without it every run explores from a new seed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-60}"
@@ -45,7 +47,7 @@ for t in "${targets[@]}"; do
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:symbolize=1" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     "$bin_dir/$t" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=25 \
-      -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 \
+      -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 ${CTNN_FUZZ_SEED:+-seed=$CTNN_FUZZ_SEED} \
       -artifact_prefix="$crash_dir/$t-" "$work/$t/corpus" >"$work/$t/log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$work/$t/log" | tail -n 1)
   report=$(grep -E "ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|SUMMARY: " \
