@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include "../kernels/gemm.hpp"
 #include "../kernels/rnn_cells.hpp"
@@ -129,27 +130,30 @@ struct Recurrent {
       }
     };
 
+    /// Calls f(width, n0) for the column panels [n0, n0 + width) of the GH gate columns, width a
+    /// std::integral_constant (PW, or `tail` for the last panel); in reverse order if `reversed`.
+    template <class Fn>
+    static void for_each_panel(Fn&& f, bool reversed = false) {
+      const auto last = [&] {
+        if constexpr (tail > 0) f(std::integral_constant<std::size_t, tail>{}, panels * PW);
+      };
+      if (reversed) last();
+      for (std::size_t i = 0; i < panels; ++i)
+        f(std::integral_constant<std::size_t, PW>{}, (reversed ? panels - 1 - i : i) * PW);
+      if (!reversed) last();
+    }
+
     /// hp[b] = h_prev[b] W_h + b_h for the B rows of one step (h rows T*H floats apart), panel
     /// by panel, in reverse panel order when `reversed`.
-    static void recurrent_product(const float* h_prev, const float* panel, const float* bias,
+    static void recurrent_product(const float* h_prev, const float* w, const float* bias,
                                   float* hp, std::size_t B, bool reversed) {
-      const auto full = [&](std::size_t j) {
-        kernels::gemm<kernels::Strides<T * H, 0, 1, 0, PW, H, GH>, PW, kernels::Init::bias>(
-            h_prev, panel + j * H * PW, hp + j * PW, bias + j * PW, B, 1);
-      };
-      const auto last = [&] {
-        if constexpr (tail > 0)
-          kernels::gemm<kernels::Strides<T * H, 0, 1, 0, tail, H, GH>, tail,
-                        kernels::Init::bias>(h_prev, panel + panels * H * PW, hp + panels * PW,
-                                             bias + panels * PW, B, 1);
-      };
-      if (reversed) {
-        last();
-        for (std::size_t j = panels; j-- > 0;) full(j);
-      } else {
-        for (std::size_t j = 0; j < panels; ++j) full(j);
-        last();
-      }
+      for_each_panel(
+          [&](auto width, std::size_t n0) {
+            constexpr std::size_t N = decltype(width)::value;
+            kernels::gemm<kernels::Strides<T * H, 0, 1, 0, N, H, GH>, N, kernels::Init::bias>(
+                h_prev, w + n0 * H, hp + n0, bias + n0, B, 1);
+          },
+          reversed);
     }
 
     /// xp = X W_x + b_x for all `rows` = batch*T rows.
@@ -157,12 +161,11 @@ struct Recurrent {
                                  std::size_t rows) {
       if constexpr (wx_in_blocks) {
         // Column blocks of PW: every row block reuses the block of W_x from cache.
-        for (std::size_t j = 0; j < panels; ++j)
-          kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, PW, kernels::Init::bias>(
-              x, w + j * PW, xp + j * PW, bias + j * PW, rows, 1);
-        if constexpr (tail > 0)
-          kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, tail, kernels::Init::bias>(
-              x, w + panels * PW, xp + panels * PW, bias + panels * PW, rows, 1);
+        for_each_panel([&](auto width, std::size_t n0) {
+          constexpr std::size_t N = decltype(width)::value;
+          kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, N, kernels::Init::bias>(
+              x, w + n0, xp + n0, bias + n0, rows, 1);
+        });
       } else {
         kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, GH, kernels::Init::bias>(
             x, w, xp, bias, rows, 1);
@@ -199,10 +202,9 @@ struct Recurrent {
     static void backward(const Pass& p) {
       const std::size_t B = p.batch;
       Buffers s(p.scratch, B);
-      for (std::size_t n0 = 0; n0 < GH; n0 += PW) {  // W_h^T from the panels
-        const std::size_t width = std::min(PW, GH - n0);
+      for_each_panel([&](auto width, std::size_t n0) {  // W_h^T from the panels
         kernels::transpose(p.params + wh + n0 * H, H, width, width, s.wht + n0 * H, H);
-      }
+      });
       std::fill(s.dh_next, s.dh_next + B * H, 0.0f);
       std::fill(s.carry, s.carry + B * H, 0.0f);
       for (std::size_t t = T; t-- > 0;) {
@@ -231,14 +233,12 @@ struct Recurrent {
       kernels::gemm<kernels::Strides<1, T * F, F, T * GH, GH, T, GH>, F, GH,
                     kernels::Init::accumulate>(p.in, s.dxp, p.grads + wx, nullptr, B);
       if constexpr (T > 1) {  // into W_h's panels
-        for (std::size_t j = 0; j < panels; ++j)
-          kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, PW>, H, PW,
-                        kernels::Init::accumulate>(s.h, s.dhp + GH + j * PW,
-                                                   p.grads + wh + j * PW * H, nullptr, B);
-        if constexpr (tail > 0)
-          kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, tail>, H, tail,
-                        kernels::Init::accumulate>(s.h, s.dhp + GH + panels * PW,
-                                                   p.grads + wh + panels * PW * H, nullptr, B);
+        for_each_panel([&](auto width, std::size_t n0) {
+          constexpr std::size_t N = decltype(width)::value;
+          kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, N>, H, N,
+                        kernels::Init::accumulate>(s.h, s.dhp + GH + n0, p.grads + wh + n0 * H,
+                                                   nullptr, B);
+        });
       }
       detail::add_column_sums<GH>(s.dxp, B * T, p.grads + bx);
       detail::add_column_sums<GH>(s.dhp, B * T, p.grads + bh);
