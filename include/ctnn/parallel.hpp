@@ -12,29 +12,36 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "error.hpp"
 
 namespace ctnn {
 
 class ThreadPool {
  public:
-  /// threads == 0 means one per hardware thread.
+  /// threads == 0 means one per hardware thread. Throws ctnn::Error, after stopping the
+  /// threads it did start, when the system cannot create them all (out of memory for their
+  /// stacks, a process limit).
   explicit ThreadPool(std::size_t threads = 0) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     size_ = threads;
-    for (std::size_t t = 1; t < threads; ++t) workers_.emplace_back([this, t] { loop(t); });
+    try {
+      workers_.reserve(threads - 1);
+      for (std::size_t t = 1; t < threads; ++t) workers_.emplace_back([this, t] { loop(t); });
+    } catch (const std::exception& e) {
+      const std::size_t started = workers_.size() + 1;
+      stop();
+      throw Error("cannot start " + std::to_string(threads) + " threads (started " +
+                  std::to_string(started) + "): " + e.what() +
+                  "; use fewer threads or raise the memory and process limits");
+    }
   }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
-  ~ThreadPool() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    start_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
+  ~ThreadPool() { stop(); }
 
   std::size_t size() const noexcept { return size_; }
 
@@ -86,6 +93,16 @@ class ThreadPool {
       errors_[t] = error;
       if (--pending_ == 0) done_.notify_one();
     }
+  }
+
+  void stop() noexcept {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
   }
 
   std::size_t size_ = 1;
