@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   const std::size_t n = classes.size();
   top_k = std::min(top_k, n);
 
-  auto net = std::make_unique<Net>();
+  auto net = std::make_unique<Net>(ctnn::uninitialized);
   try {
     ctnn::load(*net, model);
   } catch (const std::exception& e) {

@@ -206,7 +206,7 @@ TEST_CASE("recurrent layers match PyTorch: outputs and gradients") {
 TEST_CASE("ReturnSequences = false gives PyTorch's last step") {
   const auto fx = ctnn_test::read_fixture("rnn/lstm.txt");
   using Net = Sequential<Input<4, 5>, LSTM<7>>;
-  Net net;
+  Net net(uninitialized);
   const auto params = direction(fx, "", "");
   std::copy(params.begin(), params.end(), net.parameters().begin());
   Workspace<Net> ws(3);
@@ -221,7 +221,7 @@ TEST_CASE("ReturnSequences = false gives PyTorch's last step") {
 TEST_CASE("stacked LSTMs match PyTorch") {
   const auto fx = ctnn_test::read_fixture("rnn/lstm_stacked.txt");
   using Net = Sequential<Input<5, 5>, LSTM<8, true>, LSTM<6, true>>;
-  Net net;
+  Net net(uninitialized);
   auto params = direction(fx, "l1.", "");
   auto second = direction(fx, "l2.", "");
   params.insert(params.end(), second.begin(), second.end());

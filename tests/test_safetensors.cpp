@@ -90,7 +90,7 @@ double max_logit_difference(const std::string& name) {
   REQUIRE(x.size() == n * Net::input_shape::size);
   REQUIRE(want.dims.at(1) == Net::output_shape::size);
 
-  Net net;
+  Net net(uninitialized);
   std::fill(net.parameters().begin(), net.parameters().end(), std::nanf(""));
   std::fill(net.state().begin(), net.state().end(), std::nanf(""));
   load_safetensors(net, fixture_path(name + ".safetensors"));
@@ -113,7 +113,7 @@ double max_logit_difference(const std::string& name) {
 template <class Net>
 void check_resave_matches(const std::string& name) {
   TempDir dir;
-  Net net;
+  Net net(uninitialized);
   load_safetensors(net, fixture_path(name + ".safetensors"));
   save_safetensors(net, dir.file("resaved.safetensors"));
   const Parsed torch = parse(read_all(fixture_path(name + ".safetensors")));

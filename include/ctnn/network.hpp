@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string>
 #include <tuple>
@@ -55,6 +56,13 @@ constexpr std::size_t round_up(std::size_t n, std::size_t m = 16) { return (n + 
 template <class InputSpec, class... Specs>
 class Sequential;
 
+/// Tag of the constructor that leaves a network's parameters zero (for loading into):
+/// `Net net(ctnn::uninitialized);`.
+struct Uninitialized {
+  explicit Uninitialized() = default;
+};
+inline constexpr Uninitialized uninitialized{};
+
 /// Activations, gradients and scratch for one network and up to `capacity()` samples per call.
 /// Layout (floats, every region 64-byte aligned): the output of each layer for the whole batch,
 /// two gradient buffers as large as the largest activation, then each layer's scratch.
@@ -63,7 +71,17 @@ class Workspace {
  public:
   explicit Workspace(std::size_t max_batch) : capacity_(max_batch) {
     if (max_batch == 0) throw InvalidArgument("Workspace: batch capacity must be at least 1");
-    data_.assign(Net::workspace_floats(max_batch), 0.0f);
+    // workspace_floats() must not wrap around: no machine holds 2^60 bytes.
+    if (max_batch > (std::size_t{1} << 58) / sizeof(float) / Net::workspace_size)
+      throw InvalidArgument("Workspace: a batch capacity of " + std::to_string(max_batch) +
+                            " samples needs more memory than any machine has");
+    try {
+      data_.assign(Net::workspace_floats(max_batch), 0.0f);
+    } catch (const std::bad_alloc&) {
+      throw Error("Workspace: cannot allocate " +
+                  std::to_string(Net::workspace_floats(max_batch) * sizeof(float) >> 20) +
+                  " MiB for batches of " + std::to_string(max_batch) + " samples");
+    }
   }
   std::size_t capacity() const noexcept { return capacity_; }
   float* data() noexcept { return data_.data(); }
@@ -165,10 +183,16 @@ class Sequential {
              fusable_pool<layer<J>>;
   }();
 
-  /// Parameters zero; call init() (or load a model) before use.
-  Sequential() : params_(parameter_count, 0.0f), state_(state_count, 0.0f) {}
+  /// Parameters initialised from seed 1 (see init()), ready to train, as a freshly made Keras or
+  /// PyTorch model is.
+  Sequential() : Sequential(std::uint64_t{1}) {}
   /// Parameters initialised from `seed` (see init()).
-  explicit Sequential(std::uint64_t seed) : Sequential() { init(seed); }
+  explicit Sequential(std::uint64_t seed) : Sequential(uninitialized) { init(seed); }
+  /// Parameters and state zero, for a network whose values are loaded next (load(),
+  /// load_safetensors()) and would be overwritten anyway. A network left so does not train:
+  /// every unit of a layer gets the same gradient.
+  explicit Sequential(Uninitialized)
+      : params_(parameter_count, 0.0f), state_(state_count, 0.0f) {}
 
   /// Initialises every layer's parameters and state from one seeded generator, layer by layer.
   void init(std::uint64_t seed) {
@@ -186,6 +210,17 @@ class Sequential {
   /// Offset of layer I's slice in parameters() and in a gradient array.
   template <std::size_t I>
   static constexpr std::size_t parameter_offset = parameter_offsets[I];
+
+  /// "layer 3 (Dense<10>)": the layer (numbered from 1, as in signature()) whose slice of
+  /// parameters() holds parameter i; for messages.
+  static std::string parameter_owner(std::size_t i) {
+    std::string s = "parameter " + std::to_string(i);
+    for_each_layer([&]<std::size_t I, class L>() {
+      if (i >= parameter_offsets[I] && i < parameter_offsets[I + 1])
+        s = "layer " + std::to_string(I + 1) + " (" + L::name() + ")";
+    });
+    return s;
+  }
 
   /// One line per layer: index, name, input and output shape, parameter count. Model files store
   /// it to recognise the network they belong to.
