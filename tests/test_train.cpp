@@ -2,6 +2,15 @@
 
 #include <ctnn/ctnn.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "reference.hpp"
 
 using namespace ctnn;
@@ -110,3 +119,167 @@ TEST_CASE("fit and evaluate refuse data that does not fit the network") {
   o.batch_size = 0;
   CHECK_THROWS_AS(fit(net, adam, d, o), InvalidArgument);
 }
+
+TEST_CASE("a network constructed without arguments is initialised and trains") {
+  const auto train = quadrants(512, 1), test = quadrants(256, 2);
+  Net net;
+  const Net seeded(1);
+  CHECK(std::equal(net.parameters().begin(), net.parameters().end(), seeded.parameters().begin()));
+  CHECK(std::any_of(net.parameters().begin(), net.parameters().end(),
+                    [](float v) { return v != 0.0f; }));
+  Adam adam(1e-2f);
+  FitOptions o;
+  o.epochs = 3;
+  o.batch_size = 16;
+  o.threads = 2;
+  fit(net, adam, train, o);
+  CHECK(evaluate(net, test, 1).accuracy > 0.95);
+
+  const Net empty(uninitialized);
+  CHECK(std::all_of(empty.parameters().begin(), empty.parameters().end(),
+                    [](float v) { return v == 0.0f; }));
+}
+
+TEST_CASE("fit and evaluate refuse a NaN or an infinity in the data, naming the sample") {
+  Net net(1);
+  Adam adam;
+  auto d = quadrants(10, 6);
+  d.inputs[5 * 64 + 3] = std::numeric_limits<float>::infinity();
+  FitOptions o;
+  o.epochs = 1;
+  o.threads = 1;
+  try {
+    fit(net, adam, d, o);
+    FAIL("fit accepted an infinite input");
+  } catch (const InvalidArgument& e) {
+    CHECK(std::string(e.what()) ==
+          "fit: sample 5 holds +infinity at element 3; inputs must be finite numbers");
+  }
+  d.inputs[5 * 64 + 3] = std::nanf("");
+  CHECK_THROWS_WITH_AS(evaluate(net, d), doctest::Contains("sample 5 holds NaN"), InvalidArgument);
+  auto test = quadrants(10, 7);
+  test.inputs[9 * 64] = -std::numeric_limits<float>::infinity();
+  o.test = &test;
+  CHECK_THROWS_WITH_AS(fit(net, adam, quadrants(10, 6), o),
+                       doctest::Contains("test set): sample 9 holds -infinity at element 0"),
+                       InvalidArgument);
+}
+
+TEST_CASE("a non-finite gradient stops fit before the parameters change") {
+  // y = w x + b with x = 1.5e19: the loss (y - 1)^2 = 2.25e38 is finite, its gradient with respect
+  // to w, 2 (y - 1) x = 4.5e38, is not.
+  using Line = Sequential<Input<1>, Dense<1>>;
+  Line net(uninitialized);
+  net.parameters()[0] = 1.0f;
+  data::Dataset d;
+  d.sample_size = 1;
+  d.classes = 1;
+  d.inputs = {1.5e19f};
+  d.labels = {0};
+  SGD sgd(0.1f);
+  FitOptions o;
+  o.epochs = 1;
+  o.threads = 1;
+  try {
+    fit<MeanSquaredError>(net, sgd, d, o);
+    FAIL("fit accepted an infinite gradient");
+  } catch (const TrainingDiverged& e) {
+    CHECK(std::string(e.what()).find("batch 1 of epoch 1: the gradient of layer 1 (Dense") !=
+          std::string::npos);
+    CHECK(std::string(e.what()).find("+infinity") != std::string::npos);
+  }
+  CHECK(net.parameters()[0] == 1.0f);
+  CHECK(net.parameters()[1] == 0.0f);
+}
+
+TEST_CASE("an update that overflows a parameter stops fit and says so") {
+  using Line = Sequential<Input<1>, Dense<1>>;
+  Line net(uninitialized);
+  net.parameters()[0] = 1.0f;
+  data::Dataset d;
+  d.sample_size = 1;
+  d.classes = 1;
+  d.inputs = {3.0f};  // gradient of w: 2 (3 - 1) 3 = 12; 1e38 x 12 overflows
+  d.labels = {0};
+  SGD sgd(1e38f);
+  FitOptions o;
+  o.epochs = 1;
+  o.threads = 2;
+  CHECK_THROWS_WITH_AS(fit<MeanSquaredError>(net, sgd, d, o),
+                       doctest::Contains("the optimizer step made a parameter of layer 1 (Dense"),
+                       TrainingDiverged);
+}
+
+TEST_CASE("fit refuses a learning rate that is not a finite non-negative number") {
+  Net net(1);
+  const auto d = quadrants(10, 6);
+  for (float lr : {std::numeric_limits<float>::infinity(), std::nanf(""), -1e-3f}) {
+    Adam adam(lr);
+    CHECK_THROWS_WITH_AS(fit(net, adam, d), doctest::Contains("learning rate"), InvalidArgument);
+  }
+}
+
+TEST_CASE("a batch size larger than the data set takes the whole data set") {
+  const auto train = quadrants(64, 5);
+  Net a(2), b(2);
+  Adam adam_a, adam_b;
+  FitOptions o;
+  o.epochs = 2;
+  o.threads = 2;
+  o.batch_size = 100'000'000;
+  const auto reports = fit(a, adam_a, train, o);
+  REQUIRE(reports.size() == 2);
+  o.batch_size = 64;
+  fit(b, adam_b, train, o);
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+}
+
+TEST_CASE("memory that cannot be had is a ctnn::Error naming what was being allocated") {
+  Net net(1);
+  Adam adam;
+  CHECK_THROWS_WITH_AS((Trainer<Net, Adam>(net, adam, std::size_t{1} << 62, 1)),
+                       doctest::Contains("more memory than any machine has"), InvalidArgument);
+  // Large enough to fail, small enough not to wrap around: 2^34 samples.
+  CHECK_THROWS_WITH_AS((Trainer<Net, Adam>(net, adam, std::size_t{1} << 34, 1)),
+                       doctest::Contains("cannot allocate"), Error);
+}
+
+#if !defined(__SANITIZE_ADDRESS__)  // ASan reserves its shadow memory outside RLIMIT_AS' reach
+TEST_CASE("threads that cannot be started are a ctnn::Error, and the started ones are released") {
+  // Limit the address space to what the process uses plus 64 MiB: 1000 thread stacks do not fit.
+  rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_AS, &old) == 0);
+  std::size_t pages = 0;
+  {
+    std::ifstream statm("/proc/self/statm");
+    statm >> pages;
+  }
+  REQUIRE(pages > 0);
+  rlimit tight = old;
+  tight.rlim_cur = pages * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + (64u << 20);
+  REQUIRE(setrlimit(RLIMIT_AS, &tight) == 0);
+  std::string pool_error, fit_error;
+  try {
+    ThreadPool pool(1000);
+  } catch (const Error& e) {
+    pool_error = e.what();
+  }
+  try {
+    Net net(1);
+    Adam adam;
+    FitOptions o;
+    o.epochs = 1;
+    o.threads = 1000;
+    fit(net, adam, quadrants(16, 1), o);
+  } catch (const Error& e) {
+    fit_error = e.what();
+  }
+  REQUIRE(setrlimit(RLIMIT_AS, &old) == 0);
+  CHECK(pool_error.find("cannot start 1000 threads") != std::string::npos);
+  CHECK(fit_error.find("cannot start 1000 threads") != std::string::npos);
+  ThreadPool pool(2);  // the process is still able to make threads
+  std::vector<int> ran(2, 0);
+  pool.run([&](std::size_t t) { ran[t] = 1; });
+  CHECK(ran == std::vector<int>{1, 1});
+}
+#endif

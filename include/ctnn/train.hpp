@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <iomanip>
 #include <limits>
+#include <new>
 #include <numeric>
 #include <optional>
 #include <ostream>
@@ -48,7 +50,8 @@ struct FitOptions {
   const data::Dataset* test = nullptr;
   /// Per-epoch lines go here (nullptr: silent).
   std::ostream* log = nullptr;
-  /// Progress line on stdout while an epoch runs: only when stdout is a terminal.
+  /// Progress line on stderr while an epoch runs: only when stderr is a terminal (so that
+  /// `program > log` keeps both the log and the progress on the screen).
   bool progress = true;
 };
 
@@ -73,6 +76,22 @@ struct Evaluation {
 
 namespace detail {
 
+/// Index of the first NaN or infinity among x[0..n), or n when all are finite. The first pass
+/// only ORs a flag per element (vectorisable); the second runs only when something was found.
+inline std::size_t first_non_finite(const float* x, std::size_t n) {
+  std::uint32_t any = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    any |= (std::bit_cast<std::uint32_t>(x[i]) & 0x7f800000u) == 0x7f800000u;
+  if (!any) return n;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return i;
+  return n;
+}
+
+inline std::string describe_value(float v) {
+  return std::isnan(v) ? "NaN" : v > 0 ? "+infinity" : "-infinity";
+}
+
 template <class Net>
 void check_dataset(const data::Dataset& d, const char* what) {
   if (d.sample_size != Net::input_shape::size)
@@ -83,6 +102,12 @@ void check_dataset(const data::Dataset& d, const char* what) {
     throw InvalidArgument(std::string(what) + ": inputs hold " + std::to_string(d.inputs.size()) +
                           " floats for " + std::to_string(d.size()) + " samples");
   if (d.size() == 0) throw InvalidArgument(std::string(what) + ": the data set is empty");
+  if (const std::size_t i = first_non_finite(d.inputs.data(), d.inputs.size());
+      i != d.inputs.size())
+    throw InvalidArgument(std::string(what) + ": sample " + std::to_string(i / d.sample_size) +
+                          " holds " + describe_value(d.inputs[i]) + " at element " +
+                          std::to_string(i % d.sample_size) +
+                          "; inputs must be finite numbers");
   for (std::size_t i = 0; i < d.size(); ++i)
     if (d.labels[i] < 0 || static_cast<std::size_t>(d.labels[i]) >= Net::output_shape::size)
       throw InvalidArgument(std::string(what) + ": label " + std::to_string(d.labels[i]) +
@@ -100,7 +125,7 @@ inline std::pair<std::size_t, std::size_t> share(std::size_t n, std::size_t t,
   return {n * t / threads, n * (t + 1) / threads};
 }
 
-inline bool stdout_is_terminal() { return ::isatty(1) == 1; }
+inline bool stderr_is_terminal() { return ::isatty(2) == 1; }
 
 }  // namespace detail
 
@@ -169,16 +194,32 @@ class Trainer {
         grads_(Net::parameter_count) {
     if (max_batch == 0) throw InvalidArgument("Trainer: batch size must be at least 1");
     const std::size_t per_thread = (max_batch + pool_.size() - 1) / pool_.size();
-    workers_.reserve(pool_.size());
-    for (std::size_t t = 0; t < pool_.size(); ++t) workers_.emplace_back(per_thread);
+    try {
+      workers_.reserve(pool_.size());
+      for (std::size_t t = 0; t < pool_.size(); ++t) workers_.emplace_back(per_thread);
+    } catch (const std::bad_alloc&) {
+      const double mib =
+          double(pool_.size()) *
+          double(Net::workspace_floats(per_thread) + Net::parameter_count + per_thread * (IN + N)) *
+          sizeof(float) / (1024.0 * 1024.0);
+      std::ostringstream msg;
+      msg << "Trainer: cannot allocate the training memory for batches of " << max_batch
+          << " samples on " << pool_.size() << " threads (" << std::fixed << std::setprecision(0)
+          << mib << " MiB: activations, gradients and scratch); use a smaller batch";
+      throw Error(msg.str());
+    }
   }
 
   std::size_t threads() const noexcept { return pool_.size(); }
 
   /// One step on the samples data[indices[0..n)]: the gradient is the mean over the n samples.
-  /// `step_id` selects the Dropout masks (same id, same masks). Throws TrainingDiverged when the
-  /// batch's loss is not finite (the parameters are then left as they were before the step),
-  /// InvalidArgument when n is 0 or larger than max_batch.
+  /// `step_id` selects the Dropout masks (same id, same masks). Throws InvalidArgument when n is
+  /// 0 or larger than max_batch, and TrainingDiverged when
+  ///   - the batch's loss is not finite, or the gradient of some parameter is not: the
+  ///     parameters and state are then left exactly as they were before the step;
+  ///   - the optimizer's update made a parameter non-finite (an overflow: the learning rate is
+  ///     far too high): the step has then been applied, and the network must not be used.
+  /// The message says which of these happened and names the layer.
   Step step(const data::Dataset& data, const std::size_t* indices, std::size_t n,
             std::uint64_t step_id) {
     if (n == 0 || n > max_batch_)
@@ -217,8 +258,9 @@ class Trainer {
       r.correct += workers_[t].correct;
     }
     if (!std::isfinite(r.loss))
-      throw TrainingDiverged("training diverged: the batch loss is not finite; lower the "
-                             "learning rate");
+      throw TrainingDiverged("the loss is not finite (the network's outputs overflowed); "
+                             "lower the learning rate");
+    reduce_gradients();
     if constexpr (Net::state_count > 0) {  // average the threads' running-statistics updates
       std::size_t active = 0;
       std::vector<double> acc(Net::state_count, 0.0);
@@ -236,38 +278,71 @@ class Trainer {
   }
 
  private:
+  /// Parameter range [lo, hi) of thread t: whole cache lines, one range per thread.
+  std::pair<std::size_t, std::size_t> parameter_range(std::size_t t) const {
+    const std::size_t T = pool_.size(), P = grads_.size(), lines = (P + 15) / 16;
+    return {std::min(P, lines * t / T * 16), std::min(P, lines * (t + 1) / T * 16)};
+  }
+
+  /// Runs f(lo, hi) on every thread's parameter range; returns the smallest index f reported
+  /// (f returns hi for "nothing to report").
+  template <class F>
+  std::size_t over_parameter_ranges(F f) {
+    std::vector<std::size_t> found(pool_.size(), grads_.size());
+    pool_.run([&](std::size_t t) {
+      const auto [lo, hi] = parameter_range(t);
+      if (lo == hi) return;
+      if (const std::size_t r = f(lo, hi); r != hi) found[t] = r;
+    });
+    return *std::min_element(found.begin(), found.end());
+  }
+
   /// Sums the threads' gradients into grads_ (thread 0's, plus thread 1's, ..., in that order
-  /// for every parameter, so the result does not depend on how the work is split) and applies
-  /// the optimizer. Optimizers with begin_step(n) and update(offset, params, grads) (SGD, Adam)
-  /// do both on all threads, each on its own range of parameters; others get one step() call.
-  void update_parameters() {
-    const std::size_t T = pool_.size(), P = grads_.size();
-    const auto reduce = [&](std::size_t lo, std::size_t hi) {
+  /// for every parameter, so the result does not depend on how the work is split), on all
+  /// threads, and throws TrainingDiverged when a sum is not finite.
+  void reduce_gradients() {
+    const std::size_t T = pool_.size();
+    const std::size_t bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
       std::copy(workers_[0].grads.begin() + lo, workers_[0].grads.begin() + hi,
                 grads_.begin() + lo);
       for (std::size_t t = 1; t < T; ++t)
         for (std::size_t i = lo; i < hi; ++i) grads_[i] += workers_[t].grads[i];
-    };
+      return lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
+    });
+    if (bad != grads_.size())
+      throw TrainingDiverged("the gradient of " + Net::parameter_owner(bad) + " is " +
+                             detail::describe_value(grads_[bad]) +
+                             " (the parameters were left as they were before this batch); "
+                             "lower the learning rate or check the loss");
+  }
+
+  /// Applies the optimizer to the reduced gradients and checks that every parameter stayed
+  /// finite. Optimizers with begin_step(n) and update(offset, params, grads) (SGD, Adam) run on
+  /// all threads, each on its own range of parameters; others get one step() call.
+  void update_parameters() {
+    const std::size_t P = grads_.size();
     auto params = net_.parameters();
+    std::size_t bad = P;
     if constexpr (requires(Optimizer& o, std::span<float> p, std::span<const float> g) {
                     o.begin_step(std::size_t{});
                     o.update(std::size_t{}, p, g);
                   }) {
       optimizer_.begin_step(P);
-      pool_.run([&](std::size_t t) {
-        // Ranges of whole cache lines, one per thread.
-        const std::size_t lines = (P + 15) / 16;
-        const std::size_t lo = std::min(P, lines * t / T * 16),
-                          hi = std::min(P, lines * (t + 1) / T * 16);
-        if (lo == hi) return;
-        reduce(lo, hi);
+      bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
         optimizer_.update(lo, params.subspan(lo, hi - lo),
                           std::span<const float>(grads_.data() + lo, hi - lo));
+        return lo + detail::first_non_finite(params.data() + lo, hi - lo);
       });
     } else {
-      reduce(0, P);
       optimizer_.step(params, std::span<const float>(grads_.data(), P));
+      bad = detail::first_non_finite(params.data(), P);
     }
+    if (bad != P)
+      throw TrainingDiverged("the optimizer step made a parameter of " +
+                             Net::parameter_owner(bad) + " " +
+                             detail::describe_value(params[bad]) +
+                             " (an overflow: the learning rate is far too high); the network's "
+                             "parameters are no longer usable");
   }
 
   struct Worker {
@@ -293,8 +368,16 @@ class Trainer {
 /// Trains `net` on `train` with `optimizer` (any type with step(span<float>, span<const float>)
 /// and a learning_rate member) for options.epochs epochs of mini-batches; returns one report per
 /// epoch and writes a line per epoch to options.log. The gradient of each step is the mean over
-/// the batch. Throws InvalidArgument for data that does not fit the network or a zero batch
-/// size, TrainingDiverged when a batch's loss is NaN or infinite (naming epoch and batch).
+/// the batch; a batch size larger than the data set is taken as the data set's size. Throws
+/// InvalidArgument for data that does not fit the network, holds a NaN or an infinity (naming the
+/// sample), a zero batch size or a learning rate that is negative or not finite; TrainingDiverged
+/// when a batch's loss or gradient is not finite, or the update overflows a parameter (naming
+/// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
+/// threads or the training memory cannot be had.
+///
+/// Each call starts its own epoch count, shuffling and Dropout streams from options.seed: calling
+/// fit() again continues from the current parameters (and the optimizer's moments), but with the
+/// first epoch's shuffle and masks again.
 template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
 std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset& train,
                              const FitOptions& options = {}) {
@@ -302,14 +385,19 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
   if (options.test) detail::check_dataset<Net>(*options.test, "fit (test set)");
   if (options.batch_size == 0) throw InvalidArgument("fit: batch size must be at least 1");
   if (options.learning_rate) optimizer.learning_rate = *options.learning_rate;
+  if constexpr (requires { float(optimizer.learning_rate); })
+    if (!(std::isfinite(float(optimizer.learning_rate)) && float(optimizer.learning_rate) >= 0))
+      throw InvalidArgument("fit: the learning rate must be a finite number >= 0, not " +
+                            std::to_string(float(optimizer.learning_rate)));
 
-  const std::size_t B = options.batch_size;
+  // A batch larger than the data set is the whole data set.
+  const std::size_t B = std::min(options.batch_size, train.size());
   Trainer<Net, Optimizer, Loss> trainer(net, optimizer, B, options.threads, options.seed);
   std::vector<std::size_t> order(train.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df));
   std::vector<EpochReport> reports;
-  const bool progress = options.progress && detail::stdout_is_terminal();
+  const bool progress = options.progress && detail::stderr_is_terminal();
   const std::size_t batches = (train.size() + B - 1) / B;
 
   for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -324,21 +412,21 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       typename Trainer<Net, Optimizer, Loss>::Step st;
       try {
         st = trainer.step(train, order.data() + b0, bn, (epoch - 1) * batches + bi);
-      } catch (const TrainingDiverged&) {
-        throw TrainingDiverged("training diverged: the loss of batch " + std::to_string(bi + 1) +
-                               " of epoch " + std::to_string(epoch) +
-                               " is not finite; lower the learning rate");
+      } catch (const TrainingDiverged& e) {
+        if (progress) std::fprintf(stderr, "\n");
+        throw TrainingDiverged("training diverged at batch " + std::to_string(bi + 1) +
+                               " of epoch " + std::to_string(epoch) + ": " + e.what());
       }
       loss_sum += st.loss;
       right += st.correct;
       if (progress && (bi % 20 == 0 || bi + 1 == batches)) {
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::fprintf(stdout, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
+        std::fprintf(stderr, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
                      options.epochs, bi + 1, batches, loss_sum / double(b0 + bn),
                      double(b0 + bn) / std::max(secs, 1e-9));
-        if (bi + 1 == batches) std::fprintf(stdout, "\r%*s\r", 70, "");
-        std::fflush(stdout);
+        if (bi + 1 == batches) std::fprintf(stderr, "\r%*s\r", 70, "");
+        std::fflush(stderr);
       }
     }
     EpochReport r;
