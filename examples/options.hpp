@@ -19,6 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
 namespace examples {
 
 struct Options {
@@ -63,6 +68,22 @@ inline void usage(const char* prog, const char* what, std::ostream& os,
   os << "  --help             this text\n";
 }
 
+/// Why a model cannot be saved at `path` (empty when it can): the path names a directory, or its
+/// directory does not exist or is not writable. ctnn::save writes a temporary file next to
+/// `path` and renames it, so what counts is the directory.
+inline std::string unwritable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "it is a directory";
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::stat(dir.c_str(), &st) != 0) return "directory '" + dir + "': " + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return "'" + dir + "' is not a directory";
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    return "directory '" + dir + "': " + std::strerror(errno);
+  return {};
+}
+
 /// Parses argv; exits with status 0 after --help and 2 on a bad option. `extra` and `data_dir`
 /// are as for usage().
 inline Options parse(int argc, char** argv, const char* what,
@@ -73,11 +94,12 @@ inline Options parse(int argc, char** argv, const char* what,
     usage(argv[0], what, std::cerr, extra, data_dir);
     std::exit(2);
   };
+  // A decimal integer from 0 (or 1) to 2^64 - 1: strtoull alone would take "-1" as 2^64 - 1.
   auto number = [&](std::string_view flag, const char* text, bool allow_zero) {
     char* end = nullptr;
     errno = 0;
-    const long long v = std::strtoll(text, &end, 10);
-    if (errno || *end || end == text || v < 0 || (!allow_zero && v == 0))
+    const unsigned long long v = std::strtoull(text, &end, 10);
+    if (errno || *end || end == text || !(*text >= '0' && *text <= '9') || (!allow_zero && v == 0))
       fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
     return static_cast<std::uint64_t>(v);
   };
@@ -111,12 +133,18 @@ inline Options parse(int argc, char** argv, const char* what,
       o.threads = number(a, v, false);
     else if (a == "--seed")
       o.seed = number(a, v, true);
-    else if (a == "--save")
+    else if (a == "--save") {
       o.save = v;
-    else if (a == "--lr") {
+      if (o.save.empty()) fail("--save needs a file name");
+      // Found out now rather than after the training it would throw away.
+      if (const std::string why = unwritable(o.save); !why.empty())
+        fail("cannot save to '" + o.save + "': " + why);
+    } else if (a == "--lr") {
       char* end = nullptr;
+      errno = 0;
       o.lr = std::strtof(v, &end);
-      if (*end || end == v || !(o.lr > 0.0f)) fail(std::string("invalid value for --lr: '") + v + "'");
+      if (errno || *end || end == v || !std::isfinite(o.lr) || !(o.lr > 0.0f))
+        fail(std::string("invalid value for --lr: '") + v + "' (a finite number > 0)");
     } else
       fail("unknown option: " + std::string(a));
   }
@@ -165,7 +193,9 @@ int run_classifier(int argc, char** argv, const char* name, const char* what,
       double sum = 0, sq = 0;
       for (float v : train.inputs) sum += v, sq += double(v) * v;
       const double n = double(train.inputs.size()), mean = sum / n;
-      const float m = float(mean), inv = float(1.0 / std::sqrt(sq / n - mean * mean));
+      // Images that are all alike have no spread to divide by: they are only centred.
+      const double var = sq / n - mean * mean;
+      const float m = float(mean), inv = var > 1e-12 ? float(1.0 / std::sqrt(var)) : 1.0f;
       for (auto* d : {&train, &test})
         for (float& v : d->inputs) v = (v - m) * inv;
     }

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The example programs' handling of bad command lines and bad data, checked from the outside:
+# each case states the exit status and a piece of the message it must print.
+# Usage: examples_cli.sh BIN_DIR   (the directory holding the built examples)
+set -uo pipefail
+bin="$1"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+# expect STATUS TEXT command...: runs the command, checks its exit status and that its output
+# (stdout and stderr) contains TEXT.
+expect() {
+  local want="$1" text="$2"
+  shift 2
+  local out status
+  out="$("$@" 2>&1)"
+  status=$?
+  if [[ $status -ne $want || "$out" != *"$text"* ]]; then
+    echo "FAIL: $* -> status $status (want $want), output:"
+    echo "$out" | tail -5
+    echo "  (want text: $text)"
+    failures=$((failures + 1))
+  else
+    echo "ok: $*"
+  fi
+}
+
+# A small Fashion-MNIST-shaped data set: 20 training and 10 test images, all black, in IDX files.
+python3 - "$work/data" <<'PY'
+import os, struct, sys
+d = sys.argv[1]
+os.makedirs(d)
+for prefix, n in (("train", 20), ("t10k", 10)):
+    with open(os.path.join(d, prefix + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(n * 784))
+    with open(os.path.join(d, prefix + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+PY
+data=(--data-dir "$work/data")
+cnn="$bin/fashion_mnist_cnn"
+
+# Numbers.
+expect 2 "invalid value for --lr: 'inf'" "$cnn" "${data[@]}" --lr inf
+expect 2 "invalid value for --lr: 'nan'" "$cnn" "${data[@]}" --lr nan
+expect 2 "invalid value for --lr: '1e60'" "$cnn" "${data[@]}" --lr 1e60
+expect 2 "invalid value for --seed: '-1'" "$cnn" "${data[@]}" --seed -1
+expect 2 "invalid value for --seed: '18446744073709551616'" "$cnn" "${data[@]}" --seed 18446744073709551616
+expect 0 "seed 18446744073709551615" "$cnn" "${data[@]}" --epochs 0 --seed 18446744073709551615
+expect 0 "seed 9223372036854775808" "$cnn" "${data[@]}" --epochs 0 --seed 9223372036854775808
+expect 2 "invalid value for --batch-size: '0'" "$cnn" "${data[@]}" --batch-size 0
+
+# --save is checked before training.
+expect 2 "--save needs a file name" "$cnn" "${data[@]}" --save ""
+expect 2 "cannot save to '$work': it is a directory" "$cnn" "${data[@]}" --save "$work"
+expect 2 "cannot save to '$work/missing/model.ctnn'" "$cnn" "${data[@]}" --save "$work/missing/model.ctnn"
+touch "$work/file"
+expect 2 "is not a directory" "$cnn" "${data[@]}" --save "$work/file/model.ctnn"
+expect 0 "saved the model to $work/m.ctnn" "$cnn" "${data[@]}" --epochs 1 --save "$work/m.ctnn"
+
+# A batch larger than the data set is the whole data set.
+expect 0 "test accuracy:" "$cnn" "${data[@]}" --epochs 1 --batch-size 100000000
+
+# Images that are all alike (no spread to standardise by) still train.
+expect 0 "test accuracy:" "$bin/fashion_mnist_lstm" "${data[@]}" --epochs 1
+expect 0 "test accuracy:" "$bin/fashion_mnist_lstm" "${data[@]}" --epochs 1 --cell gru
+
+# Threads that cannot be started: a clear error, not a hang or an abort. 2000 threads' stacks do
+# not fit in 2 GiB of address space.
+expect 1 "cannot start 2000 threads" bash -c 'ulimit -v 2000000 && exec "$@"' _ "$cnn" \
+  "${data[@]}" --epochs 1 --threads 2000
+
+if [[ $failures -ne 0 ]]; then
+  echo "$failures case(s) failed"
+  exit 1
+fi
