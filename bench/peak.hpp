@@ -13,12 +13,15 @@ namespace bench {
 
 /// Runs `iterations` rounds of Chains independent FMAs; returns a value that depends on all
 /// of them so that the compiler keeps the work.
+/// The operands are read through volatile variables: with constants, GCC evaluates the whole
+/// loop at compile time and the "measurement" times nothing (petaflops).
 template <std::size_t Chains>
 inline float fma_chains(std::size_t iterations) {
   using ctnn::kernels::simd;
+  static volatile float start = 1.0f, factor = 0.999999f, addend = 1e-7f;
   simd acc[Chains];
-  for (std::size_t i = 0; i < Chains; ++i) acc[i] = simd(1.0f + 0.001f * float(i));
-  const simd a(0.999999f), b(1e-7f);
+  for (std::size_t i = 0; i < Chains; ++i) acc[i] = simd(start + 0.001f * float(i));
+  const simd a(factor), b(addend);
   for (std::size_t it = 0; it < iterations; ++it)
     ctnn::kernels::static_for<Chains>([&](auto i) { acc[i] = xsimd::fma(acc[i], a, b); });
   simd s(0.0f);
