@@ -15,13 +15,14 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: bench/compare.sh [--rounds R] [--quick] [--csv PATH] [--build-dir DIR]
-                        [--with-python PATH/pytorch_bench.py] [--keep DIR]
+usage: bench/compare.sh [--rounds R] [--quick] [--csv PATH] [--build-dir DIR] [--python]
+                        [--keep DIR]
   --rounds R      rounds of interleaved runs (default 3; 1 with --quick)
   --quick         smoke run: short peer runs, one round (bench_networks' own timing is fixed)
   --csv PATH      also write the medians as network,measure,library,threads,median,unit
   --build-dir DIR the release build (default: build/release of this repository)
-  --with-python P also run PyTorch through the reference script P (Debian's /usr/bin/python3)
+  --python        also run PyTorch from Python, bench/peers/pytorch_bench.py (Debian's
+                  /usr/bin/python3 with python3-torch)
   --keep DIR      keep every program's raw output in DIR (default: a fresh /tmp directory)
 The PyTorch-based peers run with OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512
 OPENBLAS_NUM_THREADS=1 (set by the script).
@@ -34,7 +35,7 @@ build="$repo/build/release"
 rounds=""
 quick=0
 csv=""
-python_bench=""
+python=0
 raw=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -42,7 +43,7 @@ while [[ $# -gt 0 ]]; do
     --quick) quick=1; shift ;;
     --csv) csv="$2"; shift 2 ;;
     --build-dir) build="$2"; shift 2 ;;
-    --with-python) python_bench="$2"; shift 2 ;;
+    --python) python=1; shift ;;
     --keep) raw="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -68,8 +69,12 @@ for p in libtorch onednn; do
     echo "compare.sh: ${!bin_var} not built (bash examples/install_deps.sh --peers, then rebuild); skipping $p" >&2
   fi
 done
-if [[ -n "$python_bench" ]]; then
-  [[ -f "$python_bench" ]] || { echo "compare.sh: --with-python: $python_bench not found" >&2; exit 1; }
+pytorch_script="$here/peers/pytorch_bench.py"
+if [[ $python == 1 ]]; then
+  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    echo "compare.sh: --python: /usr/bin/python3 cannot import torch (apt-get install python3-torch)" >&2
+    exit 1
+  fi
   peers+=("pytorch")
 fi
 
@@ -78,7 +83,7 @@ fi
 # threads for the two cores. Set on purpose, whatever the caller's environment says.
 export OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512 OPENBLAS_NUM_THREADS=1
 blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)"
-if [[ " ${peers[*]} " == *" libtorch "* || -n "$python_bench" ]] && [[ "$blas" != *openblas* ]]; then
+if [[ " ${peers[*]} " == *" libtorch "* || $python == 1 ]] && [[ "$blas" != *openblas* ]]; then
   echo "compare.sh: warning: libblas.so.3 is ${blas:-missing}, not OpenBLAS: torch's dense and LSTM" >&2
   echo "  layers will run on the reference BLAS (bash examples/install_deps.sh --peers)" >&2
 fi
@@ -104,15 +109,15 @@ run_ctnn() {  # round
 }
 run_libtorch() { flock "$lock" "$libtorch_bin" "${quick_flag[@]}" > "$raw/libtorch.$1.txt" 2> "$raw/libtorch.$1.err"; }
 run_onednn() { flock "$lock" "$onednn_bin" "${quick_flag[@]}" > "$raw/onednn.$1.txt" 2> "$raw/onednn.$1.err"; }
+# OpenMP sizes its pool when torch loads: one process per thread count (1 for M1 and M3, 2 for M2
+# and M3), each under the lock.
 run_pytorch() {
-  local q=()
-  [[ $quick == 1 ]] && q=(--m1-iters 200 --m2-iters 5 --m3-steps 10)
-  local out="$raw/pytorch.$1.jsonl"
-  : > "$out"
-  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 1 m1 >> "$out" 2>> "$raw/pytorch.$1.err"
-  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 2 --blas-threads 1 m2 >> "$out" 2>> "$raw/pytorch.$1.err"
-  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 1 m3 >> "$out" 2>> "$raw/pytorch.$1.err"
-  flock "$lock" /usr/bin/python3 "$python_bench" --no-log "${q[@]}" --threads 2 --blas-threads 1 m3 >> "$out" 2>> "$raw/pytorch.$1.err"
+  local out="$raw/pytorch.$1.txt" err="$raw/pytorch.$1.err"
+  : > "$out"; : > "$err"
+  for t in 1 2; do
+    flock "$lock" /usr/bin/python3 "$pytorch_script" "${quick_flag[@]}" --only-threads "$t" \
+      >> "$out" 2>> "$err" || return 1
+  done
 }
 
 for ((r = 1; r <= rounds; r++)); do
@@ -126,7 +131,7 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 /usr/bin/python3 - "$raw" "$rounds" "$csv" <<'PY'
-import csv, glob, json, os, re, statistics, sys
+import csv, glob, json, os, statistics, sys
 
 raw, rounds, csv_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = []  # (network, measure, library, threads, value, unit)
@@ -142,28 +147,13 @@ for path in sorted(glob.glob(os.path.join(raw, "ctnn.*.json"))):
         elif measure in ("M2", "M3"):
             rows.append((net, measure, "ctnn", int(b["threads"]), b["images/s"], "images/s"))
 
-for lib in ("libtorch", "onednn"):
+for lib in ("libtorch", "onednn", "pytorch"):
     for path in sorted(glob.glob(os.path.join(raw, f"{lib}.*.txt"))):
         for line in open(path):
             f = line.strip().split(",")
             if line.startswith("#") or len(f) != 6:
                 continue
             rows.append((f[0], f[1], f[2], int(f[3]), float(f[4]), f[5]))
-
-names = {"w1": "cnn", "w2": "lstm", "w3": "crnn"}
-for path in sorted(glob.glob(os.path.join(raw, "pytorch.*.jsonl"))):
-    for line in open(path):
-        if not line.startswith("{"):
-            continue
-        r = json.loads(line)
-        net = names.get(r.get("net"), r.get("net"))
-        best = str(r.get("variant", "")).startswith("BEST:")
-        if r["m"] == "M1" and best:
-            rows.append((net, "M1", "pytorch", r["threads"], r["median_us"], "us"))
-        elif r["m"] == "M2" and best:
-            rows.append((net, "M2", "pytorch", r["threads"], r["img_per_s_median"], "images/s"))
-        elif r["m"] == "M3":
-            rows.append((net, "M3", "pytorch", r["threads"], r["img_per_s"], "images/s"))
 
 groups = {}
 for net, m, lib, th, v, unit in rows:

@@ -1,0 +1,378 @@
+#!/usr/bin/python3
+"""PyTorch (Python) side of the reference workloads, beside libtorch_bench and onednn_bench.
+
+The same three networks as bench/peers/libtorch_bench.cpp (CNN, LSTM, CRNN of
+examples/networks.hpp, checked by their parameter counts) and the same measurements:
+
+  M1  batch-1 inference latency, 1 thread: median us of single forwards (after warm-up);
+  M2  batch-256 inference, --threads threads (default 2): 256 / median batch time, images/s;
+  M3  training, batch 32, Adam lr 1e-3, softmax cross-entropy: images/s over all timed steps
+      (after warm-up), on 1 thread and on --threads threads.
+
+Inference is timed in each configuration PyTorch 1.13 offers from Python: eager under
+torch.inference_mode (for the convolutional networks also with channels-last tensors), a
+torch.jit.trace'd module frozen with torch.jit.freeze, and that module passed through
+torch.jit.optimize_for_inference (which moves convolutions to oneDNN with pre-packed weights).
+Every configuration is checked against the eager forward and printed on a `#` line; the fastest
+is the `pytorch` figure, and a `#` line names it. Training is eager, in plain and (convolutional
+networks) channels-last tensors, the faster counting.
+
+Output: one line per figure, `network,measure,library,threads,median,unit`, e.g.
+`cnn,M1,pytorch,1,231.40,us`, as the C++ peers print it; every other line starts with `#`.
+Inputs are synthetic (uniform in [0, 1], like pixel / 255); the work does not depend on them.
+
+OpenMP reads its thread count when torch loads, so each thread count runs in its own process:
+without --only-threads the script starts itself once per thread count (1, then --threads) with
+OMP_NUM_THREADS and MKL_NUM_THREADS set before torch is imported. Run it with Debian's
+/usr/bin/python3 (package python3-torch) and, as bench/compare.sh does,
+OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512 OPENBLAS_NUM_THREADS=1.
+"""
+
+import argparse
+import copy
+import os
+import subprocess
+import sys
+import time
+
+NETS = ("cnn", "lstm", "crnn")
+MEASURES = ("M1", "M2", "M3")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="pytorch_bench.py",
+        allow_abbrev=False,
+        description="Prints `network,measure,library,threads,median,unit` lines; other lines "
+        "start with #.",
+    )
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run (M1 200 forwards, M2 5 batches, M3 10 steps)")
+    p.add_argument("--nets", default=",".join(NETS), help="networks to run (default: %(default)s)")
+    p.add_argument("--measures", default=",".join(MEASURES),
+                   help="measurements to take (default: %(default)s)")
+    p.add_argument("--m1-iters", type=int, metavar="N", help="timed forwards of M1 (default 2000)")
+    p.add_argument("--m2-runs", type=int, metavar="N", help="timed batches of M2 (default 30)")
+    p.add_argument("--m3-steps", type=int, metavar="N",
+                   help="timed training steps of M3 (default 100)")
+    p.add_argument("--threads", type=int, default=2, metavar="N",
+                   help="threads of M2 and of the second M3 figure (default 2; M1 and the first "
+                   "M3 use 1)")
+    p.add_argument("--only-threads", type=int, metavar="T",
+                   help="only the figures on T threads, in this process (default: one process "
+                   "per thread count)")
+    o = p.parse_args(argv)
+
+    def names(value, allowed, flag):
+        items = [s for s in value.split(",") if s]
+        for s in items:
+            if s not in allowed:
+                p.error(f"{flag}: unknown {s!r} (one of {','.join(allowed)})")
+        return set(items)
+
+    o.nets = names(o.nets, NETS, "--nets")
+    o.measures = names(o.measures, MEASURES, "--measures")
+    o.m1_warmup, o.m2_warmup, o.m3_warmup = (20, 1, 3) if o.quick else (200, 5, 10)
+    defaults = {"m1_iters": 200, "m2_runs": 5, "m3_steps": 10} if o.quick else \
+        {"m1_iters": 2000, "m2_runs": 30, "m3_steps": 100}
+    for count, default in defaults.items():
+        if getattr(o, count) is None:
+            setattr(o, count, default)
+    for count in ("m1_iters", "m2_runs", "m3_steps", "threads", "only_threads"):
+        if getattr(o, count) is not None and getattr(o, count) < 1:
+            p.error(f"--{count.replace('_', '-')} needs a positive number")
+    return o
+
+
+def measures_on(threads, o):
+    """The measurements of this run that are taken on `threads` threads."""
+    on = set()
+    if threads == 1:
+        on |= {"M1", "M3"}
+    if threads == o.threads:
+        on |= {"M2", "M3"}
+    return on & o.measures
+
+
+def run_each_thread_count(o):
+    """Starts this script once per thread count the run needs; their lines go to our stdout."""
+    for threads in sorted({1, o.threads}):
+        if not measures_on(threads, o):
+            continue
+        sys.stdout.flush()
+        argv = sys.argv[1:] + ["--only-threads", str(threads)]
+        status = subprocess.call([sys.executable, os.path.abspath(__file__)] + argv)
+        if status != 0:
+            return status
+    return 0
+
+
+if __name__ == "__main__":
+    OPTIONS = parse_args(sys.argv[1:])
+    if OPTIONS.only_threads is None:
+        sys.exit(run_each_thread_count(OPTIONS))
+    # Before torch loads: its OpenMP runtime and BLAS size their thread pools from these.
+    os.environ["OMP_NUM_THREADS"] = str(OPTIONS.only_threads)
+    os.environ["MKL_NUM_THREADS"] = str(OPTIONS.only_threads)
+
+import torch  # noqa: E402  (after the thread variables are set)
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+# ------------------------------------------------------------------------------ networks
+class Cnn(nn.Module):
+    """W1: 28x28x1 -> Conv 32 3x3 + ReLU -> Conv 64 3x3 + ReLU -> MaxPool 2 -> Conv 64 3x3 + ReLU
+    -> MaxPool 2 -> Flatten 1600 -> Dense 128 + ReLU -> Dense 10 (logits)."""
+
+    params = 261962
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 32, 3)
+        self.c2 = nn.Conv2d(32, 64, 3)
+        self.c3 = nn.Conv2d(64, 64, 3)
+        self.d1 = nn.Linear(5 * 5 * 64, 128)
+        self.d2 = nn.Linear(128, 10)
+
+    def forward(self, x):  # x: (B, 1, 28, 28)
+        x = F.relu(self.c1(x))
+        x = F.max_pool2d(F.relu(self.c2(x)), 2)
+        x = F.max_pool2d(F.relu(self.c3(x)), 2)
+        x = F.relu(self.d1(x.flatten(1)))
+        return self.d2(x)
+
+
+class Lstm(nn.Module):
+    """W2: the image's 28 rows as 28 steps of 28 features -> LSTM 128 (last hidden state)
+    -> Dense 10."""
+
+    params = 4 * 128 * (28 + 128 + 2) + 128 * 10 + 10
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+        self.d = nn.Linear(128, 10)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x.reshape(x.size(0), 28, 28))  # h: (layers = 1, B, 128)
+        return self.d(h[0])
+
+
+class Crnn(nn.Module):
+    """W3: Conv 32 3x3 + ReLU -> MaxPool 2 -> the 13x13x32 map as 13 steps (rows) of 13*32 = 416
+    features ordered (column, channel) as ctnn's channels-last layout -> LSTM 256 -> Dense 10."""
+
+    params = 320 + 4 * 256 * (416 + 256 + 2) + 2570
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 32, 3)
+        self.lstm = nn.LSTM(416, 256, batch_first=True)
+        self.d = nn.Linear(256, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.c(x)), 2)  # (B, 32, 13, 13)
+        x = x.permute(0, 2, 3, 1).reshape(x.size(0), 13, 416)  # (B, row, col * 32 + channel)
+        _, (h, _) = self.lstm(x)
+        return self.d(h[0])
+
+
+NETWORKS = {"cnn": Cnn, "lstm": Lstm, "crnn": Crnn}
+
+
+def make(name):
+    torch.manual_seed(1)
+    return NETWORKS[name]()
+
+
+def convolutional(name):
+    return name != "lstm"
+
+
+def check_shapes(name):
+    """Prints the parameters' shapes; exits when their count is not that of ctnn's network."""
+    m = make(name)
+    count = sum(p.numel() for p in m.parameters())
+    shapes = ", ".join(f"{n} {'x'.join(map(str, p.shape))}" for n, p in m.named_parameters())
+    print(f"# {name}: {count} parameters: {shapes}")
+    if count != m.params:
+        print(f"{name} has {count} parameters, ctnn's has {m.params}", file=sys.stderr)
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------------------ helpers
+def emit(net, measure, threads, value, unit):
+    print(f"{net},{measure},pytorch,{threads},{value:.2f},{unit}", flush=True)
+
+
+def median(v):
+    """The median of v (the upper one for an even count), as the C++ peers take it."""
+    return sorted(v)[len(v) // 2]
+
+
+def images(n):
+    torch.manual_seed(3)
+    return torch.rand(n, 1, 28, 28)
+
+
+def inference_modes(name, model, example):
+    """(name, forward, channels_last) for each inference configuration that builds; `example` is
+    an input of the batch size to be timed (TorchScript traces at that shape)."""
+    model = model.eval()
+    modes = [("inference_mode", model, False)]
+    if convolutional(name):
+        cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        modes.append(("inference_mode+channels_last", cl, True))
+    try:
+        with torch.no_grad():
+            frozen = torch.jit.freeze(torch.jit.trace(model, example))
+        modes.append(("jit.trace+freeze", frozen, False))
+        with torch.no_grad():
+            optimized = torch.jit.optimize_for_inference(
+                torch.jit.freeze(torch.jit.trace(model, example)))
+        modes.append(("jit.trace+freeze+optimize_for_inference", optimized, False))
+    except Exception as e:  # a configuration this build cannot make is skipped, not fatal
+        print(f"# {name}: TorchScript configuration failed: {type(e).__name__}: {e}")
+    return modes
+
+
+def layout(x, channels_last):
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
+
+
+def check(name, mode, forward, x, expected):
+    """Every configuration must compute the same network."""
+    with torch.inference_mode():
+        diff = (forward(x) - expected).abs().max().item()
+    if diff > 1e-4:
+        print(f"{name} {mode} differs from the eager forward by {diff:g}", file=sys.stderr)
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------------------ measurements
+def m1(name, o):
+    torch.set_num_threads(1)
+    model = make(name).eval()
+    pool = images(16)
+    with torch.no_grad():
+        expected = model(pool[0:1])
+    best = None
+    for mode, forward, channels_last in inference_modes(name, model, pool[0:1]):
+        xs = [layout(pool[i:i + 1], channels_last) for i in range(16)]
+        check(name, mode, forward, xs[0], expected)
+        us = []
+        clock = time.perf_counter
+        with torch.inference_mode():
+            for i in range(o.m1_warmup):
+                forward(xs[i % 16])
+            for i in range(o.m1_iters):
+                x = xs[i % 16]
+                t0 = clock()
+                forward(x)
+                us.append((clock() - t0) * 1e6)
+        med = median(us)
+        print(f"# {name} M1 {mode}: median {med:.2f} us over {o.m1_iters} forwards")
+        if best is None or med < best[0]:
+            best = (med, mode)
+    print(f"# {name} M1 fastest: {best[1]}")
+    emit(name, "M1", 1, best[0], "us")
+
+
+def m2(name, o):
+    torch.set_num_threads(o.threads)
+    model = make(name).eval()
+    x0 = images(256)
+    with torch.no_grad():
+        expected = model(x0)
+    best = None
+    for mode, forward, channels_last in inference_modes(name, model, x0):
+        x = layout(x0, channels_last)
+        check(name, mode, forward, x, expected)
+        s = []
+        clock = time.perf_counter
+        with torch.inference_mode():
+            for _ in range(o.m2_warmup):
+                forward(x)
+            for _ in range(o.m2_runs):
+                t0 = clock()
+                forward(x)
+                s.append(clock() - t0)
+        ips = 256 / median(s)
+        print(f"# {name} M2 {mode}: {ips:.1f} images/s (median of {o.m2_runs} batches of 256)")
+        if best is None or ips > best[0]:
+            best = (ips, mode)
+    print(f"# {name} M2 fastest: {best[1]}")
+    emit(name, "M2", o.threads, best[0], "images/s")
+
+
+def train(name, threads, channels_last, o):
+    """Images/s of o.m3_steps timed training steps, eager, in plain or channels-last tensors."""
+    model = make(name)  # fresh weights and optimizer state for every run
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    B, batches = 32, 64
+    x = layout(images(B * batches), channels_last)
+    y = torch.arange(B * batches) % 10
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(i):
+        b = i % batches
+        adam.zero_grad()
+        loss = F.cross_entropy(model(x[b * B:(b + 1) * B]), y[b * B:(b + 1) * B])
+        loss.backward()
+        adam.step()
+        return loss.item()
+
+    loss = 0.0
+    for i in range(o.m3_warmup):
+        loss = step(i)
+    t0 = time.perf_counter()
+    for i in range(o.m3_steps):
+        loss = step(o.m3_warmup + i)
+    s = time.perf_counter() - t0
+    print(f"# {name} M3 {'eager+channels_last' if channels_last else 'eager'}: {o.m3_steps} steps "
+          f"of {B} in {s:.3f} s on {threads} threads, last loss {loss:.4f}")
+    return o.m3_steps * B / s
+
+
+def m3(name, threads, o):
+    torch.set_num_threads(threads)
+    best = train(name, threads, False, o)
+    if convolutional(name):
+        best = max(best, train(name, threads, True, o))
+    emit(name, "M3", threads, best, "images/s")
+
+
+def capability():
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def run(o):
+    threads = o.only_threads
+    todo = measures_on(threads, o)
+    torch.set_num_interop_threads(1)
+    torch.set_num_threads(threads)
+    env = " ".join(f"{v}={os.environ.get(v, '(unset)')}"
+                   for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+    print(f"# pytorch {torch.__version__}, CPU capability {capability()}, {env}; "
+          f"this process: {','.join(sorted(todo)) or 'nothing'} on {threads} threads")
+    for name in NETS:
+        if name not in o.nets or not todo:
+            continue
+        check_shapes(name)
+        if "M1" in todo:
+            m1(name, o)
+        if "M2" in todo:
+            m2(name, o)
+        if "M3" in todo:
+            m3(name, threads, o)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(OPTIONS))
