@@ -11,10 +11,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ctnn/data/image.hpp"
@@ -546,4 +549,108 @@ TEST_CASE("Image: a PNG chunk longer than the rest of the file is refused undeco
                                    dir.file("huge.png"));
   CHECK(m.find("corrupt PNG, not decoded: chunk 'IDAT'") != std::string::npos);
   CHECK(m.find("(truncated or corrupt)") != std::string::npos);
+}
+
+namespace {
+
+// What a call run by finishes_within() did: finished (false: still running at the time limit),
+// and the FileError it threw, if any.
+struct Outcome {
+  bool finished = false, file_error = false;
+  std::string path, message;
+};
+
+// Runs f on a thread of its own and waits at most `limit` for it. A call that does not finish is
+// left running on its detached thread (the process ends it at exit), so a decoder that loops
+// forever fails the test instead of hanging the suite. f must own what it uses (capture by
+// value).
+template <class F>
+Outcome finishes_within(std::chrono::seconds limit, F f) {
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  std::future<Outcome> done = promise->get_future();
+  std::thread([promise, f]() mutable {
+    Outcome o;
+    o.finished = true;
+    try {
+      f();
+    } catch (const ctnn::FileError& e) {
+      o.file_error = true;
+      o.path = e.path();
+      o.message = e.what();
+    } catch (const std::exception& e) {
+      o.message = e.what();
+    }
+    promise->set_value(std::move(o));
+  }).detach();
+  if (done.wait_for(limit) != std::future_status::ready) return {};
+  return done.get();
+}
+
+// A Radiance HDR file of 49 bytes: a header for one 8-pixel scanline, then the start of an RLE
+// scanline and the end of the file. stb_image 2.27 (CVE-2021-42715) reads count bytes of 0 past
+// the end, and a count of 0 never advances: it loops forever.
+std::string hanging_hdr() {
+  std::string b = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 8\n";
+  b += std::string("\x02\x02\x00\x08", 4);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("Image: Radiance HDR, PSD and PIC files are refused undecoded, whatever their name") {
+  TempDir dir;
+  const std::string hdr = hanging_hdr();
+  REQUIRE(hdr.size() == 49);
+  using std::chrono::seconds;
+  for (const char* name : {"sky.hdr", "sky.png", "sky.jpg"}) {
+    const std::string path = dir.file(name);
+    write_bytes(path, hdr);
+    CAPTURE(path);
+    const Outcome o = finishes_within(seconds(20), [path] { load_image<Image<4, 4, 1>>(path); });
+    REQUIRE_MESSAGE(o.finished, "load_image did not return within 20 s");
+    CHECK(o.file_error);
+    CHECK(o.path == path);
+    CHECK(o.message.find("Radiance HDR") != std::string::npos);
+    CHECK(o.message.find("not decoded") != std::string::npos);
+  }
+  // The other signature stb_image takes for HDR, and the formats load_image does not read.
+  const std::string rgbe = dir.file("rgbe.png");
+  write_bytes(rgbe, "#?RGBE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 8\n" + hdr.substr(45));
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(rgbe); }, rgbe).find("Radiance HDR") !=
+        std::string::npos);
+  const std::string psd = dir.file("layers.png");
+  write_bytes(psd, std::string("8BPS\0\1", 6) + std::string(20, '\0'));
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(psd); }, psd).find("Photoshop PSD") !=
+        std::string::npos);
+  const std::string pic = dir.file("soft.png");
+  write_bytes(pic, std::string("\x53\x80\xF6\x34", 4) + std::string(84, ' ') + "PICT" +
+                       std::string(16, '\0'));
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(pic); }, pic).find("Softimage PIC") !=
+        std::string::npos);
+
+  // In a folder: an error naming the file, or, with skip_unreadable, a warning naming it.
+  Folder f({{"a", 2}, {"b", 2}});
+  const std::string sky = (f.dir.path / "b" / "sky.png").string();
+  write_bytes(sky, hdr);
+  const std::string root = f.root();
+  Outcome o = finishes_within(seconds(20), [root] { ctnn::data::load_image_folder<Shape>(root); });
+  REQUIRE_MESSAGE(o.finished, "load_image_folder did not return within 20 s");
+  CHECK(o.file_error);
+  CHECK(o.path == sky);
+  CHECK(o.message.find("Radiance HDR") != std::string::npos);
+
+  auto warnings = std::make_shared<std::ostringstream>();
+  auto loaded = std::make_shared<std::size_t>(0);
+  o = finishes_within(seconds(20), [root, warnings, loaded] {
+    ctnn::data::ImageFolderOptions opt;
+    opt.skip_unreadable = true;
+    opt.warnings = warnings.get();
+    const auto d = ctnn::data::load_image_folder<Shape>(root, opt);
+    *loaded = d.train.size() + d.test.size();
+  });
+  REQUIRE_MESSAGE(o.finished, "load_image_folder (skip_unreadable) did not return within 20 s");
+  CHECK_MESSAGE(o.message.empty(), o.message);
+  CHECK(*loaded == 4);
+  CHECK(warnings->str().find(sky) != std::string::npos);
+  CHECK(warnings->str().find("Radiance HDR") != std::string::npos);
 }

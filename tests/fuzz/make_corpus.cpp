@@ -280,6 +280,11 @@ void image_corpus() {
       Bytes{'G',  'I', 'F', '8', '9', 'a',  1, 0, 1, 0,   0x80, 0, 0,   0xFF, 0xFF,
             0xFF, 0,   0,   0,   '!', 0xF9, 4, 1, 0, 0,   0,    0, ',', 0,    0,
             0,    0,   1,   0,   1,   0,    0, 2, 2, 'D', 1,    0, ';'});
+
+  // Files load_image refuses before decoding. A Radiance HDR scanline cut after its RLE header:
+  // stb_image 2.27 reads run counts of 0 past the end and never advances (CVE-2021-42715).
+  const std::string hang = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 8\n";
+  put(t, "rle_count_0.hdr", cat(Bytes(hang.begin(), hang.end()), Bytes{2, 2, 0, 8}));
 }
 
 }  // namespace

@@ -110,10 +110,11 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// Reads an image file as one sample of shape `Shape` = `ctnn::Image<H, W, C>` with C = 1
 /// (grey) or 3 (RGB).
 ///
-/// Formats: whatever stb_image decodes — PNG (8 and 16 bits per channel, 16-bit values are
-/// reduced to 8 bits), baseline and progressive JPEG, BMP, GIF (the first frame), TGA, and also
-/// PSD, PIC, PNM and HDR (HDR values are mapped to bytes by stb's tone mapping). The format is
-/// recognised from the file's contents, not its name.
+/// Formats: PNG (8 and 16 bits per channel, 16-bit values are reduced to 8 bits), baseline and
+/// progressive JPEG, uncompressed BMP, GIF (the first frame), TGA, and binary PGM and PPM (P5,
+/// P6). The format is recognised from the file's contents, not its name. The other formats
+/// stb_image 2.27 decodes, Radiance HDR, Photoshop PSD and Softimage PIC, are refused: its HDR
+/// decoder loops forever on a corrupt 49-byte file (CVE-2021-42715).
 ///
 /// Returns H * W * C floats, channels-last: element (h, w, c) is at index (h * W + w) * C + c,
 /// rows from the top of the image. Steps, in this order:
@@ -133,8 +134,9 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
 /// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, it has more
 /// than 2^28 pixels (checked from the header, before decoding), or resizing fails; and, before
-/// stb_image sees it, if it is a JPEG whose Huffman tables would make stb_image 2.27 read or write
-/// out of bounds, or a PNG with a chunk longer than the rest of the file (data/image_checks.hpp).
+/// stb_image sees it (data/image_checks.hpp), if it is an HDR, PSD or PIC file, a JPEG whose
+/// Huffman tables would make stb_image 2.27 read or write out of bounds, or a PNG with a chunk
+/// longer than the rest of the file.
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");

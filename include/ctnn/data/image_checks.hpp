@@ -1,22 +1,26 @@
-// ctnn/data/image_checks.hpp — structural checks of JPEG and PNG files before stb_image decodes
-// them.
+// ctnn/data/image_checks.hpp — what load_image checks in an image file before stb_image decodes
+// it.
 //
-// stb_image 2.27 (Debian 12's libstb) trusts two things a hostile JPEG can break, and then reads
-// and writes outside its tables:
-//  - a DHT (define Huffman table) segment whose 16 code-length counts add up to more than 256:
-//    stbi__build_huffman writes up to 4,080 entries into a 257-entry array (upstream stb_image
-//    rejects this since 2.28, "bad DHT header");
-//  - a scan (SOS) that uses a Huffman table no DHT segment defined: the decoder's tables live in
-//    memory that stb does not clear, so the table is whatever the heap held, and decoding indexes
-//    its symbol array with that garbage.
-// jpeg_problem() walks the file's markers the way stb_image does and reports either, so that
-// load_image can refuse the file with a FileError instead of handing it to the decoder.
-// For PNG, stb_image grows its buffer to a chunk's declared length before reading the chunk, so
-// a 100-byte file can make it allocate 2 GiB; png_problem() reports a chunk longer than what is
-// left of the file.
+// stb_image 2.27 (Debian 12's libstb) is compiled once, with every decoder it has; a program
+// linking it cannot leave formats out with STBI_NO_HDR and the like. So the checks here read the
+// file the way stb_image does and refuse, before it decodes anything:
+//  - formats load_image does not read. stb_image picks the decoder from the contents, so these
+//    are told apart by their signatures whatever the file's name: Radiance HDR ("#?RADIANCE\n" or
+//    "#?RGBE\n"), whose RLE decoder loops forever on a run count of 0 read past the end of the
+//    file (CVE-2021-42715: 49 bytes hang the program), Photoshop PSD ("8BPS") and Softimage PIC;
+//  - in a JPEG, Huffman tables stb_image 2.27 would read or write out of bounds with:
+//    - a DHT (define Huffman table) segment whose 16 code-length counts add up to more than
+//      256: stbi__build_huffman writes up to 4,080 entries into a 257-entry array (upstream
+//      stb_image rejects this since 2.28, "bad DHT header");
+//    - a scan (SOS) that uses a Huffman table no DHT segment defined: the decoder's tables live
+//      in memory that stb does not clear, so the table is whatever the heap held, and decoding
+//      indexes its symbol array with that garbage;
+//  - in a PNG, a chunk longer than what is left of the file: stb_image grows its buffer to a
+//    chunk's declared length before reading the chunk, so a 100-byte file can make it allocate
+//    2 GiB.
 // References: ITU-T T.81 (JPEG), B.2.4.2 (DHT) and B.2.3 (SOS); the PNG specification (W3C,
-// 2003), 5.3 (chunk layout); stb_image.h, stbi__get_marker, stbi__process_marker,
-// stbi__decode_jpeg_image and stbi__parse_png_file.
+// 2003), 5.3 (chunk layout); stb_image.h, stbi__load_main and each format's test function,
+// stbi__get_marker, stbi__process_marker, stbi__decode_jpeg_image and stbi__parse_png_file.
 #pragma once
 
 #include <algorithm>
@@ -137,8 +141,125 @@ inline std::string png_problem(const unsigned char* data, std::size_t size) {
   return "";
 }
 
-/// jpeg_problem or png_problem, whichever applies to the bytes ("" for other formats).
+/// The formats stb_image 2.27 decodes; load_image reads all but psd, pic and hdr.
+enum class ImageFormat { unknown, png, bmp, gif, psd, pic, jpeg, pnm, hdr, tga };
+
+inline const char* format_name(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::png:
+      return "PNG";
+    case ImageFormat::bmp:
+      return "BMP";
+    case ImageFormat::gif:
+      return "GIF";
+    case ImageFormat::psd:
+      return "Photoshop PSD";
+    case ImageFormat::pic:
+      return "Softimage PIC";
+    case ImageFormat::jpeg:
+      return "JPEG";
+    case ImageFormat::pnm:
+      return "PNM";
+    case ImageFormat::hdr:
+      return "Radiance HDR";
+    case ImageFormat::tga:
+      return "TGA";
+    case ImageFormat::unknown:
+      break;
+  }
+  return "image";
+}
+
+/// Bytes read the way stb_image reads them: past the end, every byte is 0.
+struct ImageBytes {
+  const unsigned char* data;
+  std::size_t size;
+  std::uint64_t pos = 0;
+
+  unsigned at(std::uint64_t i) const { return i < size ? data[i] : 0u; }
+  bool eof() const { return pos >= size; }
+  unsigned u8() { return at(pos++); }
+  std::uint32_t le16() {
+    const std::uint32_t lo = u8();
+    return lo | std::uint32_t{u8()} << 8;
+  }
+  std::uint32_t le32() {
+    const std::uint32_t lo = le16();
+    return lo | le16() << 16;
+  }
+  std::uint32_t be16() {
+    const std::uint32_t hi = u8();
+    return hi << 8 | u8();
+  }
+  std::uint32_t be32() {
+    const std::uint32_t hi = be16();
+    return hi << 16 | be16();
+  }
+  /// True when the n bytes from `from` are those of `s`.
+  bool matches(std::uint64_t from, const char* s, std::size_t n) const {
+    for (std::size_t i = 0; i < n; ++i)
+      if (at(from + i) != static_cast<unsigned char>(s[i])) return false;
+    return true;
+  }
+};
+
+/// stbi__tga_test: TGA has no signature, only plausible header fields.
+inline bool looks_like_tga(ImageBytes b) {
+  b.pos = 1;
+  const unsigned colormap = b.u8(), type = b.u8();
+  if (colormap > 1) return false;
+  const auto depth_ok = [](unsigned bits) {
+    return bits == 8 || bits == 15 || bits == 16 || bits == 24 || bits == 32;
+  };
+  if (colormap == 1) {
+    if (type != 1 && type != 9) return false;
+    b.pos += 4;
+    if (!depth_ok(b.u8())) return false;
+    b.pos += 4;
+  } else {
+    if (type != 2 && type != 3 && type != 10 && type != 11) return false;
+    b.pos += 9;
+  }
+  if (b.le16() < 1 || b.le16() < 1) return false;
+  const unsigned bits = b.u8();
+  return depth_ok(bits) && (colormap == 0 || bits == 8 || bits == 16);
+}
+
+/// The decoder stb_image 2.27 picks for the bytes: the first format whose test accepts them, in
+/// the order of stbi__load_main.
+inline ImageFormat image_format(const unsigned char* data, std::size_t size) {
+  ImageBytes b{data, size};
+  if (b.matches(0, "\x89PNG\r\n\x1a\n", 8)) return ImageFormat::png;
+  if (b.matches(0, "BM", 2)) {
+    b.pos = 14;
+    const std::uint32_t info_size = b.le32();
+    if (info_size == 12 || info_size == 40 || info_size == 56 || info_size == 108 ||
+        info_size == 124)
+      return ImageFormat::bmp;
+  }
+  if (b.matches(0, "GIF8", 4) && (b.at(4) == '7' || b.at(4) == '9') && b.at(5) == 'a')
+    return ImageFormat::gif;
+  if (b.matches(0, "8BPS", 4)) return ImageFormat::psd;
+  if (b.matches(0, "\x53\x80\xF6\x34", 4) && b.matches(88, "PICT", 4)) return ImageFormat::pic;
+  b.pos = 0;
+  if (b.u8() == 0xFF) {  // a JPEG starts with the SOI marker, after any 0xFF fill bytes
+    unsigned m = 0xFF;
+    while (m == 0xFF && !b.eof()) m = b.u8();
+    if (m == 0xD8) return ImageFormat::jpeg;
+  }
+  if (b.at(0) == 'P' && (b.at(1) == '5' || b.at(1) == '6')) return ImageFormat::pnm;
+  if (b.matches(0, "#?RADIANCE\n", 11) || b.matches(0, "#?RGBE\n", 7)) return ImageFormat::hdr;
+  if (looks_like_tga(b)) return ImageFormat::tga;
+  return ImageFormat::unknown;
+}
+
+/// Why load_image must not hand the bytes to stb_image, or "" when it may: a format it does not
+/// read, or a corrupt JPEG or PNG (jpeg_problem, png_problem).
 inline std::string decoder_problem(const unsigned char* data, std::size_t size) {
+  const ImageFormat format = image_format(data, size);
+  if (format == ImageFormat::hdr || format == ImageFormat::psd || format == ImageFormat::pic)
+    return std::string(format_name(format)) + " file, not decoded: load_image reads PNG, JPEG, " +
+           "BMP, GIF, TGA and binary PGM/PPM files only";
   std::string why = jpeg_problem(data, size);
   if (!why.empty()) return "corrupt JPEG, not decoded: " + why;
   why = png_problem(data, size);
