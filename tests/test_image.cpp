@@ -654,3 +654,19 @@ TEST_CASE("Image: Radiance HDR, PSD and PIC files are refused undecoded, whateve
   CHECK(warnings->str().find(sky) != std::string::npos);
   CHECK(warnings->str().find("Radiance HDR") != std::string::npos);
 }
+
+TEST_CASE("Image: a PNG over the pixel limit is refused with the limit and its size") {
+  // stb_image's own header check fails first for this size ("too large"), and its format
+  // detection then reports "unknown image type".
+  TempDir dir;
+  Bytes png = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0,
+               0,    0,   0,   0,   0,    0,    0,    8,    6, 0, 0, 0,  0,   0,   0,   0};
+  for (int i = 0; i < 4; ++i)
+    png[16 + 3 - std::size_t(i)] = png[20 + 3 - std::size_t(i)] = std::uint8_t(20000u >> (8 * i));
+  const std::string path = dir.file("huge.png");
+  ctnn_test::write_all(path, png);
+  const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+  CHECK(m.find("unknown image type") == std::string::npos);
+  CHECK(m.find("20000 x 20000") != std::string::npos);
+  CHECK(m.find("268435456") != std::string::npos);
+}

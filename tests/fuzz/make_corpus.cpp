@@ -285,6 +285,11 @@ void image_corpus() {
   // stb_image 2.27 reads run counts of 0 past the end and never advances (CVE-2021-42715).
   const std::string hang = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 8\n";
   put(t, "rle_count_0.hdr", cat(Bytes(hang.begin(), hang.end()), Bytes{2, 2, 0, 8}));
+  // A PNG header of 20000 x 20000 RGBA pixels, over load_image's limit of 2^28.
+  const Bytes ihdr = {0x89, 'P',  'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0,    0, 0,
+                      13,   'I',  'H', 'D', 'R',  0,    0,    0x4E, 0x20, 0, 0,
+                      0x4E, 0x20, 8,   6,   0,    0,    0,    0,    0,    0, 0};
+  put(t, "ihdr_20000.png", ihdr);
 }
 
 }  // namespace

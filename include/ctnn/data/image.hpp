@@ -53,10 +53,6 @@ struct ImageOptions {
 
 namespace detail {
 
-/// The largest image load_image decodes: 2^28 pixels (256 megapixels). Loading one takes up to
-/// 4 bytes per pixel for the decoded bytes and 4 * C for the converted floats.
-inline constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 28;
-
 inline std::string stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown error";
@@ -132,11 +128,11 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// Throws ctnn::InvalidArgument (before opening the file) if `options.scale` or a used mean is not
 /// finite, or a used std is not positive and finite. Throws ctnn::FileError, whose message starts
 /// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
-/// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, it has more
-/// than 2^28 pixels (checked from the header, before decoding), or resizing fails; and, before
-/// stb_image sees it (data/image_checks.hpp), if it is an HDR, PSD or PIC file, a JPEG whose
-/// Huffman tables would make stb_image 2.27 read or write out of bounds, or a PNG with a chunk
-/// longer than the rest of the file.
+/// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, or resizing
+/// fails; and, before stb_image sees it (data/image_checks.hpp), if it is an HDR, PSD or PIC file,
+/// its header declares more than 2^28 pixels (the message gives both), a JPEG whose Huffman tables
+/// would make stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than the
+/// rest of the file.
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");

@@ -8,6 +8,8 @@
 //    are told apart by their signatures whatever the file's name: Radiance HDR ("#?RADIANCE\n" or
 //    "#?RGBE\n"), whose RLE decoder loops forever on a run count of 0 read past the end of the
 //    file (CVE-2021-42715: 49 bytes hang the program), Photoshop PSD ("8BPS") and Softimage PIC;
+//  - headers declaring more than kMaxImagePixels pixels (stb_image's own size checks can fail
+//    first, and its format detection then reports "unknown image type");
 //  - in a JPEG, Huffman tables stb_image 2.27 would read or write out of bounds with:
 //    - a DHT (define Huffman table) segment whose 16 code-length counts add up to more than
 //      256: stbi__build_huffman writes up to 4,080 entries into a 257-entry array (upstream
@@ -19,8 +21,9 @@
 //    chunk's declared length before reading the chunk, so a 100-byte file can make it allocate
 //    2 GiB.
 // References: ITU-T T.81 (JPEG), B.2.4.2 (DHT) and B.2.3 (SOS); the PNG specification (W3C,
-// 2003), 5.3 (chunk layout); stb_image.h, stbi__load_main and each format's test function,
-// stbi__get_marker, stbi__process_marker, stbi__decode_jpeg_image and stbi__parse_png_file.
+// 2003), 5.3 (chunk layout) and 11.2.2 (IHDR); stb_image.h, stbi__load_main and each format's
+// test function, stbi__get_marker, stbi__process_marker, stbi__decode_jpeg_image and
+// stbi__parse_png_file.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +32,10 @@
 #include <string>
 
 namespace ctnn::data::detail {
+
+/// The largest image load_image decodes: 2^28 pixels (256 megapixels). Loading one takes up to
+/// 4 bytes per pixel for the decoded bytes and 4 * C for the converted floats.
+inline constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 28;
 
 /// For bytes that stb_image would decode as a JPEG (0xFF, optional 0xFF fill bytes, then the SOI
 /// marker 0xD8), returns why it must not be decoded: a Huffman table with more than 256 codes, or
@@ -253,13 +260,45 @@ inline ImageFormat image_format(const unsigned char* data, std::size_t size) {
   return ImageFormat::unknown;
 }
 
+/// What an image file's header declares, read as stb_image 2.27 reads it.
+struct ImageHeader {
+  ImageFormat format = ImageFormat::unknown;
+  /// The pixels stb_image would allocate; 0 when not known.
+  std::uint64_t width = 0, height = 0;
+};
+
+inline std::string dims(std::uint64_t w, std::uint64_t h) {
+  return std::to_string(w) + " x " + std::to_string(h);
+}
+
+/// PNG: width and height from the IHDR chunk, which must come first.
+inline void png_header(ImageBytes b, ImageHeader& h) {
+  if (b.at(11) != 13 || !b.matches(12, "IHDR", 4)) return;
+  b.pos = 16;
+  h.width = b.be32();
+  h.height = b.be32();
+}
+
+/// The format and the declared size of the bytes, as image_format and png_header read them.
+inline ImageHeader image_header(const unsigned char* data, std::size_t size) {
+  ImageHeader h;
+  h.format = image_format(data, size);
+  const ImageBytes b{data, size};
+  if (h.format == ImageFormat::png) png_header(b, h);
+  return h;
+}
+
 /// Why load_image must not hand the bytes to stb_image, or "" when it may: a format it does not
-/// read, or a corrupt JPEG or PNG (jpeg_problem, png_problem).
+/// read, more pixels than kMaxImagePixels, or a corrupt JPEG or PNG (jpeg_problem, png_problem).
 inline std::string decoder_problem(const unsigned char* data, std::size_t size) {
-  const ImageFormat format = image_format(data, size);
-  if (format == ImageFormat::hdr || format == ImageFormat::psd || format == ImageFormat::pic)
-    return std::string(format_name(format)) + " file, not decoded: load_image reads PNG, JPEG, " +
-           "BMP, GIF, TGA and binary PGM/PPM files only";
+  const ImageHeader h = image_header(data, size);
+  const std::string name = format_name(h.format);
+  if (h.format == ImageFormat::hdr || h.format == ImageFormat::psd || h.format == ImageFormat::pic)
+    return name + " file, not decoded: load_image reads PNG, JPEG, BMP, GIF, TGA and binary " +
+           "PGM/PPM files only";
+  if (h.width * h.height > kMaxImagePixels)
+    return name + " of " + dims(h.width, h.height) + " pixels, more than the " +
+           std::to_string(kMaxImagePixels) + " (2^28) load_image decodes; not decoded";
   std::string why = jpeg_problem(data, size);
   if (!why.empty()) return "corrupt JPEG, not decoded: " + why;
   why = png_problem(data, size);
