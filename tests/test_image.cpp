@@ -20,6 +20,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__unix__)
+#include <sys/resource.h>
+#endif
+
 #include "ctnn/data/image.hpp"
 #include "ctnn/data/image_folder.hpp"
 #include "files.hpp"
@@ -653,6 +657,112 @@ TEST_CASE("Image: Radiance HDR, PSD and PIC files are refused undecoded, whateve
   CHECK(*loaded == 4);
   CHECK(warnings->str().find(sky) != std::string::npos);
   CHECK(warnings->str().find("Radiance HDR") != std::string::npos);
+}
+
+namespace {
+
+void put_le(Bytes& b, std::size_t at, std::uint32_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) b[at + std::size_t(i)] = std::uint8_t(v >> (8 * i));
+}
+
+// The largest value ru_maxrss has reached for this process, in MiB (0 where unknown).
+double peak_rss_mib() {
+#if defined(__unix__)
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) == 0) return double(u.ru_maxrss) / 1024.0;
+#endif
+  return 0.0;
+}
+
+}  // namespace
+
+TEST_CASE("Image: a file too small for the pixels its header declares is refused undecoded") {
+  // Each file declares 16384 x 16384 pixels, 2^28, as many as load_image accepts. stb_image
+  // 2.27 would allocate the whole image (up to 2.4 GB for a GIF) and read zeros past the end of
+  // the file for seconds, then fail or return a black image.
+  TempDir dir;
+  const std::uint32_t n = 16384;
+  struct Case {
+    std::string name;
+    Bytes bytes;
+    std::string reason;
+  };
+  std::vector<Case> cases;
+
+  Bytes bmp(54, 0);  // 24 bits per pixel, uncompressed
+  bmp[0] = 'B', bmp[1] = 'M';
+  put_le(bmp, 2, 54, 4);
+  put_le(bmp, 10, 54, 4);
+  put_le(bmp, 14, 40, 4);
+  put_le(bmp, 18, n, 4);
+  put_le(bmp, 22, n, 4);
+  bmp[26] = 1, bmp[28] = 24;
+  cases.push_back({"huge.bmp", bmp, "needs at least 805306422 bytes"});
+
+  Bytes tga(18, 0);  // 24-bit true colour
+  tga[2] = 2;
+  put_le(tga, 12, n, 2);
+  put_le(tga, 14, n, 2);
+  tga[16] = 24;
+  cases.push_back({"huge.tga", tga, "needs at least 805306386 bytes"});
+  Bytes tga_rle = tga;  // run-length encoded: at least a header byte and a pixel per 128 pixels
+  tga_rle[2] = 10;
+  cases.push_back({"huge_rle.tga", tga_rle, "needs at least 8388626 bytes"});
+
+  const std::string pgm = "P5\n16384 16384\n255\n";
+  cases.push_back({"huge.pgm", Bytes(pgm.begin(), pgm.end()), "needs at least 268435475 bytes"});
+
+  // An 8 x 8 JPEG (stb_image_write codes grey as three components too) whose frame header is
+  // changed to 16384 x 16384: one bit per 8 x 8 block is 3 x 2048 x 2048 / 8 bytes.
+  write_image(dir.file("small.jpg"), Format::jpg, 8, 8, 1, Bytes(64, 77));
+  Bytes jpg = ctnn_test::read_all<std::uint8_t>(dir.file("small.jpg"));
+  std::size_t sof = 0;
+  while (sof + 1 < jpg.size() && !(jpg[sof] == 0xFF && jpg[sof + 1] == 0xC0)) ++sof;
+  REQUIRE(sof + 9 < jpg.size());
+  jpg[sof + 5] = jpg[sof + 7] = 0x40, jpg[sof + 6] = jpg[sof + 8] = 0;
+  cases.push_back({"huge.jpg", jpg, "needs at least 1572864 bytes"});
+
+  // A GIF of one 16384 x 16384 frame whose data is two codes; and a GIF header with no frame.
+  Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0, 0x80, 0, 0, 0,    0,    0, 255, 255,
+               255, ',', 0,   0,   0,   0,   0, 0, 0, 0, 0,    2, 2, 0x44, 0x01, 0, ';'};
+  put_le(gif, 6, n, 2);
+  put_le(gif, 8, n, 2);
+  put_le(gif, 24, n, 2);
+  put_le(gif, 26, n, 2);
+  cases.push_back({"huge.gif", gif, "needs at least 8222 bytes"});
+  cases.push_back({"no_frame.gif", Bytes(gif.begin(), gif.begin() + 19), "no image"});
+
+  for (const Case& c : cases) {
+    const std::string path = dir.file(c.name);
+    ctnn_test::write_all(path, c.bytes);
+    CAPTURE(path);
+    const double rss = peak_rss_mib();
+    const auto start = std::chrono::steady_clock::now();
+    const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CAPTURE(m);
+    CHECK(m.find("16384 x 16384") != std::string::npos);
+    CHECK(m.find(c.reason) != std::string::npos);
+    CHECK(m.find("not decoded") != std::string::npos);
+    CHECK(seconds < 1.0);
+    CHECK(peak_rss_mib() - rss < 64.0);  // stb_image would have allocated 256 MB or more
+  }
+
+  // Files of exactly the size their pixels need load; one byte less is refused.
+  const std::string ok = dir.file("ok.pgm");
+  write_bytes(ok, "P5\n3 2\n255\n" + std::string("\x10\x20\x30\x40\x50\x60", 6));
+  const auto x = load_image<Image<2, 3, 1>>(ok);
+  CHECK(x[5] == doctest::Approx(px(0x60)));
+  const std::string cut = dir.file("cut.pgm");
+  write_bytes(cut, "P5\n3 2\n255\n" + std::string("\x10\x20\x30\x40\x50", 5));
+  CHECK(file_error([&] { load_image<Image<2, 3, 1>>(cut); }, cut).find("needs at least 17 bytes") !=
+        std::string::npos);
+  const std::string one = dir.file("white.gif");  // one pixel of colour 0, white
+  ctnn_test::write_all(
+      one, Bytes{'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 255,  255,  255, 0,  0,
+                 0,   ',', 0,   0,   0,   0,   1, 0, 1, 0, 0,    2, 2, 0x44, 0x01, 0,   ';'});
+  CHECK(load_image<Image<1, 1, 1>>(one)[0] == doctest::Approx(1.0f));
 }
 
 TEST_CASE("Image: a PNG over the pixel limit is refused with the limit and its size") {

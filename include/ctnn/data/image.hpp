@@ -130,9 +130,13 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
 /// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, or resizing
 /// fails; and, before stb_image sees it (data/image_checks.hpp), if it is an HDR, PSD or PIC file,
-/// its header declares more than 2^28 pixels (the message gives both), a JPEG whose Huffman tables
-/// would make stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than the
-/// rest of the file.
+/// its header declares more than 2^28 pixels (the message gives both), it is smaller than the
+/// pixels its header declares need (per format, a bound no valid file is under: uncompressed BMP,
+/// TGA and PNM rows; a packet byte and a pixel per 128 pixels of a run-length encoded TGA; a bit
+/// per 8 x 8 block of each JPEG component; a bit per 4096 pixels of a GIF's first image), it is a
+/// GIF without a first image stb_image can decode, a JPEG whose Huffman tables would make
+/// stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than the rest of the
+/// file.
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
