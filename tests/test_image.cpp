@@ -11,11 +11,18 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#if defined(__unix__)
+#include <sys/resource.h>
+#endif
 
 #include "ctnn/data/image.hpp"
 #include "ctnn/data/image_folder.hpp"
@@ -546,4 +553,230 @@ TEST_CASE("Image: a PNG chunk longer than the rest of the file is refused undeco
                                    dir.file("huge.png"));
   CHECK(m.find("corrupt PNG, not decoded: chunk 'IDAT'") != std::string::npos);
   CHECK(m.find("(truncated or corrupt)") != std::string::npos);
+}
+
+namespace {
+
+// What a call run by finishes_within() did: finished (false: still running at the time limit),
+// and the FileError it threw, if any.
+struct Outcome {
+  bool finished = false, file_error = false;
+  std::string path, message;
+};
+
+// Runs f on a thread of its own and waits at most `limit` for it. A call that does not finish is
+// left running on its detached thread (the process ends it at exit), so a decoder that loops
+// forever fails the test instead of hanging the suite. f must own what it uses (capture by
+// value).
+template <class F>
+Outcome finishes_within(std::chrono::seconds limit, F f) {
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  std::future<Outcome> done = promise->get_future();
+  std::thread([promise, f]() mutable {
+    Outcome o;
+    o.finished = true;
+    try {
+      f();
+    } catch (const ctnn::FileError& e) {
+      o.file_error = true;
+      o.path = e.path();
+      o.message = e.what();
+    } catch (const std::exception& e) {
+      o.message = e.what();
+    }
+    promise->set_value(std::move(o));
+  }).detach();
+  if (done.wait_for(limit) != std::future_status::ready) return {};
+  return done.get();
+}
+
+// A Radiance HDR file of 49 bytes: a header for one 8-pixel scanline, then the start of an RLE
+// scanline and the end of the file. stb_image 2.27 (CVE-2021-42715) reads count bytes of 0 past
+// the end, and a count of 0 never advances: it loops forever.
+std::string hanging_hdr() {
+  std::string b = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 8\n";
+  b += std::string("\x02\x02\x00\x08", 4);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("Image: Radiance HDR, PSD and PIC files are refused undecoded, whatever their name") {
+  TempDir dir;
+  const std::string hdr = hanging_hdr();
+  REQUIRE(hdr.size() == 49);
+  using std::chrono::seconds;
+  for (const char* name : {"sky.hdr", "sky.png", "sky.jpg"}) {
+    const std::string path = dir.file(name);
+    write_bytes(path, hdr);
+    CAPTURE(path);
+    const Outcome o = finishes_within(seconds(20), [path] { load_image<Image<4, 4, 1>>(path); });
+    REQUIRE_MESSAGE(o.finished, "load_image did not return within 20 s");
+    CHECK(o.file_error);
+    CHECK(o.path == path);
+    CHECK(o.message.find("Radiance HDR") != std::string::npos);
+    CHECK(o.message.find("not decoded") != std::string::npos);
+  }
+  // The other signature stb_image takes for HDR, and the formats load_image does not read.
+  const std::string rgbe = dir.file("rgbe.png");
+  write_bytes(rgbe, "#?RGBE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 8\n" + hdr.substr(45));
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(rgbe); }, rgbe).find("Radiance HDR") !=
+        std::string::npos);
+  const std::string psd = dir.file("layers.png");
+  write_bytes(psd, std::string("8BPS\0\1", 6) + std::string(20, '\0'));
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(psd); }, psd).find("Photoshop PSD") !=
+        std::string::npos);
+  const std::string pic = dir.file("soft.png");
+  write_bytes(pic, std::string("\x53\x80\xF6\x34", 4) + std::string(84, ' ') + "PICT" +
+                       std::string(16, '\0'));
+  CHECK(file_error([&] { load_image<Image<4, 4, 1>>(pic); }, pic).find("Softimage PIC") !=
+        std::string::npos);
+
+  // In a folder: an error naming the file, or, with skip_unreadable, a warning naming it.
+  Folder f({{"a", 2}, {"b", 2}});
+  const std::string sky = (f.dir.path / "b" / "sky.png").string();
+  write_bytes(sky, hdr);
+  const std::string root = f.root();
+  Outcome o = finishes_within(seconds(20), [root] { ctnn::data::load_image_folder<Shape>(root); });
+  REQUIRE_MESSAGE(o.finished, "load_image_folder did not return within 20 s");
+  CHECK(o.file_error);
+  CHECK(o.path == sky);
+  CHECK(o.message.find("Radiance HDR") != std::string::npos);
+
+  auto warnings = std::make_shared<std::ostringstream>();
+  auto loaded = std::make_shared<std::size_t>(0);
+  o = finishes_within(seconds(20), [root, warnings, loaded] {
+    ctnn::data::ImageFolderOptions opt;
+    opt.skip_unreadable = true;
+    opt.warnings = warnings.get();
+    const auto d = ctnn::data::load_image_folder<Shape>(root, opt);
+    *loaded = d.train.size() + d.test.size();
+  });
+  REQUIRE_MESSAGE(o.finished, "load_image_folder (skip_unreadable) did not return within 20 s");
+  CHECK_MESSAGE(o.message.empty(), o.message);
+  CHECK(*loaded == 4);
+  CHECK(warnings->str().find(sky) != std::string::npos);
+  CHECK(warnings->str().find("Radiance HDR") != std::string::npos);
+}
+
+namespace {
+
+void put_le(Bytes& b, std::size_t at, std::uint32_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) b[at + std::size_t(i)] = std::uint8_t(v >> (8 * i));
+}
+
+// The largest value ru_maxrss has reached for this process, in MiB (0 where unknown).
+double peak_rss_mib() {
+#if defined(__unix__)
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) == 0) return double(u.ru_maxrss) / 1024.0;
+#endif
+  return 0.0;
+}
+
+}  // namespace
+
+TEST_CASE("Image: a file too small for the pixels its header declares is refused undecoded") {
+  // Each file declares 16384 x 16384 pixels, 2^28, as many as load_image accepts. stb_image
+  // 2.27 would allocate the whole image (up to 2.4 GB for a GIF) and read zeros past the end of
+  // the file for seconds, then fail or return a black image.
+  TempDir dir;
+  const std::uint32_t n = 16384;
+  struct Case {
+    std::string name;
+    Bytes bytes;
+    std::string reason;
+  };
+  std::vector<Case> cases;
+
+  Bytes bmp(54, 0);  // 24 bits per pixel, uncompressed
+  bmp[0] = 'B', bmp[1] = 'M';
+  put_le(bmp, 2, 54, 4);
+  put_le(bmp, 10, 54, 4);
+  put_le(bmp, 14, 40, 4);
+  put_le(bmp, 18, n, 4);
+  put_le(bmp, 22, n, 4);
+  bmp[26] = 1, bmp[28] = 24;
+  cases.push_back({"huge.bmp", bmp, "needs at least 805306422 bytes"});
+
+  Bytes tga(18, 0);  // 24-bit true colour
+  tga[2] = 2;
+  put_le(tga, 12, n, 2);
+  put_le(tga, 14, n, 2);
+  tga[16] = 24;
+  cases.push_back({"huge.tga", tga, "needs at least 805306386 bytes"});
+  Bytes tga_rle = tga;  // run-length encoded: at least a header byte and a pixel per 128 pixels
+  tga_rle[2] = 10;
+  cases.push_back({"huge_rle.tga", tga_rle, "needs at least 8388626 bytes"});
+
+  const std::string pgm = "P5\n16384 16384\n255\n";
+  cases.push_back({"huge.pgm", Bytes(pgm.begin(), pgm.end()), "needs at least 268435475 bytes"});
+
+  // An 8 x 8 JPEG (stb_image_write codes grey as three components too) whose frame header is
+  // changed to 16384 x 16384: one bit per 8 x 8 block is 3 x 2048 x 2048 / 8 bytes.
+  write_image(dir.file("small.jpg"), Format::jpg, 8, 8, 1, Bytes(64, 77));
+  Bytes jpg = ctnn_test::read_all<std::uint8_t>(dir.file("small.jpg"));
+  std::size_t sof = 0;
+  while (sof + 1 < jpg.size() && !(jpg[sof] == 0xFF && jpg[sof + 1] == 0xC0)) ++sof;
+  REQUIRE(sof + 9 < jpg.size());
+  jpg[sof + 5] = jpg[sof + 7] = 0x40, jpg[sof + 6] = jpg[sof + 8] = 0;
+  cases.push_back({"huge.jpg", jpg, "needs at least 1572864 bytes"});
+
+  // A GIF of one 16384 x 16384 frame whose data is two codes; and a GIF header with no frame.
+  Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0, 0x80, 0, 0, 0,    0,    0, 255, 255,
+               255, ',', 0,   0,   0,   0,   0, 0, 0, 0, 0,    2, 2, 0x44, 0x01, 0, ';'};
+  put_le(gif, 6, n, 2);
+  put_le(gif, 8, n, 2);
+  put_le(gif, 24, n, 2);
+  put_le(gif, 26, n, 2);
+  cases.push_back({"huge.gif", gif, "needs at least 8222 bytes"});
+  cases.push_back({"no_frame.gif", Bytes(gif.begin(), gif.begin() + 19), "no image"});
+
+  for (const Case& c : cases) {
+    const std::string path = dir.file(c.name);
+    ctnn_test::write_all(path, c.bytes);
+    CAPTURE(path);
+    const double rss = peak_rss_mib();
+    const auto start = std::chrono::steady_clock::now();
+    const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CAPTURE(m);
+    CHECK(m.find("16384 x 16384") != std::string::npos);
+    CHECK(m.find(c.reason) != std::string::npos);
+    CHECK(m.find("not decoded") != std::string::npos);
+    CHECK(seconds < 1.0);
+    CHECK(peak_rss_mib() - rss < 64.0);  // stb_image would have allocated 256 MB or more
+  }
+
+  // Files of exactly the size their pixels need load; one byte less is refused.
+  const std::string ok = dir.file("ok.pgm");
+  write_bytes(ok, "P5\n3 2\n255\n" + std::string("\x10\x20\x30\x40\x50\x60", 6));
+  const auto x = load_image<Image<2, 3, 1>>(ok);
+  CHECK(x[5] == doctest::Approx(px(0x60)));
+  const std::string cut = dir.file("cut.pgm");
+  write_bytes(cut, "P5\n3 2\n255\n" + std::string("\x10\x20\x30\x40\x50", 5));
+  CHECK(file_error([&] { load_image<Image<2, 3, 1>>(cut); }, cut).find("needs at least 17 bytes") !=
+        std::string::npos);
+  const std::string one = dir.file("white.gif");  // one pixel of colour 0, white
+  ctnn_test::write_all(
+      one, Bytes{'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 255,  255,  255, 0,  0,
+                 0,   ',', 0,   0,   0,   0,   1, 0, 1, 0, 0,    2, 2, 0x44, 0x01, 0,   ';'});
+  CHECK(load_image<Image<1, 1, 1>>(one)[0] == doctest::Approx(1.0f));
+}
+
+TEST_CASE("Image: a PNG over the pixel limit is refused with the limit and its size") {
+  // stb_image's own header check fails first for this size ("too large"), and its format
+  // detection then reports "unknown image type".
+  TempDir dir;
+  Bytes png = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0,
+               0,    0,   0,   0,   0,    0,    0,    8,    6, 0, 0, 0,  0,   0,   0,   0};
+  for (int i = 0; i < 4; ++i)
+    png[16 + 3 - std::size_t(i)] = png[20 + 3 - std::size_t(i)] = std::uint8_t(20000u >> (8 * i));
+  const std::string path = dir.file("huge.png");
+  ctnn_test::write_all(path, png);
+  const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+  CHECK(m.find("unknown image type") == std::string::npos);
+  CHECK(m.find("20000 x 20000") != std::string::npos);
+  CHECK(m.find("268435456") != std::string::npos);
 }

@@ -7,13 +7,14 @@
 // for coverage and AddressSanitizer (not UBSan: see CMakeLists.txt); the executable's definitions
 // take the place of libstb's.
 //
-// JPEGs that would make Debian 12's stb_image (2.27) read or write out of bounds, and PNGs that
-// would make it allocate far more than the file holds, are refused by load_image itself
-// (ctnn/data/image_checks.hpp), so they are fuzzed like any input. Inputs whose
-// header declares more than 2^16 pixels are skipped: load_image accepts up to 2^28 (by
-// contract), and stb fills missing pixel data with zeros, so a 54-byte BMP header can ask for
-// gigabytes and seconds; large images reach no code that small ones do not, and would only slow
-// the fuzzer down or stop it at its memory limit.
+// The files load_image refuses before stb_image sees them (ctnn/data/image_checks.hpp) are fuzzed
+// like any input: JPEGs that would make Debian 12's stb_image (2.27) read or write out of bounds,
+// PNGs that would make it allocate far more than the file holds, Radiance HDR files (its decoder
+// can loop forever), and files smaller than the pixels their header declares need. Other inputs
+// whose header declares more than 2^16 pixels are skipped: load_image accepts up to 2^28 (by
+// contract), and a GIF whose first image is small can still declare a large logical screen, which
+// stb_image allocates and clears; large images reach no code that small ones do not, and would
+// only slow the fuzzer down or stop it at its memory limit.
 #include <stb/stb_image.h>
 
 #include <cmath>

@@ -280,6 +280,45 @@ void image_corpus() {
       Bytes{'G',  'I', 'F', '8', '9', 'a',  1, 0, 1, 0,   0x80, 0, 0,   0xFF, 0xFF,
             0xFF, 0,   0,   0,   '!', 0xF9, 4, 1, 0, 0,   0,    0, ',', 0,    0,
             0,    0,   1,   0,   1,   0,    0, 2, 2, 'D', 1,    0, ';'});
+
+  // Files load_image refuses before decoding. A Radiance HDR scanline cut after its RLE header:
+  // stb_image 2.27 reads run counts of 0 past the end and never advances (CVE-2021-42715).
+  const std::string hang = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 8\n";
+  put(t, "rle_count_0.hdr", cat(Bytes(hang.begin(), hang.end()), Bytes{2, 2, 0, 8}));
+  // Headers declaring 16384 x 16384 pixels (the most load_image takes) and no pixel data.
+  auto le = [](Bytes& b, std::size_t at, std::uint32_t v, int n) {
+    for (int i = 0; i < n; ++i) b[at + std::size_t(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  };
+  Bytes bmp(54, 0);
+  bmp[0] = 'B', bmp[1] = 'M', bmp[26] = 1, bmp[28] = 24;
+  le(bmp, 2, 54, 4), le(bmp, 10, 54, 4), le(bmp, 14, 40, 4), le(bmp, 18, 16384, 4);
+  le(bmp, 22, 16384, 4);
+  put(t, "header_16384.bmp", bmp);
+  Bytes tga(18, 0);
+  tga[2] = 2, tga[16] = 24;
+  le(tga, 12, 16384, 2), le(tga, 14, 16384, 2);
+  put(t, "header_16384.tga", tga);
+  tga[2] = 10;
+  put(t, "header_16384_rle.tga", tga);
+  const std::string pgm = "P5\n16384 16384\n255\n";
+  put(t, "header_16384.pgm", Bytes(pgm.begin(), pgm.end()));
+  Bytes jpg = read_all(g_root / t / "grey_9x6.jpg");
+  for (std::size_t i = 0; i + 8 < jpg.size(); ++i)
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {
+      jpg[i + 5] = jpg[i + 7] = 0x40, jpg[i + 6] = jpg[i + 8] = 0;
+      break;
+    }
+  put(t, "header_16384.jpg", jpg);
+  Bytes gif = {'G',  'I', 'F', '8', '9', 'a', 0, 0, 0, 0, 0x80, 0, 0, 0,   0, 0, 0xFF, 0xFF,
+               0xFF, ',', 0,   0,   0,   0,   0, 0, 0, 0, 0,    2, 2, 'D', 1, 0, ';'};
+  le(gif, 6, 16384, 2), le(gif, 8, 16384, 2), le(gif, 24, 16384, 2), le(gif, 26, 16384, 2);
+  put(t, "header_16384.gif", gif);
+  put(t, "screen_16384_no_image.gif", Bytes(gif.begin(), gif.begin() + 19));
+  // A PNG header of 20000 x 20000 RGBA pixels, over load_image's limit of 2^28.
+  const Bytes ihdr = {0x89, 'P',  'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0,    0, 0,
+                      13,   'I',  'H', 'D', 'R',  0,    0,    0x4E, 0x20, 0, 0,
+                      0x4E, 0x20, 8,   6,   0,    0,    0,    0,    0,    0, 0};
+  put(t, "ihdr_20000.png", ihdr);
 }
 
 }  // namespace

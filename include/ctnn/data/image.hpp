@@ -53,10 +53,6 @@ struct ImageOptions {
 
 namespace detail {
 
-/// The largest image load_image decodes: 2^28 pixels (256 megapixels). Loading one takes up to
-/// 4 bytes per pixel for the decoded bytes and 4 * C for the converted floats.
-inline constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 28;
-
 inline std::string stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown error";
@@ -110,10 +106,11 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// Reads an image file as one sample of shape `Shape` = `ctnn::Image<H, W, C>` with C = 1
 /// (grey) or 3 (RGB).
 ///
-/// Formats: whatever stb_image decodes — PNG (8 and 16 bits per channel, 16-bit values are
-/// reduced to 8 bits), baseline and progressive JPEG, BMP, GIF (the first frame), TGA, and also
-/// PSD, PIC, PNM and HDR (HDR values are mapped to bytes by stb's tone mapping). The format is
-/// recognised from the file's contents, not its name.
+/// Formats: PNG (8 and 16 bits per channel, 16-bit values are reduced to 8 bits), baseline and
+/// progressive JPEG, uncompressed BMP, GIF (the first frame), TGA, and binary PGM and PPM (P5,
+/// P6). The format is recognised from the file's contents, not its name. The other formats
+/// stb_image 2.27 decodes, Radiance HDR, Photoshop PSD and Softimage PIC, are refused: its HDR
+/// decoder loops forever on a corrupt 49-byte file (CVE-2021-42715).
 ///
 /// Returns H * W * C floats, channels-last: element (h, w, c) is at index (h * W + w) * C + c,
 /// rows from the top of the image. Steps, in this order:
@@ -131,10 +128,15 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 /// Throws ctnn::InvalidArgument (before opening the file) if `options.scale` or a used mean is not
 /// finite, or a used std is not positive and finite. Throws ctnn::FileError, whose message starts
 /// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
-/// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, it has more
-/// than 2^28 pixels (checked from the header, before decoding), or resizing fails; and, before
-/// stb_image sees it, if it is a JPEG whose Huffman tables would make stb_image 2.27 read or write
-/// out of bounds, or a PNG with a chunk longer than the rest of the file (data/image_checks.hpp).
+/// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, or resizing
+/// fails; and, before stb_image sees it (data/image_checks.hpp), if it is an HDR, PSD or PIC file,
+/// its header declares more than 2^28 pixels (the message gives both), it is smaller than the
+/// pixels its header declares need (per format, a bound no valid file is under: uncompressed BMP,
+/// TGA and PNM rows; a packet byte and a pixel per 128 pixels of a run-length encoded TGA; a bit
+/// per 8 x 8 block of each JPEG component; a bit per 4096 pixels of a GIF's first image), it is a
+/// GIF without a first image stb_image can decode, a JPEG whose Huffman tables would make
+/// stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than the rest of the
+/// file.
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
