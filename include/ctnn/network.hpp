@@ -126,6 +126,22 @@ struct network_layers<Input<D...>, Spec, Rest...> {
   using failed_input = typename bound::failed_input;
 };
 
+/// An image input that reads like channels first: Input<1, 28, 28> or Input<3, 32, 32>, where
+/// Input<28, 28, 1> or Input<32, 32, 3> was meant.
+template <class InputSpec>
+inline constexpr bool looks_channels_first = false;
+template <std::size_t H, std::size_t W, std::size_t C>
+inline constexpr bool looks_channels_first<Input<H, W, C>> = H <= 4 && C > 4;
+
+/// The one message of a network whose layer Failed is rejected, when its input reads like
+/// channels-first.
+template <class InputSpec, class Failed>
+struct channels_last_hint {
+  static_assert(always_false<Failed>,
+                "the layers do not fit this Input, which reads channels-first: images are "
+                "channels-last, Input<H,W,C>, e.g. Input<28,28,1> for 28x28 grey images, not "
+                "Input<1,28,28> (the instantiation notes name the layer that does not fit)");
+};
 /// Instantiates the message of the first rejected layer Failed, which was given FailedInput.
 template <class InputSpec, class Failed, class FailedInput>
 struct report_failure {  // every layer bound
@@ -134,7 +150,9 @@ struct report_failure {  // every layer bound
 template <class InputSpec, class Failed, class FailedInput>
   requires(!std::is_void_v<Failed> && !Failed::reported)
 struct report_failure<InputSpec, Failed, FailedInput> {
-  using type = typename Failed::template report<>;
+  using type =
+      std::conditional_t<looks_channels_first<InputSpec> && is_image_v<FailedInput>,
+                         channels_last_hint<InputSpec, Failed>, typename Failed::template report<>>;
   using message [[maybe_unused]] = decltype(sizeof(type));
 };
 

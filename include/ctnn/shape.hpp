@@ -89,6 +89,8 @@ struct input_shape<N> {
 
 /// The first element of a Sequential: `Input<H, W, C>` is an image, `Input<T, F>` a sequence,
 /// `Input<N>` a vector.
+/// Images are channels-last: a 28x28 grey image is Input<28, 28, 1> and a 32x32 RGB one
+/// Input<32, 32, 3> (not PyTorch's Input<1, 28, 28>).
 template <std::size_t... Dims>
 struct Input {
   static constexpr bool valid_count = sizeof...(Dims) >= 1 && sizeof...(Dims) <= 3;
