@@ -40,9 +40,9 @@ TEST_CASE("activation layers backward match finite differences") {
 TEST_CASE("Dropout and BatchNorm backward match finite differences in both modes") {
   check_layer_gradients<Dropout<0.3f>::bind<Vector<50>>>(3, true);
   check_layer_gradients<Dropout<0.3f>::bind<Vector<50>>>(3, false);
-  check_layer_gradients<BatchNorm<>::bind<Image<3, 2, 5>>>(4, true, 1e-2f);
-  check_layer_gradients<BatchNorm<>::bind<Vector<9>>>(6, true, 1e-2f);
-  check_layer_gradients<BatchNorm<>::bind<Vector<9>>>(6, false, 1e-2f);
+  check_layer_gradients<BatchNorm::bind<Image<3, 2, 5>>>(4, true, 1e-2f);
+  check_layer_gradients<BatchNorm::bind<Vector<9>>>(6, true, 1e-2f);
+  check_layer_gradients<BatchNorm::bind<Vector<9>>>(6, false, 1e-2f);
 }
 
 TEST_CASE("Dropout zeroes about Rate of its inputs in training and none in inference") {
@@ -70,7 +70,7 @@ TEST_CASE("Dropout zeroes about Rate of its inputs in training and none in infer
 }
 
 TEST_CASE("BatchNorm normalises each channel in training and updates its running statistics") {
-  using L = BatchNorm<0.5f>::bind<Image<2, 2, 3>>;
+  using L = BatchNorm::with<0.5f>::bind<Image<2, 2, 3>>;
   constexpr std::size_t batch = 5;
   auto in = ctnn_test::random_vector(batch * 12, 21, -3.0f, 5.0f);
   std::vector<float> params(6), state(6), out(in.size()), scratch(L::scratch_fixed);

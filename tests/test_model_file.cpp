@@ -17,9 +17,9 @@ using ctnn_test::read_all;
 using ctnn_test::TempDir;
 using ctnn_test::write_all;
 
-using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, BatchNorm<>,
+using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, BatchNorm,
                        ReLU, Dense<3>>;
-using Other = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<17>, BatchNorm<>,
+using Other = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<17>, BatchNorm,
                          ReLU, Dense<3>>;
 
 std::vector<float> predictions(const Net& net, const std::vector<float>& x, std::size_t n) {

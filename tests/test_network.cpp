@@ -40,7 +40,7 @@ static_assert(std::is_same_v<Strided::layer<2>::output_shape, Image<1, 1, 5>>);
 static_assert(std::is_same_v<Strided::layer<4>::output_shape, Vector<5>>);
 static_assert(std::is_same_v<Conv<8, 3>, Conv2D<8, 3>>);
 static_assert(std::is_same_v<Pool<2>, MaxPool2D<2>>);
-static_assert(Sequential<Input<5>, Dense<3>, BatchNorm<>>::state_count == 6);
+static_assert(Sequential<Input<5>, Dense<3>, BatchNorm>::state_count == 6);
 static_assert(Sequential<Input<4, 6>, Flatten, Dense<2>>::parameter_count == 24 * 2 + 2);
 
 TEST_CASE("summary lists every layer with its output shape and the parameter total") {

@@ -24,7 +24,7 @@ using json = nlohmann::ordered_json;
 // The small networks of tools/make_safetensors_fixtures.py: BatchNorm on an image and on a
 // flattened image, an explicit Flatten before Dense; a bidirectional GRU, a SimpleRNN.
 using BnFlatten =
-    Sequential<Input<8, 8, 2>, Conv2D<3, 3>, BatchNorm<>, ReLU, Flatten, BatchNorm<>, Dense<5>>;
+    Sequential<Input<8, 8, 2>, Conv2D<3, 3>, BatchNorm, ReLU, Flatten, BatchNorm, Dense<5>>;
 using BiRnn = Sequential<Input<6, 4>, Bidirectional<GRU<5, true>>, SimpleRNN<4>, Dense<3>>;
 
 namespace {

@@ -5,7 +5,9 @@
 //
 // Each layer spec is bound to the previous layer's output shape at compile time; a spec that
 // cannot take that shape stops compilation with a static_assert naming the layer, and the
-// instantiation note above it names the shape. Everything about the network's size is constexpr.
+// instantiation notes name the shape. That is the only error: the layers from the failing one on
+// are left unbound (detail::Unbound), so that nothing else about the network fails to compile.
+// Everything about the network's size is constexpr.
 //
 // Memory: a Sequential object owns the parameters (one 64-byte aligned array of
 // parameter_count floats, each layer a slice in order) and the non-trainable state (state_count
@@ -22,6 +24,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "aligned.hpp"
@@ -33,22 +36,126 @@
 namespace ctnn {
 
 namespace detail {
+/// Stands for the layers of a network that does not bind, from the first layer that cannot take
+/// its input on: the identity on In with nothing to train. The network stays a well-formed type,
+/// so that the failing layer's message is its only error.
+template <class In>
+struct Unbound {
+  using input_shape = In;
+  using output_shape = In;
+  static constexpr LayerKind kind = LayerKind::activation;
+  static constexpr std::size_t parameter_count = 0, state_count = 0;
+  static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
+  static std::string name() { return "Unbound"; }
+  static void init(float*, float*, Rng&) {}
+  static void forward(const Pass& p) { std::copy_n(p.in, p.batch * In::size, p.out); }
+  static void backward(const Pass& p) {
+    if (p.din) std::copy_n(p.dout, p.batch * In::size, p.din);
+  }
+};
+template <class In, class>
+using unbound_for = Unbound<In>;
+
+/// The layers of Specs bound one after the other from In: `type` is their tuple, `failed` the
+/// first rejected binding (void when all bind), from which on the tuple holds Unbound layers, and
+/// `failed_input` the shape it was given.
 template <class In, class... Specs>
 struct bind_all {
   using type = std::tuple<>;
+  using failed = void;
+  using failed_input = void;
+};
+template <class In, class Layer, bool Rejected, class... Rest>
+struct bind_rest {
+  using next = bind_all<typename Layer::output_shape, Rest...>;
+  using type = decltype(std::tuple_cat(std::declval<std::tuple<Layer>>(),
+                                       std::declval<typename next::type>()));
+  using failed = typename next::failed;
+  using failed_input = typename next::failed_input;
+};
+template <class In, class Layer, class... Rest>
+struct bind_rest<In, Layer, true, Rest...> {
+  using type = std::tuple<Unbound<In>, unbound_for<In, Rest>...>;
+  using failed = Layer;
+  using failed_input = In;
 };
 template <class In, class Spec, class... Rest>
 struct bind_all<In, Spec, Rest...> {
   using layer = typename Spec::template bind<In>;
-  using type = decltype(std::tuple_cat(
-      std::declval<std::tuple<layer>>(),
-      std::declval<typename bind_all<typename layer::output_shape, Rest...>::type>()));
+  using rest = bind_rest<In, layer, rejected_v<layer>, Rest...>;
+  using type = typename rest::type;
+  using failed = typename rest::failed;
+  using failed_input = typename rest::failed_input;
 };
 
 template <class T>
 struct is_input : std::false_type {};
 template <std::size_t... D>
 struct is_input<Input<D...>> : std::true_type {};
+
+/// The first checks of Sequential<InputSpec, Specs...>, its elements' checks of their own
+/// parameters included (Conv2D<32, 0>): instantiated here, before anything else uses them, a
+/// failure spoils only this class (with Clang, the declaration during which an error occurs is
+/// invalid, and what it declares lost).
+template <class InputSpec, class... Specs>
+struct sequential_arguments {
+  static_assert(is_input<InputSpec>::value,
+                "Sequential's first element must be Input<H,W,C>, Input<T,F> or Input<N>, e.g. "
+                "Sequential<Input<28,28,1>, Conv2D<32,3>, ...>");
+  static_assert(!is_input<InputSpec>::value || sizeof...(Specs) > 0,
+                "Sequential needs at least one layer");
+  using elements_checked [[maybe_unused]] = decltype((sizeof(InputSpec) + ... + sizeof(Specs)));
+};
+
+/// The input shape and the layers of Sequential<InputSpec, Specs...>. A first element that is no
+/// usable Input (its own assertion, or Sequential's, has said why) or an empty layer list gives
+/// Unbound layers on Vector<1>.
+template <class InputSpec, class... Specs>
+struct network_layers {
+  using input_shape = Vector<1>;
+  using layers = std::tuple<Unbound<input_shape>, unbound_for<input_shape, Specs>...>;
+  using failed = void;
+  using failed_input = void;
+};
+template <std::size_t... D, class Spec, class... Rest>
+  requires Input<D...>::valid
+struct network_layers<Input<D...>, Spec, Rest...> {
+  using input_shape = typename Input<D...>::shape;
+  using bound = bind_all<input_shape, Spec, Rest...>;
+  using layers = typename bound::type;
+  using failed = typename bound::failed;
+  using failed_input = typename bound::failed_input;
+};
+
+/// An image input that reads like channels first: Input<1, 28, 28> or Input<3, 32, 32>, where
+/// Input<28, 28, 1> or Input<32, 32, 3> was meant.
+template <class InputSpec>
+inline constexpr bool looks_channels_first = false;
+template <std::size_t H, std::size_t W, std::size_t C>
+inline constexpr bool looks_channels_first<Input<H, W, C>> = H <= 4 && C > 4;
+
+/// The one message of a network whose layer Failed is rejected, when its input reads like
+/// channels-first.
+template <class InputSpec, class Failed>
+struct channels_last_hint {
+  static_assert(always_false<Failed>,
+                "the layers do not fit this Input, which reads channels-first: images are "
+                "channels-last, Input<H,W,C>, e.g. Input<28,28,1> for 28x28 grey images, not "
+                "Input<1,28,28> (the instantiation notes name the layer that does not fit)");
+};
+/// Instantiates the message of the first rejected layer Failed, which was given FailedInput.
+template <class InputSpec, class Failed, class FailedInput>
+struct report_failure {  // every layer bound
+  using type = void;
+};
+template <class InputSpec, class Failed, class FailedInput>
+  requires(!std::is_void_v<Failed> && !Failed::reported)
+struct report_failure<InputSpec, Failed, FailedInput> {
+  using type =
+      std::conditional_t<looks_channels_first<InputSpec> && is_image_v<FailedInput>,
+                         channels_last_hint<InputSpec, Failed>, typename Failed::template report<>>;
+  using message [[maybe_unused]] = decltype(sizeof(type));
+};
 
 constexpr std::size_t round_up(std::size_t n, std::size_t m = 16) { return (n + m - 1) / m * m; }
 }  // namespace detail
@@ -94,14 +201,20 @@ class Workspace {
 /// Sequential<Input<...>, Layers...>: layers applied in order; see the header comment.
 template <class InputSpec, class... Specs>
 class Sequential {
-  static_assert(detail::is_input<InputSpec>::value,
-                "Sequential's first element must be Input<H,W,C>, Input<T,F> or Input<N>");
-  static_assert(sizeof...(Specs) > 0, "Sequential needs at least one layer");
+  // One mistake, one error: a network that does not bind is still a well-formed type (its
+  // layers from the failing one on are detail::Unbound), and only the first failure is reported,
+  // from a class of its own (a failed assertion here would leave Sequential without members).
+  using arguments_checked_ [[maybe_unused]] =
+      decltype(sizeof(detail::sequential_arguments<InputSpec, Specs...>));
+  using binding_ = detail::network_layers<InputSpec, Specs...>;
+  using reported_ [[maybe_unused]] =
+      typename detail::report_failure<InputSpec, typename binding_::failed,
+                                      typename binding_::failed_input>::type;
 
  public:
-  using input_shape = typename InputSpec::shape;
-  using layers = typename detail::bind_all<input_shape, Specs...>::type;
-  static constexpr std::size_t layer_count = sizeof...(Specs);
+  using input_shape = typename binding_::input_shape;
+  using layers = typename binding_::layers;
+  static constexpr std::size_t layer_count = std::tuple_size_v<layers>;
   template <std::size_t I>
   using layer = std::tuple_element_t<I, layers>;
   using output_shape = typename layer<layer_count - 1>::output_shape;

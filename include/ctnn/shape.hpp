@@ -70,7 +70,9 @@ concept Shape = is_image_v<S> || is_sequence_v<S> || is_vector_v<S>;
 
 namespace detail {
 template <std::size_t... D>
-struct input_shape;
+struct input_shape {  // a wrong number of sizes, which Input reports
+  using type = Vector<1>;
+};
 template <std::size_t H, std::size_t W, std::size_t C>
 struct input_shape<H, W, C> {
   using type = Image<H, W, C>;
@@ -87,11 +89,17 @@ struct input_shape<N> {
 
 /// The first element of a Sequential: `Input<H, W, C>` is an image, `Input<T, F>` a sequence,
 /// `Input<N>` a vector.
+/// Images are channels-last: a 28x28 grey image is Input<28, 28, 1> and a 32x32 RGB one
+/// Input<32, 32, 3> (not PyTorch's Input<1, 28, 28>).
 template <std::size_t... Dims>
 struct Input {
-  static_assert(sizeof...(Dims) >= 1 && sizeof...(Dims) <= 3,
+  static constexpr bool valid_count = sizeof...(Dims) >= 1 && sizeof...(Dims) <= 3;
+  static_assert(valid_count,
                 "Input takes 3 sizes (image H, W, C), 2 (sequence T, F) or 1 (vector N)");
-  using shape = typename detail::input_shape<Dims...>::type;
+  static_assert(!valid_count || ((Dims > 0) && ...), "Input sizes must be positive");
+  /// Whether the sizes make a shape (otherwise the assertions above say why).
+  static constexpr bool valid = valid_count && ((Dims > 0) && ...);
+  using shape = std::conditional_t<valid, typename detail::input_shape<Dims...>::type, Vector<1>>;
 };
 
 }  // namespace ctnn

@@ -1,7 +1,9 @@
 # Compiles SOURCE with CXX (syntax only) and checks the outcome.
 #   EXPECT_SUCCESS=ON: the compilation must succeed.
-#   otherwise: it must fail, its first "error:" line must contain MESSAGE, and the diagnostics up to
-#   that line must name SHAPE (the instantiation note that shows the offending input shape).
+#   otherwise: it must fail, its first "error:" line must contain MESSAGE, and the diagnostics of
+#   that first error must name SHAPE when SHAPE is given (the instantiation note that shows the
+#   offending input shape: GCC prints it before the error line, Clang after it).
+#   MAX_ERRORS=n: "error:" may occur at most n times in the output (one mistake, one error).
 separate_arguments(_includes UNIX_COMMAND "${INCLUDES}")
 set(_flags)
 foreach(dir IN LISTS _includes)
@@ -27,11 +29,31 @@ endif()
 string(SUBSTRING "${out}" ${at} -1 rest)
 string(FIND "${rest}" "\n" eol)
 string(SUBSTRING "${rest}" 0 ${eol} first_error)
-string(SUBSTRING "${out}" 0 ${at} before)
 string(FIND "${first_error}" "${MESSAGE}" has_message)
-string(FIND "${before}" "${SHAPE}" has_shape)
-if(has_message EQUAL -1 OR has_shape EQUAL -1)
-  message(FATAL_ERROR "the first error should say '${MESSAGE}' after an instantiation naming "
-                      "'${SHAPE}'; the compiler said:\n${out}")
+if(has_message EQUAL -1)
+  message(FATAL_ERROR "the first error should say '${MESSAGE}'; the compiler said:\n${out}")
+endif()
+if(DEFINED SHAPE)
+  # The first error's diagnostics: everything up to the next error line.
+  string(SUBSTRING "${rest}" ${eol} -1 after_first)
+  string(FIND "${after_first}" "error:" next_at)
+  string(LENGTH "${out}" first_end)
+  if(NOT next_at EQUAL -1)
+    math(EXPR first_end "${at} + ${eol} + ${next_at}")
+  endif()
+  string(SUBSTRING "${out}" 0 ${first_end} first_diagnostic)
+  string(FIND "${first_diagnostic}" "${SHAPE}" has_shape)
+  if(has_shape EQUAL -1)
+    message(FATAL_ERROR "the notes of the first error should name '${SHAPE}'; the compiler "
+                        "said:\n${out}")
+  endif()
+endif()
+if(DEFINED MAX_ERRORS)
+  string(REGEX MATCHALL "error:" errors "${out}")
+  list(LENGTH errors error_count)
+  if(error_count GREATER MAX_ERRORS)
+    message(FATAL_ERROR "${error_count} error lines, at most ${MAX_ERRORS} expected; the "
+                        "compiler said:\n${out}")
+  endif()
 endif()
 message(STATUS "fails as expected: ${first_error}")

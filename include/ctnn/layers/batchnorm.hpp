@@ -10,22 +10,43 @@
 
 namespace ctnn {
 
-/// BatchNorm<Momentum = 0.1, Epsilon = 1e-5>: normalises each channel (the last axis: C of an
-/// Image, N of a Vector, F of a Sequence) over the batch and all other positions.
-///   training:  y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, with the batch's mean and
-///              biased variance; running_mean += Momentum * (mean_B - running_mean) and likewise
-///              running_var with the unbiased batch variance (PyTorch's convention).
-///   inference: the same with running_mean and running_var.
-/// Parameters: gamma (C, init 1) then beta (C, init 0). State: running_mean (C, init 0) then
-/// running_var (C, init 1), saved with the model. With several training threads each thread
-/// normalises its share of the batch and the running statistics average the threads' updates.
-template <auto MomentumValue = 0.1, auto EpsilonValue = 1e-5>
-struct BatchNorm {
-  static_assert(std::is_arithmetic_v<decltype(MomentumValue)> &&
-                    std::is_arithmetic_v<decltype(EpsilonValue)>,
-                "BatchNorm's momentum and epsilon are numbers");
-  static constexpr double Momentum = static_cast<double>(MomentumValue);
-  static constexpr double Epsilon = static_cast<double>(EpsilonValue);
+namespace detail {
+// Checked in a class of its own, as Conv2D's sizes (conv2d.hpp).
+template <bool Numbers>
+struct check_batchnorm {
+  static_assert(Numbers, "BatchNorm's momentum and epsilon are numbers");
+};
+
+/// BatchNorm's constants given as template arguments (BatchNorm::with).
+template <auto MomentumValue, auto EpsilonValue>
+struct BatchNormConstants {
+  static constexpr bool numbers = std::is_arithmetic_v<decltype(MomentumValue)> &&
+                                  std::is_arithmetic_v<decltype(EpsilonValue)>;
+  static constexpr double momentum = [] {
+    if constexpr (numbers)
+      return static_cast<double>(MomentumValue);
+    else
+      return 0.1;
+  }();
+  static constexpr double epsilon = [] {
+    if constexpr (numbers)
+      return static_cast<double>(EpsilonValue);
+    else
+      return 1e-5;
+  }();
+  using checked_ [[maybe_unused]] = decltype(sizeof(check_batchnorm<numbers>));
+};
+/// The defaults, PyTorch's: no floating-point template arguments, so that plain BatchNorm also
+/// compiles where those are not supported yet (Clang before 18).
+struct BatchNormDefaults {
+  static constexpr double momentum = 0.1, epsilon = 1e-5;
+};
+
+/// The BatchNorm layer with Constants::momentum and Constants::epsilon; see ctnn::BatchNorm.
+template <class Constants>
+struct BatchNormSpec {
+  static constexpr double Momentum = Constants::momentum;
+  static constexpr double Epsilon = Constants::epsilon;
 
   template <class In>
   struct bind {
@@ -131,6 +152,24 @@ struct BatchNorm {
         }
     }
   };
+};
+}  // namespace detail
+
+/// BatchNorm: normalises each channel (the last axis: C of an Image, N of a Vector, F of a
+/// Sequence) over the batch and all other positions, with PyTorch's Momentum = 0.1 and
+/// Epsilon = 1e-5. BatchNorm::with<Momentum, Epsilon = 1e-5> is the same layer with other
+/// constants (e.g. BatchNorm::with<0.01>, Keras' momentum 0.99).
+///   training:  y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, with the batch's mean and
+///              biased variance; running_mean += Momentum * (mean_B - running_mean) and likewise
+///              running_var with the unbiased batch variance (PyTorch's convention).
+///   inference: the same with running_mean and running_var.
+/// Parameters: gamma (C, init 1) then beta (C, init 0). State: running_mean (C, init 0) then
+/// running_var (C, init 1), saved with the model. With several training threads each thread
+/// normalises its share of the batch and the running statistics average the threads' updates.
+/// Like ReLU or Flatten it is written without <>: every parameter has a default.
+struct BatchNorm : detail::BatchNormSpec<detail::BatchNormDefaults> {
+  template <auto MomentumValue, auto EpsilonValue = 1e-5>
+  using with = detail::BatchNormSpec<detail::BatchNormConstants<MomentumValue, EpsilonValue>>;
 };
 
 }  // namespace ctnn

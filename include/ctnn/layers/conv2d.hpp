@@ -15,6 +15,15 @@ enum class Padding { valid, same };
 inline constexpr Padding Valid = Padding::valid;
 inline constexpr Padding Same = Padding::same;
 
+namespace detail {
+// The checks of a spec's own parameters live in classes of their own: a failed assertion in the
+// spec's body would leave it without members (Clang), and bind<> errors would follow.
+template <bool ValidSizes>
+struct check_conv2d {
+  static_assert(ValidSizes, "Conv2D sizes must be positive");
+};
+}  // namespace detail
+
 /// Conv2D<Filters, Kernel, Stride = 1, Padding = Valid, Initializer = init::GlorotUniform>
 ///
 /// Input Image<H, W, C>, output Image<OH, OW, Filters>:
@@ -29,21 +38,31 @@ inline constexpr Padding Same = Padding::same;
 template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,
           Padding Pad = Padding::valid, class Initializer = init::GlorotUniform>
 struct Conv2D {
-  static_assert(Filters > 0 && Kernel > 0 && Stride > 0, "Conv2D sizes must be positive");
+  static constexpr bool valid_sizes = Filters > 0 && Kernel > 0 && Stride > 0;
+  using checked_ [[maybe_unused]] = decltype(sizeof(detail::check_conv2d<valid_sizes>));
 
+  // Rejected bindings (layer.hpp); with invalid sizes the assertion above has spoken.
   template <class In>
-  struct bind {
-    static_assert(detail::always_false<In>,
-                  "Conv2D needs an Image<H,W,C> input (see the instantiation above for the shape "
-                  "it got)");
-    using input_shape = In;
-    using output_shape = In;
+  struct bind : detail::Rejected<bind<In>, !valid_sizes> {
+    template <class = void>
+    struct report {
+      static_assert(detail::always_false<In>,
+                    "Conv2D needs an Image<H,W,C> input (the instantiation notes show the shape "
+                    "it got)");
+    };
+  };
+  template <std::size_t H, std::size_t W, std::size_t C>
+  struct bind<Image<H, W, C>> : detail::Rejected<bind<Image<H, W, C>>, !valid_sizes> {
+    template <class = void>
+    struct report {
+      static_assert(detail::always_false<Image<H, W, C>>,
+                    "Conv2D: the kernel is larger than its input image");
+    };
   };
 
   template <std::size_t H, std::size_t W, std::size_t C>
+    requires(valid_sizes && (Pad == Padding::same || (Kernel <= H && Kernel <= W)))
   struct bind<Image<H, W, C>> {
-    static_assert(Pad == Padding::same || (Kernel <= H && Kernel <= W),
-                  "Conv2D: the kernel is larger than its input image");
     static constexpr std::size_t F = Filters, K = Kernel, S = Stride;
     // Padded input (same) or the input itself (valid).
     static constexpr std::size_t OH = Pad == Padding::same ? (H + S - 1) / S : (H - K) / S + 1;
@@ -129,8 +148,7 @@ struct Conv2D {
         kernels::conv2d_backward_input<H, W, C, F, K, S>(p.dout, p.params, p.din, work, p.batch);
       }
     }
-  };
-};
+  };};
 
 /// The short spelling: Conv<32, 3> is Conv2D<32, 3>.
 template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,

@@ -31,6 +31,14 @@ struct Flatten {
   };
 };
 
+namespace detail {
+// Checked in a class of its own, as Conv2D's sizes (conv2d.hpp).
+template <std::size_t Units>
+struct check_dense {
+  static_assert(Units > 0, "Dense needs at least one unit");
+};
+}  // namespace detail
+
 /// Dense<Units, Initializer = init::GlorotUniform>: fully connected layer.
 ///
 /// Input: Vector<In> or Image<H, W, C> (read flat, In = H*W*C); a Sequence is refused (reduce it
@@ -41,14 +49,29 @@ struct Flatten {
 /// fan_out = Units), biases zero.
 template <std::size_t Units, class Initializer = init::GlorotUniform>
 struct Dense {
-  static_assert(Units > 0, "Dense needs at least one unit");
+  using checked_ [[maybe_unused]] = decltype(sizeof(detail::check_dense<Units>));
+
+  // Rejected bindings (layer.hpp); with no units the assertion above has spoken.
+  template <class In>
+  struct bind : detail::Rejected<bind<In>, Units == 0> {
+    template <class = void>
+    struct report {
+      static_assert(detail::always_false<In>, "Dense needs a Vector or Image input");
+    };
+  };
+  template <std::size_t T, std::size_t F>
+  struct bind<Sequence<T, F>> : detail::Rejected<bind<Sequence<T, F>>, Units == 0> {
+    template <class = void>
+    struct report {
+      static_assert(detail::always_false<Sequence<T, F>>,
+                    "Dense after a Sequence: reduce the sequence to a Vector first (Flatten "
+                    "takes all steps)");
+    };
+  };
 
   template <class In>
-  struct bind {
-    static_assert(!is_sequence_v<In>,
-                  "Dense after a Sequence: reduce the sequence to a Vector first (Flatten takes "
-                  "all steps)");
-    static_assert(Shape<In>, "Dense needs a Vector or Image input");
+    requires(Units > 0 && (is_vector_v<In> || is_image_v<In>))
+  struct bind<In> {
     static constexpr std::size_t N = Units, K = In::size;
     using input_shape = In;
     using output_shape = Vector<N>;
@@ -88,7 +111,6 @@ struct Dense {
       using SX = kernels::Strides<N, 0, 1, 0, K, N, K>;
       kernels::gemm<SX, K, kernels::Init::zero>(p.dout, wt, p.din, nullptr, p.batch, 1);
     }
-  };
-};
+  };};
 
 }  // namespace ctnn

@@ -10,15 +10,30 @@
 
 namespace ctnn {
 
+namespace detail {
+// Checked in a class of its own, as Conv2D's sizes (conv2d.hpp).
+template <bool Number, bool InRange>
+struct check_dropout {
+  static_assert(Number, "Dropout's rate is a number");
+  static_assert(!Number || InRange, "Dropout rate must be in [0, 1)");
+};
+}  // namespace detail
+
 /// Dropout<Rate>: any shape, unchanged. Rate may be written as a float or a double (0.3f, 0.3). While training each value is zeroed with probability
 /// Rate and the kept ones are scaled by 1 / (1 - Rate), so that inference is the identity.
 /// Masks come from the per-thread generator of the training loop (seeded, reproducible); a
 /// training-mode forward without a generator throws InvalidArgument.
 template <auto RateValue>
 struct Dropout {
-  static_assert(std::is_arithmetic_v<decltype(RateValue)>, "Dropout's rate is a number");
-  static constexpr float Rate = static_cast<float>(RateValue);
-  static_assert(Rate >= 0.0f && Rate < 1.0f, "Dropout rate must be in [0, 1)");
+  static constexpr bool number = std::is_arithmetic_v<decltype(RateValue)>;
+  static constexpr float Rate = [] {
+    if constexpr (number)
+      return static_cast<float>(RateValue);
+    else
+      return 0.0f;
+  }();
+  static constexpr bool in_range = Rate >= 0.0f && Rate < 1.0f;
+  using checked_ [[maybe_unused]] = decltype(sizeof(detail::check_dropout<number, in_range>));
 
   template <class In>
   struct bind {

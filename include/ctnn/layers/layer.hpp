@@ -14,12 +14,18 @@
 //   static void forward(const Pass&);                   out = f(in)
 //   static void backward(const Pass&);                  grads += dL/dparams; din = dL/din
 // Layers hold no data: parameters, state and activations live in arrays owned by the network.
+//
+// When a spec cannot take an input shape (Conv2D after Dense, a kernel larger than the image),
+// `Spec::bind<InShape>` is a detail::Rejected layer instead: `rejected` is true and the nested
+// `report<>` holds the spec's static_assert, which Sequential instantiates for the first rejected
+// layer only, so that one mistake gives one error.
 #pragma once
 
 #include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 
 #include "../random.hpp"
 #include "../shape.hpp"
@@ -106,6 +112,41 @@ struct GlorotNormal {
 namespace detail {
 template <class>
 inline constexpr bool always_false = false;
+
+/// Base of a rejected binding `Self` (see the header comment). Self defines
+///   template <class = void> struct report { static_assert(always_false<...>, "what is wrong"); };
+/// Reported = true when the spec's own assertion has already given the message (invalid
+/// hyper-parameters): then nothing more is said. Using a layer member of a rejected binding
+/// directly (outside a Sequential) instantiates report<> and gives its message.
+template <class Self, bool Reported = false>
+struct Rejected {
+  static constexpr bool rejected = true, reported = Reported;
+
+  template <class S = Self>
+  static constexpr std::size_t report_now() {
+    if constexpr (!Reported) {
+      using message [[maybe_unused]] = decltype(sizeof(typename S::template report<>));
+    }
+    return 0;
+  }
+  static constexpr std::size_t parameter_count = report_now(), state_count = report_now();
+  static constexpr std::size_t scratch_per_sample = report_now(), scratch_fixed = report_now();
+  static constexpr std::size_t flops = report_now();
+  static std::string name() { return std::string(report_now(), ' '); }
+  static void init(float*, float*, Rng&) { report_now(); }
+  static void forward(const Pass&) { report_now(); }
+  static void backward(const Pass&) { report_now(); }
+};
+
+/// Whether a binding is a Rejected one.
+template <class L>
+inline constexpr bool rejected_v = requires { requires L::rejected; };
+
+/// `type` instantiates the message of the rejected binding L unless it is already reported.
+template <class L>
+struct report_of {
+  using type = std::integral_constant<std::size_t, L::report_now()>;
+};
 
 /// Column sums: acc[n] += sum over rows r of x[r * N + n].
 template <std::size_t N>

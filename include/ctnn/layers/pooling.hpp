@@ -9,22 +9,39 @@
 namespace ctnn {
 
 namespace detail {
+// Checked in a class of its own, as Conv2D's sizes (conv2d.hpp).
+template <bool ValidSizes>
+struct check_pool2d {
+  static_assert(ValidSizes, "pooling sizes must be positive");
+};
+
 template <bool Max, std::size_t Pool, std::size_t Stride>
 struct Pool2D {
-  static_assert(Pool > 0 && Stride > 0, "pooling sizes must be positive");
+  static constexpr bool valid_sizes = Pool > 0 && Stride > 0;
+  using checked_ [[maybe_unused]] = decltype(sizeof(check_pool2d<valid_sizes>));
 
+  // Rejected bindings (layer.hpp); with invalid sizes the assertion above has spoken.
   template <class In>
-  struct bind {
-    static_assert(always_false<In>,
-                  "MaxPool2D/AvgPool2D need an Image<H,W,C> input (see the instantiation above "
-                  "for the shape it got)");
-    using input_shape = In;
-    using output_shape = In;
+  struct bind : Rejected<bind<In>, !valid_sizes> {
+    template <class = void>
+    struct report {
+      static_assert(always_false<In>,
+                    "MaxPool2D/AvgPool2D need an Image<H,W,C> input (the instantiation notes "
+                    "show the shape it got)");
+    };
+  };
+  template <std::size_t H, std::size_t W, std::size_t C>
+  struct bind<Image<H, W, C>> : Rejected<bind<Image<H, W, C>>, !valid_sizes> {
+    template <class = void>
+    struct report {
+      static_assert(always_false<Image<H, W, C>>,
+                    "MaxPool2D/AvgPool2D: the window is larger than the image");
+    };
   };
 
   template <std::size_t H, std::size_t W, std::size_t C>
+    requires(valid_sizes && Pool <= H && Pool <= W)
   struct bind<Image<H, W, C>> {
-    static_assert(Pool <= H && Pool <= W, "MaxPool2D/AvgPool2D: the window is larger than the image");
     static constexpr std::size_t OH = (H - Pool) / Stride + 1, OW = (W - Pool) / Stride + 1;
     using input_shape = Image<H, W, C>;
     using output_shape = Image<OH, OW, C>;
@@ -57,8 +74,7 @@ struct Pool2D {
       else
         kernels::avgpool2d_backward<H, W, C, Pool, Stride>(p.dout, p.din, p.batch);
     }
-  };
-};
+  };};
 }  // namespace detail
 
 /// MaxPool2D<Pool, Stride = Pool>: Image<H, W, C> -> Image<(H-Pool)/Stride+1, (W-Pool)/Stride+1, C>,

@@ -60,12 +60,7 @@ namespace detail {
 /// The sequence view of a recurrent layer's input: Sequence<T, F> as is, Image<H, W, C> as H
 /// steps of W*C features.
 template <class In>
-struct as_sequence {
-  static_assert(always_false<In>,
-                "recurrent layers need a Sequence<T,F> or Image<H,W,C> input (see the "
-                "instantiation above for the shape they got)");
-  static constexpr std::size_t steps = 1, features = 1;
-};
+struct as_sequence;
 template <std::size_t T, std::size_t F>
 struct as_sequence<Sequence<T, F>> {
   static constexpr std::size_t steps = T, features = F;
@@ -75,12 +70,34 @@ struct as_sequence<Image<H, W, C>> {
   static constexpr std::size_t steps = H, features = W * C;
 };
 
+// Checked in classes of their own, as Conv2D's sizes (conv2d.hpp).
+template <std::size_t Units>
+struct check_recurrent {
+  static_assert(Units > 0, "recurrent layers need at least one unit");
+};
+template <bool Recurrent>
+struct check_bidirectional {
+  static_assert(Recurrent, "Bidirectional takes a recurrent layer: LSTM, GRU or SimpleRNN");
+};
+
 template <class Cell, std::size_t Units, bool ReturnSequences>
 struct Recurrent {
-  static_assert(Units > 0, "recurrent layers need at least one unit");
+  using checked_ [[maybe_unused]] = decltype(sizeof(check_recurrent<Units>));
+
+  // Rejected bindings (layer.hpp); with no units the assertion above has spoken.
+  template <class In>
+  struct bind : Rejected<bind<In>, Units == 0> {
+    template <class = void>
+    struct report {
+      static_assert(always_false<In>,
+                    "recurrent layers need a Sequence<T,F> or Image<H,W,C> input (the "
+                    "instantiation notes show the shape they got)");
+    };
+  };
 
   template <class In>
-  struct bind {
+    requires(Units > 0 && (is_sequence_v<In> || is_image_v<In>))
+  struct bind<In> {
     static constexpr std::size_t T = as_sequence<In>::steps, F = as_sequence<In>::features;
     static constexpr std::size_t H = Units, G = Cell::gates, GH = G * H;
     using input_shape = In;
@@ -247,8 +264,7 @@ struct Recurrent {
       kernels::gemm<kernels::Strides<GH, 0, 1, 0, F, GH, F>, F, kernels::Init::zero>(
           s.dxp, s.wxt, p.din, nullptr, B * T, 1);
     }
-  };
-};
+  };};
 
 template <class Spec>
 struct is_recurrent {
@@ -282,11 +298,23 @@ struct SimpleRNN : detail::Recurrent<kernels::RnnTanhCell, Units, ReturnSequence
 /// tensors).
 template <class Layer>
 struct Bidirectional {
-  static_assert(detail::is_recurrent<Layer>::value,
-                "Bidirectional takes a recurrent layer: LSTM, GRU or SimpleRNN");
+  static constexpr bool recurrent = detail::is_recurrent<Layer>::value;
+  using checked_ [[maybe_unused]] = decltype(sizeof(detail::check_bidirectional<recurrent>));
+
+  // Rejected bindings (layer.hpp): the wrapped layer's message, or none when Layer is not
+  // recurrent (the assertion above has spoken).
+  template <class In>
+  struct bind : detail::Rejected<bind<In>, !recurrent> {
+    template <class = void>
+    struct report {
+      using message [[maybe_unused]] =
+          typename detail::report_of<typename Layer::template bind<In>>::type;
+    };
+  };
 
   template <class In>
-  struct bind {
+    requires(recurrent && !detail::rejected_v<typename Layer::template bind<In>>)
+  struct bind<In> {
     using L = typename Layer::template bind<In>;
     static constexpr std::size_t T = detail::as_sequence<In>::steps;
     static constexpr std::size_t F = detail::as_sequence<In>::features;
@@ -377,7 +405,6 @@ struct Bidirectional {
       reverse(s.din_r, p.din, p.batch, F);
       for (std::size_t i = 0; i < p.batch * IN; ++i) p.din[i] += s.din_f[i];
     }
-  };
-};
+  };};
 
 }  // namespace ctnn
