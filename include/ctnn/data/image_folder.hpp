@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <numeric>
 #include <ostream>
 #include <string>
@@ -56,6 +57,16 @@ struct ImageFolderData {
 };
 
 namespace detail {
+
+/// The FileError of an allocation that failed while loading a folder: which file, what was
+/// being done, and how much the images already loaded hold.
+inline FileError folder_out_of_memory(const std::string& path, const char* doing,
+                                      std::size_t loaded, std::size_t floats_per_image) {
+  return FileError(path, std::string("out of memory ") + doing + " (" + std::to_string(loaded) +
+                             " images already loaded hold " +
+                             std::to_string(loaded * floats_per_image * sizeof(float) >> 20) +
+                             " MiB); load fewer or smaller images");
+}
 
 /// True when the file name ends in .png, .jpg, .jpeg, .bmp, .gif or .tga, in any letter case.
 inline bool has_image_extension(const std::filesystem::path& file) {
@@ -132,6 +143,7 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
     s->classes = d.classes.size();
   }
 
+  std::size_t loaded = 0;  // images held in memory so far, for out-of-memory messages
   for (std::size_t k = 0; k < d.classes.size(); ++k) {
     const fs::path dir = root_path / d.classes[k];
     const std::vector<std::string> files =
@@ -156,9 +168,16 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
         if (options.warnings)
           *options.warnings << "load_image_folder: skipped " << e.what() << "\n";
         continue;
+      } catch (const std::bad_alloc&) {
+        throw detail::folder_out_of_memory(path, "decoding it", loaded, Shape::size);
       }
-      paths.push_back(path);
-      samples.insert(samples.end(), x.begin(), x.end());
+      try {
+        paths.push_back(path);
+        samples.insert(samples.end(), x.begin(), x.end());
+      } catch (const std::bad_alloc&) {
+        throw detail::folder_out_of_memory(path, "keeping its pixels", loaded, Shape::size);
+      }
+      ++loaded;
     }
     const std::size_t n = paths.size();
     if (n == 0)
@@ -174,12 +193,17 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
     std::vector<bool> in_test(n, false);
     for (std::size_t i = 0; i < n_test; ++i) in_test[order[i]] = true;
 
-    for (std::size_t i = 0; i < n; ++i) {
-      Dataset& s = in_test[i] ? d.test : d.train;
-      const float* x = samples.data() + i * Shape::size;
-      s.inputs.insert(s.inputs.end(), x, x + Shape::size);
-      s.labels.push_back(static_cast<std::int32_t>(k));
-      (in_test[i] ? d.test_files : d.train_files).push_back(paths[i]);
+    try {
+      for (std::size_t i = 0; i < n; ++i) {
+        Dataset& s = in_test[i] ? d.test : d.train;
+        const float* x = samples.data() + i * Shape::size;
+        s.inputs.insert(s.inputs.end(), x, x + Shape::size);
+        s.labels.push_back(static_cast<std::int32_t>(k));
+        (in_test[i] ? d.test_files : d.train_files).push_back(paths[i]);
+      }
+    } catch (const std::bad_alloc&) {
+      throw detail::folder_out_of_memory(dir.string(), "splitting the class", loaded,
+                                         Shape::size);
     }
   }
   return d;
