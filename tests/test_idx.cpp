@@ -3,8 +3,10 @@
 #include <zlib.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -253,6 +255,27 @@ TEST_CASE("IDX: a missing file throws FileError naming the path") {
   }
   CHECK_THROWS_AS(ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::test),
                   ctnn::FileError);
+}
+
+TEST_CASE("IDX: a directory given as a path throws FileError naming it") {
+  TempDir dir;
+  const std::string path = dir.file("train-images-idx3-ubyte.gz");
+  fs::create_directory(path);
+  write_all(dir.file("lbl"), idx_file({3}, kLabels));
+  for (const auto& load : std::vector<std::function<void()>>{
+           [&] { ctnn::data::read_idx(path); },
+           [&] { ctnn::data::load_idx_dataset(path, dir.file("lbl")); },
+           [&] { ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::train); }}) {
+    try {
+      load();
+      FAIL("a directory was read as an IDX file");
+    } catch (const ctnn::FileError& e) {
+      CHECK(e.path() == path);
+      CHECK(std::string(e.what()).find(std::strerror(EISDIR)) != std::string::npos);
+    } catch (const std::exception& e) {
+      FAIL("threw something other than ctnn::FileError: " << e.what());
+    }
+  }
 }
 
 TEST_CASE("IDX: a cut-off or corrupt gzip stream throws") {

@@ -2,6 +2,8 @@
 
 #include <ctnn/ctnn.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -154,4 +156,22 @@ TEST_CASE("version-1 files load only into networks without recurrent layers") {
     CHECK(std::string(e.what()).find("recurrent") != std::string::npos);
   }
   CHECK(std::equal(before.begin(), before.end(), s.parameters().begin()));
+}
+
+TEST_CASE("a directory given as the model path throws FileError naming it") {
+  TempDir dir;
+  Net n(9);
+  const auto before = std::vector<float>(n.parameters().begin(), n.parameters().end());
+  const std::string path = dir.file("a-directory.ctnn");
+  fs::create_directory(path);
+  try {
+    load(n, path);
+    FAIL("load accepted a directory");
+  } catch (const FileError& e) {
+    CHECK(e.path() == path);
+    CHECK(std::string(e.what()) == path + ": cannot open: " + std::strerror(EISDIR));
+  } catch (const std::exception& e) {
+    FAIL("threw something other than FileError: " << e.what());
+  }
+  CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
 }

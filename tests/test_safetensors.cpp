@@ -348,6 +348,24 @@ TEST_CASE("safetensors: damaged files throw FileError naming the file; the netwo
   CHECK(std::equal(a.state().begin(), a.state().end(), net.state().begin()));
 }
 
+TEST_CASE("safetensors: a directory given as the path throws FileError naming it") {
+  TempDir dir;
+  BiRnn net(8);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  const std::string path = dir.file("a-directory.safetensors");
+  fs::create_directory(path);
+  try {
+    load_safetensors(net, path);
+    FAIL("load_safetensors accepted a directory");
+  } catch (const FileError& e) {
+    CHECK(e.path() == path);
+    CHECK(std::string(e.what()) == path + ": cannot open: " + std::strerror(EISDIR));
+  } catch (const std::exception& e) {
+    FAIL("threw something other than FileError: " << e.what());
+  }
+  CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+}
+
 TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   TempDir dir;
   BiRnn a(7);

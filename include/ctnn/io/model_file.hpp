@@ -16,12 +16,13 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,6 +92,112 @@ inline std::uint32_t crc32_of(const unsigned char* p, std::size_t n) {
   }
   return static_cast<std::uint32_t>(crc);
 }
+
+/// A file opened for reading by load() and load_safetensors(). A regular file is read with pread,
+/// only the byte ranges asked for; anything else that can be read (a pipe, a character device) is
+/// read whole when it is opened, since it cannot be read out of order. Every failure throws a
+/// FileError naming the file: it cannot be opened, is a directory, a read fails, the file ends
+/// early (it shrank after it was opened), or memory runs out.
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path) : path_(path) {
+    do fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    while (fd_.fd < 0 && errno == EINTR);
+    if (fd_.fd < 0) throw FileError(path_, std::string("cannot open: ") + std::strerror(errno));
+    struct ::stat st {};
+    if (::fstat(fd_.fd, &st) != 0)
+      throw FileError(path_, std::string("cannot open: ") + std::strerror(errno));
+    if (S_ISDIR(st.st_mode))
+      throw FileError(path_, std::string("cannot open: ") + std::strerror(EISDIR));
+    if (S_ISREG(st.st_mode)) {
+      regular_ = true;
+      size_ = static_cast<std::uint64_t>(st.st_size);
+      return;
+    }
+    std::size_t got = 0;
+    while (true) {
+      if (got == whole_.size()) {
+        const std::size_t more = std::max<std::size_t>(got, std::size_t{1} << 16);
+        try {
+          whole_.resize(got + more);
+        } catch (const std::bad_alloc&) {
+          throw FileError(path_, "out of memory: cannot allocate " + std::to_string(got + more) +
+                                     " bytes for the file's contents");
+        }
+      }
+      const ssize_t r = ::read(fd_.fd, whole_.data() + got, whole_.size() - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0)
+        throw FileError(
+            path_, "read failed at offset " + std::to_string(got) + ": " + std::strerror(errno));
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    whole_.resize(got);
+    size_ = got;
+  }
+
+  /// The file's size in bytes.
+  std::uint64_t size() const noexcept { return size_; }
+
+  /// Reads the bytes [offset, offset + n) into dst. The caller has checked them against size().
+  void read(std::uint64_t offset, unsigned char* dst, std::size_t n) const {
+    if (!regular_) {
+      if (offset > whole_.size() || n > whole_.size() - offset) ended(offset, n);
+      if (n > 0) std::memcpy(dst, whole_.data() + offset, n);
+      return;
+    }
+    std::size_t done = 0;
+    while (done < n) {
+      const std::size_t chunk = std::min<std::size_t>(n - done, std::size_t{1} << 30);
+      const ssize_t r = ::pread(fd_.fd, dst + done, chunk, static_cast<::off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0)
+        throw FileError(path_, "read failed at offset " + std::to_string(offset + done) + ": " +
+                                   std::strerror(errno));
+      if (r == 0) ended(offset + done, n - done);
+      done += static_cast<std::size_t>(r);
+    }
+  }
+
+  /// The bytes [offset, offset + n) in a new vector; `what` names them if memory runs out.
+  std::vector<unsigned char> bytes(std::uint64_t offset, std::size_t n,
+                                   const std::string& what) const {
+    std::vector<unsigned char> b;
+    try {
+      b.resize(n);
+    } catch (const std::bad_alloc&) {
+      throw FileError(path_,
+                      "out of memory: cannot allocate " + std::to_string(n) + " bytes for " + what);
+    }
+    read(offset, b.data(), n);
+    return b;
+  }
+
+ private:
+  struct Fd {
+    int fd = -1;
+    Fd() = default;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+
+  [[noreturn]] void ended(std::uint64_t at, std::size_t missing) const {
+    throw FileError(path_, "truncated: the file ended at offset " + std::to_string(at) + ", " +
+                               std::to_string(missing) +
+                               " bytes short, while it was read (it had " + std::to_string(size_) +
+                               " bytes when opened)");
+  }
+
+  std::string path_;
+  Fd fd_;
+  bool regular_ = false;
+  std::uint64_t size_ = 0;
+  std::vector<unsigned char> whole_;  // the contents of a file that is not a regular file
+};
 
 /// Where two signatures first differ: "layer N differs: the file has 'a', this network has 'b'"
 /// (or "the input differs" for the Input line).
@@ -180,10 +287,9 @@ void save(const Net& net, const std::string& path) {
 template <class Net>
 void load(Net& net, const std::string& path) {
   using namespace io::detail;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
-  std::vector<unsigned char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw FileError(path, "read failed");
+  const InputFile f(path);
+  const std::vector<unsigned char> b =
+      f.bytes(0, static_cast<std::size_t>(f.size()), "the file's contents");
   const std::size_t n = b.size();
   auto need = [&](std::size_t end, const char* what) {
     if (n < end)

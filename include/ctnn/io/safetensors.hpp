@@ -42,9 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -378,11 +376,9 @@ void save_safetensors(const Net& net, const std::string& path) {
 template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
-  const std::vector<unsigned char> b((std::istreambuf_iterator<char>(f)),
-                                     std::istreambuf_iterator<char>());
-  if (f.bad()) throw FileError(path, "read failed");
+  const io::detail::InputFile f(path);
+  const std::vector<unsigned char> b =
+      f.bytes(0, static_cast<std::size_t>(f.size()), "the file's contents");
   std::size_t data = 0;
   std::uint64_t buffer_size = 0;
   const auto entries = parse_header(path, b, data, buffer_size);
