@@ -2,7 +2,6 @@
 #pragma once
 
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -95,6 +94,18 @@ struct UmaskScope {
   ~UmaskScope() { ::umask(previous); }
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 /// Lowers the process's address-space limit (RLIMIT_AS) to its current size plus `headroom`
 /// bytes for the scope, so that a larger allocation fails with std::bad_alloc; restores the limit
 /// at exit. `active` is false where that cannot be done: under AddressSanitizer, which reserves
@@ -102,13 +113,7 @@ struct UmaskScope {
 class AddressSpaceLimit {
  public:
   explicit AddressSpaceLimit(std::uint64_t headroom) {
-#if defined(__SANITIZE_ADDRESS__)
-    return;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return;
-#endif
-#endif
+    if (kAddressSanitizer) return;
     std::ifstream f("/proc/self/status");
     std::uint64_t kib = 0;
     for (std::string line; std::getline(f, line);)
