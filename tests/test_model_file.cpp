@@ -171,7 +171,26 @@ TEST_CASE("a directory given as the model path throws FileError naming it") {
     CHECK(e.path() == path);
     CHECK(std::string(e.what()) == path + ": cannot open: " + std::strerror(EISDIR));
   } catch (const std::exception& e) {
-    FAIL("threw something other than FileError: " << e.what());
+    FAIL("threw something other than FileError: " << std::string(e.what()));
   }
   CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+}
+
+TEST_CASE("saving onto a directory gives the reason of the failing call") {
+  TempDir dir;
+  Net a(10);
+  const std::string path = dir.file("a-directory.ctnn");
+  fs::create_directory(path);
+  try {
+    save(a, path);
+    FAIL("save replaced a directory");
+  } catch (const FileError& e) {
+    const std::string m = e.what();
+    INFO("message: ", m);
+    CHECK(e.path() == path);
+    CHECK(m.find(std::strerror(EISDIR)) != std::string::npos);
+    CHECK(m.find("Success") == std::string::npos);
+  }
+  CHECK(fs::is_directory(path));
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
 }

@@ -59,13 +59,17 @@ Parsed parse(const std::vector<char>& b) {
   f.buffer.assign(b.begin() + 8 + f.header_bytes, b.end());
   return f;
 }
-std::vector<char> serialise(const json& header, const std::vector<char>& buffer) {
-  const std::string text = header.dump();
+// A file of the header's text (padded to 8 bytes if `pad`) and the buffer.
+std::vector<char> serialise(std::string text, const std::vector<char>& buffer, bool pad = false) {
+  if (pad) text.append((8 - text.size() % 8) % 8, ' ');
   std::vector<char> b(8 + text.size() + buffer.size());
   put_u64(b.data(), text.size());
   std::copy(text.begin(), text.end(), b.begin() + 8);
   std::copy(buffer.begin(), buffer.end(), b.begin() + 8 + text.size());
   return b;
+}
+std::vector<char> serialise(const json& header, const std::vector<char>& buffer) {
+  return serialise(header.dump(), buffer);
 }
 // The bytes of one tensor of a parsed file.
 std::vector<char> tensor_bytes(const Parsed& f, const std::string& name) {
@@ -361,7 +365,7 @@ TEST_CASE("safetensors: a directory given as the path throws FileError naming it
     CHECK(e.path() == path);
     CHECK(std::string(e.what()) == path + ": cannot open: " + std::strerror(EISDIR));
   } catch (const std::exception& e) {
-    FAIL("threw something other than FileError: " << e.what());
+    FAIL("threw something other than FileError: " << std::string(e.what()));
   }
   CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
 }
@@ -373,6 +377,25 @@ TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   const auto before = read_all(dir.file("m.safetensors"));
   CHECK_THROWS_AS(save_safetensors(a, dir.file("no-such-dir/m.safetensors")), FileError);
   CHECK(read_all(dir.file("m.safetensors")) == before);
+}
+
+TEST_CASE("safetensors: saving onto a directory gives the reason of the failing call") {
+  TempDir dir;
+  BiRnn a(9);
+  const std::string path = dir.file("a-directory.safetensors");
+  fs::create_directory(path);
+  try {
+    save_safetensors(a, path);
+    FAIL("save_safetensors replaced a directory");
+  } catch (const FileError& e) {
+    const std::string m = e.what();
+    INFO("message: ", m);
+    CHECK(e.path() == path);
+    CHECK(m.find(std::strerror(EISDIR)) != std::string::npos);
+    CHECK(m.find("Success") == std::string::npos);
+  }
+  CHECK(fs::is_directory(path));
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
 }
 
 TEST_CASE("safetensors functions are reachable as ctnn::io::") {

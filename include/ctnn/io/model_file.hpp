@@ -242,15 +242,14 @@ inline void write_file_atomically(const std::string& path,
   if (!error && ::fchmod(fd, 0644) != 0) error = errno;  // mkstemp creates it owner-only
   if (!error && ::fsync(fd) != 0) error = errno;
   if (::close(fd) != 0 && !error) error = errno;
-  std::error_code ec;
   if (error) {
-    std::filesystem::remove(tmp, ec);
+    ::unlink(tmp.c_str());
     throw FileError(path, std::string("write failed: ") + std::strerror(error));
   }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw FileError(path, "cannot replace the file: " + ec.message());
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int rename_error = errno;  // before unlink can change it
+    ::unlink(tmp.c_str());
+    throw FileError(path, std::string("cannot replace the file: ") + std::strerror(rename_error));
   }
 }
 
