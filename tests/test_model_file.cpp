@@ -194,3 +194,22 @@ TEST_CASE("saving onto a directory gives the reason of the failing call") {
   CHECK(fs::is_directory(path));
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
 }
+
+TEST_CASE("save gives a new file the mode open(2) would; a replaced file keeps its mode") {
+  TempDir dir;
+  Net a(12);
+  const std::string path = dir.file("m.ctnn");
+  {
+    ctnn_test::UmaskScope mask(027);
+    save(a, path);
+    CHECK(ctnn_test::mode_of(path) == 0640);
+  }
+  ctnn_test::UmaskScope mask(022);
+  save(a, dir.file("other.ctnn"));
+  CHECK(ctnn_test::mode_of(dir.file("other.ctnn")) == 0644);
+  for (unsigned mode : {0600u, 0664u, 0640u}) {
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    save(a, path);
+    CHECK(ctnn_test::mode_of(path) == mode);
+  }
+}

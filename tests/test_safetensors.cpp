@@ -398,6 +398,25 @@ TEST_CASE("safetensors: saving onto a directory gives the reason of the failing 
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
 }
 
+TEST_CASE("safetensors: a new file gets the mode open(2) would; a replaced file keeps its mode") {
+  TempDir dir;
+  BiRnn a(10);
+  const std::string path = dir.file("m.safetensors");
+  {
+    ctnn_test::UmaskScope mask(027);
+    save_safetensors(a, path);
+    CHECK(ctnn_test::mode_of(path) == 0640);
+  }
+  ctnn_test::UmaskScope mask(022);
+  save_safetensors(a, dir.file("other.safetensors"));
+  CHECK(ctnn_test::mode_of(dir.file("other.safetensors")) == 0644);
+  for (unsigned mode : {0600u, 0664u, 0640u}) {
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    save_safetensors(a, path);
+    CHECK(ctnn_test::mode_of(path) == mode);
+  }
+}
+
 TEST_CASE("safetensors functions are reachable as ctnn::io::") {
   using Net = ctnn::Sequential<ctnn::Input<4>, ctnn::Dense<2>>;
   Net a(1), b;

@@ -11,8 +11,10 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -219,15 +221,45 @@ inline std::string first_difference(std::string_view file, std::string_view net)
   }
 }
 
-/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same directory
-/// (mkstemp) is written, made 0644, fsync'ed and renamed over `path`, so an existing file is
-/// replaced only by a complete one. Throws FileError naming `path` on any failure (the temporary
-/// file is removed).
+/// Creates a new file named `path` + ".tmp-" + six random letters and digits, like mkstemp, but
+/// with open(2)'s mode 0666 so that the umask (and a default ACL) apply as to any new file.
+/// Returns its descriptor and sets `tmp` to its name; -1 with errno set on failure.
+inline int create_temporary_file(const std::string& path, std::string& tmp) {
+  static constexpr char letters[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static std::atomic<std::uint64_t> counter{0};
+  std::uint64_t x =
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&tmp);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    x += 0x9e3779b97f4a7c15ULL * (counter.fetch_add(1, std::memory_order_relaxed) + 1);
+    std::uint64_t r = x;  // splitmix64
+    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
+    r ^= r >> 31;
+    tmp = path + ".tmp-";
+    for (int i = 0; i < 6; ++i, r /= 62) tmp += letters[r % 62];
+    int fd;
+    do fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    while (fd < 0 && errno == EINTR);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;  // errno is EEXIST
+}
+
+/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same directory is
+/// written, fsync'ed and renamed over `path`, so an existing file is replaced only by a complete
+/// one. A new file gets the mode open(2) gives (0666 less the umask); a file that is replaced
+/// keeps its mode. Throws FileError naming `path`, with the reason (errno) of the call that
+/// failed, on any failure (the temporary file is removed).
 inline void write_file_atomically(const std::string& path,
                                   const std::vector<unsigned char>& bytes) {
-  std::string tmp = path + ".tmp-XXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw FileError(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
+  struct ::stat old {};
+  const bool replacing = ::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+  std::string tmp;
+  const int fd = create_temporary_file(path, tmp);
+  if (fd < 0)
+    throw FileError(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
   std::size_t done = 0;
   int error = 0;
   while (done < bytes.size()) {
@@ -239,7 +271,7 @@ inline void write_file_atomically(const std::string& path,
     }
     done += static_cast<std::size_t>(w);
   }
-  if (!error && ::fchmod(fd, 0644) != 0) error = errno;  // mkstemp creates it owner-only
+  if (!error && replacing && ::fchmod(fd, old.st_mode & 07777) != 0) error = errno;
   if (!error && ::fsync(fd) != 0) error = errno;
   if (::close(fd) != 0 && !error) error = errno;
   if (error) {
@@ -257,8 +289,9 @@ inline void write_file_atomically(const std::string& path,
 
 /// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
 /// uniquely named temporary file in the same directory, which is written, fsync'ed and then
-/// renamed over `path`, so an existing model is replaced only by a complete one. Throws FileError on any I/O failure (the
-/// temporary file is removed).
+/// renamed over `path`, so an existing model is replaced only by a complete one. A new file gets
+/// mode 0666 less the umask, as open(2) gives; a replaced file keeps its mode. Throws FileError on
+/// any I/O failure (the temporary file is removed).
 template <class Net>
 void save(const Net& net, const std::string& path) {
   using namespace io::detail;
