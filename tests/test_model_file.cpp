@@ -213,3 +213,41 @@ TEST_CASE("save gives a new file the mode open(2) would; a replaced file keeps i
     CHECK(ctnn_test::mode_of(path) == mode);
   }
 }
+
+TEST_CASE("load judges a large file by its first bytes and its size, without reading it whole") {
+  TempDir dir;
+  Net n(13);
+  const auto before = std::vector<float>(n.parameters().begin(), n.parameters().end());
+  constexpr std::uint64_t big = std::uint64_t{2} << 30;  // 2 GiB, a hole on disk
+  const auto refused = [&](const std::string& path, const char* needle) {
+    INFO("expecting '", needle, "'");
+    const auto read_before = ctnn_test::bytes_read_so_far();
+    try {
+      load(n, path);
+      FAIL("load accepted " << path);
+    } catch (const FileError& e) {
+      CHECK(e.path() == path);
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+    }
+    const auto read_after = ctnn_test::bytes_read_so_far();
+    if (read_before && read_after)
+      CHECK(*read_after - *read_before < (std::uint64_t{1} << 20));
+    else
+      MESSAGE("this kernel does not report the bytes read: not checked");
+    CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+  };
+  // Not a model file: refused at the magic.
+  ctnn_test::write_sparse(dir.file("video.mkv"), std::string("\x1a\x45\xdf\xa3 matroska"), big);
+  refused(dir.file("video.mkv"), "bad magic");
+  // A model with 2 GiB after it: refused by the size its header implies, before the parameters
+  // are read.
+  Net a(14);
+  save(a, dir.file("m.ctnn"));
+  auto bytes = read_all(dir.file("m.ctnn"));
+  ctnn_test::write_sparse(dir.file("padded.ctnn"), bytes, big);
+  refused(dir.file("padded.ctnn"), "unexpected bytes after the checksum");
+  // A header declaring a 4 GiB signature in a 2 GiB file: truncated, nothing allocated for it.
+  for (int i = 12; i < 16; ++i) bytes[i] = '\xff';
+  ctnn_test::write_sparse(dir.file("long-signature.ctnn"), bytes, big);
+  refused(dir.file("long-signature.ctnn"), "truncated");
+}

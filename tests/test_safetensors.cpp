@@ -370,6 +370,50 @@ TEST_CASE("safetensors: a directory given as the path throws FileError naming it
   CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
 }
 
+TEST_CASE("safetensors: a large file is judged by its header, without reading it whole") {
+  TempDir dir;
+  BiRnn net(11);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  constexpr std::uint64_t big = std::uint64_t{2} << 30;  // 2 GiB, a hole on disk
+  const auto read_little = [](auto&& f) {
+    const auto read_before = ctnn_test::bytes_read_so_far();
+    f();
+    const auto read_after = ctnn_test::bytes_read_so_far();
+    if (read_before && read_after)
+      CHECK(*read_after - *read_before < (std::uint64_t{1} << 20));
+    else
+      MESSAGE("this kernel does not report the bytes read: not checked");
+  };
+  const auto refused = [&](const std::string& path, const char* needle) {
+    INFO("expecting '", needle, "'");
+    read_little([&] {
+      try {
+        load_safetensors(net, path);
+        FAIL("load_safetensors accepted " << path);
+      } catch (const FileError& e) {
+        CHECK(e.path() == path);
+        CHECK(std::string(e.what()).find(needle) != std::string::npos);
+      }
+    });
+    CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+  };
+  // Not a safetensors file: its first 8 bytes, read as the header length, exceed the limit.
+  ctnn_test::write_sparse(dir.file("text.safetensors"), std::string("Lorem ipsum dolor"), big);
+  refused(dir.file("text.safetensors"), "exceeds the limit");
+  // A plausible header length, but no JSON after it.
+  auto b = serialise(std::string("PK\x03\x04 an archive, not a header"), {});
+  put_u64(b.data(), 64);
+  ctnn_test::write_sparse(dir.file("archive.safetensors"), b, big);
+  refused(dir.file("archive.safetensors"), "not valid JSON");
+  // A valid file followed by 2 GiB: bytes after the last tensor are allowed; only the header and
+  // the tensors are read.
+  BiRnn a(12);
+  save_safetensors(a, dir.file("m.safetensors"));
+  ctnn_test::write_sparse(dir.file("padded.safetensors"), read_all(dir.file("m.safetensors")), big);
+  read_little([&] { load_safetensors(net, dir.file("padded.safetensors")); });
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), net.parameters().begin()));
+}
+
 TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   TempDir dir;
   BiRnn a(7);

@@ -319,16 +319,18 @@ void save(const Net& net, const std::string& path) {
 template <class Net>
 void load(Net& net, const std::string& path) {
   using namespace io::detail;
+  // Each check reads only the bytes it needs, and sizes are checked against the file's size
+  // before they are read: a large file that is not a model is refused after 16 bytes.
   const InputFile f(path);
-  const std::vector<unsigned char> b =
-      f.bytes(0, static_cast<std::size_t>(f.size()), "the file's contents");
-  const std::size_t n = b.size();
-  auto need = [&](std::size_t end, const char* what) {
+  const std::uint64_t n = f.size();
+  auto need = [&](std::uint64_t end, const char* what) {
     if (n < end)
       throw FileError(path, std::string("truncated: ") + what + " needs " + std::to_string(end) +
                                 " bytes, the file has " + std::to_string(n));
   };
   need(8, "the magic");
+  std::vector<unsigned char> b =
+      f.bytes(0, static_cast<std::size_t>(std::min<std::uint64_t>(n, 16)), "the header");
   if (std::memcmp(b.data(), magic, 8) != 0)
     throw FileError(path, "not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
   need(16, "the header");
@@ -341,6 +343,7 @@ void load(Net& net, const std::string& path) {
                                         : ""));
   const std::size_t L = get<std::uint32_t>(b.data() + 12);
   need(16 + L + 24, "the signature and counts");
+  b = f.bytes(0, 16 + L + 24, "the signature");
   const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
   const std::string sig = Net::signature();
   const auto hash = get<std::uint64_t>(b.data() + 16 + L);
@@ -361,6 +364,7 @@ void load(Net& net, const std::string& path) {
   need(total, "the parameters and checksum");
   if (n > total)
     throw FileError(path, std::to_string(n - total) + " unexpected bytes after the checksum");
+  b = f.bytes(0, total, "the parameters");
   const auto crc = get<std::uint32_t>(b.data() + total - 4);
   if (crc != crc32_of(b.data(), total - 4))
     throw FileError(path, "corrupt: CRC-32 mismatch (the file was damaged after it was written)");

@@ -204,28 +204,33 @@ inline std::string names_text(const std::vector<std::string>& names) {
   return s;
 }
 
-/// Reads and checks the header of the safetensors file held in `b`: its length, the JSON, each
-/// entry's fields and that its data_offsets lie in the buffer. Returns the tensor entries; sets
-/// data to the start of the buffer and buffer_size to its length.
+/// Reads and checks the header of the safetensors file `f`: its length against the file's size,
+/// then the JSON, each entry's fields and that its data_offsets lie in the buffer. Reads only the
+/// length and the header. Returns the tensor entries; sets data to the offset of the buffer and
+/// buffer_size to its length.
 inline std::map<std::string, Entry> parse_header(const std::string& path,
-                                                 const std::vector<unsigned char>& b,
-                                                 std::size_t& data, std::uint64_t& buffer_size) {
-  if (b.size() < 8)
-    throw FileError(path, "truncated: the file has " + std::to_string(b.size()) +
+                                                 const io::detail::InputFile& f,
+                                                 std::uint64_t& data, std::uint64_t& buffer_size) {
+  const std::uint64_t size = f.size();
+  if (size < 8)
+    throw FileError(path, "truncated: the file has " + std::to_string(size) +
                               " bytes, fewer than the 8-byte header length");
-  const auto n = io::detail::get<std::uint64_t>(b.data());
+  unsigned char length[8];
+  f.read(0, length, 8);
+  const auto n = io::detail::get<std::uint64_t>(length);
   if (n > max_header_bytes)
     throw FileError(path, "header length " + std::to_string(n) + " exceeds the limit of " +
                               std::to_string(max_header_bytes) + " bytes");
-  if (n > b.size() - 8)
+  if (n > size - 8)
     throw FileError(path, "truncated: header length " + std::to_string(n) +
-                              " runs past the end of the file (" + std::to_string(b.size()) +
+                              " runs past the end of the file (" + std::to_string(size) +
                               " bytes)");
-  data = 8 + static_cast<std::size_t>(n);
-  buffer_size = b.size() - data;
+  data = 8 + n;
+  buffer_size = size - data;
+  const std::vector<unsigned char> text = f.bytes(8, static_cast<std::size_t>(n), "the header");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(b.begin() + 8, b.begin() + static_cast<std::ptrdiff_t>(data));
+    header = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
     throw FileError(path, std::string("the header is not valid JSON: ") + e.what());
   }
@@ -378,11 +383,8 @@ template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
   const io::detail::InputFile f(path);
-  const std::vector<unsigned char> b =
-      f.bytes(0, static_cast<std::size_t>(f.size()), "the file's contents");
-  std::size_t data = 0;
-  std::uint64_t buffer_size = 0;
-  const auto entries = parse_header(path, b, data, buffer_size);
+  std::uint64_t data = 0, buffer_size = 0;
+  const auto entries = parse_header(path, f, data, buffer_size);
   const auto maps = tensor_maps<Net>();
   check_entries(path, entries, maps);
 
@@ -390,10 +392,11 @@ void load_safetensors(Net& net, const std::string& path) {
   std::vector<float> state(net.state().begin(), net.state().end());
   for (const auto& m : maps) {
     if (m.counter) continue;
-    const unsigned char* src = b.data() + data + entries.at(m.name).begin;
+    // Only the tensors' own bytes are read: gaps and bytes after the last tensor are not.
+    const auto src = f.bytes(data + entries.at(m.name).begin, m.bytes(), "tensor '" + m.name + "'");
     float* dst = (m.in_state ? state.data() : params.data()) + m.offset;
     for (std::size_t e = 0, n = m.elements(); e < n; ++e)
-      dst[m.index(e)] = io::detail::get<float>(src + 4 * e);
+      dst[m.index(e)] = io::detail::get<float>(src.data() + 4 * e);
   }
   std::copy(params.begin(), params.end(), net.parameters().begin());
   std::copy(state.begin(), state.end(), net.state().begin());
