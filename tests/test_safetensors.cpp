@@ -414,6 +414,43 @@ TEST_CASE("safetensors: a large file is judged by its header, without reading it
   CHECK(std::equal(a.parameters().begin(), a.parameters().end(), net.parameters().begin()));
 }
 
+TEST_CASE("safetensors: a name or key that appears twice in the header is refused, naming it") {
+  TempDir dir;
+  BnFlatten a(13);
+  const std::string good = dir.file("good.safetensors"), bad = dir.file("bad.safetensors");
+  save_safetensors(a, good);
+  const Parsed f = parse(read_all(good));
+  BnFlatten net(14);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  // The header's text, edited below, padded and followed by the file's buffer.
+  const std::string text = f.header.dump();
+  const auto expect = [&](const std::string& header_text, const std::vector<std::string>& needles) {
+    write_all(bad, serialise(header_text, f.buffer, true));
+    try {
+      load_safetensors(net, bad);
+      FAIL("load_safetensors accepted a header with a repeated key");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      for (const auto& needle : needles) CHECK(m.find(needle) != std::string::npos);
+    }
+    CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+  };
+  // "0.bias" twice, the second pointing at other bytes: the last one used to win.
+  json other = f.header["0.bias"];
+  other["data_offsets"] = f.header["1.weight"]["data_offsets"];
+  expect("{\"0.bias\":" + other.dump() + "," + text.substr(1), {"'0.bias'", "twice"});
+  // A field twice inside an entry, and a metadata key twice.
+  const std::string entry = "\"0.bias\":{";
+  const std::size_t e = text.find(entry) + entry.size();
+  expect(text.substr(0, e) + "\"dtype\":\"F16\"," + text.substr(e),
+         {"'dtype'", "'0.bias'", "twice"});
+  const std::string meta = "\"__metadata__\":{";
+  const std::size_t m = text.find(meta) + meta.size();
+  expect(text.substr(0, m) + "\"format\":\"np\"," + text.substr(m),
+         {"'format'", "'__metadata__'", "twice"});
+}
+
 TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   TempDir dir;
   BiRnn a(7);

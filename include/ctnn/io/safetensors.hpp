@@ -228,9 +228,34 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
   data = 8 + n;
   buffer_size = size - data;
   const std::vector<unsigned char> text = f.bytes(8, static_cast<std::size_t>(n), "the header");
+  // JSON leaves duplicate keys to the parser, which keeps the last; the format forbids them.
+  // The parser reports each object's start and end and each key: a stack of the keys seen in
+  // the open objects finds a repeated one.
+  std::vector<std::set<std::string>> keys;
+  std::string tensor;  // the last key of the header object itself
+  const auto unique_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using event_t = nlohmann::json::parse_event_t;
+    if (event == event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == event_t::object_end) {
+      keys.pop_back();
+    } else if (event == event_t::key) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (keys.size() == 1) tensor = key;
+      if (!keys.back().insert(key).second) {
+        if (keys.size() > 1)
+          throw FileError(path,
+                          "malformed header: key '" + key + "' appears twice in '" + tensor + "'");
+        throw FileError(
+            path, "malformed header: " + (key == "__metadata__" ? key : "tensor '" + key + "'") +
+                      " appears twice");
+      }
+    }
+    return true;
+  };
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text.begin(), text.end());
+    header = nlohmann::json::parse(text.begin(), text.end(), unique_keys);
   } catch (const nlohmann::json::exception& e) {
     throw FileError(path, std::string("the header is not valid JSON: ") + e.what());
   }
@@ -374,11 +399,12 @@ void save_safetensors(const Net& net, const std::string& path) {
 /// the network's tensors (num_batches_tracked may be absent). Throws FileError, the message
 /// naming `path` and the reason, when the file cannot be read; is shorter than 8 bytes; declares
 /// a header length over 100 MB or past the end of the file; the header is not a valid JSON
-/// object, an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of strings;
-/// a tensor is missing (named) or the file has unexpected tensors (named); a dtype is not F32
-/// (I64 for num_batches_tracked); a shape differs (expected and found named); data_offsets begin
-/// after their end, reach beyond the data buffer, do not span shape * dtype size bytes, or two
-/// tensors overlap. The metadata's values are not used; gaps in the buffer are allowed.
+/// object, a key appears twice in an object (a tensor name, or a field of an entry or of
+/// __metadata__), an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of
+/// strings; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
+/// not F32 (I64 for num_batches_tracked); a shape differs (expected and found named);
+/// data_offsets begin after their end, reach beyond the data buffer, do not span shape * dtype
+/// size bytes, or two tensors overlap. The metadata's values are not used; gaps in the buffer are allowed.
 template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
