@@ -251,3 +251,37 @@ TEST_CASE("load judges a large file by its first bytes and its size, without rea
   ctnn_test::write_sparse(dir.file("long-signature.ctnn"), bytes, big);
   refused(dir.file("long-signature.ctnn"), "truncated");
 }
+
+TEST_CASE("a signature mismatch quotes at most 200 characters of the file's line") {
+  using namespace ctnn::io::detail;
+  // Net's own signature with layer 4's line replaced by 100,000 characters, in an intact file.
+  std::string sig = Net::signature();
+  std::size_t at = 0;
+  for (int line = 0; line < 4; ++line) at = sig.find('\n', at) + 1;
+  sig.replace(at, sig.find('\n', at) - at, std::string(100'000, 'x'));
+  std::vector<unsigned char> b;
+  append(b, magic, 8);
+  put<std::uint32_t>(b, version);
+  put<std::uint32_t>(b, static_cast<std::uint32_t>(sig.size()));
+  append(b, sig.data(), sig.size());
+  put<std::uint64_t>(b, fnv1a64(sig));
+  put<std::uint64_t>(b, Net::parameter_count);
+  put<std::uint64_t>(b, Net::state_count);
+  b.resize(b.size() + 4 * (Net::parameter_count + Net::state_count));
+  put<std::uint32_t>(b, crc32_of(b.data(), b.size()));
+  TempDir dir;
+  const std::string path = dir.file("long-line.ctnn");
+  write_all(path, b);
+  Net n;
+  try {
+    load(n, path);
+    FAIL("load accepted a file of another network");
+  } catch (const SignatureMismatch& e) {
+    const std::string m = e.what();
+    INFO("message: ", m.substr(0, 400));
+    CHECK(m.find("layer 4 differs") != std::string::npos);
+    CHECK(m.find("'" + std::string(200, 'x') + "...'") != std::string::npos);
+    CHECK(m.find(std::string(201, 'x')) == std::string::npos);
+    CHECK(m.size() < path.size() + 500);
+  }
+}

@@ -451,6 +451,47 @@ TEST_CASE("safetensors: a name or key that appears twice in the header is refuse
          {"'format'", "'__metadata__'", "twice"});
 }
 
+TEST_CASE("safetensors: error messages quote at most 200 characters of the file") {
+  TempDir dir;
+  BnFlatten a(15);
+  const std::string good = dir.file("good.safetensors"), bad = dir.file("bad.safetensors");
+  save_safetensors(a, good);
+  const Parsed f = parse(read_all(good));
+  BnFlatten net(16);
+  const std::string long_text(1'000'000, 'x');
+  const auto expect = [&](const std::vector<char>& b, const std::string& needle) {
+    write_all(bad, b);
+    try {
+      load_safetensors(net, bad);
+      FAIL("load_safetensors accepted a damaged file; expected '" << needle << "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m.substr(0, 600));
+      CHECK(m.find(needle) != std::string::npos);
+      CHECK(m.find("...") != std::string::npos);
+      CHECK(m.find(std::string(201, 'x')) == std::string::npos);
+      CHECK(m.size() < bad.size() + 600);
+    }
+  };
+  const auto edited = [&](auto&& edit) {
+    json h = f.header;
+    edit(h);
+    return serialise(h, f.buffer);
+  };
+  // The JSON parser's message quotes the token it stopped at: here a 1 MB unterminated string.
+  expect(serialise("{\"" + long_text, {}), "not valid JSON");
+  // Names, dtypes and lists of names from the file.
+  expect(edited([&](json& h) { h[long_text] = 5; }), "is not an object");
+  expect(edited([&](json& h) { h[long_text] = {{"dtype", "F32"}}; }), "has no shape array");
+  expect(edited([&](json& h) { h["0.bias"]["dtype"] = long_text; }), "'0.bias': dtype x");
+  expect(edited([&](json& h) {
+           for (int i = 0; i < 20'000; ++i)
+             h[std::string(40, 'x') + std::to_string(i)] = {
+                 {"dtype", "F32"}, {"shape", json::array({0})}, {"data_offsets", {0, 0}}};
+         }),
+         "unexpected tensors");
+}
+
 TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   TempDir dir;
   BiRnn a(7);

@@ -201,8 +201,20 @@ class InputFile {
   std::vector<unsigned char> whole_;  // the contents of a file that is not a regular file
 };
 
+/// The most characters of a file's content that an error message quotes.
+inline constexpr std::size_t max_quoted = 200;
+
+/// `s` as an error message quotes it: whole if it has at most max_quoted characters, else its
+/// first max_quoted (fewer if that would split a UTF-8 character) followed by "...".
+inline std::string excerpt(std::string_view s) {
+  if (s.size() <= max_quoted) return std::string(s);
+  std::size_t cut = max_quoted;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
+}
+
 /// Where two signatures first differ: "layer N differs: the file has 'a', this network has 'b'"
-/// (or "the input differs" for the Input line).
+/// (or "the input differs" for the Input line). The file's line is quoted as excerpt() does.
 inline std::string first_difference(std::string_view file, std::string_view net) {
   std::size_t line = 1;
   while (true) {
@@ -210,10 +222,12 @@ inline std::string first_difference(std::string_view file, std::string_view net)
     const std::string_view fl = file.substr(0, fe), nl = net.substr(0, ne);
     if (fl != nl || (fe == std::string_view::npos) != (ne == std::string_view::npos) ||
         fe == std::string_view::npos) {
-      auto show = [](std::string_view s) { return s.empty() ? std::string("(nothing)") : "'" + std::string(s) + "'"; };
-      const std::string where =
-          line == 1 ? "the input" : "layer " + std::to_string(line - 1);
-      return where + " differs: the file has " + show(fl) + ", this network has " + show(nl);
+      auto show = [](std::string_view s) {
+        return s.empty() ? std::string("(nothing)") : "'" + std::string(s) + "'";
+      };
+      const std::string where = line == 1 ? "the input" : "layer " + std::to_string(line - 1);
+      return where + " differs: the file has " + show(excerpt(fl)) + ", this network has " +
+             show(nl);
     }
     file.remove_prefix(fe + 1);
     net.remove_prefix(ne + 1);
@@ -351,7 +365,8 @@ void load(Net& net, const std::string& path) {
     throw FileError(path, "corrupt: the signature hash at offset " + std::to_string(16 + L) +
                               " does not match the signature");
   if (file_sig != sig)
-    throw SignatureMismatch(path, "written for another network type: " + first_difference(file_sig, sig));
+    throw SignatureMismatch(path,
+                            "written for another network type: " + first_difference(file_sig, sig));
   const auto pc = get<std::uint64_t>(b.data() + 24 + L);
   const auto sc = get<std::uint64_t>(b.data() + 32 + L);
   if (pc != Net::parameter_count || sc != Net::state_count)
@@ -370,7 +385,8 @@ void load(Net& net, const std::string& path) {
     throw FileError(path, "corrupt: CRC-32 mismatch (the file was damaged after it was written)");
   auto params = net.parameters();
   auto state = net.state();
-  for (std::size_t i = 0; i < params.size(); ++i) params[i] = get<float>(b.data() + data_at + 4 * i);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    params[i] = get<float>(b.data() + data_at + 4 * i);
   for (std::size_t i = 0; i < state.size(); ++i)
     state[i] = get<float>(b.data() + data_at + 4 * (params.size() + i));
 }

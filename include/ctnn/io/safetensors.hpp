@@ -192,16 +192,34 @@ struct Entry {
   std::uint64_t begin = 0, end = 0;
 };
 
+using io::detail::excerpt;
+
+/// A shape as "[d0, d1, ...]"; a file's shape is cut as excerpt() does.
 inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
+  for (std::size_t i = 0; i < shape.size() && s.size() <= io::detail::max_quoted; ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return excerpt(s + "]");
 }
 
-inline std::string names_text(const std::vector<std::string>& names) {
+/// Names joined with ", ". With `cut`, names from a file: each is cut as excerpt() does, and
+/// the list ends with "... (N in all)" where it would pass max_quoted characters.
+inline std::string names_text(const std::vector<std::string>& names, bool cut = false) {
   std::string s;
-  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (cut && i > 0 && s.size() + names[i].size() > io::detail::max_quoted)
+      return s + ", ... (" + std::to_string(names.size()) + " in all)";
+    s += (s.empty() ? "" : ", ") + (cut ? excerpt(names[i]) : names[i]);
+  }
   return s;
+}
+
+/// The JSON parser's message for `text`: what follows its first quote (the text it stopped at,
+/// and its own words) is cut as excerpt() does.
+inline std::string json_error_text(const std::string& what) {
+  const std::size_t quote = what.find('\'');
+  if (quote == std::string::npos) return excerpt(what);
+  return what.substr(0, quote + 1) + excerpt(std::string_view(what).substr(quote + 1));
 }
 
 /// Reads and checks the header of the safetensors file `f`: its length against the file's size,
@@ -244,11 +262,11 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
       if (keys.size() == 1) tensor = key;
       if (!keys.back().insert(key).second) {
         if (keys.size() > 1)
-          throw FileError(path,
-                          "malformed header: key '" + key + "' appears twice in '" + tensor + "'");
-        throw FileError(
-            path, "malformed header: " + (key == "__metadata__" ? key : "tensor '" + key + "'") +
-                      " appears twice");
+          throw FileError(path, "malformed header: key '" + excerpt(key) + "' appears twice in '" +
+                                    excerpt(tensor) + "'");
+        throw FileError(path, "malformed header: " +
+                                  (key == "__metadata__" ? key : "tensor '" + excerpt(key) + "'") +
+                                  " appears twice");
       }
     }
     return true;
@@ -257,7 +275,7 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
   try {
     header = nlohmann::json::parse(text.begin(), text.end(), unique_keys);
   } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, std::string("the header is not valid JSON: ") + e.what());
+    throw FileError(path, "the header is not valid JSON: " + json_error_text(e.what()));
   }
   if (!header.is_object()) throw FileError(path, "the header is not a JSON object");
   std::map<std::string, Entry> entries;
@@ -272,7 +290,7 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
       continue;
     }
     const auto malformed = [&](const std::string& why) {
-      return FileError(path, "malformed header: tensor '" + name + "' " + why);
+      return FileError(path, "malformed header: tensor '" + excerpt(name) + "' " + why);
     };
     if (!v.is_object()) throw malformed("is not an object");
     const auto dt = v.find("dtype");
@@ -292,8 +310,8 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
       throw malformed("has data_offsets that are not byte offsets");
     e.begin = (*off)[0].get<std::uint64_t>();
     e.end = (*off)[1].get<std::uint64_t>();
-    const std::string where = "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) +
-                              ", " + std::to_string(e.end) + "]";
+    const std::string where = "tensor '" + excerpt(name) + "': data_offsets [" +
+                              std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
     if (e.begin > e.end) throw FileError(path, where + " begin after their end");
     if (e.end > buffer_size)
       throw FileError(path, where + " reach beyond the data buffer (" +
@@ -319,13 +337,13 @@ inline void check_entries(const std::string& path, const std::map<std::string, E
                               names_text(missing));
   if (!unexpected.empty())
     throw FileError(path, "unexpected tensor" + std::string(unexpected.size() > 1 ? "s" : "") +
-                              " for this network: " + names_text(unexpected));
+                              " for this network: " + names_text(unexpected, true));
   for (const auto& m : maps) {
     const auto it = entries.find(m.name);
     if (it == entries.end()) continue;
     const Entry& e = it->second;
     if (e.dtype != m.dtype())
-      throw FileError(path, "tensor '" + m.name + "': dtype " + e.dtype + ", expected " +
+      throw FileError(path, "tensor '" + m.name + "': dtype " + excerpt(e.dtype) + ", expected " +
                                 m.dtype() + (m.counter ? "" : " (the only dtype accepted)"));
     if (e.shape != m.shape)
       throw FileError(path, "tensor '" + m.name + "': shape " + shape_text(e.shape) +
@@ -404,7 +422,8 @@ void save_safetensors(const Net& net, const std::string& path) {
 /// strings; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
 /// not F32 (I64 for num_batches_tracked); a shape differs (expected and found named);
 /// data_offsets begin after their end, reach beyond the data buffer, do not span shape * dtype
-/// size bytes, or two tensors overlap. The metadata's values are not used; gaps in the buffer are allowed.
+/// size bytes, or two tensors overlap. The metadata's values are not used; gaps in the buffer are
+/// allowed.
 template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
