@@ -70,7 +70,7 @@ std::string file_error_of(const std::function<void()>& f) {
   } catch (const ctnn::FileError& e) {
     return e.what();
   } catch (const std::exception& e) {
-    FAIL("threw something other than ctnn::FileError: " << e.what());
+    FAIL("threw something other than ctnn::FileError: " << std::string(e.what()));
   }
   FAIL("did not throw");
   return {};
@@ -273,8 +273,39 @@ TEST_CASE("IDX: a directory given as a path throws FileError naming it") {
       CHECK(e.path() == path);
       CHECK(std::string(e.what()).find(std::strerror(EISDIR)) != std::string::npos);
     } catch (const std::exception& e) {
-      FAIL("threw something other than ctnn::FileError: " << e.what());
+      FAIL("threw something other than ctnn::FileError: " << std::string(e.what()));
     }
+  }
+}
+
+TEST_CASE("IDX: load_fashion_mnist refuses images that are not 28 x 28 with one channel") {
+  TempDir dir;
+  write_all(dir.file("t10k-labels-idx1-ubyte"), idx_file({3}, kLabels));
+  const auto images_with = [&](const std::vector<std::uint32_t>& dims) {
+    std::size_t total = 1;
+    for (auto d : dims) total *= d;
+    write_all(dir.file("t10k-images-idx3-ubyte"), idx_file(dims, Bytes(total, 9)));
+    return dir.file("t10k-images-idx3-ubyte");
+  };
+  for (const auto& dims : std::vector<std::vector<std::uint32_t>>{
+           {3, 14, 56}, {3, 784, 1}, {3, 1, 784}, {3, 28, 28, 3}, {3, 4, 7, 28}}) {
+    const std::string path = images_with(dims);
+    INFO("dimensions ", ctnn::data::detail::idx_dims_text({dims.begin(), dims.end()}));
+    try {
+      ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::test);
+      FAIL("loaded as Fashion-MNIST");
+    } catch (const ctnn::FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == path);
+      CHECK(m.find("28 x 28") != std::string::npos);
+    }
+  }
+  for (const auto& dims : std::vector<std::vector<std::uint32_t>>{{3, 28, 28}, {3, 28, 28, 1}}) {
+    images_with(dims);
+    const auto ds = ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::test);
+    CHECK(ds.size() == 3);
+    CHECK(ds.sample_size == 784);
   }
 }
 

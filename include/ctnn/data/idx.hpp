@@ -342,7 +342,14 @@ inline IdxArray read_idx(const std::string& path) {
 /// Throws ctnn::InvalidArgument if `classes` is 0, and ctnn::FileError for anything read_idx
 /// rejects, a wrong number of dimensions, differing counts, or a label >= `classes`.
 inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
-                                std::size_t classes = 10) {
+                                std::size_t classes = 10);
+
+namespace detail {
+
+/// load_idx_dataset(); with `side` > 0 the images must also be side x side pixels with one
+/// channel, as MNIST's and Fashion-MNIST's are.
+inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
+                                std::size_t classes, std::size_t side) {
   if (classes == 0) throw InvalidArgument("load_idx_dataset: classes must be at least 1");
 
   IdxArray images = read_idx(images_path);
@@ -352,6 +359,15 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
                     "(count, rows, columns, channels); this one has " +
                         std::to_string(images.dims.size()) + " (" +
                         detail::idx_dims_text(images.dims) + ")");
+  }
+  if (side > 0 && (images.dims[1] != side || images.dims[2] != side ||
+                   (images.dims.size() == 4 && images.dims[3] != 1))) {
+    const std::vector<std::size_t> sample(images.dims.begin() + 1, images.dims.end());
+    throw FileError(images_path, "the images must be " + std::to_string(side) + " x " +
+                                     std::to_string(side) + " with one channel; this file's are " +
+                                     detail::idx_dims_text(sample) + " (dimensions " +
+                                     detail::idx_dims_text(images.dims) + ", bytes 4-" +
+                                     std::to_string(3 + 4 * images.dims.size()) + ")");
   }
   IdxArray labels = read_idx(labels_path);
   if (labels.dims.size() != 1) {
@@ -387,13 +403,22 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
   return ds;
 }
 
+}  // namespace detail
+
+inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
+                                std::size_t classes) {
+  return detail::load_idx_dataset(images_path, labels_path, classes, 0);
+}
+
 /// Loads Fashion-MNIST (or MNIST, which uses the same file names) from `dir`:
 /// `train-images-idx3-ubyte.gz` and `train-labels-idx1-ubyte.gz` for Split::train (60000
 /// samples), `t10k-images-idx3-ubyte.gz` and `t10k-labels-idx1-ubyte.gz` for Split::test (10000).
 /// Where a .gz file is missing but the uncompressed file of the same name without .gz exists, that
 /// one is read. Each sample is 784 floats in [0, 1] (28 x 28, one channel); 10 classes.
 ///
-/// Throws ctnn::FileError as load_idx_dataset does; a missing file is named with its .gz name.
+/// Throws ctnn::FileError as load_idx_dataset does, and when the images are not 28 x 28 with one
+/// channel (dimensions count x 28 x 28, or count x 28 x 28 x 1); a missing file is named with its
+/// .gz name.
 inline Dataset load_fashion_mnist(const std::string& dir, Split split) {
   const std::string prefix = split == Split::train ? "train" : "t10k";
   auto resolve = [&dir](const std::string& name) {
@@ -403,8 +428,8 @@ inline Dataset load_fashion_mnist(const std::string& dir, Split split) {
     if (!std::filesystem::exists(gz, ec) && std::filesystem::exists(raw, ec)) return raw.string();
     return gz.string();
   };
-  return load_idx_dataset(resolve(prefix + "-images-idx3-ubyte"),
-                          resolve(prefix + "-labels-idx1-ubyte"), 10);
+  return detail::load_idx_dataset(resolve(prefix + "-images-idx3-ubyte"),
+                                  resolve(prefix + "-labels-idx1-ubyte"), 10, 28);
 }
 
 }  // namespace ctnn::data
