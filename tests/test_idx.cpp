@@ -309,6 +309,74 @@ TEST_CASE("IDX: load_fashion_mnist refuses images that are not 28 x 28 with one 
   }
 }
 
+namespace {
+
+// Writes Fashion-MNIST's training files for `count` images of 28 x 28 zeros into `dir`: the
+// images as a gzip file of 1 KB per MiB (the header's member, then members of 1 MiB of zeros and
+// one of the rest), the labels raw. Returns the image file's path.
+std::string write_zero_images(const TempDir& dir, std::size_t count) {
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  const std::size_t pixels = count * 28 * 28;
+  write_gzip(dir.file("zeros.gz"), Bytes(mib, 0));
+  write_gzip(dir.file("rest.gz"), Bytes(pixels % mib, 0));
+  const Bytes member = read_all<std::uint8_t>(dir.file("zeros.gz"));
+  const Bytes rest = read_all<std::uint8_t>(dir.file("rest.gz"));
+  const std::string path = dir.file("train-images-idx3-ubyte.gz");
+  write_gzip(path, idx_header({static_cast<std::uint32_t>(count), 28, 28}));
+  std::ofstream f(path, std::ios::binary | std::ios::app);
+  for (std::size_t i = 0; i < pixels / mib; ++i)
+    f.write(reinterpret_cast<const char*>(member.data()),
+            static_cast<std::streamsize>(member.size()));
+  f.write(reinterpret_cast<const char*>(rest.data()), static_cast<std::streamsize>(rest.size()));
+  REQUIRE(f.good());
+  Bytes labels = idx_header({static_cast<std::uint32_t>(count)});
+  labels.resize(labels.size() + count, 1);
+  write_all(dir.file("train-labels-idx1-ubyte"), labels);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("IDX: running out of memory while loading is a FileError naming the file") {
+  // 2,000,000 images (1.57 GB of pixels, 6.3 GB as floats) in a 1.5 MB file, and 100,000 (78 MB
+  // of pixels, 314 MB as floats) in 80 KB.
+  TempDir big_dir, small_dir;
+  const std::string big = write_zero_images(big_dir, 2'000'000);
+  const std::string small = write_zero_images(small_dir, 100'000);
+
+  // Allocations beyond 256 MiB more than the process has now fail.
+  ctnn_test::AddressSpaceLimit limit(std::uint64_t{256} << 20);
+  if (!limit.active()) {
+    MESSAGE("the address-space limit cannot be lowered here (AddressSanitizer?): not checked");
+    return;
+  }
+  const auto out_of_memory = [](const std::string& path, const std::function<void()>& load) {
+    try {
+      load();
+      FAIL("loaded within the limit: " << path);
+    } catch (const ctnn::FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == path);
+      CHECK(m.find("out of memory") != std::string::npos);
+    } catch (const std::exception& e) {
+      FAIL("threw something other than ctnn::FileError: " << std::string(e.what()));
+    }
+  };
+  // The pixels do not fit.
+  out_of_memory(big, [&] { ctnn::data::read_idx(big); });
+  out_of_memory(
+      big, [&] { ctnn::data::load_idx_dataset(big, big_dir.file("train-labels-idx1-ubyte")); });
+  out_of_memory(big, [&] {
+    ctnn::data::load_fashion_mnist(big_dir.path.string(), ctnn::data::Split::train);
+  });
+  // The pixels fit, their floats do not.
+  CHECK(ctnn::data::read_idx(small).data.size() == 100'000u * 28 * 28);
+  out_of_memory(small, [&] {
+    ctnn::data::load_fashion_mnist(small_dir.path.string(), ctnn::data::Split::train);
+  });
+}
+
 TEST_CASE("IDX: a cut-off or corrupt gzip stream throws") {
   TempDir dir;
   Bytes pixels(4000);
