@@ -2,12 +2,18 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -50,5 +56,84 @@ void write_all(const std::string& path, const Bytes& bytes) {
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   REQUIRE(f.good());
 }
+
+/// Writes `head` at the start of a new file and extends it to `size` bytes with a hole (no disk
+/// blocks), so that a test can hand a reader a file of gigabytes at no cost.
+template <class Bytes>
+void write_sparse(const std::string& path, const Bytes& head, std::uint64_t size) {
+  write_all(path, head);
+  REQUIRE(::truncate(path.c_str(), static_cast<::off_t>(size)) == 0);
+}
+
+/// The bytes this thread has read from files so far (rchar of /proc/thread-self/io: every byte
+/// read() and pread() returned, page cache or not); nullopt where the kernel does not report it.
+inline std::optional<std::uint64_t> bytes_read_so_far() {
+  for (const char* p : {"/proc/thread-self/io", "/proc/self/io"}) {
+    std::ifstream f(p);
+    std::string key;
+    std::uint64_t value = 0;
+    while (f >> key >> value)
+      if (key == "rchar:") return value;
+  }
+  return std::nullopt;
+}
+
+/// The permission bits of a file.
+inline unsigned mode_of(const std::string& path) {
+  struct ::stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777u;
+}
+
+/// Sets the process's umask for the scope and restores the previous one at exit.
+struct UmaskScope {
+  ::mode_t previous;
+  explicit UmaskScope(::mode_t mask) : previous(::umask(mask)) {}
+  UmaskScope(const UmaskScope&) = delete;
+  UmaskScope& operator=(const UmaskScope&) = delete;
+  ~UmaskScope() { ::umask(previous); }
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
+/// Lowers the process's address-space limit (RLIMIT_AS) to its current size plus `headroom`
+/// bytes for the scope, so that a larger allocation fails with std::bad_alloc; restores the limit
+/// at exit. `active` is false where that cannot be done: under AddressSanitizer, which reserves
+/// terabytes of address space, or without /proc/self/status.
+class AddressSpaceLimit {
+ public:
+  explicit AddressSpaceLimit(std::uint64_t headroom) {
+    if (kAddressSanitizer) return;
+    std::ifstream f("/proc/self/status");
+    std::uint64_t kib = 0;
+    for (std::string line; std::getline(f, line);)
+      if (line.rfind("VmSize:", 0) == 0) kib = std::stoull(line.substr(7));
+    if (kib == 0 || ::getrlimit(RLIMIT_AS, &previous_) != 0) return;
+    ::rlimit lowered = previous_;
+    lowered.rlim_cur = kib * 1024 + headroom;
+    if (previous_.rlim_cur != RLIM_INFINITY && previous_.rlim_cur < lowered.rlim_cur) return;
+    active_ = ::setrlimit(RLIMIT_AS, &lowered) == 0;
+  }
+  AddressSpaceLimit(const AddressSpaceLimit&) = delete;
+  AddressSpaceLimit& operator=(const AddressSpaceLimit&) = delete;
+  ~AddressSpaceLimit() {
+    if (active_) ::setrlimit(RLIMIT_AS, &previous_);
+  }
+  bool active() const noexcept { return active_; }
+
+ private:
+  ::rlimit previous_{};
+  bool active_ = false;
+};
 
 }  // namespace ctnn_test

@@ -3,8 +3,10 @@
 #include <zlib.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -68,7 +70,7 @@ std::string file_error_of(const std::function<void()>& f) {
   } catch (const ctnn::FileError& e) {
     return e.what();
   } catch (const std::exception& e) {
-    FAIL("threw something other than ctnn::FileError: " << e.what());
+    FAIL("threw something other than ctnn::FileError: " << std::string(e.what()));
   }
   FAIL("did not throw");
   return {};
@@ -253,6 +255,126 @@ TEST_CASE("IDX: a missing file throws FileError naming the path") {
   }
   CHECK_THROWS_AS(ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::test),
                   ctnn::FileError);
+}
+
+TEST_CASE("IDX: a directory given as a path throws FileError naming it") {
+  TempDir dir;
+  const std::string path = dir.file("train-images-idx3-ubyte.gz");
+  fs::create_directory(path);
+  write_all(dir.file("lbl"), idx_file({3}, kLabels));
+  for (const auto& load : std::vector<std::function<void()>>{
+           [&] { ctnn::data::read_idx(path); },
+           [&] { ctnn::data::load_idx_dataset(path, dir.file("lbl")); },
+           [&] { ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::train); }}) {
+    try {
+      load();
+      FAIL("a directory was read as an IDX file");
+    } catch (const ctnn::FileError& e) {
+      CHECK(e.path() == path);
+      CHECK(std::string(e.what()).find(std::strerror(EISDIR)) != std::string::npos);
+    } catch (const std::exception& e) {
+      FAIL("threw something other than ctnn::FileError: " << std::string(e.what()));
+    }
+  }
+}
+
+TEST_CASE("IDX: load_fashion_mnist refuses images that are not 28 x 28 with one channel") {
+  TempDir dir;
+  write_all(dir.file("t10k-labels-idx1-ubyte"), idx_file({3}, kLabels));
+  const auto images_with = [&](const std::vector<std::uint32_t>& dims) {
+    std::size_t total = 1;
+    for (auto d : dims) total *= d;
+    write_all(dir.file("t10k-images-idx3-ubyte"), idx_file(dims, Bytes(total, 9)));
+    return dir.file("t10k-images-idx3-ubyte");
+  };
+  for (const auto& dims : std::vector<std::vector<std::uint32_t>>{
+           {3, 14, 56}, {3, 784, 1}, {3, 1, 784}, {3, 28, 28, 3}, {3, 4, 7, 28}}) {
+    const std::string path = images_with(dims);
+    INFO("dimensions ", ctnn::data::detail::idx_dims_text({dims.begin(), dims.end()}));
+    try {
+      ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::test);
+      FAIL("loaded as Fashion-MNIST");
+    } catch (const ctnn::FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == path);
+      CHECK(m.find("28 x 28") != std::string::npos);
+    }
+  }
+  for (const auto& dims : std::vector<std::vector<std::uint32_t>>{{3, 28, 28}, {3, 28, 28, 1}}) {
+    images_with(dims);
+    const auto ds = ctnn::data::load_fashion_mnist(dir.path.string(), ctnn::data::Split::test);
+    CHECK(ds.size() == 3);
+    CHECK(ds.sample_size == 784);
+  }
+}
+
+namespace {
+
+// Writes Fashion-MNIST's training files for `count` images of 28 x 28 zeros into `dir`: the
+// images as a gzip file of 1 KB per MiB (the header's member, then members of 1 MiB of zeros and
+// one of the rest), the labels raw. Returns the image file's path.
+std::string write_zero_images(const TempDir& dir, std::size_t count) {
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  const std::size_t pixels = count * 28 * 28;
+  write_gzip(dir.file("zeros.gz"), Bytes(mib, 0));
+  write_gzip(dir.file("rest.gz"), Bytes(pixels % mib, 0));
+  const Bytes member = read_all<std::uint8_t>(dir.file("zeros.gz"));
+  const Bytes rest = read_all<std::uint8_t>(dir.file("rest.gz"));
+  const std::string path = dir.file("train-images-idx3-ubyte.gz");
+  write_gzip(path, idx_header({static_cast<std::uint32_t>(count), 28, 28}));
+  std::ofstream f(path, std::ios::binary | std::ios::app);
+  for (std::size_t i = 0; i < pixels / mib; ++i)
+    f.write(reinterpret_cast<const char*>(member.data()),
+            static_cast<std::streamsize>(member.size()));
+  f.write(reinterpret_cast<const char*>(rest.data()), static_cast<std::streamsize>(rest.size()));
+  REQUIRE(f.good());
+  Bytes labels = idx_header({static_cast<std::uint32_t>(count)});
+  labels.resize(labels.size() + count, 1);
+  write_all(dir.file("train-labels-idx1-ubyte"), labels);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("IDX: running out of memory while loading is a FileError naming the file") {
+  // 2,000,000 images (1.57 GB of pixels, 6.3 GB as floats) in a 1.5 MB file, and 100,000 (78 MB
+  // of pixels, 314 MB as floats) in 80 KB.
+  TempDir big_dir, small_dir;
+  const std::string big = write_zero_images(big_dir, 2'000'000);
+  const std::string small = write_zero_images(small_dir, 100'000);
+
+  // Allocations beyond 256 MiB more than the process has now fail.
+  ctnn_test::AddressSpaceLimit limit(std::uint64_t{256} << 20);
+  if (!limit.active()) {
+    MESSAGE("the address-space limit cannot be lowered here (AddressSanitizer?): not checked");
+    return;
+  }
+  const auto out_of_memory = [](const std::string& path, const std::function<void()>& load) {
+    try {
+      load();
+      FAIL("loaded within the limit: " << path);
+    } catch (const ctnn::FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == path);
+      CHECK(m.find("out of memory") != std::string::npos);
+    } catch (const std::exception& e) {
+      FAIL("threw something other than ctnn::FileError: " << std::string(e.what()));
+    }
+  };
+  // The pixels do not fit.
+  out_of_memory(big, [&] { ctnn::data::read_idx(big); });
+  out_of_memory(
+      big, [&] { ctnn::data::load_idx_dataset(big, big_dir.file("train-labels-idx1-ubyte")); });
+  out_of_memory(big, [&] {
+    ctnn::data::load_fashion_mnist(big_dir.path.string(), ctnn::data::Split::train);
+  });
+  // The pixels fit, their floats do not.
+  CHECK(ctnn::data::read_idx(small).data.size() == 100'000u * 28 * 28);
+  out_of_memory(small, [&] {
+    ctnn::data::load_fashion_mnist(small_dir.path.string(), ctnn::data::Split::train);
+  });
 }
 
 TEST_CASE("IDX: a cut-off or corrupt gzip stream throws") {

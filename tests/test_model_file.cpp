@@ -2,6 +2,8 @@
 
 #include <ctnn/ctnn.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -154,4 +156,132 @@ TEST_CASE("version-1 files load only into networks without recurrent layers") {
     CHECK(std::string(e.what()).find("recurrent") != std::string::npos);
   }
   CHECK(std::equal(before.begin(), before.end(), s.parameters().begin()));
+}
+
+TEST_CASE("a directory given as the model path throws FileError naming it") {
+  TempDir dir;
+  Net n(9);
+  const auto before = std::vector<float>(n.parameters().begin(), n.parameters().end());
+  const std::string path = dir.file("a-directory.ctnn");
+  fs::create_directory(path);
+  try {
+    load(n, path);
+    FAIL("load accepted a directory");
+  } catch (const FileError& e) {
+    CHECK(e.path() == path);
+    CHECK(std::string(e.what()) == path + ": cannot open: " + std::strerror(EISDIR));
+  } catch (const std::exception& e) {
+    FAIL("threw something other than FileError: " << std::string(e.what()));
+  }
+  CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+}
+
+TEST_CASE("saving onto a directory gives the reason of the failing call") {
+  TempDir dir;
+  Net a(10);
+  const std::string path = dir.file("a-directory.ctnn");
+  fs::create_directory(path);
+  try {
+    save(a, path);
+    FAIL("save replaced a directory");
+  } catch (const FileError& e) {
+    const std::string m = e.what();
+    INFO("message: ", m);
+    CHECK(e.path() == path);
+    CHECK(m.find(std::strerror(EISDIR)) != std::string::npos);
+    CHECK(m.find("Success") == std::string::npos);
+  }
+  CHECK(fs::is_directory(path));
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("save gives a new file the mode open(2) would; a replaced file keeps its mode") {
+  TempDir dir;
+  Net a(12);
+  const std::string path = dir.file("m.ctnn");
+  {
+    ctnn_test::UmaskScope mask(027);
+    save(a, path);
+    CHECK(ctnn_test::mode_of(path) == 0640);
+  }
+  ctnn_test::UmaskScope mask(022);
+  save(a, dir.file("other.ctnn"));
+  CHECK(ctnn_test::mode_of(dir.file("other.ctnn")) == 0644);
+  for (unsigned mode : {0600u, 0664u, 0640u}) {
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    save(a, path);
+    CHECK(ctnn_test::mode_of(path) == mode);
+  }
+}
+
+TEST_CASE("load judges a large file by its first bytes and its size, without reading it whole") {
+  TempDir dir;
+  Net n(13);
+  const auto before = std::vector<float>(n.parameters().begin(), n.parameters().end());
+  constexpr std::uint64_t big = std::uint64_t{2} << 30;  // 2 GiB, a hole on disk
+  const auto refused = [&](const std::string& path, const char* needle) {
+    INFO("expecting '", needle, "'");
+    const auto read_before = ctnn_test::bytes_read_so_far();
+    try {
+      load(n, path);
+      FAIL("load accepted " << path);
+    } catch (const FileError& e) {
+      CHECK(e.path() == path);
+      CHECK(std::string(e.what()).find(needle) != std::string::npos);
+    }
+    const auto read_after = ctnn_test::bytes_read_so_far();
+    if (read_before && read_after)
+      CHECK(*read_after - *read_before < (std::uint64_t{1} << 20));
+    else
+      MESSAGE("this kernel does not report the bytes read: not checked");
+    CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+  };
+  // Not a model file: refused at the magic.
+  ctnn_test::write_sparse(dir.file("video.mkv"), std::string("\x1a\x45\xdf\xa3 matroska"), big);
+  refused(dir.file("video.mkv"), "bad magic");
+  // A model with 2 GiB after it: refused by the size its header implies, before the parameters
+  // are read.
+  Net a(14);
+  save(a, dir.file("m.ctnn"));
+  auto bytes = read_all(dir.file("m.ctnn"));
+  ctnn_test::write_sparse(dir.file("padded.ctnn"), bytes, big);
+  refused(dir.file("padded.ctnn"), "unexpected bytes after the checksum");
+  // A header declaring a 4 GiB signature in a 2 GiB file: truncated, nothing allocated for it.
+  for (int i = 12; i < 16; ++i) bytes[i] = '\xff';
+  ctnn_test::write_sparse(dir.file("long-signature.ctnn"), bytes, big);
+  refused(dir.file("long-signature.ctnn"), "truncated");
+}
+
+TEST_CASE("a signature mismatch quotes at most 200 characters of the file's line") {
+  using namespace ctnn::io::detail;
+  // Net's own signature with layer 4's line replaced by 100,000 characters, in an intact file.
+  std::string sig = Net::signature();
+  std::size_t at = 0;
+  for (int line = 0; line < 4; ++line) at = sig.find('\n', at) + 1;
+  sig.replace(at, sig.find('\n', at) - at, std::string(100'000, 'x'));
+  std::vector<unsigned char> b;
+  append(b, magic, 8);
+  put<std::uint32_t>(b, version);
+  put<std::uint32_t>(b, static_cast<std::uint32_t>(sig.size()));
+  append(b, sig.data(), sig.size());
+  put<std::uint64_t>(b, fnv1a64(sig));
+  put<std::uint64_t>(b, Net::parameter_count);
+  put<std::uint64_t>(b, Net::state_count);
+  b.resize(b.size() + 4 * (Net::parameter_count + Net::state_count));
+  put<std::uint32_t>(b, crc32_of(b.data(), b.size()));
+  TempDir dir;
+  const std::string path = dir.file("long-line.ctnn");
+  write_all(path, b);
+  Net n;
+  try {
+    load(n, path);
+    FAIL("load accepted a file of another network");
+  } catch (const SignatureMismatch& e) {
+    const std::string m = e.what();
+    INFO("message: ", m.substr(0, 400));
+    CHECK(m.find("layer 4 differs") != std::string::npos);
+    CHECK(m.find("'" + std::string(200, 'x') + "...'") != std::string::npos);
+    CHECK(m.find(std::string(201, 'x')) == std::string::npos);
+    CHECK(m.size() < path.size() + 500);
+  }
 }

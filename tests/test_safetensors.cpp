@@ -59,13 +59,17 @@ Parsed parse(const std::vector<char>& b) {
   f.buffer.assign(b.begin() + 8 + f.header_bytes, b.end());
   return f;
 }
-std::vector<char> serialise(const json& header, const std::vector<char>& buffer) {
-  const std::string text = header.dump();
+// A file of the header's text (padded to 8 bytes if `pad`) and the buffer.
+std::vector<char> serialise(std::string text, const std::vector<char>& buffer, bool pad = false) {
+  if (pad) text.append((8 - text.size() % 8) % 8, ' ');
   std::vector<char> b(8 + text.size() + buffer.size());
   put_u64(b.data(), text.size());
   std::copy(text.begin(), text.end(), b.begin() + 8);
   std::copy(buffer.begin(), buffer.end(), b.begin() + 8 + text.size());
   return b;
+}
+std::vector<char> serialise(const json& header, const std::vector<char>& buffer) {
+  return serialise(header.dump(), buffer);
 }
 // The bytes of one tensor of a parsed file.
 std::vector<char> tensor_bytes(const Parsed& f, const std::string& name) {
@@ -348,6 +352,146 @@ TEST_CASE("safetensors: damaged files throw FileError naming the file; the netwo
   CHECK(std::equal(a.state().begin(), a.state().end(), net.state().begin()));
 }
 
+TEST_CASE("safetensors: a directory given as the path throws FileError naming it") {
+  TempDir dir;
+  BiRnn net(8);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  const std::string path = dir.file("a-directory.safetensors");
+  fs::create_directory(path);
+  try {
+    load_safetensors(net, path);
+    FAIL("load_safetensors accepted a directory");
+  } catch (const FileError& e) {
+    CHECK(e.path() == path);
+    CHECK(std::string(e.what()) == path + ": cannot open: " + std::strerror(EISDIR));
+  } catch (const std::exception& e) {
+    FAIL("threw something other than FileError: " << std::string(e.what()));
+  }
+  CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+}
+
+TEST_CASE("safetensors: a large file is judged by its header, without reading it whole") {
+  TempDir dir;
+  BiRnn net(11);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  constexpr std::uint64_t big = std::uint64_t{2} << 30;  // 2 GiB, a hole on disk
+  const auto read_little = [](auto&& f) {
+    const auto read_before = ctnn_test::bytes_read_so_far();
+    f();
+    const auto read_after = ctnn_test::bytes_read_so_far();
+    if (read_before && read_after)
+      CHECK(*read_after - *read_before < (std::uint64_t{1} << 20));
+    else
+      MESSAGE("this kernel does not report the bytes read: not checked");
+  };
+  const auto refused = [&](const std::string& path, const char* needle) {
+    INFO("expecting '", needle, "'");
+    read_little([&] {
+      try {
+        load_safetensors(net, path);
+        FAIL("load_safetensors accepted " << path);
+      } catch (const FileError& e) {
+        CHECK(e.path() == path);
+        CHECK(std::string(e.what()).find(needle) != std::string::npos);
+      }
+    });
+    CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+  };
+  // Not a safetensors file: its first 8 bytes, read as the header length, exceed the limit.
+  ctnn_test::write_sparse(dir.file("text.safetensors"), std::string("Lorem ipsum dolor"), big);
+  refused(dir.file("text.safetensors"), "exceeds the limit");
+  // A plausible header length, but no JSON after it.
+  auto b = serialise(std::string("PK\x03\x04 an archive, not a header"), {});
+  put_u64(b.data(), 64);
+  ctnn_test::write_sparse(dir.file("archive.safetensors"), b, big);
+  refused(dir.file("archive.safetensors"), "not valid JSON");
+  // A valid file followed by 2 GiB: bytes after the last tensor are allowed; only the header and
+  // the tensors are read.
+  BiRnn a(12);
+  save_safetensors(a, dir.file("m.safetensors"));
+  ctnn_test::write_sparse(dir.file("padded.safetensors"), read_all(dir.file("m.safetensors")), big);
+  read_little([&] { load_safetensors(net, dir.file("padded.safetensors")); });
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), net.parameters().begin()));
+}
+
+TEST_CASE("safetensors: a name or key that appears twice in the header is refused, naming it") {
+  TempDir dir;
+  BnFlatten a(13);
+  const std::string good = dir.file("good.safetensors"), bad = dir.file("bad.safetensors");
+  save_safetensors(a, good);
+  const Parsed f = parse(read_all(good));
+  BnFlatten net(14);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  // The header's text, edited below, padded and followed by the file's buffer.
+  const std::string text = f.header.dump();
+  const auto expect = [&](const std::string& header_text, const std::vector<std::string>& needles) {
+    write_all(bad, serialise(header_text, f.buffer, true));
+    try {
+      load_safetensors(net, bad);
+      FAIL("load_safetensors accepted a header with a repeated key");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      for (const auto& needle : needles) CHECK(m.find(needle) != std::string::npos);
+    }
+    CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+  };
+  // "0.bias" twice, the second pointing at other bytes: the last one used to win.
+  json other = f.header["0.bias"];
+  other["data_offsets"] = f.header["1.weight"]["data_offsets"];
+  expect("{\"0.bias\":" + other.dump() + "," + text.substr(1), {"'0.bias'", "twice"});
+  // A field twice inside an entry, and a metadata key twice.
+  const std::string entry = "\"0.bias\":{";
+  const std::size_t e = text.find(entry) + entry.size();
+  expect(text.substr(0, e) + "\"dtype\":\"F16\"," + text.substr(e),
+         {"'dtype'", "'0.bias'", "twice"});
+  const std::string meta = "\"__metadata__\":{";
+  const std::size_t m = text.find(meta) + meta.size();
+  expect(text.substr(0, m) + "\"format\":\"np\"," + text.substr(m),
+         {"'format'", "'__metadata__'", "twice"});
+}
+
+TEST_CASE("safetensors: error messages quote at most 200 characters of the file") {
+  TempDir dir;
+  BnFlatten a(15);
+  const std::string good = dir.file("good.safetensors"), bad = dir.file("bad.safetensors");
+  save_safetensors(a, good);
+  const Parsed f = parse(read_all(good));
+  BnFlatten net(16);
+  const std::string long_text(1'000'000, 'x');
+  const auto expect = [&](const std::vector<char>& b, const std::string& needle) {
+    write_all(bad, b);
+    try {
+      load_safetensors(net, bad);
+      FAIL("load_safetensors accepted a damaged file; expected '" << needle << "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m.substr(0, 600));
+      CHECK(m.find(needle) != std::string::npos);
+      CHECK(m.find("...") != std::string::npos);
+      CHECK(m.find(std::string(201, 'x')) == std::string::npos);
+      CHECK(m.size() < bad.size() + 600);
+    }
+  };
+  const auto edited = [&](auto&& edit) {
+    json h = f.header;
+    edit(h);
+    return serialise(h, f.buffer);
+  };
+  // The JSON parser's message quotes the token it stopped at: here a 1 MB unterminated string.
+  expect(serialise("{\"" + long_text, {}), "not valid JSON");
+  // Names, dtypes and lists of names from the file.
+  expect(edited([&](json& h) { h[long_text] = 5; }), "is not an object");
+  expect(edited([&](json& h) { h[long_text] = {{"dtype", "F32"}}; }), "has no shape array");
+  expect(edited([&](json& h) { h["0.bias"]["dtype"] = long_text; }), "'0.bias': dtype x");
+  expect(edited([&](json& h) {
+           for (int i = 0; i < 20'000; ++i)
+             h[std::string(40, 'x') + std::to_string(i)] = {
+                 {"dtype", "F32"}, {"shape", json::array({0})}, {"data_offsets", {0, 0}}};
+         }),
+         "unexpected tensors");
+}
+
 TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   TempDir dir;
   BiRnn a(7);
@@ -355,6 +499,44 @@ TEST_CASE("safetensors: a failed save leaves the previous file in place") {
   const auto before = read_all(dir.file("m.safetensors"));
   CHECK_THROWS_AS(save_safetensors(a, dir.file("no-such-dir/m.safetensors")), FileError);
   CHECK(read_all(dir.file("m.safetensors")) == before);
+}
+
+TEST_CASE("safetensors: saving onto a directory gives the reason of the failing call") {
+  TempDir dir;
+  BiRnn a(9);
+  const std::string path = dir.file("a-directory.safetensors");
+  fs::create_directory(path);
+  try {
+    save_safetensors(a, path);
+    FAIL("save_safetensors replaced a directory");
+  } catch (const FileError& e) {
+    const std::string m = e.what();
+    INFO("message: ", m);
+    CHECK(e.path() == path);
+    CHECK(m.find(std::strerror(EISDIR)) != std::string::npos);
+    CHECK(m.find("Success") == std::string::npos);
+  }
+  CHECK(fs::is_directory(path));
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("safetensors: a new file gets the mode open(2) would; a replaced file keeps its mode") {
+  TempDir dir;
+  BiRnn a(10);
+  const std::string path = dir.file("m.safetensors");
+  {
+    ctnn_test::UmaskScope mask(027);
+    save_safetensors(a, path);
+    CHECK(ctnn_test::mode_of(path) == 0640);
+  }
+  ctnn_test::UmaskScope mask(022);
+  save_safetensors(a, dir.file("other.safetensors"));
+  CHECK(ctnn_test::mode_of(dir.file("other.safetensors")) == 0644);
+  for (unsigned mode : {0600u, 0664u, 0640u}) {
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    save_safetensors(a, path);
+    CHECK(ctnn_test::mode_of(path) == mode);
+  }
 }
 
 TEST_CASE("safetensors functions are reachable as ctnn::io::") {

@@ -105,6 +105,11 @@ void idx_corpus() {
   put(t, "dims_huge.idx",
       Bytes{0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 0, 0, 9, 1});
   put(t, "header_short.idx", Bytes{0, 0, 8, 3, 0, 0});
+  // Declares 2,000,000 images of 28 x 28 and holds 64 KiB of them: the buffer must grow with
+  // the data, not with the declaration.
+  put(t, "images_declared_2000000.gz",
+      cat(gzip(Bytes{0, 0, 8, 3, 0, 0x1E, 0x84, 0x80, 0, 0, 0, 28, 0, 0, 0, 28}),
+          gzip(Bytes(std::size_t{1} << 16, 0))));
 }
 
 void model_corpus() {
@@ -133,6 +138,22 @@ void model_corpus() {
   ctnn::save(other, tmp.string());
   put(t, "other_network.model", read_all(tmp));
   fs::remove(tmp);
+
+  // An intact file whose signature's first layer line is 1,000 characters: the message quotes
+  // at most 200 of them.
+  std::string long_sig = ctnn_fuzz::ModelNet::signature();
+  const std::size_t line = long_sig.find('\n') + 1;
+  long_sig.replace(line, long_sig.find('\n', line) - line, std::string(1000, 'x'));
+  Bytes b(valid.begin(), valid.begin() + 12);
+  for (int s = 0; s < 32; s += 8) b.push_back(static_cast<std::uint8_t>(long_sig.size() >> s));
+  b.insert(b.end(), long_sig.begin(), long_sig.end());
+  const std::uint64_t hash = ctnn::io::detail::fnv1a64(long_sig);
+  for (int s = 0; s < 64; s += 8) b.push_back(static_cast<std::uint8_t>(hash >> s));
+  const std::size_t counts = 16 + ctnn_fuzz::ModelNet::signature().size() + 8;
+  b.insert(b.end(), valid.begin() + std::ptrdiff_t(counts), valid.end() - 4);
+  const std::uint32_t crc = ctnn::io::detail::crc32_of(b.data(), b.size());
+  for (int s = 0; s < 32; s += 8) b.push_back(static_cast<std::uint8_t>(crc >> s));
+  put(t, "signature_long_line.model", b);
 }
 
 #if CTNN_FUZZ_SAFETENSORS
@@ -215,6 +236,42 @@ void safetensors_corpus() {
       cat(Bytes(16, 0), buffer));
   put(t, "not_json.safetensors", safetensors("{\"0.weight\": [1, 2", buffer));
   put(t, "json_array.safetensors", safetensors("[1, 2, 3]", Bytes{}));
+
+  // Keys that appear twice: a tensor name (the second entry used to win), a field of an entry,
+  // a key of __metadata__.
+  const std::string text = header.dump();
+  const auto inserted = [&](const std::string& after, const std::string& extra) {
+    const std::size_t at = text.find(after) + after.size();
+    return text.substr(0, at) + extra + text.substr(at);
+  };
+  nlohmann::ordered_json moved = header["0.bias"];
+  moved["data_offsets"] = header["3.bias"]["data_offsets"];
+  put(t, "duplicate_tensor.safetensors",
+      safetensors(inserted("{", "\"0.bias\":" + moved.dump() + ","), buffer));
+  put(t, "duplicate_field.safetensors",
+      safetensors(inserted("\"0.bias\":{", "\"dtype\":\"F16\","), buffer));
+  put(t, "duplicate_metadata_key.safetensors",
+      safetensors(inserted("\"__metadata__\":{", "\"format\":\"np\","), buffer));
+  // Long file content that messages quote: an unterminated string, a tensor name, a dtype and a
+  // list of unexpected tensors.
+  put(t, "unterminated_long_string.safetensors",
+      safetensors("{\"" + std::string(4000, 'x'), Bytes{}));
+  variant(
+      "long_name.safetensors", [](auto& h) { h[std::string(1000, 'n')] = 1; }, buffer);
+  variant(
+      "long_dtype.safetensors", [](auto& h) { h["0.bias"]["dtype"] = std::string(1000, 'd'); },
+      buffer);
+  variant(
+      "many_unexpected.safetensors",
+      [](auto& h) {
+        for (int i = 0; i < 100; ++i)
+          h["extra" + std::to_string(i)] = {
+              {"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}};
+      },
+      buffer);
+  // Not a safetensors file: a zip archive's first bytes read as the header length.
+  put(t, "zip_archive.safetensors",
+      Bytes{'P', 'K', 3, 4, 20, 0, 0, 0, 8, 0, 'a', 'b', 'c', 'd', 'e', 'f'});
 }
 #endif
 

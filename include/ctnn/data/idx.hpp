@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -216,6 +217,19 @@ class IdxByteSource {
   std::uint64_t fed_ = 0;  // compressed bytes handed to zlib so far
 };
 
+/// Sets v's capacity to at least n elements, or throws FileError naming `path` and saying what
+/// the memory was for when it runs out.
+template <class T>
+void idx_reserve(std::vector<T>& v, std::size_t n, const std::string& path,
+                 const std::string& what) {
+  try {
+    v.reserve(n);
+  } catch (const std::bad_alloc&) {
+    throw FileError(path, "out of memory: cannot allocate " + std::to_string(n * sizeof(T)) +
+                              " bytes for " + what);
+  }
+}
+
 inline std::string idx_dims_text(const std::vector<std::size_t>& dims) {
   std::string s;
   for (std::size_t i = 0; i < dims.size(); ++i) {
@@ -237,9 +251,10 @@ inline std::string idx_dims_text(const std::vector<std::size_t>& dims) {
 ///
 /// Throws ctnn::FileError (the message starts with `path`) if the file cannot be opened or read,
 /// the gzip stream is corrupt or cut off, the magic is not 00 00, the type byte is not 0x08, the
-/// dimension count or a dimension is out of range, or the data is shorter ("truncated") or longer
-/// ("trailing bytes") than the dimensions say.
-inline IdxArray read_idx(const std::string& path) {
+/// dimension count or a dimension is out of range, the data is shorter ("truncated") or longer
+/// ("trailing bytes") than the dimensions say, or memory runs out ("out of memory", saying for
+/// what). The buffer grows with the data read, never beyond what the header declares.
+inline IdxArray read_idx(const std::string& path) try {
   detail::IdxByteSource src(path);
 
   std::uint8_t head[4];
@@ -298,14 +313,20 @@ inline IdxArray read_idx(const std::string& path) {
     total *= d;
   }
 
-  // Grow the buffer as data actually arrives, so a header claiming more than the file holds
-  // never causes a large allocation.
+  // Grow the buffer as data actually arrives, at most doubling what has been read and never
+  // beyond what the header declares, so a header claiming more than the file holds never causes
+  // a large allocation.
   const std::size_t header_size = 4 + 4 * ndims;
   const std::size_t expected = static_cast<std::size_t>(total);
   std::size_t have = 0;
   while (have < expected) {
     const std::size_t step = std::min(
         expected - have, std::clamp<std::size_t>(have, std::size_t{1} << 16, std::size_t{1} << 26));
+    if (have + step > out.data.capacity()) {
+      detail::idx_reserve(out.data, std::min(expected, std::max(have + step, 2 * have)), path,
+                          "the data (" + std::to_string(have) + " of the " +
+                              std::to_string(expected) + " bytes the header declares read)");
+    }
     out.data.resize(have + step);
     const std::size_t got = src.read(out.data.data() + have, step);
     have += got;
@@ -330,6 +351,8 @@ inline IdxArray read_idx(const std::string& path) {
                               std::to_string(header_size + expected) + ")");
   }
   return out;
+} catch (const std::bad_alloc&) {
+  throw FileError(path, "out of memory while reading the file");
 }
 
 /// Loads an image file and a label file in IDX format (raw or gzipped) as a Dataset.
@@ -340,9 +363,17 @@ inline IdxArray read_idx(const std::string& path) {
 /// Labels must be below `classes`.
 ///
 /// Throws ctnn::InvalidArgument if `classes` is 0, and ctnn::FileError for anything read_idx
-/// rejects, a wrong number of dimensions, differing counts, or a label >= `classes`.
+/// rejects, a wrong number of dimensions, differing counts, a label >= `classes`, or when memory
+/// for the labels or the floats runs out (naming the file, "out of memory").
 inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
-                                std::size_t classes = 10) {
+                                std::size_t classes = 10);
+
+namespace detail {
+
+/// load_idx_dataset(); with `side` > 0 the images must also be side x side pixels with one
+/// channel, as MNIST's and Fashion-MNIST's are.
+inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
+                                std::size_t classes, std::size_t side) {
   if (classes == 0) throw InvalidArgument("load_idx_dataset: classes must be at least 1");
 
   IdxArray images = read_idx(images_path);
@@ -352,6 +383,15 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
                     "(count, rows, columns, channels); this one has " +
                         std::to_string(images.dims.size()) + " (" +
                         detail::idx_dims_text(images.dims) + ")");
+  }
+  if (side > 0 && (images.dims[1] != side || images.dims[2] != side ||
+                   (images.dims.size() == 4 && images.dims[3] != 1))) {
+    const std::vector<std::size_t> sample(images.dims.begin() + 1, images.dims.end());
+    throw FileError(images_path, "the images must be " + std::to_string(side) + " x " +
+                                     std::to_string(side) + " with one channel; this file's are " +
+                                     detail::idx_dims_text(sample) + " (dimensions " +
+                                     detail::idx_dims_text(images.dims) + ", bytes 4-" +
+                                     std::to_string(3 + 4 * images.dims.size()) + ")");
   }
   IdxArray labels = read_idx(labels_path);
   if (labels.dims.size() != 1) {
@@ -368,6 +408,7 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
   const std::size_t header_size = 4 + 4 * labels.dims.size();
   Dataset ds;
   ds.classes = classes;
+  detail::idx_reserve(ds.labels, count, labels_path, std::to_string(count) + " labels");
   ds.labels.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
     const std::uint8_t label = labels.data[i];
@@ -381,10 +422,20 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
   }
 
   ds.sample_size = images.data.size() / count;  // rows * columns * channels
+  detail::idx_reserve(
+      ds.inputs, images.data.size(), images_path,
+      std::to_string(count) + " images of " + std::to_string(ds.sample_size) + " floats");
   ds.inputs.resize(images.data.size());
   std::transform(images.data.begin(), images.data.end(), ds.inputs.begin(),
                  [](std::uint8_t v) { return static_cast<float>(v) / 255.0f; });
   return ds;
+}
+
+}  // namespace detail
+
+inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
+                                std::size_t classes) {
+  return detail::load_idx_dataset(images_path, labels_path, classes, 0);
 }
 
 /// Loads Fashion-MNIST (or MNIST, which uses the same file names) from `dir`:
@@ -393,7 +444,9 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
 /// Where a .gz file is missing but the uncompressed file of the same name without .gz exists, that
 /// one is read. Each sample is 784 floats in [0, 1] (28 x 28, one channel); 10 classes.
 ///
-/// Throws ctnn::FileError as load_idx_dataset does; a missing file is named with its .gz name.
+/// Throws ctnn::FileError as load_idx_dataset does, and when the images are not 28 x 28 with one
+/// channel (dimensions count x 28 x 28, or count x 28 x 28 x 1); a missing file is named with its
+/// .gz name.
 inline Dataset load_fashion_mnist(const std::string& dir, Split split) {
   const std::string prefix = split == Split::train ? "train" : "t10k";
   auto resolve = [&dir](const std::string& name) {
@@ -403,8 +456,8 @@ inline Dataset load_fashion_mnist(const std::string& dir, Split split) {
     if (!std::filesystem::exists(gz, ec) && std::filesystem::exists(raw, ec)) return raw.string();
     return gz.string();
   };
-  return load_idx_dataset(resolve(prefix + "-images-idx3-ubyte"),
-                          resolve(prefix + "-labels-idx1-ubyte"), 10);
+  return detail::load_idx_dataset(resolve(prefix + "-images-idx3-ubyte"),
+                                  resolve(prefix + "-labels-idx1-ubyte"), 10, 28);
 }
 
 }  // namespace ctnn::data

@@ -11,17 +11,20 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,8 +95,126 @@ inline std::uint32_t crc32_of(const unsigned char* p, std::size_t n) {
   return static_cast<std::uint32_t>(crc);
 }
 
+/// A file opened for reading by load() and load_safetensors(). A regular file is read with pread,
+/// only the byte ranges asked for; anything else that can be read (a pipe, a character device) is
+/// read whole when it is opened, since it cannot be read out of order. Every failure throws a
+/// FileError naming the file: it cannot be opened, is a directory, a read fails, the file ends
+/// early (it shrank after it was opened), or memory runs out.
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path) : path_(path) {
+    do fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    while (fd_.fd < 0 && errno == EINTR);
+    if (fd_.fd < 0) throw FileError(path_, std::string("cannot open: ") + std::strerror(errno));
+    struct ::stat st {};
+    if (::fstat(fd_.fd, &st) != 0)
+      throw FileError(path_, std::string("cannot open: ") + std::strerror(errno));
+    if (S_ISDIR(st.st_mode))
+      throw FileError(path_, std::string("cannot open: ") + std::strerror(EISDIR));
+    if (S_ISREG(st.st_mode)) {
+      regular_ = true;
+      size_ = static_cast<std::uint64_t>(st.st_size);
+      return;
+    }
+    std::size_t got = 0;
+    while (true) {
+      if (got == whole_.size()) {
+        const std::size_t more = std::max<std::size_t>(got, std::size_t{1} << 16);
+        try {
+          whole_.resize(got + more);
+        } catch (const std::bad_alloc&) {
+          throw FileError(path_, "out of memory: cannot allocate " + std::to_string(got + more) +
+                                     " bytes for the file's contents");
+        }
+      }
+      const ssize_t r = ::read(fd_.fd, whole_.data() + got, whole_.size() - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0)
+        throw FileError(
+            path_, "read failed at offset " + std::to_string(got) + ": " + std::strerror(errno));
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    whole_.resize(got);
+    size_ = got;
+  }
+
+  /// The file's size in bytes.
+  std::uint64_t size() const noexcept { return size_; }
+
+  /// Reads the bytes [offset, offset + n) into dst. The caller has checked them against size().
+  void read(std::uint64_t offset, unsigned char* dst, std::size_t n) const {
+    if (!regular_) {
+      if (offset > whole_.size() || n > whole_.size() - offset) ended(offset, n);
+      if (n > 0) std::memcpy(dst, whole_.data() + offset, n);
+      return;
+    }
+    std::size_t done = 0;
+    while (done < n) {
+      const std::size_t chunk = std::min<std::size_t>(n - done, std::size_t{1} << 30);
+      const ssize_t r = ::pread(fd_.fd, dst + done, chunk, static_cast<::off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0)
+        throw FileError(path_, "read failed at offset " + std::to_string(offset + done) + ": " +
+                                   std::strerror(errno));
+      if (r == 0) ended(offset + done, n - done);
+      done += static_cast<std::size_t>(r);
+    }
+  }
+
+  /// The bytes [offset, offset + n) in a new vector; `what` names them if memory runs out.
+  std::vector<unsigned char> bytes(std::uint64_t offset, std::size_t n,
+                                   const std::string& what) const {
+    std::vector<unsigned char> b;
+    try {
+      b.resize(n);
+    } catch (const std::bad_alloc&) {
+      throw FileError(path_,
+                      "out of memory: cannot allocate " + std::to_string(n) + " bytes for " + what);
+    }
+    read(offset, b.data(), n);
+    return b;
+  }
+
+ private:
+  struct Fd {
+    int fd = -1;
+    Fd() = default;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+
+  [[noreturn]] void ended(std::uint64_t at, std::size_t missing) const {
+    throw FileError(path_, "truncated: the file ended at offset " + std::to_string(at) + ", " +
+                               std::to_string(missing) +
+                               " bytes short, while it was read (it had " + std::to_string(size_) +
+                               " bytes when opened)");
+  }
+
+  std::string path_;
+  Fd fd_;
+  bool regular_ = false;
+  std::uint64_t size_ = 0;
+  std::vector<unsigned char> whole_;  // the contents of a file that is not a regular file
+};
+
+/// The most characters of a file's content that an error message quotes.
+inline constexpr std::size_t max_quoted = 200;
+
+/// `s` as an error message quotes it: whole if it has at most max_quoted characters, else its
+/// first max_quoted (fewer if that would split a UTF-8 character) followed by "...".
+inline std::string excerpt(std::string_view s) {
+  if (s.size() <= max_quoted) return std::string(s);
+  std::size_t cut = max_quoted;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
+}
+
 /// Where two signatures first differ: "layer N differs: the file has 'a', this network has 'b'"
-/// (or "the input differs" for the Input line).
+/// (or "the input differs" for the Input line). The file's line is quoted as excerpt() does.
 inline std::string first_difference(std::string_view file, std::string_view net) {
   std::size_t line = 1;
   while (true) {
@@ -101,10 +222,12 @@ inline std::string first_difference(std::string_view file, std::string_view net)
     const std::string_view fl = file.substr(0, fe), nl = net.substr(0, ne);
     if (fl != nl || (fe == std::string_view::npos) != (ne == std::string_view::npos) ||
         fe == std::string_view::npos) {
-      auto show = [](std::string_view s) { return s.empty() ? std::string("(nothing)") : "'" + std::string(s) + "'"; };
-      const std::string where =
-          line == 1 ? "the input" : "layer " + std::to_string(line - 1);
-      return where + " differs: the file has " + show(fl) + ", this network has " + show(nl);
+      auto show = [](std::string_view s) {
+        return s.empty() ? std::string("(nothing)") : "'" + std::string(s) + "'";
+      };
+      const std::string where = line == 1 ? "the input" : "layer " + std::to_string(line - 1);
+      return where + " differs: the file has " + show(excerpt(fl)) + ", this network has " +
+             show(nl);
     }
     file.remove_prefix(fe + 1);
     net.remove_prefix(ne + 1);
@@ -112,15 +235,45 @@ inline std::string first_difference(std::string_view file, std::string_view net)
   }
 }
 
-/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same directory
-/// (mkstemp) is written, made 0644, fsync'ed and renamed over `path`, so an existing file is
-/// replaced only by a complete one. Throws FileError naming `path` on any failure (the temporary
-/// file is removed).
+/// Creates a new file named `path` + ".tmp-" + six random letters and digits, like mkstemp, but
+/// with open(2)'s mode 0666 so that the umask (and a default ACL) apply as to any new file.
+/// Returns its descriptor and sets `tmp` to its name; -1 with errno set on failure.
+inline int create_temporary_file(const std::string& path, std::string& tmp) {
+  static constexpr char letters[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static std::atomic<std::uint64_t> counter{0};
+  std::uint64_t x =
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&tmp);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    x += 0x9e3779b97f4a7c15ULL * (counter.fetch_add(1, std::memory_order_relaxed) + 1);
+    std::uint64_t r = x;  // splitmix64
+    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
+    r ^= r >> 31;
+    tmp = path + ".tmp-";
+    for (int i = 0; i < 6; ++i, r /= 62) tmp += letters[r % 62];
+    int fd;
+    do fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    while (fd < 0 && errno == EINTR);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;  // errno is EEXIST
+}
+
+/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same directory is
+/// written, fsync'ed and renamed over `path`, so an existing file is replaced only by a complete
+/// one. A new file gets the mode open(2) gives (0666 less the umask); a file that is replaced
+/// keeps its mode. Throws FileError naming `path`, with the reason (errno) of the call that
+/// failed, on any failure (the temporary file is removed).
 inline void write_file_atomically(const std::string& path,
                                   const std::vector<unsigned char>& bytes) {
-  std::string tmp = path + ".tmp-XXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw FileError(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
+  struct ::stat old {};
+  const bool replacing = ::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+  std::string tmp;
+  const int fd = create_temporary_file(path, tmp);
+  if (fd < 0)
+    throw FileError(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
   std::size_t done = 0;
   int error = 0;
   while (done < bytes.size()) {
@@ -132,18 +285,17 @@ inline void write_file_atomically(const std::string& path,
     }
     done += static_cast<std::size_t>(w);
   }
-  if (!error && ::fchmod(fd, 0644) != 0) error = errno;  // mkstemp creates it owner-only
+  if (!error && replacing && ::fchmod(fd, old.st_mode & 07777) != 0) error = errno;
   if (!error && ::fsync(fd) != 0) error = errno;
   if (::close(fd) != 0 && !error) error = errno;
-  std::error_code ec;
   if (error) {
-    std::filesystem::remove(tmp, ec);
+    ::unlink(tmp.c_str());
     throw FileError(path, std::string("write failed: ") + std::strerror(error));
   }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw FileError(path, "cannot replace the file: " + ec.message());
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int rename_error = errno;  // before unlink can change it
+    ::unlink(tmp.c_str());
+    throw FileError(path, std::string("cannot replace the file: ") + std::strerror(rename_error));
   }
 }
 
@@ -151,8 +303,9 @@ inline void write_file_atomically(const std::string& path,
 
 /// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
 /// uniquely named temporary file in the same directory, which is written, fsync'ed and then
-/// renamed over `path`, so an existing model is replaced only by a complete one. Throws FileError on any I/O failure (the
-/// temporary file is removed).
+/// renamed over `path`, so an existing model is replaced only by a complete one. A new file gets
+/// mode 0666 less the umask, as open(2) gives; a replaced file keeps its mode. Throws FileError on
+/// any I/O failure (the temporary file is removed).
 template <class Net>
 void save(const Net& net, const std::string& path) {
   using namespace io::detail;
@@ -180,17 +333,18 @@ void save(const Net& net, const std::string& path) {
 template <class Net>
 void load(Net& net, const std::string& path) {
   using namespace io::detail;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
-  std::vector<unsigned char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw FileError(path, "read failed");
-  const std::size_t n = b.size();
-  auto need = [&](std::size_t end, const char* what) {
+  // Each check reads only the bytes it needs, and sizes are checked against the file's size
+  // before they are read: a large file that is not a model is refused after 16 bytes.
+  const InputFile f(path);
+  const std::uint64_t n = f.size();
+  auto need = [&](std::uint64_t end, const char* what) {
     if (n < end)
       throw FileError(path, std::string("truncated: ") + what + " needs " + std::to_string(end) +
                                 " bytes, the file has " + std::to_string(n));
   };
   need(8, "the magic");
+  std::vector<unsigned char> b =
+      f.bytes(0, static_cast<std::size_t>(std::min<std::uint64_t>(n, 16)), "the header");
   if (std::memcmp(b.data(), magic, 8) != 0)
     throw FileError(path, "not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
   need(16, "the header");
@@ -203,6 +357,7 @@ void load(Net& net, const std::string& path) {
                                         : ""));
   const std::size_t L = get<std::uint32_t>(b.data() + 12);
   need(16 + L + 24, "the signature and counts");
+  b = f.bytes(0, 16 + L + 24, "the signature");
   const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
   const std::string sig = Net::signature();
   const auto hash = get<std::uint64_t>(b.data() + 16 + L);
@@ -210,7 +365,8 @@ void load(Net& net, const std::string& path) {
     throw FileError(path, "corrupt: the signature hash at offset " + std::to_string(16 + L) +
                               " does not match the signature");
   if (file_sig != sig)
-    throw SignatureMismatch(path, "written for another network type: " + first_difference(file_sig, sig));
+    throw SignatureMismatch(path,
+                            "written for another network type: " + first_difference(file_sig, sig));
   const auto pc = get<std::uint64_t>(b.data() + 24 + L);
   const auto sc = get<std::uint64_t>(b.data() + 32 + L);
   if (pc != Net::parameter_count || sc != Net::state_count)
@@ -223,12 +379,14 @@ void load(Net& net, const std::string& path) {
   need(total, "the parameters and checksum");
   if (n > total)
     throw FileError(path, std::to_string(n - total) + " unexpected bytes after the checksum");
+  b = f.bytes(0, total, "the parameters");
   const auto crc = get<std::uint32_t>(b.data() + total - 4);
   if (crc != crc32_of(b.data(), total - 4))
     throw FileError(path, "corrupt: CRC-32 mismatch (the file was damaged after it was written)");
   auto params = net.parameters();
   auto state = net.state();
-  for (std::size_t i = 0; i < params.size(); ++i) params[i] = get<float>(b.data() + data_at + 4 * i);
+  for (std::size_t i = 0; i < params.size(); ++i)
+    params[i] = get<float>(b.data() + data_at + 4 * i);
   for (std::size_t i = 0; i < state.size(); ++i)
     state[i] = get<float>(b.data() + data_at + 4 * (params.size() + i));
 }

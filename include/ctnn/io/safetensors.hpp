@@ -42,9 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -194,42 +192,90 @@ struct Entry {
   std::uint64_t begin = 0, end = 0;
 };
 
+using io::detail::excerpt;
+
+/// A shape as "[d0, d1, ...]"; a file's shape is cut as excerpt() does.
 inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
+  for (std::size_t i = 0; i < shape.size() && s.size() <= io::detail::max_quoted; ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return excerpt(s + "]");
 }
 
-inline std::string names_text(const std::vector<std::string>& names) {
+/// Names joined with ", ". With `cut`, names from a file: each is cut as excerpt() does, and
+/// the list ends with "... (N in all)" where it would pass max_quoted characters.
+inline std::string names_text(const std::vector<std::string>& names, bool cut = false) {
   std::string s;
-  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (cut && i > 0 && s.size() + names[i].size() > io::detail::max_quoted)
+      return s + ", ... (" + std::to_string(names.size()) + " in all)";
+    s += (s.empty() ? "" : ", ") + (cut ? excerpt(names[i]) : names[i]);
+  }
   return s;
 }
 
-/// Reads and checks the header of the safetensors file held in `b`: its length, the JSON, each
-/// entry's fields and that its data_offsets lie in the buffer. Returns the tensor entries; sets
-/// data to the start of the buffer and buffer_size to its length.
+/// The JSON parser's message for `text`: what follows its first quote (the text it stopped at,
+/// and its own words) is cut as excerpt() does.
+inline std::string json_error_text(const std::string& what) {
+  const std::size_t quote = what.find('\'');
+  if (quote == std::string::npos) return excerpt(what);
+  return what.substr(0, quote + 1) + excerpt(std::string_view(what).substr(quote + 1));
+}
+
+/// Reads and checks the header of the safetensors file `f`: its length against the file's size,
+/// then the JSON, each entry's fields and that its data_offsets lie in the buffer. Reads only the
+/// length and the header. Returns the tensor entries; sets data to the offset of the buffer and
+/// buffer_size to its length.
 inline std::map<std::string, Entry> parse_header(const std::string& path,
-                                                 const std::vector<unsigned char>& b,
-                                                 std::size_t& data, std::uint64_t& buffer_size) {
-  if (b.size() < 8)
-    throw FileError(path, "truncated: the file has " + std::to_string(b.size()) +
+                                                 const io::detail::InputFile& f,
+                                                 std::uint64_t& data, std::uint64_t& buffer_size) {
+  const std::uint64_t size = f.size();
+  if (size < 8)
+    throw FileError(path, "truncated: the file has " + std::to_string(size) +
                               " bytes, fewer than the 8-byte header length");
-  const auto n = io::detail::get<std::uint64_t>(b.data());
+  unsigned char length[8];
+  f.read(0, length, 8);
+  const auto n = io::detail::get<std::uint64_t>(length);
   if (n > max_header_bytes)
     throw FileError(path, "header length " + std::to_string(n) + " exceeds the limit of " +
                               std::to_string(max_header_bytes) + " bytes");
-  if (n > b.size() - 8)
+  if (n > size - 8)
     throw FileError(path, "truncated: header length " + std::to_string(n) +
-                              " runs past the end of the file (" + std::to_string(b.size()) +
+                              " runs past the end of the file (" + std::to_string(size) +
                               " bytes)");
-  data = 8 + static_cast<std::size_t>(n);
-  buffer_size = b.size() - data;
+  data = 8 + n;
+  buffer_size = size - data;
+  const std::vector<unsigned char> text = f.bytes(8, static_cast<std::size_t>(n), "the header");
+  // JSON leaves duplicate keys to the parser, which keeps the last; the format forbids them.
+  // The parser reports each object's start and end and each key: a stack of the keys seen in
+  // the open objects finds a repeated one.
+  std::vector<std::set<std::string>> keys;
+  std::string tensor;  // the last key of the header object itself
+  const auto unique_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using event_t = nlohmann::json::parse_event_t;
+    if (event == event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == event_t::object_end) {
+      keys.pop_back();
+    } else if (event == event_t::key) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (keys.size() == 1) tensor = key;
+      if (!keys.back().insert(key).second) {
+        if (keys.size() > 1)
+          throw FileError(path, "malformed header: key '" + excerpt(key) + "' appears twice in '" +
+                                    excerpt(tensor) + "'");
+        throw FileError(path, "malformed header: " +
+                                  (key == "__metadata__" ? key : "tensor '" + excerpt(key) + "'") +
+                                  " appears twice");
+      }
+    }
+    return true;
+  };
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(b.begin() + 8, b.begin() + static_cast<std::ptrdiff_t>(data));
+    header = nlohmann::json::parse(text.begin(), text.end(), unique_keys);
   } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, std::string("the header is not valid JSON: ") + e.what());
+    throw FileError(path, "the header is not valid JSON: " + json_error_text(e.what()));
   }
   if (!header.is_object()) throw FileError(path, "the header is not a JSON object");
   std::map<std::string, Entry> entries;
@@ -244,7 +290,7 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
       continue;
     }
     const auto malformed = [&](const std::string& why) {
-      return FileError(path, "malformed header: tensor '" + name + "' " + why);
+      return FileError(path, "malformed header: tensor '" + excerpt(name) + "' " + why);
     };
     if (!v.is_object()) throw malformed("is not an object");
     const auto dt = v.find("dtype");
@@ -264,8 +310,8 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
       throw malformed("has data_offsets that are not byte offsets");
     e.begin = (*off)[0].get<std::uint64_t>();
     e.end = (*off)[1].get<std::uint64_t>();
-    const std::string where = "tensor '" + name + "': data_offsets [" + std::to_string(e.begin) +
-                              ", " + std::to_string(e.end) + "]";
+    const std::string where = "tensor '" + excerpt(name) + "': data_offsets [" +
+                              std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
     if (e.begin > e.end) throw FileError(path, where + " begin after their end");
     if (e.end > buffer_size)
       throw FileError(path, where + " reach beyond the data buffer (" +
@@ -291,13 +337,13 @@ inline void check_entries(const std::string& path, const std::map<std::string, E
                               names_text(missing));
   if (!unexpected.empty())
     throw FileError(path, "unexpected tensor" + std::string(unexpected.size() > 1 ? "s" : "") +
-                              " for this network: " + names_text(unexpected));
+                              " for this network: " + names_text(unexpected, true));
   for (const auto& m : maps) {
     const auto it = entries.find(m.name);
     if (it == entries.end()) continue;
     const Entry& e = it->second;
     if (e.dtype != m.dtype())
-      throw FileError(path, "tensor '" + m.name + "': dtype " + e.dtype + ", expected " +
+      throw FileError(path, "tensor '" + m.name + "': dtype " + excerpt(e.dtype) + ", expected " +
                                 m.dtype() + (m.counter ? "" : " (the only dtype accepted)"));
     if (e.shape != m.shape)
       throw FileError(path, "tensor '" + m.name + "': shape " + shape_text(e.shape) +
@@ -331,7 +377,8 @@ inline void check_entries(const std::string& path, const std::map<std::string, E
 /// `model.load_state_dict(safetensors.torch.load_file(path))` works for the matching PyTorch
 /// module (keys shifted where the PyTorch model has extra modules, such as nn.Flatten).
 /// Atomic like save(): a temporary file in the same directory is written, fsync'ed and renamed
-/// over `path`. Throws FileError on any I/O failure.
+/// over `path`; a new file gets mode 0666 less the umask, a replaced file keeps its mode. Throws
+/// FileError on any I/O failure.
 template <class Net>
 void save_safetensors(const Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
@@ -370,22 +417,19 @@ void save_safetensors(const Net& net, const std::string& path) {
 /// the network's tensors (num_batches_tracked may be absent). Throws FileError, the message
 /// naming `path` and the reason, when the file cannot be read; is shorter than 8 bytes; declares
 /// a header length over 100 MB or past the end of the file; the header is not a valid JSON
-/// object, an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of strings;
-/// a tensor is missing (named) or the file has unexpected tensors (named); a dtype is not F32
-/// (I64 for num_batches_tracked); a shape differs (expected and found named); data_offsets begin
-/// after their end, reach beyond the data buffer, do not span shape * dtype size bytes, or two
-/// tensors overlap. The metadata's values are not used; gaps in the buffer are allowed.
+/// object, a key appears twice in an object (a tensor name, or a field of an entry or of
+/// __metadata__), an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of
+/// strings; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
+/// not F32 (I64 for num_batches_tracked); a shape differs (expected and found named);
+/// data_offsets begin after their end, reach beyond the data buffer, do not span shape * dtype
+/// size bytes, or two tensors overlap. The metadata's values are not used; gaps in the buffer are
+/// allowed.
 template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
-  const std::vector<unsigned char> b((std::istreambuf_iterator<char>(f)),
-                                     std::istreambuf_iterator<char>());
-  if (f.bad()) throw FileError(path, "read failed");
-  std::size_t data = 0;
-  std::uint64_t buffer_size = 0;
-  const auto entries = parse_header(path, b, data, buffer_size);
+  const io::detail::InputFile f(path);
+  std::uint64_t data = 0, buffer_size = 0;
+  const auto entries = parse_header(path, f, data, buffer_size);
   const auto maps = tensor_maps<Net>();
   check_entries(path, entries, maps);
 
@@ -393,10 +437,11 @@ void load_safetensors(Net& net, const std::string& path) {
   std::vector<float> state(net.state().begin(), net.state().end());
   for (const auto& m : maps) {
     if (m.counter) continue;
-    const unsigned char* src = b.data() + data + entries.at(m.name).begin;
+    // Only the tensors' own bytes are read: gaps and bytes after the last tensor are not.
+    const auto src = f.bytes(data + entries.at(m.name).begin, m.bytes(), "tensor '" + m.name + "'");
     float* dst = (m.in_state ? state.data() : params.data()) + m.offset;
     for (std::size_t e = 0, n = m.elements(); e < n; ++e)
-      dst[m.index(e)] = io::detail::get<float>(src + 4 * e);
+      dst[m.index(e)] = io::detail::get<float>(src.data() + 4 * e);
   }
   std::copy(params.begin(), params.end(), net.parameters().begin());
   std::copy(state.begin(), state.end(), net.state().begin());
