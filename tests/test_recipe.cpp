@@ -333,25 +333,58 @@ TEST_CASE("fit: schedule, early stopping, best model and history file") {
 
   // A learning rate of 0 changes nothing: early stopping with patience 2 ends after 3 epochs.
   BandNet still(1);
+  Adam unused;
   FitOptions s;
   s.epochs = 10;
   s.threads = 1;
   s.test = &test;
   s.schedule = [](const TrainingProgress&) { return 0.0f; };
   s.on_epoch_end.push_back(EarlyStopping(2));
-  CHECK(fit(still, adam, train, s).size() == 3);
+  CHECK(fit(still, unused, train, s).size() == 3);
 }
 
-TEST_CASE("confusion_csv: counts, per-class accuracy and quoted names") {
-  Evaluation e;
-  e.confusion = {{5, 1, 0}, {2, 2, 0}, {0, 0, 0}};
-  CHECK(confusion_csv(e, {"a", "b,c", "d"}) ==
-        "true\\predicted,a,\"b,c\",d,accuracy\n"
-        "a,5,1,0,0.833333\n"
-        "\"b,c\",2,2,0,0.5\n"
-        "d,0,0,0,\n");
-  CHECK_THROWS_AS(confusion_csv(e, {"a"}), InvalidArgument);
-  std::ostringstream os;
-  print_confusion(os, e);
-  CHECK(os.str().find("0.8333") != std::string::npos);
+TEST_CASE("fit called again goes on as one longer call, with dropout and augmentation") {
+  using DropNet = Sequential<Input<6, 6, 1>, Conv2D<4, 3>, ReLU, Dropout<0.3f>, Dense<3>>;
+  const auto train = bands(50, 8);
+  FitOptions o;
+  o.batch_size = 8;
+  o.threads = 2;
+  o.augmentation.shift = 1;
+  o.augmentation.hflip = true;
+  auto same = [](const DropNet& x, const DropNet& y) {
+    return std::equal(x.parameters().begin(), x.parameters().end(), y.parameters().begin());
+  };
+
+  // Without a schedule: 4 epochs, or 2 and 2 more.
+  DropNet straight(4), split(4);
+  Adam a, b;
+  o.epochs = 4;
+  const auto all = fit(straight, a, train, o);
+  o.epochs = 2;
+  fit(split, b, train, o);
+  const auto second = fit(split, b, train, o);
+  CHECK(a.epochs_done == 4);
+  CHECK(b.epochs_done == 4);
+  REQUIRE(second.size() == 2);
+  CHECK(second[0].epoch == 3);
+  CHECK(second[1].loss == all[3].loss);
+  CHECK(same(straight, split));
+
+  // A schedule depends on the planned length: a 4-epoch cosine run stopped after epoch 2 and
+  // continued for its last 2 epochs equals the run that never stopped.
+  DropNet cos_straight(5), cos_split(5);
+  Adam c, d;
+  o.schedule = CosineLR(0.01f);
+  o.epochs = 4;
+  const auto cos_all = fit(cos_straight, c, train, o);
+  FitOptions stop_early = o;
+  stop_early.on_epoch_end.push_back([](const EpochReport& r, TrainingControl& control) {
+    control.stop = r.epoch == 2;
+  });
+  CHECK(fit(cos_split, d, train, stop_early).size() == 2);
+  o.epochs = 2;
+  const auto rest = fit(cos_split, d, train, o);
+  CHECK(rest[1].learning_rate == cos_all[3].learning_rate);
+  CHECK(same(cos_straight, cos_split));
+  CHECK_FALSE(same(straight, cos_straight));
 }

@@ -465,9 +465,12 @@ class Trainer {
 /// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
 /// threads or the training memory cannot be had.
 ///
-/// Each call starts its own epoch count, shuffling and Dropout streams from options.seed: calling
-/// fit() again continues from the current parameters (and the optimizer's moments), but with the
-/// first epoch's shuffle and masks again.
+/// Continuing: an optimizer with an `epochs_done` member (SGD, Adam, AdamW) counts the epochs it
+/// has trained; fit() numbers its epochs on from there, and since each epoch's shuffle and each
+/// step's Dropout masks and augmentation are drawn from generators seeded by options.seed and the
+/// epoch or step number, calling fit() again with the same optimizer goes on exactly as one
+/// longer call would (schedules see the whole run as epochs_done + options.epochs epochs). Set
+/// epochs_done to 0, or use a new optimizer, to start over.
 template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
 std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset& train,
                              const FitOptions& options = {}, const Loss& loss_function = Loss{}) {
@@ -487,16 +490,20 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
   trainer.clip_gradient_norm(options.clip_norm);
   trainer.augment(options.augmentation);
   std::vector<std::size_t> order(train.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df));
   std::vector<EpochReport> reports;
   const bool progress = options.progress && detail::stderr_is_terminal();
   const std::size_t batches = (train.size() + B - 1) / B;
+  std::size_t first = 0;  // epochs trained before this call
+  if constexpr (requires { std::size_t(optimizer.epochs_done); }) first = optimizer.epochs_done;
+  const std::size_t last = first + options.epochs;
 
-  for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
-    if (options.shuffle)  // Fisher-Yates with the library's own generator
+  for (std::size_t epoch = first + 1; epoch <= last; ++epoch) {
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    if (options.shuffle) {  // Fisher-Yates, from a generator of this epoch's own
+      Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df, epoch));
       for (std::size_t i = order.size() - 1; i > 0; --i)
         std::swap(order[i], order[shuffle_rng.below(i + 1)]);
+    }
     double loss_sum = 0;
     std::size_t right = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -504,8 +511,8 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       const std::size_t b0 = bi * B, bn = std::min(B, train.size() - b0);
       typename Trainer<Net, Optimizer, Loss>::Step st;
       if (options.schedule) {
-        const float lr = options.schedule(TrainingProgress{(epoch - 1) * batches + bi, epoch - 1,
-                                                           options.epochs, batches});
+        const float lr =
+            options.schedule(TrainingProgress{(epoch - 1) * batches + bi, epoch - 1, last, batches});
         if (!(std::isfinite(lr) && lr >= 0.0f))
           throw InvalidArgument("fit: the schedule gave the learning rate " + std::to_string(lr) +
                                 " at batch " + std::to_string(bi + 1) + " of epoch " +
@@ -525,7 +532,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::fprintf(stderr, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
-                     options.epochs, bi + 1, batches, loss_sum / double(b0 + bn),
+                     last, bi + 1, batches, loss_sum / double(b0 + bn),
                      double(b0 + bn) / std::max(secs, 1e-9));
         if (bi + 1 == batches) std::fprintf(stderr, "\r%*s\r", 70, "");
         std::fflush(stderr);
@@ -546,7 +553,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     }
     if (options.log) {
       std::ostringstream line;
-      line << std::fixed << "epoch " << epoch << "/" << options.epochs << "  loss "
+      line << std::fixed << "epoch " << epoch << "/" << last << "  loss "
            << std::setprecision(4) << r.loss << "  train accuracy " << r.train_accuracy;
       if (options.test)
         line << "  test loss " << r.test_loss << "  test accuracy " << r.test_accuracy;
@@ -555,6 +562,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       *options.log << line.str() << std::flush;
     }
     reports.push_back(r);
+    if constexpr (requires { std::size_t(optimizer.epochs_done); }) optimizer.epochs_done = epoch;
     TrainingControl control;
     for (const auto& callback : options.on_epoch_end) callback(r, control);
     if (control.stop) break;

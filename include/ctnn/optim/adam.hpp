@@ -35,6 +35,8 @@ struct Adam {
   float weight_decay = 0.0f;
   /// Decoupled weight decay (AdamW); see above.
   bool decoupled = false;
+  /// Epochs fit() has trained with this optimizer; fit() goes on from here (see fit()).
+  std::size_t epochs_done = 0;
 
   /// One update of params from grads (same length). Throws InvalidArgument if the length
   /// changes between calls.
