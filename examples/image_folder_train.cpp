@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
         std::cout << (k ? "," : "") << d.classes[k];
       std::cout << "'" << (fo.image.invert ? " --invert" : "") << " IMAGE...\n";
     }
-    examples::train_and_report<Net>(o, "image_folder_train", d.train, d.test);
+    examples::train_and_report<Net>(o, "image_folder_train", d.train, d.test, d.classes);
   } catch (const std::exception& e) {
     std::cerr << "image_folder_train: error: " << e.what() << "\n";
     return 1;

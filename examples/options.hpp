@@ -1,6 +1,7 @@
 // Command-line handling and the train-then-evaluate driver shared by the example classifiers.
 #pragma once
 
+#include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <sys/stat.h>
@@ -34,6 +36,16 @@ struct Options {
   std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::uint64_t seed = 1;
   std::string save;
+  // The training recipe (see usage()).
+  std::string schedule = "constant";
+  double warmup = 0;
+  float weight_decay = 0;
+  float label_smoothing = 0;
+  float clip_norm = 0;
+  ctnn::data::Augmentation augment;
+  double validation_split = 0;
+  std::size_t early_stopping = 0;
+  std::string history, confusion;
 };
 
 /// A flag that one example takes in addition to the common ones. `value` names its argument
@@ -59,7 +71,23 @@ inline void usage(const char* prog, const char* what, std::ostream& os,
      << "  --lr X             Adam learning rate (default 0.001)\n"
      << "  --threads N        training threads (default: all cores)\n"
      << "  --seed N           seed of initialisation, shuffling and dropout (default 1)\n"
-     << "  --save PATH        write the trained model to PATH\n";
+     << "  --save PATH        write the trained model to PATH\n"
+     << "  --schedule S       learning-rate schedule (default constant):\n"
+     << "                       constant; step (x0.1 every third of the epochs);\n"
+     << "                       cosine (to 0 at the end, after --warmup); onecycle (up to --lr\n"
+     << "                       over the first 30% of the steps, then down); plateau (x0.5\n"
+     << "                       after 2 epochs without a lower validation or test loss)\n"
+     << "  --warmup EPOCHS    linear warm-up before the cosine schedule (default 0)\n"
+     << "  --weight-decay W   decoupled weight decay: AdamW instead of Adam (default 0)\n"
+     << "  --label-smoothing E  label smoothing of the cross-entropy, in [0, 1) (default 0)\n"
+     << "  --clip-norm N      clip the gradient to global L2 norm N (default: off)\n"
+     << "  --augment LIST     training-image augmentation, comma-separated: shift (up to 2\n"
+     << "                       pixels), hflip (mirror), erase (random erasing, p = 0.5)\n"
+     << "  --validation-split F  hold out a stratified fraction F of the training set, report\n"
+     << "                       it every epoch and keep the test set for the end\n"
+     << "  --early-stopping P stop after P epochs without a lower validation (or test) loss\n"
+     << "  --history PATH     write the per-epoch history as CSV (rewritten every epoch)\n"
+     << "  --confusion PATH   write the test set's confusion matrix as CSV\n";
   for (const ExtraFlag& x : extra) {
     std::string left = "  " + x.name + (x.value.empty() ? "" : " " + x.value);
     left.resize(std::max<std::size_t>(left.size() + 1, 21), ' ');
@@ -103,6 +131,17 @@ inline Options parse(int argc, char** argv, const char* what,
       fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
     return static_cast<std::uint64_t>(v);
   };
+  // A finite number in [lo, hi] (hi itself only when hi_inclusive).
+  auto real = [&](std::string_view flag, const char* text, double lo, double hi,
+                  bool hi_inclusive) {
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(text, &end);
+    if (errno || *end || end == text || !std::isfinite(v) || v < lo || v > hi ||
+        (!hi_inclusive && v == hi))
+      fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
+    return v;
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -139,6 +178,37 @@ inline Options parse(int argc, char** argv, const char* what,
       // Found out now rather than after the training it would throw away.
       if (const std::string why = unwritable(o.save); !why.empty())
         fail("cannot save to '" + o.save + "': " + why);
+    } else if (a == "--history" || a == "--confusion") {
+      std::string& path = a == "--history" ? o.history : o.confusion;
+      path = v;
+      if (path.empty()) fail(std::string(a) + " needs a file name");
+      if (const std::string why = unwritable(path); !why.empty())
+        fail("cannot write '" + path + "': " + why);
+    } else if (a == "--schedule") {
+      o.schedule = v;
+      if (o.schedule != "constant" && o.schedule != "step" && o.schedule != "cosine" &&
+          o.schedule != "onecycle" && o.schedule != "plateau")
+        fail(std::string("invalid value for --schedule: '") + v +
+             "' (constant, step, cosine, onecycle or plateau)");
+    } else if (a == "--warmup") {
+      o.warmup = real(a, v, 0.0, 1e9, true);
+    } else if (a == "--weight-decay") {
+      o.weight_decay = float(real(a, v, 0.0, 1.0, true));
+    } else if (a == "--label-smoothing") {
+      o.label_smoothing = float(real(a, v, 0.0, 1.0, false));
+    } else if (a == "--clip-norm") {
+      o.clip_norm = float(real(a, v, 0.0, 1e30, false));
+      if (o.clip_norm == 0.0f) fail("invalid value for --clip-norm: '" + std::string(v) + "' (> 0)");
+    } else if (a == "--validation-split") {
+      o.validation_split = real(a, v, 0.0, 1.0, false);
+    } else if (a == "--early-stopping") {
+      o.early_stopping = number(a, v, false);
+    } else if (a == "--augment") {
+      try {
+        o.augment = ctnn::data::parse_augmentation(v);
+      } catch (const ctnn::Error& e) {
+        fail(std::string("invalid value for --augment: ") + e.what());
+      }
     } else if (a == "--lr") {
       char* end = nullptr;
       errno = 0;
@@ -148,35 +218,95 @@ inline Options parse(int argc, char** argv, const char* what,
     } else
       fail("unknown option: " + std::string(a));
   }
+  if (o.warmup > 0 && o.schedule != "cosine") fail("--warmup applies to --schedule cosine");
   return o;
 }
 
+/// The ten Fashion-MNIST classes, in label order.
+inline const std::vector<std::string> fashion_classes = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
 /// Prints a line naming the data and settings and the network summary, trains a new network
-/// with Adam, printing one line per epoch, saves it when --save was given and prints last
+/// with Adam (AdamW with --weight-decay) and the recipe's options, printing one line per epoch,
+/// saves it when --save was given, prints the confusion matrix and last
 /// "test accuracy: 0.xxxx". Throws what fit(), evaluate() and save() throw.
 template <class Net>
-void train_and_report(const Options& o, const char* name, const ctnn::data::Dataset& train,
-                      const ctnn::data::Dataset& test) {
-  std::cout << name << ": " << train.size() << " training and " << test.size()
-            << " test images, " << o.threads << " threads, batch " << o.batch_size
-            << ", Adam lr " << o.lr << ", seed " << o.seed << "\n";
+void train_and_report(const Options& o, const char* name, const ctnn::data::Dataset& full_train,
+                      const ctnn::data::Dataset& test,
+                      const std::vector<std::string>& class_names = {}) {
+  ctnn::data::Dataset train_part, validation;
+  if (o.validation_split > 0)
+    std::tie(train_part, validation) =
+        ctnn::data::stratified_split(full_train, o.validation_split, o.seed);
+  const ctnn::data::Dataset& train = o.validation_split > 0 ? train_part : full_train;
+  const ctnn::data::Dataset& watched = o.validation_split > 0 ? validation : test;
+  if (train.size() == 0 || watched.size() == 0)
+    throw ctnn::InvalidArgument("--validation-split " + std::to_string(o.validation_split) +
+                                " leaves " + std::to_string(train.size()) + " training and " +
+                                std::to_string(watched.size()) + " validation images");
+
+  std::cout << name << ": " << train.size() << " training, "
+            << (o.validation_split > 0 ? std::to_string(validation.size()) + " validation and "
+                                       : std::string())
+            << test.size() << " test images, " << o.threads << " threads, batch " << o.batch_size
+            << ", " << (o.weight_decay > 0 ? "AdamW" : "Adam") << " lr " << o.lr << ", schedule "
+            << o.schedule << ", seed " << o.seed << "\n";
   ctnn::summary<Net>(std::cout);
   auto net = std::make_unique<Net>(o.seed);
-  ctnn::Adam adam;
-  adam.learning_rate = o.lr;
   ctnn::FitOptions fo;
   fo.epochs = o.epochs;
   fo.batch_size = o.batch_size;
   fo.threads = o.threads;
   fo.seed = o.seed;
-  fo.test = &test;
+  fo.test = &watched;
   fo.log = &std::cout;
-  ctnn::fit(*net, adam, train, fo);
+  fo.clip_norm = o.clip_norm;
+  fo.augmentation = o.augment;
+  auto plateau = std::make_shared<ctnn::ReduceLROnPlateau>(o.lr, 0.5f, 2);
+  if (o.schedule == "step")
+    fo.schedule = ctnn::StepLR(o.lr, std::max<std::size_t>(1, o.epochs / 3), 0.1f);
+  else if (o.schedule == "cosine")
+    fo.schedule = ctnn::CosineLR(o.lr, o.warmup);
+  else if (o.schedule == "onecycle")
+    fo.schedule = ctnn::OneCycleLR(o.lr);
+  else if (o.schedule == "plateau") {
+    fo.schedule = [plateau](const ctnn::TrainingProgress& p) { return (*plateau)(p); };
+    fo.on_epoch_end.push_back([plateau](const ctnn::EpochReport& r, ctnn::TrainingControl&) {
+      if (plateau->observe(r.test_loss))
+        std::cout << "learning rate lowered to " << plateau->rate() << "\n";
+    });
+  }
+  if (o.early_stopping > 0) {
+    fo.on_epoch_end.push_back(ctnn::EarlyStopping(o.early_stopping));
+    fo.on_epoch_end.push_back([&](const ctnn::EpochReport& r, ctnn::TrainingControl& c) {
+      if (c.stop)
+        std::cout << "early stop after epoch " << r.epoch << ": no lower "
+                  << (o.validation_split > 0 ? "validation" : "test") << " loss for "
+                  << o.early_stopping << " epochs\n";
+    });
+  }
+  if (!o.history.empty()) fo.on_epoch_end.push_back(ctnn::HistoryCsv(o.history));
+  ctnn::SoftmaxCrossEntropy loss;
+  loss.label_smoothing = o.label_smoothing;
+
+  auto train_with = [&](auto& optimizer) { ctnn::fit(*net, optimizer, train, fo, loss); };
+  if (o.weight_decay > 0) {
+    ctnn::AdamW adamw(o.lr, o.weight_decay);
+    train_with(adamw);
+  } else {
+    ctnn::Adam adam(o.lr);
+    train_with(adam);
+  }
   const auto e = ctnn::evaluate(*net, test, o.threads);
   if (!o.save.empty()) {
     ctnn::save(*net, o.save);
     std::cout << "saved the model to " << o.save << "\n";
   }
+  std::cout << "confusion matrix of the test set (rows: true class, columns: predicted):\n";
+  ctnn::print_confusion(std::cout, e, class_names);
+  if (!o.confusion.empty())
+    ctnn::detail::write_text_atomically(o.confusion, ctnn::confusion_csv(e, class_names));
   std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
 }
 
@@ -199,7 +329,7 @@ int run_classifier(int argc, char** argv, const char* name, const char* what,
       for (auto* d : {&train, &test})
         for (float& v : d->inputs) v = (v - m) * inv;
     }
-    train_and_report<Net>(o, name, train, test);
+    train_and_report<Net>(o, name, train, test, fashion_classes);
   } catch (const std::exception& e) {
     std::cerr << name << ": error: " << e.what() << "\n";
     return 1;

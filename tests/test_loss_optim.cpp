@@ -18,7 +18,7 @@ TEST_CASE("softmax cross-entropy from logits: value and gradient by hand") {
   const float z[3] = {1, 2, 3};
   float dz[3];
   const double s = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
-  const float l = SoftmaxCrossEntropy::compute<3>(z, 2, nullptr, dz, 0.5f);
+  const float l = SoftmaxCrossEntropy{}.compute<3>(z, 2, nullptr, dz, 0.5f);
   CHECK(l == doctest::Approx(std::log(s) - 3.0));
   CHECK(dz[0] == doctest::Approx(0.5 * std::exp(1.0) / s));
   CHECK(dz[1] == doctest::Approx(0.5 * std::exp(2.0) / s));
@@ -28,7 +28,7 @@ TEST_CASE("softmax cross-entropy from logits: value and gradient by hand") {
 TEST_CASE("softmax cross-entropy stays finite for huge logits") {
   const float z[4] = {1000.0f, -1000.0f, 999.0f, 0.0f};
   float dz[4];
-  const float l = SoftmaxCrossEntropy::compute<4>(z, 2, nullptr, dz, 1.0f);
+  const float l = SoftmaxCrossEntropy{}.compute<4>(z, 2, nullptr, dz, 1.0f);
   CHECK(std::isfinite(l));
   CHECK(l == doctest::Approx(std::log(1.0 + std::exp(-1.0)) + 1.0).epsilon(1e-4));
   for (float d : dz) CHECK(std::isfinite(d));
@@ -38,12 +38,12 @@ TEST_CASE("mean squared error: value and gradient by hand, one-hot or explicit t
   const float y[3] = {0.5f, 0.25f, -1.0f};
   float dy[3];
   // one-hot target of label 1: (0, 1, 0)
-  float l = MeanSquaredError::compute<3>(y, 1, nullptr, dy, 1.0f);
+  float l = MeanSquaredError{}.compute<3>(y, 1, nullptr, dy, 1.0f);
   CHECK(l == doctest::Approx((0.25 + 0.5625 + 1.0) / 3));
   CHECK(dy[0] == doctest::Approx(2 * 0.5 / 3));
   CHECK(dy[1] == doctest::Approx(2 * -0.75 / 3));
   const float t[3] = {0.5f, 0.0f, 1.0f};
-  l = MeanSquaredError::compute<3>(y, 0, t, dy, 2.0f);
+  l = MeanSquaredError{}.compute<3>(y, 0, t, dy, 2.0f);
   CHECK(l == doctest::Approx((0.0625 + 4.0) / 3));
   CHECK(dy[2] == doctest::Approx(2.0 * 2 * -2.0 / 3));
 }

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <new>
@@ -28,14 +29,23 @@
 #include <unistd.h>
 
 #include "aligned.hpp"
+#include "data/augment.hpp"
 #include "data/dataset.hpp"
 #include "error.hpp"
 #include "loss.hpp"
 #include "network.hpp"
+#include "optim/schedule.hpp"
 #include "parallel.hpp"
 #include "random.hpp"
 
 namespace ctnn {
+
+struct EpochReport;
+
+/// What a fit() callback can do: stop training after the current epoch.
+struct TrainingControl {
+  bool stop = false;
+};
 
 /// Options of fit().
 struct FitOptions {
@@ -50,6 +60,16 @@ struct FitOptions {
   const data::Dataset* test = nullptr;
   /// Per-epoch lines go here (nullptr: silent).
   std::ostream* log = nullptr;
+  /// The learning rate of every step (e.g. CosineLR, see optim/schedule.hpp), set on the
+  /// optimizer before the step; empty: the optimizer's rate as it is.
+  std::function<float(const TrainingProgress&)> schedule;
+  /// Gradient clipping by global norm (Trainer::clip_gradient_norm); 0: off.
+  float clip_norm = 0.0f;
+  /// On-the-fly augmentation of the training images (Trainer::augment); off by default.
+  data::Augmentation augmentation;
+  /// Called after every epoch (after the test evaluation) with its report; a callback stops
+  /// training by setting control.stop. Called in order.
+  std::vector<std::function<void(const EpochReport&, TrainingControl&)>> on_epoch_end;
   /// Progress line on stderr while an epoch runs: only when stderr is a terminal (so that
   /// `program > log` keeps both the log and the progress on the screen).
   bool progress = true;
@@ -64,6 +84,7 @@ struct EpochReport {
   double test_loss = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;              ///< training time of the epoch (without evaluation)
   double images_per_second = 0;    ///< training samples per second
+  double learning_rate = 0;        ///< the optimizer's rate at the epoch's last step
 };
 
 /// Result of evaluate(): mean loss, accuracy and the confusion matrix
@@ -135,8 +156,9 @@ inline bool stderr_is_terminal() { return ::isatty(2) == 1; }
 /// fit the network.
 template <class Loss = SoftmaxCrossEntropy, class Net>
 Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threads = 0,
-                    std::size_t batch_size = 16) {
+                    std::size_t batch_size = 16, const Loss& loss_function = Loss{}) {
   detail::check_dataset<Net>(data, "evaluate");
+  loss_function.check(Net::output_shape::size);
   if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
   constexpr std::size_t N = Net::output_shape::size;
   ThreadPool pool(threads);
@@ -153,7 +175,8 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
       const std::size_t n = std::min(per_thread, end - i);
       const float* y = net.forward(data.sample(i), n, ws[t], false, nullptr, nullptr);
       for (std::size_t s = 0; s < n; ++s) {
-        loss[t] += Loss::template compute<N>(y + s * N, data.labels[i + s], nullptr, dz.data(), 1.0f);
+        loss[t] += loss_function.template compute<N>(y + s * N, data.labels[i + s], nullptr,
+                                                     dz.data(), 1.0f);
         ++confusion[t * N + data.labels[i + s]][detail::argmax(y + s * N, N)];
       }
     }
@@ -187,12 +210,14 @@ class Trainer {
   };
 
   /// Prepares per-thread workspaces for batches of up to max_batch samples on `threads` threads
-  /// (0: one per hardware thread). Throws InvalidArgument when max_batch is 0.
+  /// (0: one per hardware thread). Throws InvalidArgument when max_batch is 0 or the loss's
+  /// settings are invalid (Loss::check).
   Trainer(Net& net, Optimizer& optimizer, std::size_t max_batch, std::size_t threads = 0,
-          std::uint64_t seed = 1)
+          std::uint64_t seed = 1, Loss loss = Loss{})
       : net_(net), optimizer_(optimizer), pool_(threads), seed_(seed), max_batch_(max_batch),
-        grads_(Net::parameter_count) {
+        loss_(std::move(loss)), grads_(Net::parameter_count) {
     if (max_batch == 0) throw InvalidArgument("Trainer: batch size must be at least 1");
+    loss_.check(N);
     const std::size_t per_thread = (max_batch + pool_.size() - 1) / pool_.size();
     try {
       workers_.reserve(pool_.size());
@@ -211,6 +236,33 @@ class Trainer {
   }
 
   std::size_t threads() const noexcept { return pool_.size(); }
+
+  /// Gradient clipping by global norm (Pascanu et al. 2013), as PyTorch's clip_grad_norm_: when
+  /// the L2 norm of the whole (batch-mean) gradient exceeds max_norm, the gradient is scaled by
+  /// max_norm / (norm + 1e-6) before the update. 0 turns it off. Throws InvalidArgument for a
+  /// negative or non-finite max_norm.
+  void clip_gradient_norm(float max_norm) {
+    if (!(std::isfinite(max_norm) && max_norm >= 0.0f))
+      throw InvalidArgument("Trainer: the gradient clipping norm must be a finite number >= 0");
+    clip_norm_ = max_norm;
+  }
+  /// The L2 norm of the last step's gradient before clipping (0 while clipping is off).
+  double gradient_norm() const noexcept { return grad_norm_; }
+
+  /// Augments every training sample (an Image input: H x W x C) before its forward pass; see
+  /// data::augment. Each sample's generator is seeded from the trainer's seed, the step id and
+  /// the sample's place in the batch, so the result does not depend on the thread count.
+  /// Throws InvalidArgument when the network's input is not an Image or `a` does not fit it.
+  void augment(const data::Augmentation& a) {
+    if constexpr (is_image_v<typename Net::input_shape>) {
+      using S = typename Net::input_shape;
+      a.check(S::height, S::width);
+      augmentation_ = a;
+    } else if (a.enabled()) {
+      throw InvalidArgument("Trainer: augmentation needs an Image input, the network takes " +
+                            Net::input_shape::name());
+    }
+  }
 
   /// One step on the samples data[indices[0..n)]: the gradient is the mean over the n samples.
   /// `step_id` selects the Dropout masks (same id, same masks). Throws InvalidArgument when n is
@@ -242,11 +294,22 @@ class Trainer {
         std::copy_n(data.sample(idx), IN, w.input.data() + s * IN);
         w.labels[s] = data.labels[idx];
       }
+      if constexpr (is_image_v<typename Net::input_shape>) {
+        using S = typename Net::input_shape;
+        if (augmentation_.enabled()) {
+          w.scratch.resize(IN);
+          for (std::size_t s = 0; s < m; ++s) {
+            Rng sample_rng(derive_seed(seed_, 0xa06d, step_id, begin + s));
+            data::augment(w.input.data() + s * IN, S::height, S::width, S::channels,
+                          augmentation_, sample_rng, w.scratch.data());
+          }
+        }
+      }
       w.state.assign(state.begin(), state.end());
       Rng rng(derive_seed(seed_, step_id, t));
       const float* y = net_.forward(w.input.data(), m, w.ws, true, w.state.data(), &rng);
       for (std::size_t s = 0; s < m; ++s) {
-        w.loss += Loss::template compute<N>(y + s * N, w.labels[s], nullptr,
+        w.loss += loss_.template compute<N>(y + s * N, w.labels[s], nullptr,
                                             w.dout.data() + s * N, scale);
         w.correct += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
       }
@@ -261,6 +324,7 @@ class Trainer {
       throw TrainingDiverged("the loss is not finite (the network's outputs overflowed); "
                              "lower the learning rate");
     reduce_gradients();
+    clip_gradients();
     if constexpr (Net::state_count > 0) {  // average the threads' running-statistics updates
       std::size_t active = 0;
       std::vector<double> acc(Net::state_count, 0.0);
@@ -316,6 +380,28 @@ class Trainer {
                              "lower the learning rate or check the loss");
   }
 
+  /// Computes the global L2 norm of grads_ (per-range sums in double, added in thread order)
+  /// and scales grads_ when it exceeds clip_norm_.
+  void clip_gradients() {
+    if (clip_norm_ <= 0.0f) return;
+    std::vector<double> sums(pool_.size(), 0.0);
+    pool_.run([&](std::size_t t) {
+      const auto [lo, hi] = parameter_range(t);
+      double s = 0;
+      for (std::size_t i = lo; i < hi; ++i) s += double(grads_[i]) * grads_[i];
+      sums[t] = s;
+    });
+    double total = 0;
+    for (double x : sums) total += x;
+    grad_norm_ = std::sqrt(total);
+    if (grad_norm_ <= clip_norm_) return;
+    const auto scale = static_cast<float>(clip_norm_ / (grad_norm_ + 1e-6));
+    pool_.run([&](std::size_t t) {
+      const auto [lo, hi] = parameter_range(t);
+      for (std::size_t i = lo; i < hi; ++i) grads_[i] *= scale;
+    });
+  }
+
   /// Applies the optimizer to the reduced gradients and checks that every parameter stayed
   /// finite. Optimizers with begin_step(n) and update(offset, params, grads) (SGD, Adam) run on
   /// all threads, each on its own range of parameters; others get one step() call.
@@ -348,7 +434,7 @@ class Trainer {
   struct Worker {
     Workspace<Net> ws;
     aligned_vector<float> grads, input, dout;
-    std::vector<float> state;
+    std::vector<float> state, scratch;
     std::vector<std::int32_t> labels;
     double loss = 0;
     std::size_t correct = 0;
@@ -361,6 +447,10 @@ class Trainer {
   ThreadPool pool_;
   std::uint64_t seed_;
   std::size_t max_batch_;
+  Loss loss_;
+  float clip_norm_ = 0.0f;
+  double grad_norm_ = 0.0;
+  data::Augmentation augmentation_;
   std::vector<Worker> workers_;
   aligned_vector<float> grads_;
 };
@@ -375,12 +465,15 @@ class Trainer {
 /// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
 /// threads or the training memory cannot be had.
 ///
-/// Each call starts its own epoch count, shuffling and Dropout streams from options.seed: calling
-/// fit() again continues from the current parameters (and the optimizer's moments), but with the
-/// first epoch's shuffle and masks again.
+/// Continuing: an optimizer with an `epochs_done` member (SGD, Adam, AdamW) counts the epochs it
+/// has trained; fit() numbers its epochs on from there, and since each epoch's shuffle and each
+/// step's Dropout masks and augmentation are drawn from generators seeded by options.seed and the
+/// epoch or step number, calling fit() again with the same optimizer goes on exactly as one
+/// longer call would (schedules see the whole run as epochs_done + options.epochs epochs). Set
+/// epochs_done to 0, or use a new optimizer, to start over.
 template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
 std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset& train,
-                             const FitOptions& options = {}) {
+                             const FitOptions& options = {}, const Loss& loss_function = Loss{}) {
   detail::check_dataset<Net>(train, "fit");
   if (options.test) detail::check_dataset<Net>(*options.test, "fit (test set)");
   if (options.batch_size == 0) throw InvalidArgument("fit: batch size must be at least 1");
@@ -392,24 +485,40 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
 
   // A batch larger than the data set is the whole data set.
   const std::size_t B = std::min(options.batch_size, train.size());
-  Trainer<Net, Optimizer, Loss> trainer(net, optimizer, B, options.threads, options.seed);
+  Trainer<Net, Optimizer, Loss> trainer(net, optimizer, B, options.threads, options.seed,
+                                        loss_function);
+  trainer.clip_gradient_norm(options.clip_norm);
+  trainer.augment(options.augmentation);
   std::vector<std::size_t> order(train.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df));
   std::vector<EpochReport> reports;
   const bool progress = options.progress && detail::stderr_is_terminal();
   const std::size_t batches = (train.size() + B - 1) / B;
+  std::size_t first = 0;  // epochs trained before this call
+  if constexpr (requires { std::size_t(optimizer.epochs_done); }) first = optimizer.epochs_done;
+  const std::size_t last = first + options.epochs;
 
-  for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
-    if (options.shuffle)  // Fisher-Yates with the library's own generator
+  for (std::size_t epoch = first + 1; epoch <= last; ++epoch) {
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    if (options.shuffle) {  // Fisher-Yates, from a generator of this epoch's own
+      Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df, epoch));
       for (std::size_t i = order.size() - 1; i > 0; --i)
         std::swap(order[i], order[shuffle_rng.below(i + 1)]);
+    }
     double loss_sum = 0;
     std::size_t right = 0;
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t bi = 0; bi < batches; ++bi) {
       const std::size_t b0 = bi * B, bn = std::min(B, train.size() - b0);
       typename Trainer<Net, Optimizer, Loss>::Step st;
+      if (options.schedule) {
+        const float lr =
+            options.schedule(TrainingProgress{(epoch - 1) * batches + bi, epoch - 1, last, batches});
+        if (!(std::isfinite(lr) && lr >= 0.0f))
+          throw InvalidArgument("fit: the schedule gave the learning rate " + std::to_string(lr) +
+                                " at batch " + std::to_string(bi + 1) + " of epoch " +
+                                std::to_string(epoch));
+        optimizer.learning_rate = lr;
+      }
       try {
         st = trainer.step(train, order.data() + b0, bn, (epoch - 1) * batches + bi);
       } catch (const TrainingDiverged& e) {
@@ -423,7 +532,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::fprintf(stderr, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
-                     options.epochs, bi + 1, batches, loss_sum / double(b0 + bn),
+                     last, bi + 1, batches, loss_sum / double(b0 + bn),
                      double(b0 + bn) / std::max(secs, 1e-9));
         if (bi + 1 == batches) std::fprintf(stderr, "\r%*s\r", 70, "");
         std::fflush(stderr);
@@ -435,14 +544,16 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     r.loss = loss_sum / static_cast<double>(train.size());
     r.train_accuracy = static_cast<double>(right) / static_cast<double>(train.size());
     r.images_per_second = static_cast<double>(train.size()) / r.seconds;
+    if constexpr (requires { double(optimizer.learning_rate); })
+      r.learning_rate = double(optimizer.learning_rate);
     if (options.test) {
-      const Evaluation e = evaluate<Loss>(net, *options.test, trainer.threads());
+      const Evaluation e = evaluate(net, *options.test, trainer.threads(), 16, loss_function);
       r.test_accuracy = e.accuracy;
       r.test_loss = e.loss;
     }
     if (options.log) {
       std::ostringstream line;
-      line << std::fixed << "epoch " << epoch << "/" << options.epochs << "  loss "
+      line << std::fixed << "epoch " << epoch << "/" << last << "  loss "
            << std::setprecision(4) << r.loss << "  train accuracy " << r.train_accuracy;
       if (options.test)
         line << "  test loss " << r.test_loss << "  test accuracy " << r.test_accuracy;
@@ -451,6 +562,10 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       *options.log << line.str() << std::flush;
     }
     reports.push_back(r);
+    if constexpr (requires { std::size_t(optimizer.epochs_done); }) optimizer.epochs_done = epoch;
+    TrainingControl control;
+    for (const auto& callback : options.on_epoch_end) callback(r, control);
+    if (control.stop) break;
   }
   return reports;
 }

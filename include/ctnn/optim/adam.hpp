@@ -17,6 +17,8 @@ namespace ctnn {
 ///   g = grad + weight_decay * p;   t += 1
 ///   m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
 ///   p -= learning_rate * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+/// With `decoupled` set (AdamW below), the decay is applied to the parameter instead of being
+/// added to the gradient: p *= 1 - learning_rate * weight_decay, then the step above with g = grad.
 struct Adam {
   explicit Adam(float learning_rate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
                 float epsilon = 1e-8f, float weight_decay = 0.0f)
@@ -31,6 +33,10 @@ struct Adam {
   float beta2 = 0.999f;
   float epsilon = 1e-8f;
   float weight_decay = 0.0f;
+  /// Decoupled weight decay (AdamW); see above.
+  bool decoupled = false;
+  /// Epochs fit() has trained with this optimizer; fit() goes on from here (see fit()).
+  std::size_t epochs_done = 0;
 
   /// One update of params from grads (same length). Throws InvalidArgument if the length
   /// changes between calls.
@@ -64,6 +70,16 @@ struct Adam {
     float* v = v_.data() + offset;
     float* p = params.data();
     const float* gr = grads.data();
+    if (decoupled) {
+      const float keep = 1.0f - lr * wd;
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        p[i] *= keep;
+        m[i] = b1 * m[i] + (1.0f - b1) * gr[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * gr[i] * gr[i];
+        p[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+      }
+      return;
+    }
     for (std::size_t i = 0; i < params.size(); ++i) {
       const float g = gr[i] + wd * p[i];
       m[i] = b1 * m[i] + (1.0f - b1) * g;
@@ -79,6 +95,17 @@ struct Adam {
   aligned_vector<float> m_, v_;
   float c1_ = 1.0f, c2_ = 1.0f;
   std::uint64_t t_ = 0;
+};
+
+/// AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization"), as
+/// torch.optim.AdamW with its defaults (weight_decay 0.01): Adam whose weight decay shrinks the
+/// parameters directly, p *= 1 - learning_rate * weight_decay, instead of entering the moments.
+struct AdamW : Adam {
+  explicit AdamW(float learning_rate = 1e-3f, float weight_decay = 1e-2f, float beta1 = 0.9f,
+                 float beta2 = 0.999f, float epsilon = 1e-8f)
+      : Adam(learning_rate, beta1, beta2, epsilon, weight_decay) {
+    decoupled = true;
+  }
 };
 
 }  // namespace ctnn

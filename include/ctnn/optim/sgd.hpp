@@ -27,6 +27,8 @@ struct SGD {
   float momentum = 0.0f;
   bool nesterov = false;
   float weight_decay = 0.0f;
+  /// Epochs fit() has trained with this optimizer; fit() goes on from here (see fit()).
+  std::size_t epochs_done = 0;
 
   /// One update of params from grads (same length). Throws InvalidArgument if the length
   /// changes between calls.

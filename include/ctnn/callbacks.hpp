@@ -1,0 +1,193 @@
+// ctnn/callbacks.hpp — ready-made fit() callbacks (FitOptions::on_epoch_end) and the CSV files
+// that show how training went: the per-epoch history and the confusion matrix.
+//
+//   ctnn::FitOptions o;
+//   o.test = &validation;
+//   o.on_epoch_end.push_back(ctnn::EarlyStopping(3));                // patience 3 epochs
+//   o.on_epoch_end.push_back(ctnn::SaveBest(net, "best.ctnn"));      // lowest test loss
+//   o.on_epoch_end.push_back(ctnn::HistoryCsv("history.csv"));
+#pragma once
+
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <memory>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "error.hpp"
+#include "io/model_file.hpp"
+#include "train.hpp"
+
+namespace ctnn {
+
+namespace detail {
+/// The metric a callback watches: the test (validation) loss when fit() has a test set, else
+/// the training loss.
+inline double watched_loss(const EpochReport& r) {
+  return std::isnan(r.test_loss) ? r.loss : r.test_loss;
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half
+/// a file. Throws FileError naming the file.
+inline void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw FileError(path, std::string("cannot write: ") + std::strerror(errno));
+    f << text;
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw FileError(path, "cannot write (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    throw FileError(path, std::string("cannot replace the file: ") + std::strerror(err));
+  }
+}
+}  // namespace detail
+
+/// Stops training when the watched loss (test loss with a test set, else training loss) has
+/// not improved on its best by more than min_delta for `patience` epochs in a row, as Keras'
+/// EarlyStopping(monitor="val_loss"). Throws InvalidArgument for patience 0.
+class EarlyStopping {
+ public:
+  explicit EarlyStopping(std::size_t patience, double min_delta = 0.0)
+      : patience_(patience), min_delta_(min_delta) {
+    if (patience == 0) throw InvalidArgument("EarlyStopping: patience must be at least 1");
+  }
+  void operator()(const EpochReport& r, TrainingControl& control) {
+    const double v = detail::watched_loss(r);
+    if (v < best_ - min_delta_) {
+      best_ = v;
+      waited_ = 0;
+    } else if (++waited_ >= patience_) {
+      control.stop = true;
+    }
+  }
+
+ private:
+  std::size_t patience_;
+  double min_delta_;
+  double best_ = std::numeric_limits<double>::infinity();
+  std::size_t waited_ = 0;
+};
+
+/// Saves the network (ctnn::save, atomically) after every epoch whose watched loss is the
+/// lowest so far: the file always holds the best network seen. The network must outlive the
+/// callback. Throws what save() throws.
+template <class Net>
+class SaveBest {
+ public:
+  SaveBest(const Net& net, std::string path) : net_(&net), path_(std::move(path)) {}
+  void operator()(const EpochReport& r, TrainingControl&) {
+    const double v = detail::watched_loss(r);
+    if (!(v < best_)) return;
+    best_ = v;
+    save(*net_, path_);
+  }
+
+ private:
+  const Net* net_;
+  std::string path_;
+  double best_ = std::numeric_limits<double>::infinity();
+};
+
+/// The header of the history CSV.
+inline constexpr const char* history_csv_header =
+    "epoch,learning_rate,loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second";
+
+/// One history row per report (test columns empty without a test set), with a header line.
+inline std::string history_csv(const std::vector<EpochReport>& reports) {
+  std::ostringstream os;
+  os << history_csv_header << "\n" << std::setprecision(9);
+  for (const EpochReport& r : reports) {
+    os << r.epoch << "," << r.learning_rate << "," << r.loss << "," << r.train_accuracy << ",";
+    if (!std::isnan(r.test_loss)) os << r.test_loss;
+    os << ",";
+    if (!std::isnan(r.test_accuracy)) os << r.test_accuracy;
+    os << "," << r.seconds << "," << r.images_per_second << "\n";
+  }
+  return os.str();
+}
+
+/// Rewrites `path` (atomically) after every epoch with the history so far, so the file is
+/// complete whenever training stops. Columns: history_csv_header. Throws FileError.
+class HistoryCsv {
+ public:
+  explicit HistoryCsv(std::string path) : path_(std::move(path)) {}
+  void operator()(const EpochReport& r, TrainingControl&) {
+    reports_->push_back(r);
+    detail::write_text_atomically(path_, history_csv(*reports_));
+  }
+
+ private:
+  std::string path_;
+  // Shared, so that the copy std::function keeps and the caller's object see the same rows.
+  std::shared_ptr<std::vector<EpochReport>> reports_ =
+      std::make_shared<std::vector<EpochReport>>();
+};
+
+/// The confusion matrix as CSV: a header `true\predicted,<class names>`, then one row per true
+/// class with its counts, and a last column `accuracy` (the fraction of that class predicted
+/// right). `names` may be empty (classes are then numbered) or hold one name per class; names
+/// are quoted when they hold a comma or a quote. Throws InvalidArgument for a wrong name count.
+inline std::string confusion_csv(const Evaluation& e, const std::vector<std::string>& names = {}) {
+  const std::size_t n = e.confusion.size();
+  if (!names.empty() && names.size() != n)
+    throw InvalidArgument("confusion_csv: " + std::to_string(names.size()) + " names for " +
+                          std::to_string(n) + " classes");
+  auto name = [&](std::size_t k) {
+    std::string s = names.empty() ? std::to_string(k) : names[k];
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  std::ostringstream os;
+  os << "true\\predicted";
+  for (std::size_t k = 0; k < n; ++k) os << "," << name(k);
+  os << ",accuracy\n" << std::setprecision(6);
+  for (std::size_t a = 0; a < n; ++a) {
+    std::size_t total = 0;
+    os << name(a);
+    for (std::size_t b = 0; b < n; ++b) os << "," << e.confusion[a][b], total += e.confusion[a][b];
+    os << ",";
+    if (total) os << double(e.confusion[a][a]) / double(total);
+    os << "\n";
+  }
+  return os.str();
+}
+
+/// Prints the confusion matrix and each class's accuracy as an aligned table.
+inline void print_confusion(std::ostream& os, const Evaluation& e,
+                            const std::vector<std::string>& names = {}) {
+  const std::size_t n = e.confusion.size();
+  std::size_t width = 6;
+  for (std::size_t k = 0; k < n; ++k)
+    width = std::max(width, (names.empty() ? std::to_string(k) : names[k]).size() + 1);
+  auto label = [&](std::size_t k) { return names.empty() ? std::to_string(k) : names[k]; };
+  os << std::left << std::setw(int(width)) << "true" << std::right;
+  for (std::size_t k = 0; k < n; ++k) os << std::setw(7) << k;
+  os << "  accuracy\n";
+  for (std::size_t a = 0; a < n; ++a) {
+    std::size_t total = 0;
+    os << std::left << std::setw(int(width)) << label(a) << std::right;
+    for (std::size_t b = 0; b < n; ++b) os << std::setw(7) << e.confusion[a][b], total += e.confusion[a][b];
+    os << "  " << std::fixed << std::setprecision(4)
+       << (total ? double(e.confusion[a][a]) / double(total) : 0.0) << "\n";
+  }
+  os << std::defaultfloat;
+}
+
+}  // namespace ctnn
