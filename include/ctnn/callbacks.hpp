@@ -8,12 +8,8 @@
 //   o.on_epoch_end.push_back(ctnn::HistoryCsv("history.csv"));
 #pragma once
 
-#include <cerrno>
 #include <cmath>
 #include <cstddef>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <iomanip>
 #include <limits>
 #include <memory>
@@ -35,25 +31,9 @@ inline double watched_loss(const EpochReport& r) {
   return std::isnan(r.test_loss) ? r.loss : r.test_loss;
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half
-/// a file. Throws FileError naming the file.
+/// Writes `text` to `path` atomically (io::detail::write_file_atomically). Throws FileError.
 inline void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw FileError(path, std::string("cannot write: ") + std::strerror(errno));
-    f << text;
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw FileError(path, "cannot write (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw FileError(path, std::string("cannot replace the file: ") + std::strerror(err));
-  }
+  io::detail::write_file_atomically(path, std::vector<unsigned char>(text.begin(), text.end()));
 }
 }  // namespace detail
 
