@@ -356,7 +356,7 @@ void load(Net& net, const std::string& path) {
                                           "their W_h row-major)"
                                         : ""));
   const std::size_t L = get<std::uint32_t>(b.data() + 12);
-  need(16 + L + 24, "the signature and counts");
+  need(16 + L + 24, "the block of signature and counts");
   b = f.bytes(0, 16 + L + 24, "the signature");
   const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
   const std::string sig = Net::signature();
@@ -376,7 +376,7 @@ void load(Net& net, const std::string& path) {
                               std::to_string(Net::state_count));
   const std::size_t data_at = 40 + L;
   const std::size_t total = data_at + 4 * (Net::parameter_count + Net::state_count) + 4;
-  need(total, "the parameters and checksum");
+  need(total, "the block of parameters and checksum");
   if (n > total)
     throw FileError(path, std::to_string(n - total) + " unexpected bytes after the checksum");
   b = f.bytes(0, total, "the parameters");
