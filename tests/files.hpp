@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,6 +18,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <ctnn/error.hpp>
 
 namespace ctnn_test {
 
@@ -135,5 +138,48 @@ class AddressSpaceLimit {
   ::rlimit previous_{};
   bool active_ = false;
 };
+
+/// Checks what every atomic writer (save, save_safetensors) must do when `path` inside `dir` is
+/// a directory: a FileError naming the path with the errno of the call that failed (never
+/// "Success"), and the directory left alone with nothing beside it. `save(path)` writes a file.
+template <class Save>
+void check_save_onto_directory(const TempDir& dir, const std::string& name, Save save) {
+  namespace fs = std::filesystem;
+  const std::string path = dir.file(name);
+  fs::create_directory(path);
+  try {
+    save(path);
+    FAIL("the save replaced a directory");
+  } catch (const ctnn::FileError& e) {
+    const std::string m = e.what();
+    INFO("message: ", m);
+    CHECK(e.path() == path);
+    CHECK(m.find(std::strerror(EISDIR)) != std::string::npos);
+    CHECK(m.find("Success") == std::string::npos);
+  }
+  CHECK(fs::is_directory(path));
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+}
+
+/// Checks that `save(path)` gives a new file the mode open(2) would (0666 less the umask) and
+/// that a replaced file keeps its mode. `name` and `other` are file names inside `dir`.
+template <class Save>
+void check_save_modes(const TempDir& dir, const std::string& name, const std::string& other,
+                      Save save) {
+  const std::string path = dir.file(name);
+  {
+    UmaskScope mask(027);
+    save(path);
+    CHECK(mode_of(path) == 0640);
+  }
+  UmaskScope mask(022);
+  save(dir.file(other));
+  CHECK(mode_of(dir.file(other)) == 0644);
+  for (unsigned mode : {0600u, 0664u, 0640u}) {
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    save(path);
+    CHECK(mode_of(path) == mode);
+  }
+}
 
 }  // namespace ctnn_test

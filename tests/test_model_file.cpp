@@ -178,40 +178,16 @@ TEST_CASE("a directory given as the model path throws FileError naming it") {
 
 TEST_CASE("saving onto a directory gives the reason of the failing call") {
   TempDir dir;
-  Net a(10);
-  const std::string path = dir.file("a-directory.ctnn");
-  fs::create_directory(path);
-  try {
-    save(a, path);
-    FAIL("save replaced a directory");
-  } catch (const FileError& e) {
-    const std::string m = e.what();
-    INFO("message: ", m);
-    CHECK(e.path() == path);
-    CHECK(m.find(std::strerror(EISDIR)) != std::string::npos);
-    CHECK(m.find("Success") == std::string::npos);
-  }
-  CHECK(fs::is_directory(path));
-  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  const Net a(10);
+  ctnn_test::check_save_onto_directory(dir, "a-directory.ctnn",
+                                       [&](const std::string& path) { save(a, path); });
 }
 
 TEST_CASE("save gives a new file the mode open(2) would; a replaced file keeps its mode") {
   TempDir dir;
-  Net a(12);
-  const std::string path = dir.file("m.ctnn");
-  {
-    ctnn_test::UmaskScope mask(027);
-    save(a, path);
-    CHECK(ctnn_test::mode_of(path) == 0640);
-  }
-  ctnn_test::UmaskScope mask(022);
-  save(a, dir.file("other.ctnn"));
-  CHECK(ctnn_test::mode_of(dir.file("other.ctnn")) == 0644);
-  for (unsigned mode : {0600u, 0664u, 0640u}) {
-    REQUIRE(::chmod(path.c_str(), mode) == 0);
-    save(a, path);
-    CHECK(ctnn_test::mode_of(path) == mode);
-  }
+  const Net a(12);
+  ctnn_test::check_save_modes(dir, "m.ctnn", "other.ctnn",
+                              [&](const std::string& path) { save(a, path); });
 }
 
 TEST_CASE("load judges a large file by its first bytes and its size, without reading it whole") {

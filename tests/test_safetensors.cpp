@@ -503,40 +503,16 @@ TEST_CASE("safetensors: a failed save leaves the previous file in place") {
 
 TEST_CASE("safetensors: saving onto a directory gives the reason of the failing call") {
   TempDir dir;
-  BiRnn a(9);
-  const std::string path = dir.file("a-directory.safetensors");
-  fs::create_directory(path);
-  try {
-    save_safetensors(a, path);
-    FAIL("save_safetensors replaced a directory");
-  } catch (const FileError& e) {
-    const std::string m = e.what();
-    INFO("message: ", m);
-    CHECK(e.path() == path);
-    CHECK(m.find(std::strerror(EISDIR)) != std::string::npos);
-    CHECK(m.find("Success") == std::string::npos);
-  }
-  CHECK(fs::is_directory(path));
-  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  const BiRnn a(9);
+  ctnn_test::check_save_onto_directory(dir, "a-directory.safetensors",
+                                       [&](const std::string& path) { save_safetensors(a, path); });
 }
 
 TEST_CASE("safetensors: a new file gets the mode open(2) would; a replaced file keeps its mode") {
   TempDir dir;
-  BiRnn a(10);
-  const std::string path = dir.file("m.safetensors");
-  {
-    ctnn_test::UmaskScope mask(027);
-    save_safetensors(a, path);
-    CHECK(ctnn_test::mode_of(path) == 0640);
-  }
-  ctnn_test::UmaskScope mask(022);
-  save_safetensors(a, dir.file("other.safetensors"));
-  CHECK(ctnn_test::mode_of(dir.file("other.safetensors")) == 0644);
-  for (unsigned mode : {0600u, 0664u, 0640u}) {
-    REQUIRE(::chmod(path.c_str(), mode) == 0);
-    save_safetensors(a, path);
-    CHECK(ctnn_test::mode_of(path) == mode);
-  }
+  const BiRnn a(10);
+  ctnn_test::check_save_modes(dir, "m.safetensors", "other.safetensors",
+                              [&](const std::string& path) { save_safetensors(a, path); });
 }
 
 TEST_CASE("safetensors functions are reachable as ctnn::io::") {

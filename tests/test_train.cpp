@@ -165,17 +165,29 @@ TEST_CASE("fit and evaluate refuse a NaN or an infinity in the data, naming the 
                        InvalidArgument);
 }
 
-TEST_CASE("a non-finite gradient stops fit before the parameters change") {
-  // y = w x + b with x = 1.5e19: the loss (y - 1)^2 = 2.25e38 is finite, its gradient with respect
-  // to w, 2 (y - 1) x = 4.5e38, is not.
-  using Line = Sequential<Input<1>, Dense<1>>;
+namespace {
+// y = w x + b with w = 1, b = 0, and one sample x of class 0 (target 1 for MeanSquaredError).
+using Line = Sequential<Input<1>, Dense<1>>;
+Line unit_line() {
   Line net(uninitialized);
   net.parameters()[0] = 1.0f;
+  return net;
+}
+data::Dataset one_sample(float x) {
   data::Dataset d;
   d.sample_size = 1;
   d.classes = 1;
-  d.inputs = {1.5e19f};
+  d.inputs = {x};
   d.labels = {0};
+  return d;
+}
+}  // namespace
+
+TEST_CASE("a non-finite gradient stops fit before the parameters change") {
+  // y = w x + b with x = 1.5e19: the loss (y - 1)^2 = 2.25e38 is finite, its gradient with respect
+  // to w, 2 (y - 1) x = 4.5e38, is not.
+  Line net = unit_line();
+  const data::Dataset d = one_sample(1.5e19f);
   SGD sgd(0.1f);
   FitOptions o;
   o.epochs = 1;
@@ -193,14 +205,8 @@ TEST_CASE("a non-finite gradient stops fit before the parameters change") {
 }
 
 TEST_CASE("an update that overflows a parameter stops fit and says so") {
-  using Line = Sequential<Input<1>, Dense<1>>;
-  Line net(uninitialized);
-  net.parameters()[0] = 1.0f;
-  data::Dataset d;
-  d.sample_size = 1;
-  d.classes = 1;
-  d.inputs = {3.0f};  // gradient of w: 2 (3 - 1) 3 = 12; 1e38 x 12 overflows
-  d.labels = {0};
+  Line net = unit_line();
+  const data::Dataset d = one_sample(3.0f);  // gradient of w: 2 (3 - 1) 3 = 12; 1e38 x 12 overflows
   SGD sgd(1e38f);
   FitOptions o;
   o.epochs = 1;
