@@ -214,8 +214,8 @@ inline std::string names_text(const std::vector<std::string>& names, bool cut = 
   return s;
 }
 
-/// The JSON parser's message for `text`: what follows its first quote (the text it stopped at,
-/// and its own words) is cut as excerpt() does.
+/// The JSON parser's message `what` with what follows its first quote (the text of the file it
+/// stopped at, and its own words after it) cut as excerpt() does.
 inline std::string json_error_text(const std::string& what) {
   const std::size_t quote = what.find('\'');
   if (quote == std::string::npos) return excerpt(what);
