@@ -9,6 +9,7 @@
 
 #include "../aligned.hpp"
 #include "../error.hpp"
+#include "state.hpp"
 
 namespace ctnn {
 
@@ -57,8 +58,8 @@ struct Adam {
       v_.assign(n, 0.0f);
     }
     if (m_.size() != n)
-      throw InvalidArgument("Adam::step: called with " + std::to_string(n) +
-                            " parameters after " + std::to_string(m_.size()));
+      throw InvalidArgument("Adam::step: called with " + std::to_string(n) + " parameters after " +
+                            std::to_string(m_.size()));
     ++t_;
     c1_ = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta1), double(t_))));
     c2_ = 1.0f / (1.0f - static_cast<float>(std::pow(double(beta2), double(t_))));
@@ -90,6 +91,59 @@ struct Adam {
 
   /// Steps taken so far.
   std::uint64_t steps() const noexcept { return t_; }
+
+  /// The whole state (see OptimizerState): type "Adam", or "AdamW" when decoupled; settings
+  /// learning_rate, beta1, beta2, epsilon, weight_decay; buffers "exp_avg" (m) and "exp_avg_sq"
+  /// (v), PyTorch's names.
+  OptimizerState state() const {
+    OptimizerState s;
+    s.type = decoupled ? "AdamW" : "Adam";
+    s.settings = {{"learning_rate", learning_rate},
+                  {"beta1", beta1},
+                  {"beta2", beta2},
+                  {"epsilon", epsilon},
+                  {"weight_decay", weight_decay}};
+    s.steps = t_;
+    s.epochs_done = epochs_done;
+    s.buffers = {{"exp_avg", std::vector<float>(m_.begin(), m_.end())},
+                 {"exp_avg_sq", std::vector<float>(v_.begin(), v_.end())}};
+    return s;
+  }
+
+  /// Sets this optimizer to what state() returned, hyper-parameters included. All or nothing:
+  /// throws InvalidArgument, leaving the optimizer unchanged, when the state is another type's
+  /// (Adam and AdamW differ), lacks a setting or buffer, or its two buffers differ in length.
+  void restore(const OptimizerState& s) {
+    const char* mine = decoupled ? "AdamW" : "Adam";
+    if (s.type != mine)
+      throw InvalidArgument("Adam::restore: the state is " + s.type + "'s, this optimizer is " +
+                            mine);
+    const auto* m = s.buffer("exp_avg");
+    const auto* v = s.buffer("exp_avg_sq");
+    if (!m || !v || m->size() != v->size())
+      throw InvalidArgument(
+          "Adam::restore: the state needs buffers exp_avg and exp_avg_sq of "
+          "equal length");
+    float values[5];
+    const char* names[5] = {"learning_rate", "beta1", "beta2", "epsilon", "weight_decay"};
+    for (int i = 0; i < 5; ++i) {
+      const auto it = s.settings.find(names[i]);
+      if (it == s.settings.end())
+        throw InvalidArgument(std::string("Adam::restore: the state lacks the setting ") +
+                              names[i]);
+      values[i] = static_cast<float>(it->second);
+    }
+    aligned_vector<float> new_m(m->begin(), m->end()), new_v(v->begin(), v->end());
+    learning_rate = values[0];
+    beta1 = values[1];
+    beta2 = values[2];
+    epsilon = values[3];
+    weight_decay = values[4];
+    m_.swap(new_m);
+    v_.swap(new_v);
+    t_ = s.steps;
+    epochs_done = s.epochs_done;
+  }
 
  private:
   aligned_vector<float> m_, v_;

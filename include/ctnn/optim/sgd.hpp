@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 
 #include "../aligned.hpp"
 #include "../error.hpp"
+#include "state.hpp"
 
 namespace ctnn {
 
@@ -46,8 +48,9 @@ struct SGD {
   void begin_step(std::size_t n) {
     if (velocity_.empty()) velocity_.assign(n, 0.0f);
     if (velocity_.size() != n)
-      throw InvalidArgument("SGD::step: called with " + std::to_string(n) +
-                            " parameters after " + std::to_string(velocity_.size()));
+      throw InvalidArgument("SGD::step: called with " + std::to_string(n) + " parameters after " +
+                            std::to_string(velocity_.size()));
+    ++steps_;
   }
   void update(std::size_t offset, std::span<float> params, std::span<const float> grads) {
     const float lr = learning_rate, mu = momentum, wd = weight_decay;
@@ -63,8 +66,51 @@ struct SGD {
     }
   }
 
+  /// The whole state (see OptimizerState): type "SGD"; settings learning_rate, momentum,
+  /// nesterov (0 or 1), weight_decay; buffer "momentum_buffer" (v), PyTorch's name. steps
+  /// counts the steps taken.
+  OptimizerState state() const {
+    OptimizerState s;
+    s.type = "SGD";
+    s.settings = {{"learning_rate", learning_rate},
+                  {"momentum", momentum},
+                  {"nesterov", nesterov ? 1.0 : 0.0},
+                  {"weight_decay", weight_decay}};
+    s.steps = steps_;
+    s.epochs_done = epochs_done;
+    s.buffers = {{"momentum_buffer", std::vector<float>(velocity_.begin(), velocity_.end())}};
+    return s;
+  }
+
+  /// Sets this optimizer to what state() returned, hyper-parameters included. All or nothing:
+  /// throws InvalidArgument, leaving the optimizer unchanged, when the state is another type's
+  /// or lacks a setting or the buffer.
+  void restore(const OptimizerState& s) {
+    if (s.type != "SGD")
+      throw InvalidArgument("SGD::restore: the state is " + s.type + "'s, this optimizer is SGD");
+    const auto* v = s.buffer("momentum_buffer");
+    if (!v) throw InvalidArgument("SGD::restore: the state lacks the buffer momentum_buffer");
+    double values[4];
+    const char* names[4] = {"learning_rate", "momentum", "nesterov", "weight_decay"};
+    for (int i = 0; i < 4; ++i) {
+      const auto it = s.settings.find(names[i]);
+      if (it == s.settings.end())
+        throw InvalidArgument(std::string("SGD::restore: the state lacks the setting ") + names[i]);
+      values[i] = it->second;
+    }
+    aligned_vector<float> new_velocity(v->begin(), v->end());
+    learning_rate = static_cast<float>(values[0]);
+    momentum = static_cast<float>(values[1]);
+    nesterov = values[2] != 0.0;
+    weight_decay = static_cast<float>(values[3]);
+    velocity_.swap(new_velocity);
+    steps_ = s.steps;
+    epochs_done = s.epochs_done;
+  }
+
  private:
   aligned_vector<float> velocity_;
+  std::uint64_t steps_ = 0;
 };
 
 }  // namespace ctnn
