@@ -8,6 +8,10 @@
 // The signature is Net::signature(): one line per layer with its name and shapes.
 #pragma once
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -23,11 +27,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../error.hpp"
 #include "../layers/layer.hpp"
@@ -50,7 +49,8 @@ constexpr bool has_recurrent_layer() {
              k == LayerKind::bidirectional;
     };
     return (recurrent(Net::template layer<I>::kind) || ...);
-  }(std::make_index_sequence<Net::layer_count>{});
+  }
+  (std::make_index_sequence<Net::layer_count>{});
 }
 
 inline std::uint64_t fnv1a64(std::string_view s) {
@@ -299,16 +299,9 @@ inline void write_file_atomically(const std::string& path,
   }
 }
 
-}  // namespace io::detail
-
-/// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
-/// uniquely named temporary file in the same directory, which is written, fsync'ed and then
-/// renamed over `path`, so an existing model is replaced only by a complete one. A new file gets
-/// mode 0666 less the umask, as open(2) gives; a replaced file keeps its mode. Throws FileError on
-/// any I/O failure (the temporary file is removed).
+/// The bytes save() writes for `net`: a whole model file image.
 template <class Net>
-void save(const Net& net, const std::string& path) {
-  using namespace io::detail;
+std::vector<unsigned char> model_image(const Net& net) {
   const std::string sig = Net::signature();
   std::vector<unsigned char> bytes;
   bytes.reserve(44 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
@@ -322,8 +315,89 @@ void save(const Net& net, const std::string& path) {
   for (float v : net.parameters()) put<float>(bytes, v);
   for (float v : net.state()) put<float>(bytes, v);
   put<std::uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
+  return bytes;
+}
 
-  write_file_atomically(path, bytes);
+/// Reads a model image of `n` bytes for Net through read(offset, count) -> the bytes [offset,
+/// offset + count) of the image, asking only for what each check needs: 16 bytes of header, then
+/// the signature block, then, once sizes agree with the network, the whole image. Every failure
+/// throws FileError (SignatureMismatch for another network type) naming `path`; `where` prefixes
+/// the messages' subject ("" for a model file, "the model in the checkpoint: " inside one).
+/// Returns the parameters followed by the state.
+template <class Net, class Read>
+std::vector<float> read_model_image(std::uint64_t n, Read read, const std::string& path,
+                                    const std::string& where = "") {
+  auto fail = [&](const std::string& what) -> FileError { return FileError(path, where + what); };
+  auto need = [&](std::uint64_t end, const char* what) {
+    if (n < end)
+      throw fail(std::string("truncated: ") + what + " needs " + std::to_string(end) +
+                 " bytes, the file has " + std::to_string(n));
+  };
+  need(8, "the magic");
+  std::vector<unsigned char> b =
+      read(0, static_cast<std::size_t>(std::min<std::uint64_t>(n, 16)), "the header");
+  if (std::memcmp(b.data(), magic, 8) != 0)
+    throw fail("not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
+  need(16, "the header");
+  const auto ver = get<std::uint32_t>(b.data() + 8);
+  if (ver != version && !(ver == 1 && !has_recurrent_layer<Net>()))
+    throw fail("format version " + std::to_string(ver) + " at offset 8; this build reads version " +
+               std::to_string(version) +
+               (ver == 1 ? " for networks with recurrent layers (version 1 stored "
+                           "their W_h row-major)"
+                         : ""));
+  const std::size_t L = get<std::uint32_t>(b.data() + 12);
+  need(16 + L + 24, "the block of signature and counts");
+  b = read(0, 16 + L + 24, "the signature");
+  const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
+  const std::string sig = Net::signature();
+  const auto hash = get<std::uint64_t>(b.data() + 16 + L);
+  if (hash != fnv1a64(file_sig))
+    throw fail("corrupt: the signature hash at offset " + std::to_string(16 + L) +
+               " does not match the signature");
+  if (file_sig != sig)
+    throw SignatureMismatch(
+        path, where + "written for another network type: " + first_difference(file_sig, sig));
+  const auto pc = get<std::uint64_t>(b.data() + 24 + L);
+  const auto sc = get<std::uint64_t>(b.data() + 32 + L);
+  if (pc != Net::parameter_count || sc != Net::state_count)
+    throw fail("corrupt: the file declares " + std::to_string(pc) + " parameters and " +
+               std::to_string(sc) + " state values; the network has " +
+               std::to_string(Net::parameter_count) + " and " + std::to_string(Net::state_count));
+  const std::size_t data_at = 40 + L;
+  const std::size_t total = data_at + 4 * (Net::parameter_count + Net::state_count) + 4;
+  need(total, "the block of parameters and checksum");
+  if (n > total) throw fail(std::to_string(n - total) + " unexpected bytes after the checksum");
+  b = read(0, total, "the parameters");
+  const auto crc = get<std::uint32_t>(b.data() + total - 4);
+  if (crc != crc32_of(b.data(), total - 4))
+    throw fail("corrupt: CRC-32 mismatch (the file was damaged after it was written)");
+  std::vector<float> values(Net::parameter_count + Net::state_count);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    values[i] = get<float>(b.data() + data_at + 4 * i);
+  return values;
+}
+
+/// Copies what read_model_image() returned into `net`. Does not throw.
+template <class Net>
+void assign_model(Net& net, const std::vector<float>& values) noexcept {
+  auto params = net.parameters();
+  auto state = net.state();
+  std::copy_n(values.begin(), params.size(), params.begin());
+  std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(params.size()), state.size(),
+              state.begin());
+}
+
+}  // namespace io::detail
+
+/// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
+/// uniquely named temporary file in the same directory, which is written, fsync'ed and then
+/// renamed over `path`, so an existing model is replaced only by a complete one. A new file gets
+/// mode 0666 less the umask, as open(2) gives; a replaced file keeps its mode. Throws FileError on
+/// any I/O failure (the temporary file is removed).
+template <class Net>
+void save(const Net& net, const std::string& path) {
+  io::detail::write_file_atomically(path, io::detail::model_image(net));
 }
 
 /// Reads a model written by save() into `net`: all or nothing. Throws SignatureMismatch when the
@@ -332,63 +406,16 @@ void save(const Net& net, const std::string& path) {
 /// longer than its header says, or fails its CRC-32. On any error `net` is unchanged.
 template <class Net>
 void load(Net& net, const std::string& path) {
-  using namespace io::detail;
   // Each check reads only the bytes it needs, and sizes are checked against the file's size
   // before they are read: a large file that is not a model is refused after 16 bytes.
-  const InputFile f(path);
-  const std::uint64_t n = f.size();
-  auto need = [&](std::uint64_t end, const char* what) {
-    if (n < end)
-      throw FileError(path, std::string("truncated: ") + what + " needs " + std::to_string(end) +
-                                " bytes, the file has " + std::to_string(n));
-  };
-  need(8, "the magic");
-  std::vector<unsigned char> b =
-      f.bytes(0, static_cast<std::size_t>(std::min<std::uint64_t>(n, 16)), "the header");
-  if (std::memcmp(b.data(), magic, 8) != 0)
-    throw FileError(path, "not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
-  need(16, "the header");
-  const auto ver = get<std::uint32_t>(b.data() + 8);
-  if (ver != version && !(ver == 1 && !has_recurrent_layer<Net>()))
-    throw FileError(path, "format version " + std::to_string(ver) +
-                              " at offset 8; this build reads version " + std::to_string(version) +
-                              (ver == 1 ? " for networks with recurrent layers (version 1 stored "
-                                          "their W_h row-major)"
-                                        : ""));
-  const std::size_t L = get<std::uint32_t>(b.data() + 12);
-  need(16 + L + 24, "the block of signature and counts");
-  b = f.bytes(0, 16 + L + 24, "the signature");
-  const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
-  const std::string sig = Net::signature();
-  const auto hash = get<std::uint64_t>(b.data() + 16 + L);
-  if (hash != fnv1a64(file_sig))
-    throw FileError(path, "corrupt: the signature hash at offset " + std::to_string(16 + L) +
-                              " does not match the signature");
-  if (file_sig != sig)
-    throw SignatureMismatch(path,
-                            "written for another network type: " + first_difference(file_sig, sig));
-  const auto pc = get<std::uint64_t>(b.data() + 24 + L);
-  const auto sc = get<std::uint64_t>(b.data() + 32 + L);
-  if (pc != Net::parameter_count || sc != Net::state_count)
-    throw FileError(path, "corrupt: the file declares " + std::to_string(pc) + " parameters and " +
-                              std::to_string(sc) + " state values; the network has " +
-                              std::to_string(Net::parameter_count) + " and " +
-                              std::to_string(Net::state_count));
-  const std::size_t data_at = 40 + L;
-  const std::size_t total = data_at + 4 * (Net::parameter_count + Net::state_count) + 4;
-  need(total, "the block of parameters and checksum");
-  if (n > total)
-    throw FileError(path, std::to_string(n - total) + " unexpected bytes after the checksum");
-  b = f.bytes(0, total, "the parameters");
-  const auto crc = get<std::uint32_t>(b.data() + total - 4);
-  if (crc != crc32_of(b.data(), total - 4))
-    throw FileError(path, "corrupt: CRC-32 mismatch (the file was damaged after it was written)");
-  auto params = net.parameters();
-  auto state = net.state();
-  for (std::size_t i = 0; i < params.size(); ++i)
-    params[i] = get<float>(b.data() + data_at + 4 * i);
-  for (std::size_t i = 0; i < state.size(); ++i)
-    state[i] = get<float>(b.data() + data_at + 4 * (params.size() + i));
+  const io::detail::InputFile f(path);
+  const auto values = io::detail::read_model_image<Net>(
+      f.size(),
+      [&](std::uint64_t offset, std::size_t n, const char* what) {
+        return f.bytes(offset, n, what);
+      },
+      path);
+  io::detail::assign_model(net, values);
 }
 
 }  // namespace ctnn
