@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "io/checkpoint.hpp"
 #include "io/model_file.hpp"
 #include "train.hpp"
 
@@ -39,7 +41,9 @@ inline void write_text_atomically(const std::string& path, const std::string& te
 
 /// Stops training when the watched loss (test loss with a test set, else training loss) has
 /// not improved on its best by more than min_delta for `patience` epochs in a row, as Keras'
-/// EarlyStopping(monitor="val_loss"). Throws InvalidArgument for patience 0.
+/// EarlyStopping(monitor="val_loss"). Copies share their state (fit() keeps a copy), which
+/// best(), waited() and restore() read and set for checkpoints. Throws InvalidArgument for
+/// patience 0.
 class EarlyStopping {
  public:
   explicit EarlyStopping(std::size_t patience, double min_delta = 0.0)
@@ -48,39 +52,53 @@ class EarlyStopping {
   }
   void operator()(const EpochReport& r, TrainingControl& control) {
     const double v = detail::watched_loss(r);
-    if (v < best_ - min_delta_) {
-      best_ = v;
-      waited_ = 0;
-    } else if (++waited_ >= patience_) {
+    if (v < s_->best - min_delta_) {
+      s_->best = v;
+      s_->waited = 0;
+    } else if (++s_->waited >= patience_) {
       control.stop = true;
     }
   }
+  /// The best watched loss so far (infinity before the first epoch) and the epochs since.
+  double best() const noexcept { return s_->best; }
+  std::size_t waited() const noexcept { return s_->waited; }
+  /// Goes on from what best() and waited() returned (resuming from a checkpoint).
+  void restore(double best, std::size_t waited) noexcept {
+    s_->best = best;
+    s_->waited = waited;
+  }
 
  private:
+  struct State {
+    double best = std::numeric_limits<double>::infinity();
+    std::size_t waited = 0;
+  };
   std::size_t patience_;
   double min_delta_;
-  double best_ = std::numeric_limits<double>::infinity();
-  std::size_t waited_ = 0;
+  std::shared_ptr<State> s_ = std::make_shared<State>();
 };
 
 /// Saves the network (ctnn::save, atomically) after every epoch whose watched loss is the
 /// lowest so far: the file always holds the best network seen. The network must outlive the
-/// callback. Throws what save() throws.
+/// callback. Copies share the best loss, which best() and restore() read and set for
+/// checkpoints. Throws what save() throws.
 template <class Net>
 class SaveBest {
  public:
   SaveBest(const Net& net, std::string path) : net_(&net), path_(std::move(path)) {}
   void operator()(const EpochReport& r, TrainingControl&) {
     const double v = detail::watched_loss(r);
-    if (!(v < best_)) return;
-    best_ = v;
+    if (!(v < *best_)) return;
     save(*net_, path_);
+    *best_ = v;
   }
+  double best() const noexcept { return *best_; }
+  void restore(double best) noexcept { *best_ = best; }
 
  private:
   const Net* net_;
   std::string path_;
-  double best_ = std::numeric_limits<double>::infinity();
+  std::shared_ptr<double> best_ = std::make_shared<double>(std::numeric_limits<double>::infinity());
 };
 
 /// The header of the history CSV.
@@ -102,10 +120,14 @@ inline std::string history_csv(const std::vector<EpochReport>& reports) {
 }
 
 /// Rewrites `path` (atomically) after every epoch with the history so far, so the file is
-/// complete whenever training stops. Columns: history_csv_header. Throws FileError.
+/// complete whenever training stops. Columns: history_csv_header. `earlier` are the rows of
+/// epochs trained before (TrainingState::history when resuming from a checkpoint). Throws
+/// FileError.
 class HistoryCsv {
  public:
-  explicit HistoryCsv(std::string path) : path_(std::move(path)) {}
+  explicit HistoryCsv(std::string path, std::vector<EpochReport> earlier = {})
+      : path_(std::move(path)),
+        reports_(std::make_shared<std::vector<EpochReport>>(std::move(earlier))) {}
   void operator()(const EpochReport& r, TrainingControl&) {
     reports_->push_back(r);
     detail::write_text_atomically(path_, history_csv(*reports_));
@@ -114,8 +136,36 @@ class HistoryCsv {
  private:
   std::string path_;
   // Shared, so that the copy std::function keeps and the caller's object see the same rows.
-  std::shared_ptr<std::vector<EpochReport>> reports_ =
-      std::make_shared<std::vector<EpochReport>>();
+  std::shared_ptr<std::vector<EpochReport>> reports_;
+};
+
+/// Writes a checkpoint (save_checkpoint, atomically) after every epoch: the network, the
+/// optimizer and `training` with this epoch's report added to its history, and with `collect`
+/// (when set) filling in the values of schedules and callbacks (TrainingState::values) first.
+/// Put it last in FitOptions::on_epoch_end, so that the callbacks before it have seen the epoch.
+/// The network and the optimizer must outlive the callback. Throws what save_checkpoint throws.
+template <class Net, class Optimizer>
+class SaveCheckpoint {
+ public:
+  SaveCheckpoint(const Net& net, const Optimizer& optimizer, std::string path,
+                 TrainingState training, std::function<void(TrainingState&)> collect = {})
+      : net_(&net),
+        optimizer_(&optimizer),
+        path_(std::move(path)),
+        training_(std::make_shared<TrainingState>(std::move(training))),
+        collect_(std::move(collect)) {}
+  void operator()(const EpochReport& r, TrainingControl&) {
+    training_->history.push_back(r);
+    if (collect_) collect_(*training_);
+    save_checkpoint(path_, *net_, *optimizer_, *training_);
+  }
+
+ private:
+  const Net* net_;
+  const Optimizer* optimizer_;
+  std::string path_;
+  std::shared_ptr<TrainingState> training_;
+  std::function<void(TrainingState&)> collect_;
 };
 
 /// The confusion matrix as CSV: a header `true\predicted,<class names>`, then one row per true
@@ -163,7 +213,8 @@ inline void print_confusion(std::ostream& os, const Evaluation& e,
   for (std::size_t a = 0; a < n; ++a) {
     std::size_t total = 0;
     os << std::left << std::setw(int(width)) << label(a) << std::right;
-    for (std::size_t b = 0; b < n; ++b) os << std::setw(7) << e.confusion[a][b], total += e.confusion[a][b];
+    for (std::size_t b = 0; b < n; ++b)
+      os << std::setw(7) << e.confusion[a][b], total += e.confusion[a][b];
     os << "  " << std::fixed << std::setprecision(4)
        << (total ? double(e.confusion[a][a]) / double(total) : 0.0) << "\n";
   }

@@ -23,3 +23,4 @@
 #include "data/image_folder.hpp"
 #include "io/model_file.hpp"
 #include "io/safetensors.hpp"
+#include "io/checkpoint.hpp"
