@@ -1,8 +1,8 @@
 // Command-line handling and the train-then-evaluate driver shared by the example classifiers.
 #pragma once
 
-#include <ctnn/callbacks.hpp>
-#include <ctnn/ctnn.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,21 +10,20 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctnn/callbacks.hpp>
+#include <ctnn/ctnn.hpp>
 #include <exception>
 #include <functional>
-#include <memory>
 #include <iomanip>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
-
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstring>
 
 namespace examples {
 
@@ -46,6 +45,7 @@ struct Options {
   double validation_split = 0;
   std::size_t early_stopping = 0;
   std::string history, confusion;
+  std::string checkpoint, resume;
 };
 
 /// A flag that one example takes in addition to the common ones. `value` names its argument
@@ -87,7 +87,11 @@ inline void usage(const char* prog, const char* what, std::ostream& os,
      << "                       it every epoch and keep the test set for the end\n"
      << "  --early-stopping P stop after P epochs without a lower validation (or test) loss\n"
      << "  --history PATH     write the per-epoch history as CSV (rewritten every epoch)\n"
-     << "  --confusion PATH   write the test set's confusion matrix as CSV\n";
+     << "  --confusion PATH   write the test set's confusion matrix as CSV\n"
+     << "  --checkpoint PATH  write a checkpoint after every epoch: the network, the optimizer's\n"
+     << "                       state, the schedule's and callbacks' state and the history\n"
+     << "  --resume PATH      go on from a checkpoint up to --epochs in all; give the options\n"
+     << "                       of the first run (seed, batch size, schedule, ...)\n";
   for (const ExtraFlag& x : extra) {
     std::string left = "  " + x.name + (x.value.empty() ? "" : " " + x.value);
     left.resize(std::max<std::size_t>(left.size() + 1, 21), ' ');
@@ -103,8 +107,9 @@ inline std::string unwritable(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "it is a directory";
   const std::size_t slash = path.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   if (::stat(dir.c_str(), &st) != 0) return "directory '" + dir + "': " + std::strerror(errno);
   if (!S_ISDIR(st.st_mode)) return "'" + dir + "' is not a directory";
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
@@ -148,8 +153,8 @@ inline Options parse(int argc, char** argv, const char* what,
       usage(argv[0], what, std::cout, extra, data_dir);
       std::exit(0);
     }
-    const auto x = std::find_if(extra.begin(), extra.end(),
-                                [&](const ExtraFlag& f) { return a == f.name; });
+    const auto x =
+        std::find_if(extra.begin(), extra.end(), [&](const ExtraFlag& f) { return a == f.name; });
     if (x != extra.end()) {
       const char* v = nullptr;
       if (!x->value.empty()) {
@@ -178,12 +183,19 @@ inline Options parse(int argc, char** argv, const char* what,
       // Found out now rather than after the training it would throw away.
       if (const std::string why = unwritable(o.save); !why.empty())
         fail("cannot save to '" + o.save + "': " + why);
-    } else if (a == "--history" || a == "--confusion") {
-      std::string& path = a == "--history" ? o.history : o.confusion;
+    } else if (a == "--history" || a == "--confusion" || a == "--checkpoint") {
+      std::string& path = a == "--history"     ? o.history
+                          : a == "--confusion" ? o.confusion
+                                               : o.checkpoint;
       path = v;
       if (path.empty()) fail(std::string(a) + " needs a file name");
       if (const std::string why = unwritable(path); !why.empty())
         fail("cannot write '" + path + "': " + why);
+    } else if (a == "--resume") {
+      o.resume = v;
+      if (o.resume.empty()) fail("--resume needs a file name");
+      if (::access(v, R_OK) != 0)
+        fail("cannot resume from '" + o.resume + "': " + std::strerror(errno));
     } else if (a == "--schedule") {
       o.schedule = v;
       if (o.schedule != "constant" && o.schedule != "step" && o.schedule != "cosine" &&
@@ -198,7 +210,8 @@ inline Options parse(int argc, char** argv, const char* what,
       o.label_smoothing = float(real(a, v, 0.0, 1.0, false));
     } else if (a == "--clip-norm") {
       o.clip_norm = float(real(a, v, 0.0, 1e30, false));
-      if (o.clip_norm == 0.0f) fail("invalid value for --clip-norm: '" + std::string(v) + "' (> 0)");
+      if (o.clip_norm == 0.0f)
+        fail("invalid value for --clip-norm: '" + std::string(v) + "' (> 0)");
     } else if (a == "--validation-split") {
       o.validation_split = real(a, v, 0.0, 1.0, false);
     } else if (a == "--early-stopping") {
@@ -277,8 +290,10 @@ void train_and_report(const Options& o, const char* name, const ctnn::data::Data
         std::cout << "learning rate lowered to " << plateau->rate() << "\n";
     });
   }
+  std::optional<ctnn::EarlyStopping> stopping;
   if (o.early_stopping > 0) {
-    fo.on_epoch_end.push_back(ctnn::EarlyStopping(o.early_stopping));
+    stopping.emplace(o.early_stopping);
+    fo.on_epoch_end.push_back(*stopping);
     fo.on_epoch_end.push_back([&](const ctnn::EpochReport& r, ctnn::TrainingControl& c) {
       if (c.stop)
         std::cout << "early stop after epoch " << r.epoch << ": no lower "
@@ -286,11 +301,59 @@ void train_and_report(const Options& o, const char* name, const ctnn::data::Data
                   << o.early_stopping << " epochs\n";
     });
   }
-  if (!o.history.empty()) fo.on_epoch_end.push_back(ctnn::HistoryCsv(o.history));
   ctnn::SoftmaxCrossEntropy loss;
   loss.label_smoothing = o.label_smoothing;
 
-  auto train_with = [&](auto& optimizer) { ctnn::fit(*net, optimizer, train, fo, loss); };
+  // What a checkpoint keeps besides the network and the optimizer: the schedule's and the
+  // early stopping's state, by name.
+  auto collect = [&](ctnn::TrainingState& t) {
+    t.values["plateau.best"] = plateau->best();
+    t.values["plateau.bad_epochs"] = double(plateau->bad_epochs());
+    t.values["plateau.scale"] = plateau->scale();
+    if (stopping) {
+      t.values["early_stopping.best"] = stopping->best();
+      t.values["early_stopping.waited"] = double(stopping->waited());
+    }
+  };
+  auto train_with = [&](auto& optimizer) {
+    ctnn::TrainingState earlier{o.seed, o.batch_size, o.threads, {}, {}};
+    if (!o.resume.empty()) {
+      try {
+        earlier = ctnn::load_checkpoint(o.resume, *net, optimizer);
+      } catch (const ctnn::InvalidArgument& e) {
+        throw ctnn::InvalidArgument(std::string(e.what()) +
+                                    " (resume with the options of the first run: --weight-decay "
+                                    "chooses AdamW over Adam)");
+      }
+      if (earlier.seed != o.seed || earlier.batch_size != o.batch_size)
+        throw ctnn::InvalidArgument(
+            o.resume + ": the checkpoint was written with --seed " + std::to_string(earlier.seed) +
+            " --batch-size " + std::to_string(earlier.batch_size) +
+            "; resume with the same, since they decide the shuffle and the batches");
+      const auto value = [&](const char* key, double otherwise) {
+        const auto it = earlier.values.find(key);
+        return it == earlier.values.end() ? otherwise : it->second;
+      };
+      plateau->restore(value("plateau.best", plateau->best()),
+                       std::size_t(value("plateau.bad_epochs", 0)),
+                       float(value("plateau.scale", 1.0)));
+      if (stopping)
+        stopping->restore(value("early_stopping.best", stopping->best()),
+                          std::size_t(value("early_stopping.waited", 0)));
+      std::cout << "resumed from " << o.resume << " after epoch " << optimizer.epochs_done;
+      if (earlier.threads != o.threads)
+        std::cout << " (written with " << earlier.threads
+                  << " threads: the same training up to float rounding)";
+      std::cout << "\n";
+      fo.epochs = o.epochs - std::min(o.epochs, optimizer.epochs_done);
+      earlier.threads = o.threads;
+    }
+    if (!o.history.empty()) fo.on_epoch_end.push_back(ctnn::HistoryCsv(o.history, earlier.history));
+    if (!o.checkpoint.empty())  // last: the callbacks above have seen the epoch
+      fo.on_epoch_end.push_back(
+          ctnn::SaveCheckpoint(*net, optimizer, o.checkpoint, earlier, collect));
+    ctnn::fit(*net, optimizer, train, fo, loss);
+  };
   if (o.weight_decay > 0) {
     ctnn::AdamW adamw(o.lr, o.weight_decay);
     train_with(adamw);

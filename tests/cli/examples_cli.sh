@@ -70,6 +70,52 @@ expect 0 "test accuracy:" "$bin/fashion_mnist_lstm" "${data[@]}" --epochs 1 --ce
 expect 1 "cannot start 2000 threads" bash -c 'ulimit -v 2000000 && exec "$@"' _ "$cnn" \
   "${data[@]}" --epochs 1 --threads 2000
 
+# Checkpoints. A data set of random pixels (64 training, 16 test images), so that training,
+# augmentation and the shuffle all matter.
+python3 - "$work/rand" <<'PY'
+import os, random, struct, sys
+d = sys.argv[1]
+os.makedirs(d)
+rng = random.Random(5)
+for prefix, n in (("train", 64), ("t10k", 16)):
+    with open(os.path.join(d, prefix + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(rng.randrange(256) for _ in range(n * 784)))
+    with open(os.path.join(d, prefix + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(rng.randrange(10) for _ in range(n)))
+PY
+rand=(--data-dir "$work/rand" --batch-size 16 --threads 2 --augment shift,hflip,erase --weight-decay 0.01)
+expect 2 "--checkpoint needs a file name" "$cnn" "${rand[@]}" --checkpoint ""
+expect 2 "cannot write '$work'" "$cnn" "${rand[@]}" --checkpoint "$work"
+expect 2 "cannot resume from '$work/missing'" "$cnn" "${rand[@]}" --resume "$work/missing"
+# 3 epochs straight, and 1 epoch + a resume up to 3 (written with --epochs 1, so the constant
+# schedule): the same model file, byte for byte.
+expect 0 "saved the model" "$cnn" "${rand[@]}" --epochs 3 --save "$work/straight.ctnn"
+expect 0 "epoch 1/1" "$cnn" "${rand[@]}" --epochs 1 --checkpoint "$work/ck" --history "$work/h.csv"
+expect 0 "resumed from $work/ck after epoch 1" "$cnn" "${rand[@]}" --epochs 3 --resume "$work/ck" \
+  --checkpoint "$work/ck" --history "$work/h.csv" --save "$work/resumed.ctnn"
+if cmp -s "$work/straight.ctnn" "$work/resumed.ctnn"; then
+  echo "ok: the resumed model equals the straight one"
+else
+  echo "FAIL: the resumed model differs from the straight one"
+  failures=$((failures + 1))
+fi
+# The history goes on: a header and epochs 1, 2, 3.
+if [[ "$(cut -d, -f1 "$work/h.csv" | tr '\n' ' ')" == "epoch 1 2 3 " ]]; then
+  echo "ok: the history holds epochs 1 to 3"
+else
+  echo "FAIL: the history is"; cat "$work/h.csv"
+  failures=$((failures + 1))
+fi
+expect 0 "after epoch 3" "$cnn" "${rand[@]}" --epochs 3 --resume "$work/ck"
+expect 1 "resume with the same" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/ck" --seed 2
+expect 1 "the state is AdamW's, this optimizer is Adam" "$cnn" --data-dir "$work/rand" \
+  --batch-size 16 --epochs 4 --resume "$work/ck"
+expect 1 "a model file, not a checkpoint" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/straight.ctnn"
+expect 1 "written for another network type" "$bin/fashion_mnist_lstm" --data-dir "$work/rand" \
+  --batch-size 16 --weight-decay 0.01 --epochs 4 --resume "$work/ck"
+head -c 1000 "$work/ck" > "$work/short"
+expect 1 "truncated" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/short"
+
 if [[ $failures -ne 0 ]]; then
   echo "$failures case(s) failed"
   exit 1
