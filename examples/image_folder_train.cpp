@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   fo.seed = o.seed;
+  fo.threads = o.threads;
 
   try {
     const auto d = ctnn::data::load_image_folder<Net::input_shape>(root, fo);

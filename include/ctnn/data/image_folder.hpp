@@ -7,11 +7,15 @@
 //   ...
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <new>
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "../parallel.hpp"
 #include "../random.hpp"
 #include "../shape.hpp"
 #include "dataset.hpp"
@@ -43,6 +48,10 @@ struct ImageFolderOptions {
   bool skip_unreadable = false;
   /// Where the lines about skipped files go (nullptr: nowhere).
   std::ostream* warnings = &std::cerr;
+  /// Threads that decode images (0: one per hardware thread). The result does not depend on it.
+  std::size_t threads = 0;
+  /// A progress line on stderr while the images load: only when stderr is a terminal.
+  bool progress = true;
 };
 
 /// What load_image_folder() returns. `train` and `test` hold samples of `Shape` (channels-last,
@@ -143,41 +152,81 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
     s->classes = d.classes.size();
   }
 
-  std::size_t loaded = 0;  // images held in memory so far, for out-of-memory messages
+  // The files of every class first, so that the progress line knows the total.
+  std::vector<std::vector<std::string>> class_files(d.classes.size());
+  std::size_t total = 0;
   for (std::size_t k = 0; k < d.classes.size(); ++k) {
     const fs::path dir = root_path / d.classes[k];
-    const std::vector<std::string> files =
-        detail::sorted_entries(dir, [](const fs::directory_entry& e) {
-          std::error_code ec2;
-          return e.is_regular_file(ec2) && detail::has_image_extension(e.path());
-        });
-    if (files.empty())
+    class_files[k] = detail::sorted_entries(dir, [](const fs::directory_entry& e) {
+      std::error_code ec2;
+      return e.is_regular_file(ec2) && detail::has_image_extension(e.path());
+    });
+    if (class_files[k].empty())
       throw FileError(dir.string(), "class '" + d.classes[k] +
                                         "' has no image files (.png, .jpg, .jpeg, .bmp, .gif, "
                                         ".tga)");
+    total += class_files[k].size();
+  }
 
+  ThreadPool pool(options.threads);
+  const bool progress = options.progress && ::isatty(2) == 1;
+  std::size_t seen = 0;    // files decoded (or skipped) so far, for the progress line
+  std::size_t loaded = 0;  // images held in memory so far, for out-of-memory messages
+  for (std::size_t k = 0; k < d.classes.size(); ++k) {
+    const fs::path dir = root_path / d.classes[k];
+    const std::vector<std::string>& files = class_files[k];
+
+    // Decoded in chunks on all threads; what each file gave is then taken in file order, so
+    // that the error thrown, the warnings and the samples do not depend on the threads.
     std::vector<std::string> paths;
     std::vector<float> samples;
-    for (const std::string& f : files) {
-      const std::string path = (dir / f).string();
-      std::vector<float> x;
-      try {
-        x = load_image<Shape>(path, options.image);
-      } catch (const FileError& e) {
-        if (!options.skip_unreadable) throw;
-        if (options.warnings)
-          *options.warnings << "load_image_folder: skipped " << e.what() << "\n";
-        continue;
-      } catch (const std::bad_alloc&) {
-        throw detail::folder_out_of_memory(path, "decoding it", loaded, Shape::size);
+    constexpr std::size_t chunk = 256;
+    std::vector<std::vector<float>> decoded(chunk);
+    std::vector<std::exception_ptr> failed(chunk);
+    for (std::size_t c0 = 0; c0 < files.size(); c0 += chunk) {
+      const std::size_t cn = std::min(chunk, files.size() - c0);
+      pool.run([&](std::size_t t) {
+        for (std::size_t i = t; i < cn; i += pool.size()) {
+          failed[i] = nullptr;
+          decoded[i].clear();
+          try {
+            decoded[i] = load_image<Shape>((dir / files[c0 + i]).string(), options.image);
+          } catch (...) {
+            failed[i] = std::current_exception();
+          }
+        }
+      });
+      for (std::size_t i = 0; i < cn; ++i) {
+        const std::string path = (dir / files[c0 + i]).string();
+        if (failed[i]) {
+          try {
+            std::rethrow_exception(failed[i]);
+          } catch (const FileError& e) {
+            if (!options.skip_unreadable) {
+              if (progress) std::fprintf(stderr, "\n");
+              throw;
+            }
+            if (options.warnings)
+              *options.warnings << "load_image_folder: skipped " << e.what() << "\n";
+            continue;
+          } catch (const std::bad_alloc&) {
+            throw detail::folder_out_of_memory(path, "decoding it", loaded, Shape::size);
+          }
+        }
+        try {
+          paths.push_back(path);
+          samples.insert(samples.end(), decoded[i].begin(), decoded[i].end());
+        } catch (const std::bad_alloc&) {
+          throw detail::folder_out_of_memory(path, "keeping its pixels", loaded, Shape::size);
+        }
+        ++loaded;
       }
-      try {
-        paths.push_back(path);
-        samples.insert(samples.end(), x.begin(), x.end());
-      } catch (const std::bad_alloc&) {
-        throw detail::folder_out_of_memory(path, "keeping its pixels", loaded, Shape::size);
+      seen += cn;
+      if (progress) {
+        std::fprintf(stderr, "\rloading images: %zu/%zu", seen, total);
+        if (seen == total) std::fprintf(stderr, "\r%*s\r", 40, "");
+        std::fflush(stderr);
       }
-      ++loaded;
     }
     const std::size_t n = paths.size();
     if (n == 0)
@@ -202,8 +251,7 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
         (in_test[i] ? d.test_files : d.train_files).push_back(paths[i]);
       }
     } catch (const std::bad_alloc&) {
-      throw detail::folder_out_of_memory(dir.string(), "splitting the class", loaded,
-                                         Shape::size);
+      throw detail::folder_out_of_memory(dir.string(), "splitting the class", loaded, Shape::size);
     }
   }
   return d;
