@@ -1,7 +1,8 @@
 // Whole-network measurements of the reference workloads:
 //   M1 batch-1 inference latency on one thread (median of single-forward timings),
 //   M2 batch-256 inference throughput on all threads,
-//   M3 training throughput at batch 32 with Adam on 1 and on all threads.
+//   M3 training throughput at batch 32 with Adam on 1 and on all threads, and for the image
+//      networks also with on-the-fly augmentation (shift 2, hflip, erase: what it costs).
 // Inputs are synthetic (pixel values in [0, 1]); the work does not depend on the values.
 #include <benchmark/benchmark.h>
 
@@ -68,13 +69,14 @@ void BM_M2_Batch256(benchmark::State& state) {
   state.counters["threads"] = double(predictor.threads());
 }
 
-template <class Net>
+template <class Net, bool augmented = false>
 void BM_M3_Train(benchmark::State& state) {
   const std::size_t threads = state.range(0) == 0 ? all_threads() : std::size_t(state.range(0));
   auto net = std::make_unique<Net>(1);
   const auto d = synthetic<Net>(32 * 64);
   ctnn::Adam adam(1e-3f);
   ctnn::Trainer<Net, ctnn::Adam> trainer(*net, adam, 32, threads, 1);
+  if constexpr (augmented) trainer.augment(ctnn::data::parse_augmentation("shift,hflip,erase"));
   std::vector<std::size_t> idx(d.size());
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   std::size_t step = 0;
@@ -109,8 +111,19 @@ void BM_M3_Train(benchmark::State& state) {
       ->MinTime(3.0)                                                             \
       ->Unit(benchmark::kMillisecond)
 
+#define CTNN_AUGMENTED_BENCHMARK(Net, label)                                       \
+  BENCHMARK(BM_M3_Train<Net, true>)                                              \
+      ->Name(label "/M3_train_batch32_augmented")                                \
+      ->Arg(1)                                                                   \
+      ->Arg(0)                                                                   \
+      ->UseRealTime()                                                            \
+      ->MinTime(3.0)                                                             \
+      ->Unit(benchmark::kMillisecond)
+
 CTNN_NETWORK_BENCHMARKS(examples::FashionCnn, "cnn");
+CTNN_AUGMENTED_BENCHMARK(examples::FashionCnn, "cnn");
 CTNN_NETWORK_BENCHMARKS(examples::FashionLstm, "lstm");
 CTNN_NETWORK_BENCHMARKS(examples::FashionCrnn, "crnn");
+CTNN_AUGMENTED_BENCHMARK(examples::FashionCrnn, "crnn");
 
 BENCHMARK_MAIN();

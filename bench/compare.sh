@@ -141,6 +141,8 @@ for path in sorted(glob.glob(os.path.join(raw, "ctnn.*.json"))):
         if b.get("run_type") == "aggregate":
             continue
         net, what = b["name"].split("/")[:2]
+        if what.endswith("_augmented"):  # ctnn's own measure, no peer runs it
+            continue
         measure = what.split("_")[0]
         if measure == "M1":
             rows.append((net, "M1", "ctnn", 1, b["median_us"], "us"))
