@@ -451,6 +451,38 @@ TEST_CASE("ImageFolder: an undecodable file throws, or is skipped with a warning
   CHECK_THROWS_AS(ctnn::data::load_image_folder<Shape>(f.root(), o), ctnn::FileError);
 }
 
+TEST_CASE("ImageFolder: the result, the warnings and the error do not depend on the threads") {
+  // More files than one decoding chunk (256), and unreadable ones in two places.
+  Folder f({{"a", 300}, {"b", 7}});
+  const std::string bad1 = (f.dir.path / "a" / "0000-broken.png").string();
+  const std::string bad2 = (f.dir.path / "a" / "zzzz-broken.png").string();
+  write_bytes(bad1, "not a png");
+  write_bytes(bad2, "not a png either");
+  ctnn::data::ImageFolderOptions o;
+  o.skip_unreadable = true;
+  std::ostringstream w1, w3;
+  o.threads = 1;
+  o.warnings = &w1;
+  const auto d1 = ctnn::data::load_image_folder<Shape>(f.root(), o);
+  o.threads = 3;
+  o.warnings = &w3;
+  const auto d3 = ctnn::data::load_image_folder<Shape>(f.root(), o);
+  CHECK(d1.train.inputs == d3.train.inputs);
+  CHECK(d1.test.inputs == d3.test.inputs);
+  CHECK(d1.train.labels == d3.train.labels);
+  CHECK(d1.train_files == d3.train_files);
+  CHECK(d1.test_files == d3.test_files);
+  CHECK(d1.train.size() + d1.test.size() == 307);
+  CHECK(w1.str() == w3.str());
+  CHECK(w1.str().find(bad1) < w1.str().find(bad2));  // in file order
+  // Without skipping, the first unreadable file in order is the one named, on any thread count.
+  o.skip_unreadable = false;
+  for (std::size_t t : {1u, 2u, 4u}) {
+    o.threads = t;
+    file_error([&] { ctnn::data::load_image_folder<Shape>(f.root(), o); }, bad1);
+  }
+}
+
 TEST_CASE("ImageFolder: an empty class, an empty root and a missing root throw FileError") {
   Folder f({{"a", 3}});
   fs::create_directories(f.dir.path / "empty");

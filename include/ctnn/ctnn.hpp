@@ -11,6 +11,7 @@
 #include "layers/dropout.hpp"
 #include "layers/pooling.hpp"
 #include "layers/recurrent.hpp"
+#include "layers/composite.hpp"
 #include "loss.hpp"
 #include "optim/adam.hpp"
 #include "optim/sgd.hpp"

@@ -36,7 +36,7 @@ namespace ctnn {
 /// every bound layer has `static constexpr LayerKind kind`.
 enum class LayerKind {
   conv2d, maxpool2d, avgpool2d, flatten, dense, activation, softmax, dropout, batchnorm,
-  lstm, gru, simple_rnn, bidirectional
+  lstm, gru, simple_rnn, bidirectional, identity, global_avgpool2d, chain, residual, concat
 };
 
 /// Everything one forward or backward call of a layer sees. Activations are batches of samples

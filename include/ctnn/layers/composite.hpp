@@ -1,0 +1,564 @@
+// ctnn/layers/composite.hpp — layers made of layers: Chain, Residual, Concat, and the Identity
+// and GlobalAvgPool2D that residual networks need.
+//
+//   using Block = ctnn::Residual<ctnn::Chain<ctnn::Conv2D<16, 3, 1, ctnn::Same>, ctnn::BatchNorm,
+//                                            ctnn::ReLU, ctnn::Conv2D<16, 3, 1, ctnn::Same>,
+//                                            ctnn::BatchNorm>>;
+//   using Net = ctnn::Sequential<ctnn::Input<28, 28, 1>, ctnn::Conv2D<16, 3, 1, ctnn::Same>,
+//                                Block, ctnn::ReLU, ctnn::GlobalAvgPool2D, ctnn::Dense<10>>;
+//
+// A composite is a layer like any other (layer.hpp): its parameters and state are its parts'
+// slices one after the other (Chain: in order; Residual: Main then Shortcut; Concat: branches in
+// order), and its parts' activations, input gradients and scratch live in its own scratch. Shapes
+// are bound and checked at compile time, part by part; composites nest.
+//
+// Input gradients: a layer's backward writes dL/din (it overwrites din). Where an input feeds two
+// parts (Residual's Main and Shortcut, Concat's branches), the composite gives the first part din
+// itself and the others a buffer of their own, and adds those buffers into din.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "../kernels/simd.hpp"
+#include "../network.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+namespace detail {
+
+/// Carves a composite's scratch into regions of batch * per_sample floats, each starting on a
+/// 16-float (64-byte) boundary: a region of n floats takes round_up(n) <= n + 15 floats, so a
+/// composite asks for 16 fixed floats per region on top of its per-sample floats.
+class ScratchCursor {
+ public:
+  explicit ScratchCursor(float* base) : p_(base) {}
+  float* take(std::size_t floats) {
+    float* r = p_;
+    p_ += round_up(floats);
+    return r;
+  }
+
+ private:
+  float* p_;
+};
+
+/// x[i] += y[i] for i < n.
+inline void add_into(float* x, const float* y, std::size_t n) {
+  kernels::zip(
+      n, x, y, x, [](kernels::simd a, kernels::simd b) { return a + b; },
+      [](float a, float b) { return a + b; });
+}
+
+/// The sums of a list of constants, as an array of prefix sums.
+template <std::size_t N>
+constexpr std::array<std::size_t, N + 1> prefix_sums(const std::array<std::size_t, N>& a) {
+  std::array<std::size_t, N + 1> s{};
+  for (std::size_t i = 0; i < N; ++i) s[i + 1] = s[i] + a[i];
+  return s;
+}
+
+/// Calls f.template operator()<I, Part>() for every part of the tuple Parts, in order (or in
+/// reverse order).
+template <class Parts, class F>
+void for_each_part(F&& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (f.template operator()<I, std::tuple_element_t<I, Parts>>(), ...);
+  }
+  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
+}
+template <class Parts, class F>
+void for_each_part_reverse(F&& f) {
+  constexpr std::size_t n = std::tuple_size_v<Parts>;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (f.template operator()<n - 1 - I, std::tuple_element_t<n - 1 - I, Parts>>(), ...);
+  }
+  (std::make_index_sequence<n>{});
+}
+
+template <class Parts, class F>
+constexpr auto over_parts(F f) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<std::size_t, sizeof...(I)>{
+        f(std::type_identity<std::tuple_element_t<I, Parts>>{})...};
+  }
+  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
+}
+
+/// Names of the parts joined with ','.
+template <class Parts>
+std::string part_names() {
+  std::string s;
+  for_each_part<Parts>([&]<std::size_t I, class P>() { s += (I ? "," : "") + P::name(); });
+  return s;
+}
+
+/// Parameter, state and scratch bookkeeping of a composite over the bound layers Parts.
+template <class Parts>
+struct PartsInfo {
+  static constexpr std::size_t count = std::tuple_size_v<Parts>;
+  static constexpr auto parameter_offsets =
+      prefix_sums(over_parts<Parts>([](auto l) { return decltype(l)::type::parameter_count; }));
+  static constexpr auto state_offsets =
+      prefix_sums(over_parts<Parts>([](auto l) { return decltype(l)::type::state_count; }));
+  static constexpr std::size_t parameter_count = parameter_offsets[count];
+  static constexpr std::size_t state_count = state_offsets[count];
+  static constexpr std::size_t flops = [] {
+    std::size_t s = 0;
+    for (auto f : over_parts<Parts>([](auto l) { return decltype(l)::type::flops; })) s += f;
+    return s;
+  }();
+  /// Floats per sample and fixed floats of all the parts' own scratch (one region each).
+  static constexpr std::size_t scratch_per_sample = [] {
+    std::size_t s = 0;
+    for (auto f : over_parts<Parts>([](auto l) { return decltype(l)::type::scratch_per_sample; }))
+      s += f;
+    return s;
+  }();
+  static constexpr std::size_t scratch_fixed = [] {
+    std::size_t s = 0;
+    for (auto f : over_parts<Parts>([](auto l) { return decltype(l)::type::scratch_fixed; }))
+      s += f + 16;
+    return s;
+  }();
+
+  static void init(float* params, float* state, Rng& rng) {
+    for_each_part<Parts>([&]<std::size_t I, class P>() {
+      P::init(params + parameter_offsets[I], state + state_offsets[I], rng);
+    });
+  }
+
+  /// The Pass of part I from the composite's pass p: its slices of parameters, gradients and
+  /// state, and its scratch region.
+  template <std::size_t I>
+  static Pass part_pass(const Pass& p, float* scratch) {
+    Pass q = p;
+    q.params = p.params + parameter_offsets[I];
+    q.grads = p.grads ? p.grads + parameter_offsets[I] : nullptr;
+    q.state = p.state ? p.state + state_offsets[I] : nullptr;
+    q.scratch = scratch;
+    return q;
+  }
+};
+
+/// The message of a composite whose part does not take its input.
+template <class Failed, class FailedInput>
+struct composite_part_report {
+  using type = typename report_failure<void, Failed, FailedInput>::type;
+};
+
+}  // namespace detail
+
+/// Identity: y = x, any shape. The default shortcut of Residual (nn.Identity).
+struct Identity {
+  template <class In>
+  struct bind {
+    static_assert(Shape<In>, "Identity needs a shape input");
+    using input_shape = In;
+    using output_shape = In;
+    static constexpr LayerKind kind = LayerKind::identity;
+    static constexpr bool is_identity = true;
+    static constexpr std::size_t parameter_count = 0, state_count = 0;
+    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
+    static std::string name() { return "Identity"; }
+    static void init(float*, float*, Rng&) {}
+    static void forward(const Pass& p) { std::copy_n(p.in, p.batch * In::size, p.out); }
+    static void backward(const Pass& p) {
+      if (p.din) std::copy_n(p.dout, p.batch * In::size, p.din);
+    }
+  };
+};
+
+/// GlobalAvgPool2D: Image<H, W, C> -> Vector<C>, y[c] = mean over h, w of x[h][w][c] (Lin et al.
+/// 2014, "Network In Network"; PyTorch's nn.AdaptiveAvgPool2d(1) followed by nn.Flatten).
+/// dL/dx[h][w][c] = dL/dy[c] / (H W). No parameters.
+struct GlobalAvgPool2D {
+  template <class In>
+  struct bind : detail::Rejected<bind<In>> {
+    template <class = void>
+    struct report {
+      static_assert(detail::always_false<In>,
+                    "GlobalAvgPool2D needs an Image<H,W,C> input (the instantiation notes show "
+                    "the shape it got)");
+    };
+  };
+  template <std::size_t H, std::size_t W, std::size_t C>
+  struct bind<Image<H, W, C>> {
+    using input_shape = Image<H, W, C>;
+    using output_shape = Vector<C>;
+    static constexpr LayerKind kind = LayerKind::global_avgpool2d;
+    static constexpr std::size_t parameter_count = 0, state_count = 0;
+    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
+    static constexpr std::size_t flops = H * W * C;
+    static std::string name() { return "GlobalAvgPool2D"; }
+    static void init(float*, float*, Rng&) {}
+    static void forward(const Pass& p) {
+      constexpr float scale = 1.0f / float(H * W);
+      for (std::size_t b = 0; b < p.batch; ++b) {
+        const float* x = p.in + b * H * W * C;
+        float* y = p.out + b * C;
+        std::fill_n(y, C, 0.0f);
+        for (std::size_t i = 0; i < H * W; ++i) detail::add_into(y, x + i * C, C);
+        for (std::size_t c = 0; c < C; ++c) y[c] *= scale;
+      }
+    }
+    static void backward(const Pass& p) {
+      if (!p.din) return;
+      constexpr float scale = 1.0f / float(H * W);
+      for (std::size_t b = 0; b < p.batch; ++b) {
+        const float* g = p.dout + b * C;
+        float* d = p.din + b * H * W * C;
+        for (std::size_t c = 0; c < C; ++c) d[c] = g[c] * scale;
+        for (std::size_t i = 1; i < H * W; ++i) std::copy_n(d, C, d + i * C);
+      }
+    }
+  };
+};
+
+/// Chain<Specs...>: the specs applied in order, used as one layer (PyTorch's nn.Sequential inside
+/// a model). Input: what the first spec takes; output: the last one's. Parameters and state: the
+/// parts' in order. A part that does not take its input stops compilation with that part's own
+/// message.
+template <class... Specs>
+struct Chain {
+  static_assert(sizeof...(Specs) > 0, "Chain needs at least one layer");
+
+  template <class In>
+  struct bind {
+    using bound_ = detail::bind_all<In, Specs...>;
+    using reported_ [[maybe_unused]] =
+        typename detail::composite_part_report<typename bound_::failed,
+                                               typename bound_::failed_input>::type;
+    using parts = typename bound_::type;
+    using info = detail::PartsInfo<parts>;
+    static constexpr std::size_t count = info::count;
+    template <std::size_t I>
+    using part = std::tuple_element_t<I, parts>;
+
+    using input_shape = In;
+    using output_shape = typename part<count - 1>::output_shape;
+    static constexpr LayerKind kind = LayerKind::chain;
+    static constexpr std::size_t parameter_count = info::parameter_count;
+    static constexpr std::size_t state_count = info::state_count;
+    static constexpr std::size_t flops = info::flops;
+
+   private:
+    static constexpr auto output_sizes =
+        detail::over_parts<parts>([](auto l) { return decltype(l)::type::output_shape::size; });
+    static constexpr std::size_t max_io = [] {
+      std::size_t m = In::size;
+      for (auto s : output_sizes) m = std::max(m, s);
+      return m;
+    }();
+    static constexpr std::size_t activations = [] {
+      std::size_t s = 0;
+      for (std::size_t i = 0; i + 1 < count; ++i) s += output_sizes[i];
+      return s;
+    }();
+
+    // Scratch: the outputs of all parts but the last (kept for backward), two gradient buffers
+    // between parts, then each part's own scratch.
+    struct Layout {
+      std::array<float*, count> act{}, scratch{};
+      std::array<float*, 2> grad{};
+      Layout(float* base, std::size_t batch) {
+        detail::ScratchCursor c(base);
+        for (std::size_t i = 0; i + 1 < count; ++i) act[i] = c.take(batch * output_sizes[i]);
+        for (auto& g : grad) g = c.take(batch * max_io);
+        detail::for_each_part<parts>([&]<std::size_t I, class P>() {
+          scratch[I] = c.take(batch * P::scratch_per_sample + P::scratch_fixed);
+        });
+      }
+    };
+
+   public:
+    static constexpr std::size_t scratch_per_sample =
+        activations + 2 * max_io + info::scratch_per_sample;
+    static constexpr std::size_t scratch_fixed = 16 * (count + 1) + info::scratch_fixed;
+
+    static std::string name() { return "Chain<" + detail::part_names<parts>() + ">"; }
+    static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
+
+    static void forward(const Pass& p) {
+      const Layout l(p.scratch, p.batch);
+      detail::for_each_part<parts>([&]<std::size_t I, class P>() {
+        Pass q = info::template part_pass<I>(p, l.scratch[I]);
+        q.in = I == 0 ? p.in : l.act[I - 1];
+        q.out = I + 1 == count ? p.out : l.act[I];
+        P::forward(q);
+      });
+    }
+    static void backward(const Pass& p) {
+      const Layout l(p.scratch, p.batch);
+      const float* g = p.dout;
+      detail::for_each_part_reverse<parts>([&]<std::size_t I, class P>() {
+        Pass q = info::template part_pass<I>(p, l.scratch[I]);
+        q.in = I == 0 ? p.in : l.act[I - 1];
+        q.out = I + 1 == count ? p.out : l.act[I];
+        q.dout = g;
+        q.din = I == 0 ? p.din : l.grad[I % 2];
+        P::backward(q);
+        g = q.din;
+      });
+    }
+  };
+};
+
+namespace detail {
+template <class Main, class Shortcut, class MainOut, class ShortcutOut>
+struct residual_shapes_differ {
+  static_assert(always_false<Main>,
+                "Residual: Main and Shortcut give different shapes; their outputs must be added "
+                "element by element (the instantiation notes show both shapes, MainOut and "
+                "ShortcutOut); a shortcut that changes the shape is a projection, e.g. "
+                "Chain<Conv2D<C, 1, 2>, BatchNorm>");
+};
+template <class Main, class Shortcut, class MainOut, class ShortcutOut>
+struct residual_check {
+  using type = void;
+};
+template <class Main, class Shortcut, class MainOut, class ShortcutOut>
+requires(!std::is_same_v<MainOut, ShortcutOut>) struct residual_check<Main, Shortcut, MainOut,
+                                                                      ShortcutOut> {
+  using type = decltype(sizeof(residual_shapes_differ<Main, Shortcut, MainOut, ShortcutOut>));
+};
+}  // namespace detail
+
+/// Residual<Main, Shortcut = Identity>: y = Main(x) + Shortcut(x) (He et al. 2016, "Deep
+/// Residual Learning for Image Recognition", eq. 1 and, with a projection shortcut, eq. 2).
+/// Main and Shortcut are specs, usually Chains; their output shapes must be equal (a compile
+/// error names both otherwise). Parameters and state: Main's, then Shortcut's. The activation
+/// after the addition is a layer of its own after the block (ReLU in the original ResNet).
+/// dL/dx = Main'(x)^T dL/dy + Shortcut'(x)^T dL/dy.
+template <class Main, class Shortcut = Identity>
+struct Residual {
+  template <class In>
+  struct bind {
+    using main_ = typename Main::template bind<In>;
+    using shortcut_ = typename Shortcut::template bind<In>;
+    using main_reported_ [[maybe_unused]] = typename detail::composite_part_report<
+        std::conditional_t<detail::rejected_v<main_>, main_, void>, In>::type;
+    using shortcut_reported_ [[maybe_unused]] = typename detail::composite_part_report<
+        std::conditional_t<detail::rejected_v<shortcut_>, shortcut_, void>, In>::type;
+    // After a rejected part, stand-ins keep the type well-formed (one error per mistake).
+    using main_type = std::conditional_t<detail::rejected_v<main_>, detail::Unbound<In>, main_>;
+    using shortcut_type =
+        std::conditional_t<detail::rejected_v<shortcut_>, detail::Unbound<In>, shortcut_>;
+    using shapes_checked_ [[maybe_unused]] =
+        typename detail::residual_check<Main, Shortcut, typename main_type::output_shape,
+                                        typename shortcut_type::output_shape>::type;
+    using parts = std::tuple<main_type, shortcut_type>;
+    using info = detail::PartsInfo<parts>;
+
+    using input_shape = In;
+    using output_shape = typename main_type::output_shape;
+    static constexpr LayerKind kind = LayerKind::residual;
+    static constexpr bool identity_shortcut = requires { requires shortcut_type::is_identity; };
+    static constexpr std::size_t parameter_count = info::parameter_count;
+    static constexpr std::size_t state_count = info::state_count;
+    static constexpr std::size_t flops = info::flops + output_shape::size;
+
+   private:
+    static constexpr std::size_t Out = output_shape::size;
+    // Scratch: Main's output (kept for Main's backward, the sum goes to out), Shortcut's output
+    // and its input gradient (unless it is the identity), then the parts' own scratch.
+    struct Layout {
+      float *main_out, *short_out = nullptr, *short_din = nullptr, *main_scratch, *short_scratch;
+      Layout(float* base, std::size_t batch) {
+        detail::ScratchCursor c(base);
+        main_out = c.take(batch * Out);
+        if constexpr (!identity_shortcut) {
+          short_out = c.take(batch * Out);
+          short_din = c.take(batch * In::size);
+        }
+        main_scratch = c.take(batch * main_type::scratch_per_sample + main_type::scratch_fixed);
+        short_scratch =
+            c.take(batch * shortcut_type::scratch_per_sample + shortcut_type::scratch_fixed);
+      }
+    };
+
+   public:
+    static constexpr std::size_t scratch_per_sample =
+        Out + (identity_shortcut ? 0 : Out + In::size) + info::scratch_per_sample;
+    static constexpr std::size_t scratch_fixed = 16 * 3 + info::scratch_fixed;
+
+    static std::string name() {
+      return "Residual<" + main_type::name() + "," + shortcut_type::name() + ">";
+    }
+    static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
+
+    static void forward(const Pass& p) {
+      const Layout l(p.scratch, p.batch);
+      Pass m = info::template part_pass<0>(p, l.main_scratch);
+      m.out = l.main_out;
+      main_type::forward(m);
+      const std::size_t n = p.batch * Out;
+      if constexpr (identity_shortcut) {
+        kernels::zip(
+            n, l.main_out, p.in, p.out, [](kernels::simd a, kernels::simd b) { return a + b; },
+            [](float a, float b) { return a + b; });
+      } else {
+        Pass s = info::template part_pass<1>(p, l.short_scratch);
+        s.out = l.short_out;
+        shortcut_type::forward(s);
+        kernels::zip(
+            n, l.main_out, l.short_out, p.out,
+            [](kernels::simd a, kernels::simd b) { return a + b; },
+            [](float a, float b) { return a + b; });
+      }
+    }
+    static void backward(const Pass& p) {
+      const Layout l(p.scratch, p.batch);
+      Pass m = info::template part_pass<0>(p, l.main_scratch);
+      m.out = l.main_out;
+      m.din = p.din;
+      main_type::backward(m);
+      if constexpr (identity_shortcut) {
+        if (p.din) detail::add_into(p.din, p.dout, p.batch * In::size);
+      } else {
+        Pass s = info::template part_pass<1>(p, l.short_scratch);
+        s.out = l.short_out;
+        s.din = p.din ? l.short_din : nullptr;
+        shortcut_type::backward(s);
+        if (p.din) detail::add_into(p.din, l.short_din, p.batch * In::size);
+      }
+    }
+  };
+};
+
+namespace detail {
+/// Concat's output shape for branch outputs Outs: Images of equal H and W give Image<H, W, sum
+/// of C>; Vectors give Vector<sum of N>; anything else is rejected (void).
+template <class... Outs>
+struct concat_shape {
+  using type = void;
+};
+template <std::size_t H, std::size_t W, std::size_t... C>
+struct concat_shape<Image<H, W, C>...> {
+  using type = Image<H, W, (C + ...)>;
+};
+template <std::size_t... N>
+struct concat_shape<Vector<N>...> {
+  using type = Vector<(N + ...)>;
+};
+template <class Branches, class Outs>
+struct concat_mismatch {
+  static_assert(always_false<Branches>,
+                "Concat: the branches' outputs must all be Images of the same height and width "
+                "(joined along channels) or all Vectors (joined along features); the "
+                "instantiation notes show them (Outs)");
+};
+template <class Branches, class Out, class Outs>
+struct concat_check {
+  using type = void;
+};
+template <class Branches, class Outs>
+struct concat_check<Branches, void, Outs> {
+  using type = decltype(sizeof(concat_mismatch<Branches, Outs>));
+};
+}  // namespace detail
+
+/// Concat<Branches...>: every branch applied to the same input, their outputs joined along
+/// channels (Images of equal H and W: y[h][w] = [b1(x)[h][w], b2(x)[h][w], ...]) or features
+/// (Vectors), as torch.cat(dim=1) over the branches (Szegedy et al. 2015, "Going Deeper with
+/// Convolutions", the Inception module). Parameters and state: the branches' in order.
+template <class... Branches>
+struct Concat {
+  static_assert(sizeof...(Branches) > 0, "Concat needs at least one branch");
+
+  template <class In>
+  struct bind {
+    template <class B>
+    using bound_branch = typename Chain<B>::template bind<In>;
+    using parts = std::tuple<bound_branch<Branches>...>;
+    using info = detail::PartsInfo<parts>;
+    static constexpr std::size_t count = info::count;
+    using joined_ =
+        typename detail::concat_shape<typename bound_branch<Branches>::output_shape...>::type;
+    using checked_ [[maybe_unused]] = typename detail::concat_check<
+        std::tuple<Branches...>, joined_,
+        std::tuple<typename bound_branch<Branches>::output_shape...>>::type;
+
+    using input_shape = In;
+    using output_shape = std::conditional_t<std::is_void_v<joined_>, Vector<1>, joined_>;
+    static constexpr LayerKind kind = LayerKind::concat;
+    static constexpr std::size_t parameter_count = info::parameter_count;
+    static constexpr std::size_t state_count = info::state_count;
+    static constexpr std::size_t flops = info::flops + output_shape::size;
+
+   private:
+    static constexpr auto widths = detail::over_parts<parts>([](auto l) {
+      using O = typename decltype(l)::type::output_shape;
+      if constexpr (is_image_v<O>)
+        return O::channels;
+      else
+        return O::size;
+    });
+    static constexpr auto width_offsets = detail::prefix_sums(widths);
+    static constexpr std::size_t total_width = width_offsets[count];
+    static constexpr std::size_t positions = output_shape::size / total_width;  // H*W or 1
+    static constexpr auto out_sizes =
+        detail::over_parts<parts>([](auto l) { return decltype(l)::type::output_shape::size; });
+
+    // Scratch: each branch's output and output gradient, one input-gradient buffer, then each
+    // branch's own scratch.
+    struct Layout {
+      std::array<float*, count> out{}, dout{}, scratch{};
+      float* din = nullptr;
+      Layout(float* base, std::size_t batch) {
+        detail::ScratchCursor c(base);
+        for (std::size_t i = 0; i < count; ++i) out[i] = c.take(batch * out_sizes[i]);
+        for (std::size_t i = 0; i < count; ++i) dout[i] = c.take(batch * out_sizes[i]);
+        din = c.take(batch * In::size);
+        detail::for_each_part<parts>([&]<std::size_t I, class P>() {
+          scratch[I] = c.take(batch * P::scratch_per_sample + P::scratch_fixed);
+        });
+      }
+    };
+
+   public:
+    static constexpr std::size_t scratch_per_sample =
+        2 * output_shape::size + In::size + info::scratch_per_sample;
+    static constexpr std::size_t scratch_fixed = 16 * (2 * count + 1) + info::scratch_fixed;
+
+    static std::string name() { return "Concat<" + detail::part_names<parts>() + ">"; }
+    static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
+
+    static void forward(const Pass& p) {
+      const Layout l(p.scratch, p.batch);
+      detail::for_each_part<parts>([&]<std::size_t I, class P>() {
+        Pass q = info::template part_pass<I>(p, l.scratch[I]);
+        q.out = l.out[I];
+        P::forward(q);
+        // Interleave: position r of sample b gets the branch's widths[I] values at its offset.
+        const std::size_t rows = p.batch * positions;
+        for (std::size_t r = 0; r < rows; ++r)
+          std::copy_n(l.out[I] + r * widths[I], widths[I],
+                      p.out + r * total_width + width_offsets[I]);
+      });
+    }
+    static void backward(const Pass& p) {
+      const Layout l(p.scratch, p.batch);
+      detail::for_each_part<parts>([&]<std::size_t I, class P>() {
+        const std::size_t rows = p.batch * positions;
+        for (std::size_t r = 0; r < rows; ++r)
+          std::copy_n(p.dout + r * total_width + width_offsets[I], widths[I],
+                      l.dout[I] + r * widths[I]);
+        Pass q = info::template part_pass<I>(p, l.scratch[I]);
+        q.out = l.out[I];
+        q.dout = l.dout[I];
+        q.din = !p.din ? nullptr : I == 0 ? p.din : l.din;
+        P::backward(q);
+        if (I > 0 && p.din) detail::add_into(p.din, l.din, p.batch * In::size);
+      });
+    }
+  };
+};
+
+}  // namespace ctnn

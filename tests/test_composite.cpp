@@ -1,0 +1,196 @@
+// Composite layers: Chain, Residual, Concat, Identity and GlobalAvgPool2D. Gradients against
+// finite differences, outputs against the parts run one by one, and networks that contain them.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctnn/ctnn.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "files.hpp"
+#include "gradcheck.hpp"
+#include "reference.hpp"
+
+using namespace ctnn;
+
+namespace {
+
+using Img = Image<6, 6, 3>;
+using ConvSame = Conv2D<3, 3, 1, Same>;
+using MainPath = Chain<ConvSame, BatchNorm, ReLU, ConvSame, BatchNorm>;
+using Projection = Chain<Conv2D<5, 1, 2>, BatchNorm>;
+// Central differences across ReLU's kink are wrong by design (a step of 1e-2 in a weight moves
+// many pre-activations, more so through BatchNorm's batch statistics): the gradient checks use
+// Tanh, which is smooth; ReLU is checked where the outputs are compared part by part.
+using SmoothPath = Chain<ConvSame, BatchNorm, Tanh, ConvSame, BatchNorm>;
+using SmoothDown = Chain<Conv2D<5, 3, 2, Same>, BatchNorm, Tanh, Conv2D<5, 3, 1, Same>>;
+
+// Runs bound layer L's forward on in (batch samples) with params and state, in inference mode.
+template <class L>
+std::vector<float> run(const std::vector<float>& params, std::vector<float>& state,
+                       const std::vector<float>& in, std::size_t batch) {
+  std::vector<float> out(batch * L::output_shape::size);
+  std::vector<float> scratch(batch * L::scratch_per_sample + L::scratch_fixed);
+  Pass p;
+  p.params = params.data();
+  p.state = state.data();
+  p.scratch = scratch.data();
+  p.in = in.data();
+  p.out = out.data();
+  p.batch = batch;
+  L::forward(p);
+  return out;
+}
+
+template <class L>
+std::vector<float> initial_params(std::vector<float>& state) {
+  std::vector<float> params(L::parameter_count);
+  state.assign(L::state_count, 0.0f);
+  Rng rng(3);
+  L::init(params.data(), state.data(), rng);
+  auto noise = ctnn_test::random_vector(params.size(), 4, -0.2f, 0.2f);
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] += noise[i];
+  auto s = ctnn_test::random_vector(state.size(), 5, 0.5f, 1.5f);
+  state = s;
+  return params;
+}
+
+}  // namespace
+
+TEST_CASE("Chain, Residual, Concat and GlobalAvgPool2D: gradients match finite differences") {
+  SUBCASE("GlobalAvgPool2D") {
+    ctnn_test::check_layer_gradients<GlobalAvgPool2D::bind<Img>>(3, true);
+  }
+  SUBCASE("Chain") {
+    ctnn_test::check_layer_gradients<SmoothPath::bind<Img>>(2, false);
+  }
+  SUBCASE("Chain, training (batch statistics)") {
+    ctnn_test::check_layer_gradients<SmoothPath::bind<Img>>(3, true);
+  }
+  SUBCASE("Residual, identity shortcut") {
+    ctnn_test::check_layer_gradients<Residual<SmoothPath>::bind<Img>>(2, false);
+    ctnn_test::check_layer_gradients<Residual<SmoothPath>::bind<Img>>(2, true);
+  }
+  SUBCASE("Residual, projection shortcut") {
+    ctnn_test::check_layer_gradients<Residual<SmoothDown, Projection>::bind<Img>>(2, false);
+    ctnn_test::check_layer_gradients<Residual<SmoothDown, Projection>::bind<Img>>(2, true);
+  }
+  SUBCASE("Concat of images, along channels") {
+    ctnn_test::check_layer_gradients<
+        Concat<ConvSame, Chain<Conv2D<2, 1>, Tanh>, Identity>::bind<Img>>(2, false);
+  }
+  SUBCASE("Concat of vectors, along features") {
+    ctnn_test::check_layer_gradients<Concat<Dense<4>, Chain<Dense<3>, Tanh>>::bind<Vector<5>>>(
+        3, false);
+  }
+  SUBCASE("nested: a Residual inside a Chain inside a Residual") {
+    using Inner = Residual<Chain<ConvSame, Tanh, ConvSame>>;
+    ctnn_test::check_layer_gradients<Residual<Chain<Inner, Tanh, Inner>>::bind<Img>>(2, true);
+  }
+}
+
+TEST_CASE("composites compute what their parts compute one by one") {
+  const std::size_t batch = 2;
+  const auto x = ctnn_test::random_vector(batch * Img::size, 9);
+
+  // Residual<MainPath>: y = main(x) + x, main run part by part.
+  using R = Residual<MainPath>::bind<Img>;
+  std::vector<float> state;
+  const auto params = initial_params<R>(state);
+  auto st = state;
+  const auto y = run<R>(params, st, x, batch);
+  using C1 = ConvSame::bind<Img>;
+  using B = BatchNorm::bind<Img>;
+  using A = ReLU::bind<Img>;
+  std::vector<float> s0, s1(state.begin(), state.begin() + B::state_count),
+      s2(state.begin() + B::state_count, state.end());
+  std::size_t at = 0;
+  auto slice = [&](std::size_t n) {
+    std::vector<float> v(params.begin() + at, params.begin() + at + n);
+    at += n;
+    return v;
+  };
+  const auto p1 = slice(C1::parameter_count), p2 = slice(B::parameter_count),
+             p3 = slice(C1::parameter_count), p4 = slice(B::parameter_count);
+  auto h = run<C1>(p1, s0, x, batch);
+  h = run<B>(p2, s1, h, batch);
+  h = run<A>({}, s0, h, batch);
+  h = run<C1>(p3, s0, h, batch);
+  h = run<B>(p4, s2, h, batch);
+  REQUIRE(y.size() == h.size());
+  for (std::size_t i = 0; i < y.size(); ++i)
+    CHECK(y[i] == doctest::Approx(h[i] + x[i]).epsilon(1e-6));
+
+  // Concat<ConvSame, Identity> on images: channels [conv(x), x] at every pixel.
+  using K = Concat<ConvSame, Identity>::bind<Img>;
+  static_assert(std::is_same_v<K::output_shape, Image<6, 6, 6>>);
+  std::vector<float> ks;
+  const auto kp = initial_params<K>(ks);
+  const auto ky = run<K>(kp, ks, x, batch);
+  const auto conv = run<C1>(kp, s0, x, batch);
+  for (std::size_t r = 0; r < batch * 36; ++r)
+    for (std::size_t c = 0; c < 3; ++c) {
+      CHECK(ky[r * 6 + c] == conv[r * 3 + c]);
+      CHECK(ky[r * 6 + 3 + c] == x[r * 3 + c]);
+    }
+
+  // GlobalAvgPool2D: the mean of each channel.
+  const auto g = run<GlobalAvgPool2D::bind<Img>>({}, s0, x, batch);
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t c = 0; c < 3; ++c) {
+      double sum = 0;
+      for (std::size_t i = 0; i < 36; ++i) sum += x[(b * 36 + i) * 3 + c];
+      CHECK(g[b * 3 + c] == doctest::Approx(sum / 36).epsilon(1e-5));
+    }
+}
+
+namespace {
+// 8x8 images of 3 classes: a bright band at the top, middle or bottom rows.
+data::Dataset bands(std::size_t n, std::uint32_t seed) {
+  data::Dataset d;
+  d.sample_size = 64;
+  d.classes = 3;
+  d.inputs = ctnn_test::random_vector(n * 64, seed, 0.0f, 0.3f);
+  Rng rng(seed);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto k = static_cast<std::int32_t>(rng.below(3));
+    d.labels.push_back(k);
+    for (std::size_t r = 0; r < 2; ++r)
+      for (std::size_t c = 0; c < 8; ++c) d.inputs[i * 64 + (3 * k + r) * 8 + c] += 0.7f;
+  }
+  return d;
+}
+using TinyResNet = Sequential<
+    Input<8, 8, 1>, Conv2D<4, 3, 1, Same>, BatchNorm, ReLU,
+    Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm, ReLU, Conv2D<4, 3, 1, Same>, BatchNorm>>, ReLU,
+    Residual<Chain<Conv2D<8, 3, 2, Same>, BatchNorm, ReLU, Conv2D<8, 3, 1, Same>, BatchNorm>,
+             Chain<Conv2D<8, 1, 2>, BatchNorm>>,
+    ReLU, GlobalAvgPool2D, Dense<3>>;
+}  // namespace
+
+TEST_CASE("a small ResNet trains, saves and loads, and names its nesting") {
+  static_assert(std::is_same_v<TinyResNet::output_shape, Vector<3>>);
+  const auto train = bands(240, 1), test = bands(90, 2);
+  TinyResNet net(1);
+  Adam adam(0.01f);
+  FitOptions o;
+  o.epochs = 8;
+  o.batch_size = 16;
+  o.threads = 2;
+  fit(net, adam, train, o);
+  const double accuracy = evaluate(net, test, 1).accuracy;
+  CHECK(accuracy > 0.9);
+
+  ctnn_test::TempDir dir;
+  save(net, dir.file("r.ctnn"));
+  TinyResNet back(uninitialized);
+  load(back, dir.file("r.ctnn"));
+  CHECK(evaluate(back, test, 1).accuracy == accuracy);
+
+  const std::string sig = TinyResNet::signature();
+  CHECK(sig.find("Residual<Chain<Conv2D<8,3,2,same>,BatchNorm<0.1,1e-05>,ReLU,Conv2D<8,3,1,same>,"
+                 "BatchNorm<0.1,1e-05>>,Chain<Conv2D<8,1,2,valid>,BatchNorm<0.1,1e-05>>> "
+                 "Image<8,8,4> -> Image<4,4,8>") != std::string::npos);
+}
