@@ -194,3 +194,72 @@ TEST_CASE("a small ResNet trains, saves and loads, and names its nesting") {
                  "BatchNorm<0.1,1e-05>>,Chain<Conv2D<8,1,2,valid>,BatchNorm<0.1,1e-05>>> "
                  "Image<8,8,4> -> Image<4,4,8>") != std::string::npos);
 }
+
+TEST_CASE("summary shows the parts of composites, indented") {
+  std::ostringstream os;
+  summary<TinyResNet>(os);
+  const std::string s = os.str();
+  INFO(s);
+  CHECK(s.find("\nResidual ") != std::string::npos);
+  CHECK(s.find("\n  main: Chain ") != std::string::npos);
+  CHECK(s.find("\n    Conv2D<4,3,1,same> ") != std::string::npos);
+  CHECK(s.find("\n  shortcut: Identity ") != std::string::npos);
+  CHECK(s.find("\n  shortcut: Chain ") != std::string::npos);
+  CHECK(s.find("\n    Conv2D<8,1,2,valid> ") != std::string::npos);
+  CHECK(s.find("\nGlobalAvgPool2D ") != std::string::npos);
+  CHECK(s.find("Total params: " + std::to_string(TinyResNet::parameter_count)) !=
+        std::string::npos);
+}
+
+TEST_CASE("safetensors names of composites follow the PyTorch modules") {
+  using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3, 1, Same>,
+                         Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm>>,
+                         Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm>,
+                                  Chain<Conv2D<6, 1, 2>, BatchNorm>>,
+                         Concat<Conv2D<2, 1>, Chain<Conv2D<3, 1>, ReLU, Conv2D<3, 1>>>, Flatten,
+                         Dense<3>>;
+  std::vector<std::string> names;
+  for (const auto& m : io::safetensors_detail::tensor_maps<Net>()) names.push_back(m.name);
+  const std::vector<std::string> expected = {
+      "0.weight",
+      "0.bias",
+      "1.main.0.weight",
+      "1.main.0.bias",
+      "1.main.1.weight",
+      "1.main.1.bias",
+      "1.main.1.running_mean",
+      "1.main.1.running_var",
+      "1.main.1.num_batches_tracked",
+      "2.main.0.weight",
+      "2.main.0.bias",
+      "2.main.1.weight",
+      "2.main.1.bias",
+      "2.main.1.running_mean",
+      "2.main.1.running_var",
+      "2.main.1.num_batches_tracked",
+      "2.shortcut.0.weight",
+      "2.shortcut.0.bias",
+      "2.shortcut.1.weight",
+      "2.shortcut.1.bias",
+      "2.shortcut.1.running_mean",
+      "2.shortcut.1.running_var",
+      "2.shortcut.1.num_batches_tracked",
+      "3.branches.0.weight",
+      "3.branches.0.bias",
+      "3.branches.1.0.weight",
+      "3.branches.1.0.bias",
+      "3.branches.1.2.weight",
+      "3.branches.1.2.bias",
+      "5.weight",
+      "5.bias"};
+  CHECK(names == expected);
+
+  // Every parameter and state value is in exactly one tensor, and the file round-trips.
+  Net net(2);
+  ctnn_test::TempDir dir;
+  save_safetensors(net, dir.file("n.safetensors"));
+  Net back(uninitialized);
+  load_safetensors(back, dir.file("n.safetensors"));
+  CHECK(std::equal(net.parameters().begin(), net.parameters().end(), back.parameters().begin()));
+  CHECK(std::equal(net.state().begin(), net.state().end(), back.state().begin()));
+}

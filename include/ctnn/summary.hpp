@@ -6,29 +6,55 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
+
+#include "layers/layer.hpp"
 
 namespace ctnn {
 
-/// Writes one row per layer (name, output shape, parameter count), then the totals: parameters,
-/// state floats, forward FLOPs per sample and the bytes of a Workspace for one sample.
+namespace detail {
+/// Rows of bound layer L for summary(): its name and, for a composite (a layer with `parts`),
+/// a row per part below it, indented; Residual's parts are labelled main: and shortcut:.
+template <class L, class Row>
+void summary_rows(Row& row, const std::string& indent, const std::string& label) {
+  if constexpr (requires { typename L::parts; }) {
+    const char* kind = L::kind == LayerKind::residual ? "Residual"
+                       : L::kind == LayerKind::concat ? "Concat"
+                                                      : "Chain";
+    row(indent + label + kind, L::output_shape::name(), std::to_string(L::parameter_count));
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (summary_rows<std::tuple_element_t<I, typename L::parts>>(
+           row, indent + "  ",
+           L::kind == LayerKind::residual ? (I == 0 ? "main: " : "shortcut: ") : ""),
+       ...);
+    }
+    (std::make_index_sequence<std::tuple_size_v<typename L::parts>>{});
+  } else {
+    row(indent + label + L::name(), L::output_shape::name(), std::to_string(L::parameter_count));
+  }
+}
+}  // namespace detail
+
+/// Writes one row per layer (name, output shape, parameter count), with the parts of composite
+/// layers (Chain, Residual, Concat) indented below them, then the totals: parameters, state
+/// floats, forward FLOPs per sample and the bytes of a Workspace for one sample.
 template <class Net>
 void summary(std::ostream& os) {
   constexpr int w1 = 28, w2 = 22, w3 = 12;
   const std::string rule(w1 + w2 + w3, '-');
   auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
-    os << std::left << std::setw(w1) << a << std::setw(w2) << b << std::right << std::setw(w3)
-       << c << "\n";
+    os << std::left << std::setw(w1) << a << std::setw(w2) << b << std::right << std::setw(w3) << c
+       << "\n";
   };
   os << rule << "\n";
   row("Layer", "Output shape", "Param #");
   os << std::string(w1 + w2 + w3, '=') << "\n";
   row("Input", Net::input_shape::name(), "0");
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (row(Net::template layer<I>::name(), Net::template layer<I>::output_shape::name(),
-         std::to_string(Net::template layer<I>::parameter_count)),
-     ...);
-  }(std::make_index_sequence<Net::layer_count>{});
+    (detail::summary_rows<typename Net::template layer<I>>(row, "", ""), ...);
+  }
+  (std::make_index_sequence<Net::layer_count>{});
   os << std::string(w1 + w2 + w3, '=') << "\n";
   std::ostringstream flops;
   flops << std::fixed << std::setprecision(2) << static_cast<double>(Net::flops) / 1e6 << " M";

@@ -96,21 +96,35 @@ inline std::size_t from_chw(std::size_t q, FlatImage im) {
   return (h * im.w + w) * im.c + c;
 }
 
-template <class Net, std::size_t I>
-constexpr FlatImage flat_image_input() {
-  using In = typename Net::template layer<I>::input_shape;
-  if constexpr (is_image_v<In>) {
+/// Whether a bound layer keeps the element order of its input (its output, read flat, is its
+/// input's elements in the same order, or one value per element as in BatchNorm on a Vector).
+template <class L>
+constexpr bool keeps_order() {
+  constexpr LayerKind k = L::kind;
+  return k == LayerKind::flatten || k == LayerKind::activation || k == LayerKind::softmax ||
+         k == LayerKind::dropout || k == LayerKind::batchnorm || k == LayerKind::identity;
+}
+
+/// The image whose channels-last flattening the input of L is, given `incoming` (that of the
+/// output of the layer before it): L's own input when it is an Image, else `incoming`.
+template <class L>
+constexpr FlatImage flat_input(FlatImage incoming) {
+  using In = typename L::input_shape;
+  if constexpr (is_image_v<In>)
     return {In::height, In::width, In::channels};
-  } else if constexpr (is_vector_v<In> && I > 0) {
-    constexpr LayerKind k = Net::template layer<I - 1>::kind;
-    if constexpr (k == LayerKind::flatten || k == LayerKind::activation ||
-                  k == LayerKind::softmax || k == LayerKind::dropout || k == LayerKind::batchnorm)
-      return flat_image_input<Net, I - 1>();
-    else
-      return {};
-  } else {
+  else if constexpr (is_vector_v<In>)
+    return incoming;
+  else
     return {};
-  }
+}
+
+/// The same for L's output: what L's input was when L keeps the order and gives a Vector.
+template <class L>
+constexpr FlatImage flat_output(FlatImage incoming) {
+  if constexpr (keeps_order<L>() && is_vector_v<typename L::output_shape>)
+    return flat_input<L>(incoming);
+  else
+    return {};
 }
 
 template <class L>
@@ -129,12 +143,48 @@ void add_recurrent(std::vector<TensorMap>& out, const std::string& prefix,
       {prefix + "bias_hh_l0" + suffix, {GH}, offset, [](std::size_t e) { return L::bh + e; }});
 }
 
-template <class Net, std::size_t I>
-void add_layer(std::vector<TensorMap>& out, std::size_t state_offset) {
-  using L = typename Net::template layer<I>;
-  const std::string p = std::to_string(I) + ".";
-  constexpr std::size_t po = Net::template parameter_offset<I>;
-  if constexpr (L::kind == LayerKind::conv2d) {
+template <class L>
+void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
+               FlatImage incoming);
+
+/// The tensors of the parts of a composite L, part I named prefix + names[I] + ".", its
+/// parameters and state at po and so plus its offsets in the composite; `chained`: each part's
+/// input is the previous part's output (Chain), else all take the composite's input.
+template <class L, bool chained, class Names>
+void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
+               FlatImage incoming, Names names) {
+  using Parts = typename L::parts;
+  using Info = typename L::info;
+  FlatImage flat = incoming;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          using Part = std::tuple_element_t<I, Parts>;
+          add_layer<Part>(out, p + names(I) + ".", po + Info::parameter_offsets[I],
+                          so + Info::state_offsets[I], chained ? flat : incoming);
+          if constexpr (chained) flat = flat_output<Part>(flat);
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
+}
+
+/// The tensors of bound layer L, named prefix `p` + PyTorch's suffix ("3.weight", or
+/// "3.main.0.weight" inside a Residual), its parameters at po in parameters() and its state at
+/// so in state(); `incoming` is the image whose flattening its input is, if any.
+template <class L>
+void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
+               FlatImage incoming) {
+  if constexpr (L::kind == LayerKind::chain) {
+    add_parts<L, true>(out, p.substr(0, p.size() - 1), po, so, incoming,
+                       [](std::size_t i) { return "." + std::to_string(i); });
+  } else if constexpr (L::kind == LayerKind::residual) {
+    add_parts<L, false>(out, p.substr(0, p.size() - 1), po, so, incoming,
+                        [](std::size_t i) { return std::string(i == 0 ? ".main" : ".shortcut"); });
+  } else if constexpr (L::kind == LayerKind::concat) {
+    add_parts<L, false>(out, p.substr(0, p.size() - 1), po, so, incoming,
+                        [](std::size_t i) { return ".branches." + std::to_string(i); });
+  } else if constexpr (L::kind == LayerKind::conv2d) {
     constexpr std::size_t F = L::F, K = L::K, C = L::input_shape::channels;
     out.push_back({p + "weight", {F, C, K, K}, po, [](std::size_t e) {
                      const std::size_t kw = e % K, kh = e / K % K, c = e / (K * K) % C,
@@ -144,21 +194,21 @@ void add_layer(std::vector<TensorMap>& out, std::size_t state_offset) {
     out.push_back({p + "bias", {F}, po, [](std::size_t e) { return L::weight_count + e; }});
   } else if constexpr (L::kind == LayerKind::dense) {
     constexpr std::size_t N = L::N, K = L::K;
-    constexpr FlatImage im = flat_image_input<Net, I>();
+    const FlatImage im = flat_input<L>(incoming);
     out.push_back({p + "weight", {N, K}, po, [im](std::size_t e) {
                      return from_chw(e % K, im) * N + e / K;
                    }});
     out.push_back({p + "bias", {N}, po, [](std::size_t e) { return L::weight_count + e; }});
   } else if constexpr (L::kind == LayerKind::batchnorm) {
     constexpr std::size_t C = L::C;
-    constexpr FlatImage im =
-        is_vector_v<typename L::input_shape> ? flat_image_input<Net, I>() : FlatImage{};
+    const FlatImage im =
+        is_vector_v<typename L::input_shape> ? flat_input<L>(incoming) : FlatImage{};
     auto first = [im](std::size_t e) { return from_chw(e, im); };
     auto second = [im](std::size_t e) { return C + from_chw(e, im); };
     out.push_back({p + "weight", {C}, po, first});
     out.push_back({p + "bias", {C}, po, second});
-    out.push_back({p + "running_mean", {C}, state_offset, first, true});
-    out.push_back({p + "running_var", {C}, state_offset, second, true});
+    out.push_back({p + "running_mean", {C}, so, first, true});
+    out.push_back({p + "running_var", {C}, so, second, true});
     out.push_back({p + "num_batches_tracked", {}, 0, nullptr, false, true});
   } else if constexpr (L::kind == LayerKind::lstm || L::kind == LayerKind::gru ||
                        L::kind == LayerKind::simple_rnn) {
@@ -177,11 +227,19 @@ template <class Net>
 std::vector<TensorMap> tensor_maps() {
   std::vector<TensorMap> out;
   std::size_t state_offset = 0;
-  const auto add = [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((add_layer<Net, I>(out, state_offset), state_offset += Net::template layer<I>::state_count),
-     ...);
-  };
-  add(std::make_index_sequence<Net::layer_count>{});
+  FlatImage flat{};
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          using L = typename Net::template layer<I>;
+          add_layer<L>(out, std::to_string(I) + ".", Net::template parameter_offset<I>,
+                       state_offset, flat);
+          flat = flat_output<L>(flat);
+          state_offset += L::state_count;
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<Net::layer_count>{});
   return out;
 }
 

@@ -475,7 +475,18 @@ struct Concat {
   template <class In>
   struct bind {
     template <class B>
-    using bound_branch = typename Chain<B>::template bind<In>;
+    using raw_branch_ = typename B::template bind<In>;
+    // A branch that does not take the input reports its own message; a stand-in keeps the type
+    // well-formed (one error per mistake).
+    template <class B>
+    using bound_branch =
+        std::conditional_t<detail::rejected_v<raw_branch_<B>>, detail::Unbound<In>, raw_branch_<B>>;
+    using reported_ [[maybe_unused]] =
+        decltype((sizeof(std::type_identity<typename detail::composite_part_report<
+                             std::conditional_t<detail::rejected_v<raw_branch_<Branches>>,
+                                                raw_branch_<Branches>, void>,
+                             In>::type>) +
+                  ...));
     using parts = std::tuple<bound_branch<Branches>...>;
     using info = detail::PartsInfo<parts>;
     static constexpr std::size_t count = info::count;
