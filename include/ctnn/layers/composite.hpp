@@ -147,10 +147,60 @@ struct PartsInfo {
   }
 };
 
-/// The message of a composite whose part does not take its input.
-template <class Failed, class FailedInput>
-struct composite_part_report {
-  using type = typename report_failure<void, Failed, FailedInput>::type;
+/// The message of part L of a composite, which does not take its input In (instantiated only
+/// through `type`, when the network reports its first failure).
+template <class L, class In>
+struct part_report {
+  using type = typename report_failure<void, L, In>::type;
+};
+/// Whether one of the bindings Ls is rejected, and whether its message has been given; `message`
+/// is a class whose `type` instantiates the message of the first (nested, so that only asking
+/// for it does: Clang drops what a class declares after an error).
+template <class In, class... Ls>
+struct first_rejected {
+  static constexpr bool found = false, reported = false;
+  struct message {
+    using type = void;
+  };
+};
+template <class In, class L, class... Rest>
+struct first_rejected<In, L, Rest...> {
+  using next = first_rejected<In, Rest...>;
+  static constexpr bool found = rejected_v<L> || next::found;
+  static constexpr bool reported = rejected_v<L> ? requires { requires L::reported; } : next::reported;
+  struct message {
+    using type = typename std::conditional_t<rejected_v<L>, part_report<L, In>,
+                                             typename next::message>::type;
+  };
+};
+
+/// Base of every composite binding Self: when a part does not bind (or, as Self::mismatch says,
+/// the parts do not fit together) the composite is a rejected binding (layer.hpp) whose report<>
+/// gives that one message: the network around it reports it as its first failure and says
+/// nothing more. Self::failure is first_rejected over its parts; Self::mismatch_report a class
+/// whose `type` instantiates the mismatch message.
+template <class Self>
+struct CompositeRejection {
+  template <class = void>
+  struct report {
+    using type = typename std::conditional_t<Self::failure::found, typename Self::failure::message,
+                                             typename Self::mismatch_report>::type;
+  };
+  /// Instantiates the message when a rejected composite is used outside a network.
+  template <class S = Self>
+  static constexpr std::size_t report_now() {
+    if constexpr (S::failure::found || S::mismatch) {
+      if constexpr (!(S::failure::found && S::failure::reported)) {
+        using message [[maybe_unused]] = decltype(sizeof(typename S::template report<>::type*));
+      }
+    }
+    return 0;
+  }
+};
+
+/// No mismatch message.
+struct no_mismatch {
+  using type = void;
 };
 
 }  // namespace detail
@@ -230,11 +280,13 @@ struct Chain {
   static_assert(sizeof...(Specs) > 0, "Chain needs at least one layer");
 
   template <class In>
-  struct bind {
+  struct bind : detail::CompositeRejection<bind<In>> {
     using bound_ = detail::bind_all<In, Specs...>;
-    using reported_ [[maybe_unused]] =
-        typename detail::composite_part_report<typename bound_::failed,
-                                               typename bound_::failed_input>::type;
+    // A part that does not bind makes the Chain a rejected binding (CompositeRejection).
+    using failure = detail::first_rejected<typename bound_::failed_input, typename bound_::failed>;
+    static constexpr bool mismatch = false;
+    using mismatch_report = detail::no_mismatch;
+    static constexpr bool rejected = failure::found, reported = failure::reported;
     using parts = typename bound_::type;
     using info = detail::PartsInfo<parts>;
     static constexpr std::size_t count = info::count;
@@ -319,15 +371,6 @@ struct residual_shapes_differ {
                 "ShortcutOut); a shortcut that changes the shape is a projection, e.g. "
                 "Chain<Conv2D<C, 1, 2>, BatchNorm>");
 };
-template <class Main, class Shortcut, class MainOut, class ShortcutOut>
-struct residual_check {
-  using type = void;
-};
-template <class Main, class Shortcut, class MainOut, class ShortcutOut>
-requires(!std::is_same_v<MainOut, ShortcutOut>) struct residual_check<Main, Shortcut, MainOut,
-                                                                      ShortcutOut> {
-  using type = decltype(sizeof(residual_shapes_differ<Main, Shortcut, MainOut, ShortcutOut>));
-};
 }  // namespace detail
 
 /// Residual<Main, Shortcut = Identity>: y = Main(x) + Shortcut(x) (He et al. 2016, "Deep
@@ -339,22 +382,27 @@ requires(!std::is_same_v<MainOut, ShortcutOut>) struct residual_check<Main, Shor
 template <class Main, class Shortcut = Identity>
 struct Residual {
   template <class In>
-  struct bind {
+  struct bind : detail::CompositeRejection<bind<In>> {
     using main_ = typename Main::template bind<In>;
     using shortcut_ = typename Shortcut::template bind<In>;
-    using main_reported_ [[maybe_unused]] = typename detail::composite_part_report<
-        std::conditional_t<detail::rejected_v<main_>, main_, void>, In>::type;
-    using shortcut_reported_ [[maybe_unused]] = typename detail::composite_part_report<
-        std::conditional_t<detail::rejected_v<shortcut_>, shortcut_, void>, In>::type;
     // After a rejected part, stand-ins keep the type well-formed (one error per mistake).
     using main_type = std::conditional_t<detail::rejected_v<main_>, detail::Unbound<In>, main_>;
     using shortcut_type =
         std::conditional_t<detail::rejected_v<shortcut_>, detail::Unbound<In>, shortcut_>;
-    using shapes_checked_ [[maybe_unused]] =
-        typename detail::residual_check<Main, Shortcut, typename main_type::output_shape,
-                                        typename shortcut_type::output_shape>::type;
     using parts = std::tuple<main_type, shortcut_type>;
     using info = detail::PartsInfo<parts>;
+    // Rejected (CompositeRejection) when a part does not bind or the shapes differ.
+    using failure = detail::first_rejected<In, main_, shortcut_>;
+    static constexpr bool mismatch =
+        !failure::found &&
+        !std::is_same_v<typename main_type::output_shape, typename shortcut_type::output_shape>;
+    struct mismatch_report {
+      using type = decltype(sizeof(
+          detail::residual_shapes_differ<Main, Shortcut, typename main_type::output_shape,
+                                         typename shortcut_type::output_shape>));
+    };
+    static constexpr bool rejected = failure::found || mismatch;
+    static constexpr bool reported = failure::found && failure::reported;
 
     using input_shape = In;
     using output_shape = typename main_type::output_shape;
@@ -454,14 +502,6 @@ struct concat_mismatch {
                 "(joined along channels) or all Vectors (joined along features); the "
                 "instantiation notes show them (Outs)");
 };
-template <class Branches, class Out, class Outs>
-struct concat_check {
-  using type = void;
-};
-template <class Branches, class Outs>
-struct concat_check<Branches, void, Outs> {
-  using type = decltype(sizeof(concat_mismatch<Branches, Outs>));
-};
 }  // namespace detail
 
 /// Concat<Branches...>: every branch applied to the same input, their outputs joined along
@@ -473,7 +513,7 @@ struct Concat {
   static_assert(sizeof...(Branches) > 0, "Concat needs at least one branch");
 
   template <class In>
-  struct bind {
+  struct bind : detail::CompositeRejection<bind<In>> {
     template <class B>
     using raw_branch_ = typename B::template bind<In>;
     // A branch that does not take the input reports its own message; a stand-in keeps the type
@@ -481,21 +521,21 @@ struct Concat {
     template <class B>
     using bound_branch =
         std::conditional_t<detail::rejected_v<raw_branch_<B>>, detail::Unbound<In>, raw_branch_<B>>;
-    using reported_ [[maybe_unused]] =
-        decltype((sizeof(std::type_identity<typename detail::composite_part_report<
-                             std::conditional_t<detail::rejected_v<raw_branch_<Branches>>,
-                                                raw_branch_<Branches>, void>,
-                             In>::type>) +
-                  ...));
     using parts = std::tuple<bound_branch<Branches>...>;
     using info = detail::PartsInfo<parts>;
     static constexpr std::size_t count = info::count;
     using joined_ =
         typename detail::concat_shape<typename bound_branch<Branches>::output_shape...>::type;
-    using checked_ [[maybe_unused]] = typename detail::concat_check<
-        std::tuple<Branches...>, joined_,
-        std::tuple<typename bound_branch<Branches>::output_shape...>>::type;
-
+    // Rejected (CompositeRejection) when a branch does not bind or the outputs cannot be joined.
+    using failure = detail::first_rejected<In, raw_branch_<Branches>...>;
+    static constexpr bool mismatch = !failure::found && std::is_void_v<joined_>;
+    struct mismatch_report {
+      using type = decltype(sizeof(
+          detail::concat_mismatch<std::tuple<Branches...>,
+                                  std::tuple<typename bound_branch<Branches>::output_shape...>>));
+    };
+    static constexpr bool rejected = failure::found || mismatch;
+    static constexpr bool reported = failure::found && failure::reported;
     using input_shape = In;
     using output_shape = std::conditional_t<std::is_void_v<joined_>, Vector<1>, joined_>;
     static constexpr LayerKind kind = LayerKind::concat;
