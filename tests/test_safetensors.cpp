@@ -1,11 +1,10 @@
 #include <doctest/doctest.h>
 
-#include <ctnn/ctnn.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <ctnn/ctnn.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -26,6 +25,19 @@ using json = nlohmann::ordered_json;
 using BnFlatten =
     Sequential<Input<8, 8, 2>, Conv2D<3, 3>, BatchNorm, ReLU, Flatten, BatchNorm, Dense<5>>;
 using BiRnn = Sequential<Input<6, 4>, Bidirectional<GRU<5, true>>, SimpleRNN<4>, Dense<3>>;
+// Composites: a small ResNet with an identity and a projection shortcut (PyTorch: a Residual
+// module with `main` and `shortcut`), and Inception-style branches joined along channels
+// (a Concat module with a ModuleList `branches`) read flat by a Dense.
+using ResSmall = Sequential<
+    Input<8, 8, 2>, Conv2D<4, 3, 1, Same>, BatchNorm, ReLU,
+    Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm, ReLU, Conv2D<4, 3, 1, Same>, BatchNorm>>, ReLU,
+    Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm, ReLU, Conv2D<6, 3, 1, Same>, BatchNorm>,
+             Chain<Conv2D<6, 1, 2>, BatchNorm>>,
+    ReLU, GlobalAvgPool2D, Dense<3>>;
+using ConcatSmall =
+    Sequential<Input<6, 6, 2>,
+               Concat<Conv2D<3, 1>, Chain<Conv2D<2, 1>, ReLU, Conv2D<4, 3, 1, Same>>, Identity>,
+               ReLU, Flatten, Dense<4>>;
 
 namespace {
 
@@ -172,8 +184,13 @@ TEST_CASE("safetensors: PyTorch's weights reproduce PyTorch's logits") {
   const double crnn = max_logit_difference<examples::FashionCrnn>("crnn");
   const double bn = max_logit_difference<BnFlatten>("bn_flatten");
   const double birnn = max_logit_difference<BiRnn>("birnn");
+  const double res = max_logit_difference<ResSmall>("res_small");
+  const double concat = max_logit_difference<ConcatSmall>("concat_small");
   MESSAGE("largest |ctnn - PyTorch| logit difference: FashionCnn ", cnn, ", FashionLstm ", lstm,
-          ", FashionCrnn ", crnn, ", BnFlatten ", bn, ", BiRnn ", birnn);
+          ", FashionCrnn ", crnn, ", BnFlatten ", bn, ", BiRnn ", birnn, ", ResSmall ", res,
+          ", ConcatSmall ", concat);
+  CHECK(res < 1e-4);
+  CHECK(concat < 1e-4);
   CHECK(cnn < 1e-4);
   CHECK(lstm < 1e-4);
   CHECK(crnn < 1e-4);
@@ -187,6 +204,8 @@ TEST_CASE("safetensors: saving loaded PyTorch weights writes PyTorch's tensors")
   check_resave_matches<examples::FashionCrnn>("crnn");
   check_resave_matches<BnFlatten>("bn_flatten");
   check_resave_matches<BiRnn>("birnn");
+  check_resave_matches<ResSmall>("res_small");
+  check_resave_matches<ConcatSmall>("concat_small");
 }
 
 TEST_CASE("safetensors: save then load gives identical parameters and state") {

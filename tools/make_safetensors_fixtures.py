@@ -124,6 +124,84 @@ class BiRnn(nn.Module):
         return getattr(self, "2")(h[:, -1])
 
 
+class Conv2dSame(nn.Conv2d):
+    """nn.Conv2d with ctnn's (TensorFlow's) "same" padding: out = ceil(in / stride), the extra
+    row and column of padding at the bottom and right. Same parameters as nn.Conv2d."""
+
+    def forward(self, x):
+        k, s = self.kernel_size[0], self.stride[0]
+        pads = []
+        for size in (x.shape[3], x.shape[2]):  # F.pad takes the last dimension first
+            total = max((-(-size // s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return nn.functional.conv2d(nn.functional.pad(x, pads), self.weight, self.bias, s)
+
+
+class Residual(nn.Module):
+    """ctnn::Residual<Main, Shortcut>: main(x) + shortcut(x); nn.Identity without a shortcut."""
+
+    def __init__(self, main, shortcut=None):
+        super().__init__()
+        self.main = main
+        self.shortcut = shortcut if shortcut is not None else nn.Identity()
+
+    def forward(self, x):
+        return self.main(x) + self.shortcut(x)
+
+
+class Concat(nn.Module):
+    """ctnn::Concat<Branches...>: the branches' outputs joined along channels (dim 1)."""
+
+    def __init__(self, *branches):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        return torch.cat([b(x) for b in self.branches], dim=1)
+
+
+class GlobalAvgPool2d(nn.Module):
+    """ctnn::GlobalAvgPool2D: the mean of each channel, [B, C, H, W] -> [B, C]."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+class ResSmall(nn.Module):
+    """A small ResNet with an identity and a projection shortcut (ResSmall in
+    tests/test_safetensors.cpp); ctnn's layer indices are nn.Sequential's."""
+
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.Sequential(
+            Conv2dSame(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+            Residual(nn.Sequential(Conv2dSame(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                                   Conv2dSame(4, 4, 3), nn.BatchNorm2d(4))),
+            nn.ReLU(),
+            Residual(nn.Sequential(Conv2dSame(4, 6, 3, stride=2), nn.BatchNorm2d(6), nn.ReLU(),
+                                   Conv2dSame(6, 6, 3), nn.BatchNorm2d(6)),
+                     nn.Sequential(nn.Conv2d(4, 6, 1, stride=2), nn.BatchNorm2d(6))),
+            nn.ReLU(), GlobalAvgPool2d(), nn.Linear(6, 3))
+
+    def forward(self, x):  # x [B, 8, 8, 2], channels-last as ctnn stores it
+        return self.seq(x.permute(0, 3, 1, 2))
+
+
+class ConcatSmall(nn.Module):
+    """Inception-style branches joined along channels, then Flatten and Linear (ConcatSmall in
+    tests/test_safetensors.cpp)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.Sequential(
+            Concat(nn.Conv2d(2, 3, 1), nn.Sequential(nn.Conv2d(2, 2, 1), nn.ReLU(),
+                                                     Conv2dSame(2, 4, 3)), nn.Identity()),
+            nn.ReLU(), nn.Flatten(), nn.Linear(6 * 6 * 9, 4))
+
+    def forward(self, x):  # x [B, 6, 6, 2]
+        return self.seq(x.permute(0, 3, 1, 2))
+
+
 # name -> (module class, seed, description, input: "fashion" or the shape of x)
 NETS = {
     "cnn": (Cnn, 2001, "examples::FashionCnn", "fashion"),
@@ -131,12 +209,16 @@ NETS = {
     "crnn": (Crnn, 2003, "examples::FashionCrnn", "fashion"),
     "bn_flatten": (BnFlatten, 2004, "BnFlatten in tests/test_safetensors.cpp", (8, 8, 8, 2)),
     "birnn": (BiRnn, 2005, "BiRnn in tests/test_safetensors.cpp", (8, 6, 4)),
+    "res_small": (ResSmall, 2006, "ResSmall in tests/test_safetensors.cpp", (8, 8, 8, 2)),
+    "concat_small": (ConcatSmall, 2007, "ConcatSmall in tests/test_safetensors.cpp", (8, 6, 6, 2)),
 }
 
 # PyTorch state_dict prefix -> ctnn layer index, where they differ.
 KEY_RENAMES = {
     "cnn": {"seq.0.": "0.", "seq.2.": "2.", "seq.5.": "5.", "seq.9.": "8.", "seq.11.": "10."},
     "bn_flatten": {"seq.": ""},
+    "res_small": {"seq.": ""},
+    "concat_small": {"seq.": ""},
 }
 
 
