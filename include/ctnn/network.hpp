@@ -79,9 +79,25 @@ struct bind_rest<In, Layer, true, Rest...> {
   using failed = Layer;
   using failed_input = In;
 };
+/// Stands for a binding L that is not rejected but does not satisfy BoundLayer (a layer defined
+/// outside the library that lacks a member): a rejected binding whose message says so, given
+/// as the network's only error.
+template <class L>
+struct ContractFailure : Rejected<ContractFailure<L>> {
+  template <class = void>
+  struct report {
+    static_assert(always_false<L>,
+                  "this layer's bind<In> does not satisfy ctnn::BoundLayer: it needs input_shape, "
+                  "output_shape, parameter_count, state_count, scratch_per_sample, scratch_fixed, "
+                  "flops, name(), init(), forward() and backward() (layers/layer.hpp; "
+                  "docs/layers.md, \"Adding a layer\"; the instantiation notes name the layer)");
+  };
+};
 template <class In, class Spec, class... Rest>
 struct bind_all<In, Spec, Rest...> {
-  using layer = typename Spec::template bind<In>;
+  using raw_ = typename Spec::template bind<In>;
+  using layer =
+      std::conditional_t<rejected_v<raw_> || BoundLayer<raw_>, raw_, ContractFailure<raw_>>;
   using rest = bind_rest<In, layer, rejected_v<layer>, Rest...>;
   using type = typename rest::type;
   using failed = typename rest::failed;
@@ -118,8 +134,7 @@ struct network_layers {
   using failed_input = void;
 };
 template <std::size_t... D, class Spec, class... Rest>
-  requires Input<D...>::valid
-struct network_layers<Input<D...>, Spec, Rest...> {
+requires Input<D...>::valid struct network_layers<Input<D...>, Spec, Rest...> {
   using input_shape = typename Input<D...>::shape;
   using bound = bind_all<input_shape, Spec, Rest...>;
   using layers = typename bound::type;
@@ -149,15 +164,17 @@ struct report_failure {  // every layer bound
   using type = void;
 };
 template <class InputSpec, class Failed, class FailedInput>
-  requires(!std::is_void_v<Failed> && !Failed::reported)
-struct report_failure<InputSpec, Failed, FailedInput> {
+requires(!std::is_void_v<Failed> &&
+         !Failed::reported) struct report_failure<InputSpec, Failed, FailedInput> {
   using type =
       std::conditional_t<looks_channels_first<InputSpec> && is_image_v<FailedInput>,
                          channels_last_hint<InputSpec, Failed>, typename Failed::template report<>>;
   using message [[maybe_unused]] = decltype(sizeof(type));
 };
 
-constexpr std::size_t round_up(std::size_t n, std::size_t m = 16) { return (n + m - 1) / m * m; }
+constexpr std::size_t round_up(std::size_t n, std::size_t m = 16) {
+  return (n + m - 1) / m * m;
+}
 }  // namespace detail
 
 template <class InputSpec, class... Specs>
@@ -224,7 +241,8 @@ class Sequential {
   static constexpr auto over_layers(F f) {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return std::array<std::size_t, layer_count>{f(std::type_identity<layer<I>>{})...};
-    }(std::make_index_sequence<layer_count>{});
+    }
+    (std::make_index_sequence<layer_count>{});
   }
   static constexpr auto exclusive_sum(std::array<std::size_t, layer_count> a) {
     std::array<std::size_t, layer_count + 1> s{};
@@ -241,8 +259,8 @@ class Sequential {
       over_layers([](auto l) { return decltype(l)::type::scratch_per_sample; });
   static constexpr auto scratch_fixed =
       over_layers([](auto l) { return decltype(l)::type::scratch_fixed; });
-  static constexpr std::size_t max_activation = std::max(
-      input_shape::size, *std::max_element(output_sizes.begin(), output_sizes.end()));
+  static constexpr std::size_t max_activation =
+      std::max(input_shape::size, *std::max_element(output_sizes.begin(), output_sizes.end()));
 
  public:
   /// Trainable floats of the whole network.
@@ -271,9 +289,13 @@ class Sequential {
 
   // Layers computed by the layer before them (compile-time, per layer index).
   template <class L>
-  static constexpr bool fuses_relu = requires { requires L::fuses_relu; };
+  static constexpr bool fuses_relu = requires {
+    requires L::fuses_relu;
+  };
   template <class L>
-  static constexpr bool is_relu = requires { requires L::is_relu; };
+  static constexpr bool is_relu = requires {
+    requires L::is_relu;
+  };
   /// Whether layer J is a ReLU computed by the layer before it.
   template <std::size_t J>
   static constexpr bool fused_into_previous = [] {
@@ -284,7 +306,9 @@ class Sequential {
   }();
 
   template <class L>
-  static constexpr bool fusable_pool = requires { requires L::fusable_after_conv; };
+  static constexpr bool fusable_pool = requires {
+    requires L::fusable_after_conv;
+  };
   /// Whether layer J is a MaxPool2D (stride = window) after a Conv2D and a ReLU: in inference
   /// the convolution computes the three at once (Conv2D::forward_relu_maxpool).
   template <std::size_t J>
@@ -292,7 +316,7 @@ class Sequential {
     if constexpr (J < 2 || J >= layer_count)
       return false;
     else
-      return layer<J - 2>::kind == LayerKind::conv2d && fused_into_previous<J - 1> &&
+      return kind_of<layer<J - 2>>() == LayerKind::conv2d && fused_into_previous<J - 1> &&
              fusable_pool<layer<J>>;
   }();
 
@@ -304,8 +328,7 @@ class Sequential {
   /// Parameters and state zero, for a network whose values are loaded next (load(),
   /// load_safetensors()) and would be overwritten anyway. A network left so does not train:
   /// every unit of a layer gets the same gradient.
-  explicit Sequential(Uninitialized)
-      : params_(parameter_count, 0.0f), state_(state_count, 0.0f) {}
+  explicit Sequential(Uninitialized) : params_(parameter_count, 0.0f), state_(state_count, 0.0f) {}
 
   /// Initialises every layer's parameters and state from one seeded generator, layer by layer.
   void init(std::uint64_t seed) {
@@ -366,14 +389,14 @@ class Sequential {
   /// Forward pass; returns the output activations inside ws (valid until ws is reused).
   /// training selects Dropout/BatchNorm behaviour; state (may be nullptr) receives BatchNorm's
   /// running-statistics updates; rng feeds Dropout.
-  const float* forward(const float* in, std::size_t batch, Workspace<Sequential>& ws,
-                       bool training, float* state, Rng* rng) const {
+  const float* forward(const float* in, std::size_t batch, Workspace<Sequential>& ws, bool training,
+                       float* state, Rng* rng) const {
     check_batch(batch, ws);
     const Layout l(ws.data(), batch);
     for_each_layer([&]<std::size_t I, class L>() {
       if constexpr (fused_into_previous<I>) return;  // that layer wrote this one's output
-      if constexpr (pooled_by_conv<I>)  // Conv2D, ReLU, MaxPool2D: in inference the
-        if (!training) return;          // convolution wrote this layer's output
+      if constexpr (pooled_by_conv<I>)               // Conv2D, ReLU, MaxPool2D: in inference the
+        if (!training) return;                       // convolution wrote this layer's output
       Pass p;
       p.params = params_.data() + parameter_offsets[I];
       p.state = training ? (state ? state + state_offsets[I] : nullptr)
@@ -460,13 +483,15 @@ class Sequential {
   static void for_each_layer(F&& f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (f.template operator()<I, layer<I>>(), ...);
-    }(std::make_index_sequence<layer_count>{});
+    }
+    (std::make_index_sequence<layer_count>{});
   }
   template <class F>
   static void for_each_layer_reverse(F&& f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (f.template operator()<layer_count - 1 - I, layer<layer_count - 1 - I>>(), ...);
-    }(std::make_index_sequence<layer_count>{});
+    }
+    (std::make_index_sequence<layer_count>{});
   }
 
   aligned_vector<float> params_;

@@ -48,7 +48,7 @@ constexpr bool has_recurrent_layer() {
       return k == LayerKind::lstm || k == LayerKind::gru || k == LayerKind::simple_rnn ||
              k == LayerKind::bidirectional;
     };
-    return (recurrent(Net::template layer<I>::kind) || ...);
+    return (recurrent(kind_of<typename Net::template layer<I>>()) || ...);
   }
   (std::make_index_sequence<Net::layer_count>{});
 }

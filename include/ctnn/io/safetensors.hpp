@@ -84,25 +84,13 @@ struct TensorMap {
   const char* dtype() const { return counter ? "I64" : "F32"; }
 };
 
-/// The image whose channels-last flattening a layer's input is (h == 0: none).
-struct FlatImage {
-  std::size_t h = 0, w = 0, c = 0;
-};
-
-/// PyTorch's position q in a (c, h, w)-flattened image -> ctnn's (h, w, c) position.
-inline std::size_t from_chw(std::size_t q, FlatImage im) {
-  if (im.h == 0) return q;
-  const std::size_t c = q / (im.h * im.w), h = q / im.w % im.h, w = q % im.w;
-  return (h * im.w + w) * im.c + c;
-}
-
 /// Whether a bound layer keeps the element order of its input (its output, read flat, is its
 /// input's elements in the same order, or one value per element as in BatchNorm on a Vector).
 template <class L>
 constexpr bool keeps_order() {
-  constexpr LayerKind k = L::kind;
-  return k == LayerKind::flatten || k == LayerKind::activation || k == LayerKind::softmax ||
-         k == LayerKind::dropout || k == LayerKind::batchnorm || k == LayerKind::identity;
+  return requires {
+    requires L::keeps_order;
+  };
 }
 
 /// The image whose channels-last flattening the input of L is, given `incoming` (that of the
@@ -125,22 +113,6 @@ constexpr FlatImage flat_output(FlatImage incoming) {
     return flat_input<L>(incoming);
   else
     return {};
-}
-
-template <class L>
-void add_recurrent(std::vector<TensorMap>& out, const std::string& prefix,
-                   const std::string& suffix, std::size_t offset) {
-  constexpr std::size_t F = L::F, H = L::H, GH = L::GH;
-  out.push_back({prefix + "weight_ih_l0" + suffix, {GH, F}, offset, [](std::size_t e) {
-                   return L::wx + e % F * GH + e / F;
-                 }});
-  out.push_back({prefix + "weight_hh_l0" + suffix, {GH, H}, offset, [](std::size_t e) {
-                   return L::wh + recurrent_panel_offset(e % H, e / H, H, GH);
-                 }});
-  out.push_back(
-      {prefix + "bias_ih_l0" + suffix, {GH}, offset, [](std::size_t e) { return L::bx + e; }});
-  out.push_back(
-      {prefix + "bias_hh_l0" + suffix, {GH}, offset, [](std::size_t e) { return L::bh + e; }});
 }
 
 template <class L>
@@ -169,56 +141,33 @@ void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po
   (std::make_index_sequence<std::tuple_size_v<Parts>>{});
 }
 
-/// The tensors of bound layer L, named prefix `p` + PyTorch's suffix ("3.weight", or
+/// The tensors of bound layer L, named prefix `p` + the layer's own names ("3.weight", or
 /// "3.main.0.weight" inside a Residual), its parameters at po in parameters() and its state at
-/// so in state(); `incoming` is the image whose flattening its input is, if any.
+/// so in state(); `incoming` is the image whose flattening its input is, if any. A composite
+/// (a layer with `parts`) gives its parts' tensors under its part_name()s; any other layer is
+/// asked for its tensors().
 template <class L>
 void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
                FlatImage incoming) {
-  if constexpr (L::kind == LayerKind::chain) {
-    add_parts<L, true>(out, p.substr(0, p.size() - 1), po, so, incoming,
-                       [](std::size_t i) { return "." + std::to_string(i); });
-  } else if constexpr (L::kind == LayerKind::residual) {
-    add_parts<L, false>(out, p.substr(0, p.size() - 1), po, so, incoming,
-                        [](std::size_t i) { return std::string(i == 0 ? ".main" : ".shortcut"); });
-  } else if constexpr (L::kind == LayerKind::concat) {
-    add_parts<L, false>(out, p.substr(0, p.size() - 1), po, so, incoming,
-                        [](std::size_t i) { return ".branches." + std::to_string(i); });
-  } else if constexpr (L::kind == LayerKind::conv2d) {
-    constexpr std::size_t F = L::F, K = L::K, C = L::input_shape::channels;
-    out.push_back({p + "weight", {F, C, K, K}, po, [](std::size_t e) {
-                     const std::size_t kw = e % K, kh = e / K % K, c = e / (K * K) % C,
-                                       f = e / (K * K * C);
-                     return ((kh * K + kw) * C + c) * F + f;
-                   }});
-    out.push_back({p + "bias", {F}, po, [](std::size_t e) { return L::weight_count + e; }});
-  } else if constexpr (L::kind == LayerKind::dense) {
-    constexpr std::size_t N = L::N, K = L::K;
-    const FlatImage im = flat_input<L>(incoming);
-    out.push_back({p + "weight", {N, K}, po, [im](std::size_t e) {
-                     return from_chw(e % K, im) * N + e / K;
-                   }});
-    out.push_back({p + "bias", {N}, po, [](std::size_t e) { return L::weight_count + e; }});
-  } else if constexpr (L::kind == LayerKind::batchnorm) {
-    constexpr std::size_t C = L::C;
-    const FlatImage im =
-        is_vector_v<typename L::input_shape> ? flat_input<L>(incoming) : FlatImage{};
-    auto first = [im](std::size_t e) { return from_chw(e, im); };
-    auto second = [im](std::size_t e) { return C + from_chw(e, im); };
-    out.push_back({p + "weight", {C}, po, first});
-    out.push_back({p + "bias", {C}, po, second});
-    out.push_back({p + "running_mean", {C}, so, first, true});
-    out.push_back({p + "running_var", {C}, so, second, true});
-    out.push_back({p + "num_batches_tracked", {}, 0, nullptr, false, true});
-  } else if constexpr (L::kind == LayerKind::lstm || L::kind == LayerKind::gru ||
-                       L::kind == LayerKind::simple_rnn) {
-    add_recurrent<L>(out, p, "", po);
-  } else if constexpr (L::kind == LayerKind::bidirectional) {
-    add_recurrent<typename L::L>(out, p, "", po);
-    add_recurrent<typename L::L>(out, p, "_reverse", po + L::L::parameter_count);
+  if constexpr (requires { typename L::parts; }) {
+    add_parts<L, L::parts_chained>(out, p.substr(0, p.size() - 1), po, so, incoming,
+                                   [](std::size_t i) { return "." + L::part_name(i); });
+  } else if constexpr (requires(const TensorContext& c) { L::tensors(c); }) {
+    for (TensorDesc& d : L::tensors(TensorContext{flat_input<L>(incoming)})) {
+      TensorMap m;
+      m.name = p + d.name;
+      m.shape = std::move(d.shape);
+      m.offset = d.in_state ? so : po;
+      m.index = std::move(d.index);
+      m.in_state = d.in_state;
+      m.counter = d.counter;
+      out.push_back(std::move(m));
+    }
   } else {
     static_assert(L::parameter_count == 0 && L::state_count == 0,
-                  "safetensors: this layer has parameters but no PyTorch mapping");
+                  "safetensors: this layer has parameters or state but no tensors(); declare "
+                  "static std::vector<ctnn::TensorDesc> tensors(const ctnn::TensorContext&) (see "
+                  "docs/layers.md, \"Adding a layer\")");
   }
 }
 

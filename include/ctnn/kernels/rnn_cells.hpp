@@ -15,7 +15,6 @@
 
 #include <cstddef>
 
-#include "../layers/layer.hpp"
 #include "activations.hpp"
 
 namespace ctnn::kernels {
@@ -24,7 +23,6 @@ namespace ctnn::kernels {
 ///   i = s(xp_i + hp_i)  f = s(xp_f + hp_f)  g = tanh(xp_g + hp_g)  o = s(xp_o + hp_o)
 ///   c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
 struct LstmCell {
-  static constexpr LayerKind kind = LayerKind::lstm;
   static constexpr std::size_t gates = 4;
   static constexpr const char* name = "LSTM";
 
@@ -80,7 +78,6 @@ struct LstmCell {
 ///   r = s(xp_r + hp_r)  z = s(xp_z + hp_z)  n = tanh(xp_n + r * hp_n)
 ///   h_t = (1 - z) * n + z * h_{t-1}
 struct GruCell {
-  static constexpr LayerKind kind = LayerKind::gru;
   static constexpr std::size_t gates = 3;
   static constexpr const char* name = "GRU";
 
@@ -125,7 +122,6 @@ struct GruCell {
 
 /// Elman RNN with tanh (PyTorch's nn.RNN): h_t = tanh(xp + hp).
 struct RnnTanhCell {
-  static constexpr LayerKind kind = LayerKind::simple_rnn;
   static constexpr std::size_t gates = 1;
   static constexpr const char* name = "SimpleRNN";
 
@@ -140,8 +136,8 @@ struct RnnTanhCell {
   }
 
   template <std::size_t H>
-  static void backward(const float* act, const float*, const float*, const float*,
-                       const float* dh, float*, float* dxp, float* dhp, float* dh_direct) {
+  static void backward(const float* act, const float*, const float*, const float*, const float* dh,
+                       float*, float* dxp, float* dhp, float* dh_direct) {
     lanes<H>([&]<class V>(std::size_t j) {
       const V y = load<V>(act + j);
       const V d = load<V>(dh + j) * (V(1.0f) - y * y);

@@ -32,6 +32,7 @@ struct Elementwise {
     using input_shape = In;
     using output_shape = In;
     static constexpr LayerKind kind = LayerKind::activation;
+    static constexpr bool keeps_order = true;
     static constexpr bool is_relu = std::is_same_v<Fn, ReluFn>;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
@@ -39,8 +40,9 @@ struct Elementwise {
     static std::string name() { return Fn::name; }
     static void init(float*, float*, Rng&) {}
     static void forward(const Pass& p) {
-      kernels::map(p.batch * In::size, p.in, p.out, [](kernels::simd x) { return Fn::f(x); },
-                   [](float x) { return Fn::f(x); });
+      kernels::map(
+          p.batch * In::size, p.in, p.out, [](kernels::simd x) { return Fn::f(x); },
+          [](float x) { return Fn::f(x); });
     }
     static void backward(const Pass& p) {
       if (!p.din) return;
@@ -95,6 +97,7 @@ struct Softmax {
     using input_shape = In;
     using output_shape = In;
     static constexpr LayerKind kind = LayerKind::softmax;
+    static constexpr bool keeps_order = true;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
     static constexpr std::size_t flops = 3 * N;

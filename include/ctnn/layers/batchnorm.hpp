@@ -20,8 +20,8 @@ struct check_batchnorm {
 /// BatchNorm's constants given as template arguments (BatchNorm::with).
 template <auto MomentumValue, auto EpsilonValue>
 struct BatchNormConstants {
-  static constexpr bool numbers = std::is_arithmetic_v<decltype(MomentumValue)> &&
-                                  std::is_arithmetic_v<decltype(EpsilonValue)>;
+  static constexpr bool numbers =
+      std::is_arithmetic_v<decltype(MomentumValue)> && std::is_arithmetic_v<decltype(EpsilonValue)>;
   static constexpr double momentum = [] {
     if constexpr (numbers)
       return static_cast<double>(MomentumValue);
@@ -63,11 +63,27 @@ struct BatchNormSpec {
     using input_shape = In;
     using output_shape = In;
     static constexpr LayerKind kind = LayerKind::batchnorm;
+    static constexpr bool keeps_order = true;
     static constexpr std::size_t parameter_count = 2 * C, state_count = 2 * C;
     static constexpr std::size_t scratch_per_sample = 0;
     static constexpr std::size_t scratch_fixed = 2 * C;  // batch mean, 1/sqrt(var + eps)
     static constexpr std::size_t flops = 2 * In::size;
 
+    /// PyTorch's nn.BatchNorm2d (Image input) or nn.BatchNorm1d (Vector input): weight (gamma)
+    /// [C], bias (beta) [C], running_mean [C], running_var [C] (state), num_batches_tracked
+    /// (I64, not kept). On a Vector that flattens an image, the features in PyTorch's (c, h, w)
+    /// order.
+    static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
+      FlatImage im;
+      if constexpr (!is_image_v<In>) im = ctx.flat_input;
+      auto first = [im](std::size_t e) { return im.from_chw(e); };
+      auto second = [im](std::size_t e) { return C + im.from_chw(e); };
+      return {{"weight", {C}, first},
+              {"bias", {C}, second},
+              {"running_mean", {C}, first, true},
+              {"running_var", {C}, second, true},
+              {"num_batches_tracked", {}, nullptr, false, true}};
+    }
     static std::string name() {
       return layer_name("BatchNorm", format_float(static_cast<float>(Momentum)),
                         format_float(static_cast<float>(Epsilon)));

@@ -213,6 +213,7 @@ struct Identity {
     using input_shape = In;
     using output_shape = In;
     static constexpr LayerKind kind = LayerKind::identity;
+    static constexpr bool keeps_order = true;
     static constexpr bool is_identity = true;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
@@ -335,6 +336,9 @@ struct Chain {
     static constexpr std::size_t scratch_fixed = 16 * (count + 1) + info::scratch_fixed;
 
     static std::string name() { return "Chain<" + detail::part_names<parts>() + ">"; }
+    /// Part i in PyTorch's module (nn.Sequential): "i"; each part reads the one before.
+    static std::string part_name(std::size_t i) { return std::to_string(i); }
+    static constexpr bool parts_chained = true;
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {
@@ -439,6 +443,9 @@ struct Residual {
     static std::string name() {
       return "Residual<" + main_type::name() + "," + shortcut_type::name() + ">";
     }
+    /// The parts in PyTorch's module: attributes main and shortcut, both reading the input.
+    static std::string part_name(std::size_t i) { return i == 0 ? "main" : "shortcut"; }
+    static constexpr bool parts_chained = false;
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {
@@ -579,6 +586,9 @@ struct Concat {
     static constexpr std::size_t scratch_fixed = 16 * (2 * count + 1) + info::scratch_fixed;
 
     static std::string name() { return "Concat<" + detail::part_names<parts>() + ">"; }
+    /// The branches in PyTorch's module: an nn.ModuleList `branches`, all reading the input.
+    static std::string part_name(std::size_t i) { return "branches." + std::to_string(i); }
+    static constexpr bool parts_chained = false;
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {

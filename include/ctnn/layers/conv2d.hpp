@@ -61,14 +61,16 @@ struct Conv2D {
   };
 
   template <std::size_t H, std::size_t W, std::size_t C>
-    requires(valid_sizes && (Pad == Padding::same || (Kernel <= H && Kernel <= W)))
-  struct bind<Image<H, W, C>> {
+  requires(valid_sizes &&
+           (Pad == Padding::same || (Kernel <= H && Kernel <= W))) struct bind<Image<H, W, C>> {
     static constexpr std::size_t F = Filters, K = Kernel, S = Stride;
     // Padded input (same) or the input itself (valid).
     static constexpr std::size_t OH = Pad == Padding::same ? (H + S - 1) / S : (H - K) / S + 1;
     static constexpr std::size_t OW = Pad == Padding::same ? (W + S - 1) / S : (W - K) / S + 1;
-    static constexpr std::size_t pad_h = Pad == Padding::same ? (OH - 1) * S + K - std::min(H, (OH - 1) * S + K) : 0;
-    static constexpr std::size_t pad_w = Pad == Padding::same ? (OW - 1) * S + K - std::min(W, (OW - 1) * S + K) : 0;
+    static constexpr std::size_t pad_h =
+        Pad == Padding::same ? (OH - 1) * S + K - std::min(H, (OH - 1) * S + K) : 0;
+    static constexpr std::size_t pad_w =
+        Pad == Padding::same ? (OW - 1) * S + K - std::min(W, (OW - 1) * S + K) : 0;
     static constexpr std::size_t HP = H + pad_h, WP = W + pad_w;
     static constexpr std::size_t top = pad_h / 2, left = pad_w / 2;
     static constexpr bool padded = pad_h > 0 || pad_w > 0;
@@ -84,6 +86,17 @@ struct Conv2D {
         kernels::conv2d_backward_input_scratch<HP, WP, C, F, K, S> + (padded ? HP * WP * C : 0);
     static constexpr std::size_t flops = 2 * OH * OW * F * K * K * C;
 
+    /// PyTorch's nn.Conv2d: weight [F, C, K, K] (ctnn's [kh][kw][c][f] permuted), bias [F].
+    static std::vector<TensorDesc> tensors(const TensorContext&) {
+      return {{"weight",
+               {F, C, K, K},
+               [](std::size_t e) {
+                 const std::size_t kw = e % K, kh = e / K % K, c = e / (K * K) % C,
+                                   f = e / (K * K * C);
+                 return ((kh * K + kw) * C + c) * F + f;
+               }},
+              {"bias", {F}, [](std::size_t e) { return weight_count + e; }}};
+    }
     static std::string name() {
       return layer_name("Conv2D", std::to_string(F), std::to_string(K), std::to_string(S),
                         std::string(Pad == Padding::same ? "same" : "valid"));
@@ -116,8 +129,8 @@ struct Conv2D {
     template <bool Relu = false>
     static void forward(const Pass& p) {
       const float* x = input(p);
-      kernels::conv2d_forward<HP, WP, C, F, K, S, Relu>(x, p.params, p.params + weight_count,
-                                                        p.out, p.batch);
+      kernels::conv2d_forward<HP, WP, C, F, K, S, Relu>(x, p.params, p.params + weight_count, p.out,
+                                                        p.batch);
     }
 
     /// Inference of this layer, a ReLU and MaxPool2D<Pool> (stride Pool) in one pass
@@ -148,7 +161,8 @@ struct Conv2D {
         kernels::conv2d_backward_input<H, W, C, F, K, S>(p.dout, p.params, p.din, work, p.batch);
       }
     }
-  };};
+  };
+};
 
 /// The short spelling: Conv<32, 3> is Conv2D<32, 3>.
 template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,

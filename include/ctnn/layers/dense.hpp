@@ -20,6 +20,7 @@ struct Flatten {
     using input_shape = In;
     using output_shape = Vector<In::size>;
     static constexpr LayerKind kind = LayerKind::flatten;
+    static constexpr bool keeps_order = true;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
     static std::string name() { return "Flatten"; }
@@ -70,8 +71,7 @@ struct Dense {
   };
 
   template <class In>
-    requires(Units > 0 && (is_vector_v<In> || is_image_v<In>))
-  struct bind<In> {
+  requires(Units > 0 && (is_vector_v<In> || is_image_v<In>)) struct bind<In> {
     static constexpr std::size_t N = Units, K = In::size;
     using input_shape = In;
     using output_shape = Vector<N>;
@@ -84,6 +84,14 @@ struct Dense {
     static constexpr std::size_t flops = 2 * K * N;
 
     static std::string name() { return layer_name("Dense", std::to_string(N)); }
+    /// PyTorch's nn.Linear: weight [N, K] (ctnn's [k][n] transposed; a flattened image's K axis
+    /// in PyTorch's (c, h, w) order), bias [N].
+    static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
+      FlatImage im = ctx.flat_input;
+      if constexpr (is_image_v<In>) im = {In::height, In::width, In::channels};
+      return {{"weight", {N, K}, [im](std::size_t e) { return im.from_chw(e % K) * N + e / K; }},
+              {"bias", {N}, [](std::size_t e) { return weight_count + e; }}};
+    }
 
     static void init(float* params, float*, Rng& rng) {
       Initializer::fill(params, weight_count, K, N, rng);
@@ -111,6 +119,7 @@ struct Dense {
       using SX = kernels::Strides<N, 0, 1, 0, K, N, K>;
       kernels::gemm<SX, K, kernels::Init::zero>(p.dout, wt, p.din, nullptr, p.batch, 1);
     }
-  };};
+  };
+};
 
 }  // namespace ctnn

@@ -19,10 +19,11 @@ struct check_dropout {
 };
 }  // namespace detail
 
-/// Dropout<Rate>: any shape, unchanged. Rate may be written as a float or a double (0.3f, 0.3). While training each value is zeroed with probability
-/// Rate and the kept ones are scaled by 1 / (1 - Rate), so that inference is the identity.
-/// Masks come from the per-thread generator of the training loop (seeded, reproducible); a
-/// training-mode forward without a generator throws InvalidArgument.
+/// Dropout<Rate>: any shape, unchanged. Rate may be written as a float or a double (0.3f, 0.3).
+/// While training each value is zeroed with probability Rate and the kept ones are scaled by 1 / (1
+/// - Rate), so that inference is the identity. Masks come from the per-thread generator of the
+/// training loop (seeded, reproducible); a training-mode forward without a generator throws
+/// InvalidArgument.
 template <auto RateValue>
 struct Dropout {
   static constexpr bool number = std::is_arithmetic_v<decltype(RateValue)>;
@@ -41,6 +42,7 @@ struct Dropout {
     using input_shape = In;
     using output_shape = In;
     static constexpr LayerKind kind = LayerKind::dropout;
+    static constexpr bool keeps_order = true;
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = In::size;  // the mask, 0 or 1/(1-Rate)
     static constexpr std::size_t scratch_fixed = 0;

@@ -1,19 +1,16 @@
-// ctnn/layers/layer.hpp — the contract every layer follows, and weight initialisers.
+// ctnn/layers/layer.hpp — the contract every layer follows (BoundLayer), what file formats ask
+// of a layer (TensorDesc), and weight initialisers. docs/layers.md explains it, with a guide to
+// adding a layer outside the library.
 //
 // A layer *spec* (Conv2D<32, 3>) holds hyper-parameters only. `Spec::bind<InShape>` is the
-// concrete layer for that input shape. A bound layer provides:
-//   using input_shape, output_shape;                    shapes of one sample
-//   static constexpr std::size_t parameter_count;       trainable floats in the flat array
-//   static constexpr std::size_t state_count;           non-trainable floats saved with the model
-//   static constexpr std::size_t scratch_per_sample;    workspace floats per sample
-//   static constexpr std::size_t scratch_fixed;         workspace floats per call
-//   static constexpr std::size_t flops;                 forward floating-point ops per sample
-//   static constexpr LayerKind kind;                    Conv2D, Dense, LSTM, ...
-//   static std::string name();                          e.g. "Conv2D<32,3,1,valid>"
-//   static void init(float* params, float* state, Rng&);
-//   static void forward(const Pass&);                   out = f(in)
-//   static void backward(const Pass&);                  grads += dL/dparams; din = dL/din
-// Layers hold no data: parameters, state and activations live in arrays owned by the network.
+// concrete layer for that input shape: a class with static members only, satisfying BoundLayer
+// (below). Layers hold no data: parameters, state and activations live in arrays owned by the
+// network, and every call receives its slices in a Pass.
+//
+// Input gradients: backward writes dL/din into din (it overwrites; it never adds), or does
+// nothing there when din is nullptr (nobody needs it). Where one input feeds two layers (the
+// parts of Residual and Concat, layers/composite.hpp), the composite gives each its own buffer
+// and adds them. Parameter gradients are the other way round: backward adds into grads.
 //
 // When a spec cannot take an input shape (Conv2D after Dense, a kernel larger than the image),
 // `Spec::bind<InShape>` is a detail::Rejected layer instead: `rejected` is true and the nested
@@ -23,9 +20,13 @@
 
 #include <charconv>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "../random.hpp"
 #include "../shape.hpp"
@@ -34,9 +35,30 @@ namespace ctnn {
 
 /// What a bound layer is, for code that treats layer types differently (file formats, summaries):
 /// every bound layer has `static constexpr LayerKind kind`.
+/// What a bound layer is, for summaries and for code that must know a layer (the model file's
+/// version check): `static constexpr LayerKind kind`, optional; layers without one (defined
+/// outside the library) are `custom`. File formats do not switch on it: they ask the layer
+/// (TensorDesc).
 enum class LayerKind {
-  conv2d, maxpool2d, avgpool2d, flatten, dense, activation, softmax, dropout, batchnorm,
-  lstm, gru, simple_rnn, bidirectional, identity, global_avgpool2d, chain, residual, concat
+  conv2d,
+  maxpool2d,
+  avgpool2d,
+  flatten,
+  dense,
+  activation,
+  softmax,
+  dropout,
+  batchnorm,
+  lstm,
+  gru,
+  simple_rnn,
+  bidirectional,
+  identity,
+  global_avgpool2d,
+  chain,
+  residual,
+  concat,
+  custom
 };
 
 /// Everything one forward or backward call of a layer sees. Activations are batches of samples
@@ -53,6 +75,86 @@ struct Pass {
   std::size_t batch = 0;
   bool training = false;  ///< Dropout and BatchNorm behave differently while training
   Rng* rng = nullptr;     ///< per-thread generator (Dropout masks)
+};
+
+/// The contract of a bound layer (Spec::bind<In>), checked by Sequential for every layer:
+///   using input_shape, output_shape;                    shapes of one sample (shape.hpp)
+///   static constexpr std::size_t parameter_count;       trainable floats in the flat array
+///   static constexpr std::size_t state_count;           non-trainable floats saved with the model
+///   static constexpr std::size_t scratch_per_sample;    workspace floats per sample
+///   static constexpr std::size_t scratch_fixed;         workspace floats per call
+///   static constexpr std::size_t flops;                 forward floating-point ops per sample
+///   static std::string name();                          e.g. "Conv2D<32,3,1,valid>": the model
+///                                                       file's signature is made of these
+///   static void init(float* params, float* state, Rng&);
+///   static void forward(const Pass&);                   out = f(in)
+///   static void backward(const Pass&);                  grads += dL/dparams; din = dL/din
+/// Optional capabilities:
+///   static constexpr LayerKind kind;                    a label (LayerKind::custom without)
+///   static std::vector<TensorDesc> tensors(const TensorContext&);   its tensors in safetensors
+///                                                       files; required when it has parameters
+///                                                       or state and is saved that way
+///   static constexpr bool keeps_order;                  its output, read flat, is its input's
+///                                                       elements in order (Flatten, activations)
+///   static constexpr bool fuses_relu;  template <bool Relu> forward(const Pass&);
+///                                                       computes a following ReLU in its forward
+///   static constexpr bool is_relu;                      it is a ReLU that can be fused so
+template <class L>
+concept BoundLayer = requires(const Pass& p, float* f, Rng& rng) {
+  typename L::input_shape;
+  typename L::output_shape;
+  requires std::convertible_to<decltype(L::parameter_count), std::size_t>;
+  requires std::convertible_to<decltype(L::state_count), std::size_t>;
+  requires std::convertible_to<decltype(L::scratch_per_sample), std::size_t>;
+  requires std::convertible_to<decltype(L::scratch_fixed), std::size_t>;
+  requires std::convertible_to<decltype(L::flops), std::size_t>;
+  { L::name() } -> std::convertible_to<std::string>;
+  L::init(f, f, rng);
+  L::forward(p);
+  L::backward(p);
+};
+
+/// The label of bound layer L: L::kind, or LayerKind::custom for a layer without one.
+template <class L>
+constexpr LayerKind kind_of() {
+  if constexpr (requires { L::kind; })
+    return L::kind;
+  else
+    return LayerKind::custom;
+}
+
+/// The image whose channels-last flattening a Vector is: h, w, c (h == 0: it is no image). File
+/// formats that store PyTorch's (c, h, w) order need it for the layers reading such a Vector.
+struct FlatImage {
+  std::size_t h = 0, w = 0, c = 0;
+  /// PyTorch's position q in a (c, h, w)-flattened image -> ctnn's (h, w, c) position (q when
+  /// this is no image).
+  constexpr std::size_t from_chw(std::size_t q) const {
+    if (h == 0) return q;
+    const std::size_t ci = q / (h * w), hi = q / w % h, wi = q % w;
+    return (hi * w + wi) * c + ci;
+  }
+};
+
+/// What a layer's tensors() may depend on besides its own type.
+struct TensorContext {
+  /// When the layer's input is a Vector that flattens an image (an Image read flat by Dense,
+  /// or Flatten's output with only order-keeping layers between): that image.
+  FlatImage flat_input;
+};
+
+/// One tensor of a layer as PyTorch's state_dict holds it (safetensors files, io/safetensors.hpp):
+/// its name within the layer's module ("weight", "bias", "running_mean"), PyTorch's shape, and
+/// where each of its elements lives: element e (row-major over shape) is the float at index(e)
+/// in the layer's slice of the parameters, or of the state with in_state. `counter`: an I64
+/// scalar that ctnn does not keep (BatchNorm's num_batches_tracked: written as 0, ignored when
+/// read).
+struct TensorDesc {
+  std::string name;
+  std::vector<std::uint64_t> shape;
+  std::function<std::size_t(std::size_t)> index;
+  bool in_state = false;
+  bool counter = false;
 };
 
 /// Name helper: "Layer<a,b,c>".
@@ -140,7 +242,9 @@ struct Rejected {
 
 /// Whether a binding is a Rejected one.
 template <class L>
-inline constexpr bool rejected_v = requires { requires L::rejected; };
+inline constexpr bool rejected_v = requires {
+  requires L::rejected;
+};
 
 /// `type` instantiates the message of the rejected binding L unless it is already reported.
 template <class L>

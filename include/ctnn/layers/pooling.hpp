@@ -40,8 +40,7 @@ struct Pool2D {
   };
 
   template <std::size_t H, std::size_t W, std::size_t C>
-    requires(valid_sizes && Pool <= H && Pool <= W)
-  struct bind<Image<H, W, C>> {
+  requires(valid_sizes&& Pool <= H && Pool <= W) struct bind<Image<H, W, C>> {
     static constexpr std::size_t OH = (H - Pool) / Stride + 1, OW = (W - Pool) / Stride + 1;
     using input_shape = Image<H, W, C>;
     using output_shape = Image<OH, OW, C>;
@@ -74,11 +73,12 @@ struct Pool2D {
       else
         kernels::avgpool2d_backward<H, W, C, Pool, Stride>(p.dout, p.din, p.batch);
     }
-  };};
+  };
+};
 }  // namespace detail
 
-/// MaxPool2D<Pool, Stride = Pool>: Image<H, W, C> -> Image<(H-Pool)/Stride+1, (W-Pool)/Stride+1, C>,
-/// out = max over each Pool x Pool window, per channel. No parameters. The gradient goes to the
+/// MaxPool2D<Pool, Stride = Pool>: Image<H, W, C> -> Image<(H-Pool)/Stride+1, (W-Pool)/Stride+1,
+/// C>, out = max over each Pool x Pool window, per channel. No parameters. The gradient goes to the
 /// first maximum of each window (row-major order).
 template <std::size_t Pool, std::size_t Stride = Pool>
 struct MaxPool2D : detail::Pool2D<true, Pool, Stride> {};

@@ -56,6 +56,12 @@ constexpr std::size_t recurrent_panel_offset(std::size_t k, std::size_t n, std::
 }
 
 namespace detail {
+/// The LayerKind of a recurrent layer with cell Cell (the kernels know no layers).
+template <class Cell>
+inline constexpr LayerKind cell_kind =
+    std::is_same_v<Cell, kernels::LstmCell>  ? LayerKind::lstm
+    : std::is_same_v<Cell, kernels::GruCell> ? LayerKind::gru
+                                             : LayerKind::simple_rnn;
 
 /// The sequence view of a recurrent layer's input: Sequence<T, F> as is, Image<H, W, C> as H
 /// steps of W*C features.
@@ -96,13 +102,12 @@ struct Recurrent {
   };
 
   template <class In>
-    requires(Units > 0 && (is_sequence_v<In> || is_image_v<In>))
-  struct bind<In> {
+  requires(Units > 0 && (is_sequence_v<In> || is_image_v<In>)) struct bind<In> {
     static constexpr std::size_t T = as_sequence<In>::steps, F = as_sequence<In>::features;
     static constexpr std::size_t H = Units, G = Cell::gates, GH = G * H;
     using input_shape = In;
     using output_shape = std::conditional_t<ReturnSequences, Sequence<T, H>, Vector<H>>;
-    static constexpr LayerKind kind = Cell::kind;
+    static constexpr LayerKind kind = detail::cell_kind<Cell>;
 
     static constexpr std::size_t wx = 0, wh = F * GH, bx = wh + H * GH, bh = bx + GH;
     static constexpr std::size_t parameter_count = bh + GH;
@@ -123,6 +128,23 @@ struct Recurrent {
     // operations per gate value for the cell.
     static constexpr std::size_t flops = 2 * GH * (T * F + (T - 1) * H) + 10 * T * GH;
 
+    /// PyTorch's nn.LSTM / nn.GRU / nn.RNN (one layer, batch_first): weight_ih_l0 [G*H, F] (W_x
+    /// transposed), weight_hh_l0 [G*H, H] (W_h, stored in column panels, transposed), bias_ih_l0
+    /// [G*H], bias_hh_l0 [G*H]; PyTorch's gate order. `suffix` names the reverse direction of a
+    /// bidirectional layer ("_reverse") and `offset` its slice.
+    static std::vector<TensorDesc> tensors(const TensorContext&, const std::string& suffix = "",
+                                           std::size_t offset = 0) {
+      return {{"weight_ih_l0" + suffix,
+               {GH, F},
+               [offset](std::size_t e) { return offset + wx + e % F * GH + e / F; }},
+              {"weight_hh_l0" + suffix,
+               {GH, H},
+               [offset](std::size_t e) {
+                 return offset + wh + recurrent_panel_offset(e % H, e / H, H, GH);
+               }},
+              {"bias_ih_l0" + suffix, {GH}, [offset](std::size_t e) { return offset + bx + e; }},
+              {"bias_hh_l0" + suffix, {GH}, [offset](std::size_t e) { return offset + bh + e; }}};
+    }
     static std::string name() {
       return layer_name(Cell::name, std::to_string(H),
                         std::string(ReturnSequences ? "true" : "false"));
@@ -162,8 +184,8 @@ struct Recurrent {
 
     /// hp[b] = h_prev[b] W_h + b_h for the B rows of one step (h rows T*H floats apart), panel
     /// by panel, in reverse panel order when `reversed`.
-    static void recurrent_product(const float* h_prev, const float* w, const float* bias,
-                                  float* hp, std::size_t B, bool reversed) {
+    static void recurrent_product(const float* h_prev, const float* w, const float* bias, float* hp,
+                                  std::size_t B, bool reversed) {
       for_each_panel(
           [&](auto width, std::size_t n0) {
             constexpr std::size_t N = decltype(width)::value;
@@ -204,16 +226,16 @@ struct Recurrent {
         }
         for (std::size_t b = 0; b < B; ++b) {
           const std::size_t r = b * T + t;
-          Cell::template forward<H>(s.xp + r * GH, s.hp + b * GH,
-                                    t == 0 ? s.zero : s.aux + (r - 1) * H,
-                                    t == 0 ? s.zero : s.h + (r - 1) * H, s.act + r * GH,
-                                    s.aux + r * H, s.h + r * H);
+          Cell::template forward<H>(
+              s.xp + r * GH, s.hp + b * GH, t == 0 ? s.zero : s.aux + (r - 1) * H,
+              t == 0 ? s.zero : s.h + (r - 1) * H, s.act + r * GH, s.aux + r * H, s.h + r * H);
         }
       }
       if constexpr (ReturnSequences)
         std::copy_n(s.h, B * T * H, p.out);
       else
-        for (std::size_t b = 0; b < B; ++b) std::copy_n(s.h + (b * T + T - 1) * H, H, p.out + b * H);
+        for (std::size_t b = 0; b < B; ++b)
+          std::copy_n(s.h + (b * T + T - 1) * H, H, p.out + b * H);
     }
 
     static void backward(const Pass& p) {
@@ -242,9 +264,8 @@ struct Recurrent {
                                      s.dxp + r * GH, s.dhp + r * GH, s.dh_next + b * H);
         }
         if (t > 0)  // dh_{t-1} = direct part + dhp_t W_h^T
-          kernels::gemm<kernels::Strides<T * GH, 0, 1, 0, H, GH, H>, H,
-                        kernels::Init::accumulate>(s.dhp + t * GH, s.wht, s.dh_next, nullptr, B,
-                                                   1);
+          kernels::gemm<kernels::Strides<T * GH, 0, 1, 0, H, GH, H>, H, kernels::Init::accumulate>(
+              s.dhp + t * GH, s.wht, s.dh_next, nullptr, B, 1);
       }
       // Weight gradients over all steps: dW_x += X^T dxp, dW_h += H_{t-1}^T dhp_t (t >= 1).
       kernels::gemm<kernels::Strides<1, T * F, F, T * GH, GH, T, GH>, F, GH,
@@ -264,7 +285,8 @@ struct Recurrent {
       kernels::gemm<kernels::Strides<GH, 0, 1, 0, F, GH, F>, F, kernels::Init::zero>(
           s.dxp, s.wxt, p.din, nullptr, B * T, 1);
     }
-  };};
+  };
+};
 
 template <class Spec>
 struct is_recurrent {
@@ -313,8 +335,7 @@ struct Bidirectional {
   };
 
   template <class In>
-    requires(recurrent && !detail::rejected_v<typename Layer::template bind<In>>)
-  struct bind<In> {
+  requires(recurrent && !detail::rejected_v<typename Layer::template bind<In>>) struct bind<In> {
     using L = typename Layer::template bind<In>;
     static constexpr std::size_t T = detail::as_sequence<In>::steps;
     static constexpr std::size_t F = detail::as_sequence<In>::features;
@@ -326,12 +347,18 @@ struct Bidirectional {
     static constexpr LayerKind kind = LayerKind::bidirectional;
     static constexpr std::size_t parameter_count = 2 * L::parameter_count;
     static constexpr std::size_t state_count = 0;
-    static constexpr std::size_t scratch_per_sample =
-        2 * L::scratch_per_sample + 3 * IN + 4 * O;
+    static constexpr std::size_t scratch_per_sample = 2 * L::scratch_per_sample + 3 * IN + 4 * O;
     static constexpr std::size_t scratch_fixed = 2 * L::scratch_fixed;
     static constexpr std::size_t flops = 2 * L::flops;
 
     static std::string name() { return "Bidirectional<" + L::name() + ">"; }
+    /// PyTorch's bidirectional layer: the forward direction's four tensors, then the same names
+    /// with the suffix _reverse for the backward direction.
+    static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
+      auto t = L::tensors(ctx);
+      for (auto& r : L::tensors(ctx, "_reverse", L::parameter_count)) t.push_back(std::move(r));
+      return t;
+    }
 
     static void init(float* params, float* state, Rng& rng) {
       L::init(params, state, rng);
@@ -405,6 +432,7 @@ struct Bidirectional {
       reverse(s.din_r, p.din, p.batch, F);
       for (std::size_t i = 0; i < p.batch * IN; ++i) p.din[i] += s.din_f[i];
     }
-  };};
+  };
+};
 
 }  // namespace ctnn
