@@ -243,11 +243,13 @@ inline const std::vector<std::string> fashion_classes = {
 /// Prints a line naming the data and settings and the network summary, trains a new network
 /// with Adam (AdamW with --weight-decay) and the recipe's options, printing one line per epoch,
 /// saves it when --save was given, prints the confusion matrix and last
-/// "test accuracy: 0.xxxx". Throws what fit(), evaluate() and save() throw.
+/// "test accuracy: 0.xxxx". Returns the trained network. Throws what fit(), evaluate() and save()
+/// throw.
 template <class Net>
-void train_and_report(const Options& o, const char* name, const ctnn::data::Dataset& full_train,
-                      const ctnn::data::Dataset& test,
-                      const std::vector<std::string>& class_names = {}) {
+std::unique_ptr<Net> train_and_report(const Options& o, const char* name,
+                                      const ctnn::data::Dataset& full_train,
+                                      const ctnn::data::Dataset& test,
+                                      const std::vector<std::string>& class_names = {}) {
   ctnn::data::Dataset train_part, validation;
   if (o.validation_split > 0)
     std::tie(train_part, validation) =
@@ -371,6 +373,7 @@ void train_and_report(const Options& o, const char* name, const ctnn::data::Data
   if (!o.confusion.empty())
     ctnn::detail::write_text_atomically(o.confusion, ctnn::confusion_csv(e, class_names));
   std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
+  return net;
 }
 
 /// Loads Fashion-MNIST, prints the network summary, trains with Adam, prints one line per epoch

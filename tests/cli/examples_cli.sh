@@ -116,6 +116,10 @@ expect 1 "written for another network type" "$bin/fashion_mnist_lstm" --data-dir
 head -c 1000 "$work/ck" > "$work/short"
 expect 1 "truncated" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/short"
 
+# A layer defined outside the library trains, and both file formats give it back exactly.
+expect 0 "the loaded networks predict exactly what the trained one does" "$bin/custom_layer" \
+  --data-dir "$work/rand" --epochs 1 --batch-size 16 --threads 2
+
 if [[ $failures -ne 0 ]]; then
   echo "$failures case(s) failed"
   exit 1
