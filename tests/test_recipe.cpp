@@ -3,10 +3,9 @@
 // scalar reference, the stratified split, callbacks and the CSV files.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
-
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
@@ -70,8 +69,9 @@ TEST_CASE("StepLR, CosineLR and OneCycleLR follow their formulas") {
   const double lo = 0.4 / 25, last = lo / 1e4, up = 0.3 * 100 - 1;
   for (std::size_t s = 0; s < 100; ++s) {
     const double want =
-        double(s) <= up ? 0.4 + (lo - 0.4) / 2 * (1 + std::cos(pi * double(s) / up))
-                        : last + (0.4 - last) / 2 * (1 + std::cos(pi * (double(s) - up) / (99 - up)));
+        double(s) <= up
+            ? 0.4 + (lo - 0.4) / 2 * (1 + std::cos(pi * double(s) / up))
+            : last + (0.4 - last) / 2 * (1 + std::cos(pi * (double(s) - up) / (99 - up)));
     CHECK(one(at(s, 10, 10)) == doctest::Approx(want).epsilon(1e-5));
   }
   CHECK(one(at(0, 10, 10)) == doctest::Approx(lo));
@@ -88,8 +88,8 @@ TEST_CASE("ReduceLROnPlateau lowers the rate after `patience` epochs without imp
   CHECK_FALSE(p.observe(1.0));  // best 1.0
   CHECK_FALSE(p.observe(0.9));  // best 0.9
   CHECK_FALSE(p.observe(0.95));
-  CHECK_FALSE(p.observe(0.9));   // two epochs without improvement: still patient
-  CHECK(p.observe(0.91));        // the third: halved
+  CHECK_FALSE(p.observe(0.9));  // two epochs without improvement: still patient
+  CHECK(p.observe(0.91));       // the third: halved
   CHECK(p(any) == 0.5f);
   CHECK_FALSE(p.observe(0.8));
   CHECK_FALSE(p.observe(std::nan("")));
@@ -201,7 +201,8 @@ std::vector<float> augment_reference(const std::vector<float>& in, std::size_t H
       for (std::size_t c = 0; c < C; ++c) {
         const long xs = flip ? long(W - 1 - x) : long(x);  // the flip acts on the shifted image
         const long sy = long(y) - dy, sx = xs - dx;
-        float v = sy >= 0 && sy < long(H) && sx >= 0 && sx < long(W) ? in[(sy * W + sx) * C + c] : 0.0f;
+        float v =
+            sy >= 0 && sy < long(H) && sx >= 0 && sx < long(W) ? in[(sy * W + sx) * C + c] : 0.0f;
         if (erase && y >= top && y < top + h && x >= left && x < left + w) v = a.erase_value;
         out[(y * W + x) * C + c] = v;
       }
@@ -283,7 +284,8 @@ TEST_CASE("stratified_split keeps each class's share") {
   std::sort(all.begin(), all.end());
   for (int i = 0; i < 100; ++i) CHECK(all[i] == float(i));
   CHECK(std::is_sorted(val.inputs.begin(), val.inputs.end()));
-  for (std::size_t i = 0; i < val.size(); ++i) CHECK(val.labels[i] == d.labels[std::size_t(val.inputs[i])]);
+  for (std::size_t i = 0; i < val.size(); ++i)
+    CHECK(val.labels[i] == d.labels[std::size_t(val.inputs[i])]);
   CHECK_THROWS_AS(data::stratified_split(d, 1.0), InvalidArgument);
 }
 
@@ -378,13 +380,42 @@ TEST_CASE("fit called again goes on as one longer call, with dropout and augment
   o.epochs = 4;
   const auto cos_all = fit(cos_straight, c, train, o);
   FitOptions stop_early = o;
-  stop_early.on_epoch_end.push_back([](const EpochReport& r, TrainingControl& control) {
-    control.stop = r.epoch == 2;
-  });
+  stop_early.on_epoch_end.push_back(
+      [](const EpochReport& r, TrainingControl& control) { control.stop = r.epoch == 2; });
   CHECK(fit(cos_split, d, train, stop_early).size() == 2);
   o.epochs = 2;
   const auto rest = fit(cos_split, d, train, o);
   CHECK(rest[1].learning_rate == cos_all[3].learning_rate);
   CHECK(same(cos_straight, cos_split));
   CHECK_FALSE(same(straight, cos_straight));
+}
+
+TEST_CASE("fit: batch callbacks see every step and can stop training mid-epoch") {
+  const auto train = bands(50, 3);
+  BandNet net(2);
+  Adam adam(0.01f);
+  FitOptions o;
+  o.epochs = 3;
+  o.batch_size = 8;  // 7 batches per epoch, the last of 2 samples
+  o.threads = 2;
+  o.schedule = CosineLR(0.01f);
+  std::vector<BatchReport> seen;
+  o.on_batch_end.push_back([&](const BatchReport& b, TrainingControl& c) {
+    seen.push_back(b);
+    c.stop = b.epoch == 2 && b.batch == 3;
+  });
+  std::size_t epoch_callbacks = 0;
+  o.on_epoch_end.push_back([&](const EpochReport&, TrainingControl&) { ++epoch_callbacks; });
+  const auto reports = fit(net, adam, train, o);
+  REQUIRE(seen.size() == 7 + 3);
+  CHECK(seen[6].samples == 2);
+  CHECK(seen[6].batches == 7);
+  CHECK(seen[9].epoch == 2);
+  CHECK(seen[9].batch == 3);
+  CHECK(seen[9].learning_rate == doctest::Approx(CosineLR(0.01f)(at(9, 3, 7))));
+  REQUIRE(reports.size() == 2);
+  CHECK(epoch_callbacks == 2);
+  CHECK(adam.epochs_done == 2);
+  // The cut epoch is reported over the 24 samples it trained on: the mean of its batch losses.
+  CHECK(reports[1].loss == doctest::Approx((seen[7].loss + seen[8].loss + seen[9].loss) / 3));
 }

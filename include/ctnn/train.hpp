@@ -8,6 +8,8 @@
 // (BatchNorm normalises over each thread's share).
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -26,8 +28,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include "aligned.hpp"
 #include "data/augment.hpp"
 #include "data/dataset.hpp"
@@ -42,9 +42,20 @@ namespace ctnn {
 
 struct EpochReport;
 
-/// What a fit() callback can do: stop training after the current epoch.
+/// What a fit() callback can do: stop training (after the current epoch, or from a batch
+/// callback after the current batch).
 struct TrainingControl {
   bool stop = false;
+};
+
+/// What fit() tells a batch callback after every optimizer step.
+struct BatchReport {
+  std::size_t epoch = 0;     ///< 1-based
+  std::size_t batch = 0;     ///< 1-based, within the epoch
+  std::size_t batches = 0;   ///< batches per epoch
+  std::size_t samples = 0;   ///< samples in this batch
+  double loss = 0;           ///< mean loss over the batch
+  double learning_rate = 0;  ///< the optimizer's rate for this step
 };
 
 /// Options of fit().
@@ -70,6 +81,10 @@ struct FitOptions {
   /// Called after every epoch (after the test evaluation) with its report; a callback stops
   /// training by setting control.stop. Called in order.
   std::vector<std::function<void(const EpochReport&, TrainingControl&)>> on_epoch_end;
+  /// Called after every optimizer step, in order. A callback that sets control.stop ends
+  /// training after this batch: the epoch is cut short, reported over the samples it saw, and
+  /// counts as trained (epochs_done), and the epoch callbacks still run for it.
+  std::vector<std::function<void(const BatchReport&, TrainingControl&)>> on_batch_end;
   /// Progress line on stderr while an epoch runs: only when stderr is a terminal (so that
   /// `program > log` keeps both the log and the progress on the screen).
   bool progress = true;
@@ -77,14 +92,14 @@ struct FitOptions {
 
 /// What fit() measured in one epoch.
 struct EpochReport {
-  std::size_t epoch = 0;           ///< 1-based
-  double loss = 0;                 ///< mean training loss over the epoch's batches
-  double train_accuracy = 0;       ///< fraction of training samples classified right (in training mode)
+  std::size_t epoch = 0;      ///< 1-based
+  double loss = 0;            ///< mean training loss over the epoch's batches
+  double train_accuracy = 0;  ///< fraction of training samples classified right (in training mode)
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without a test set
   double test_loss = std::numeric_limits<double>::quiet_NaN();
-  double seconds = 0;              ///< training time of the epoch (without evaluation)
-  double images_per_second = 0;    ///< training samples per second
-  double learning_rate = 0;        ///< the optimizer's rate at the epoch's last step
+  double seconds = 0;            ///< training time of the epoch (without evaluation)
+  double images_per_second = 0;  ///< training samples per second
+  double learning_rate = 0;      ///< the optimizer's rate at the epoch's last step
 };
 
 /// Result of evaluate(): mean loss, accuracy and the confusion matrix
@@ -127,8 +142,7 @@ void check_dataset(const data::Dataset& d, const char* what) {
       i != d.inputs.size())
     throw InvalidArgument(std::string(what) + ": sample " + std::to_string(i / d.sample_size) +
                           " holds " + describe_value(d.inputs[i]) + " at element " +
-                          std::to_string(i % d.sample_size) +
-                          "; inputs must be finite numbers");
+                          std::to_string(i % d.sample_size) + "; inputs must be finite numbers");
   for (std::size_t i = 0; i < d.size(); ++i)
     if (d.labels[i] < 0 || static_cast<std::size_t>(d.labels[i]) >= Net::output_shape::size)
       throw InvalidArgument(std::string(what) + ": label " + std::to_string(d.labels[i]) +
@@ -146,7 +160,9 @@ inline std::pair<std::size_t, std::size_t> share(std::size_t n, std::size_t t,
   return {n * t / threads, n * (t + 1) / threads};
 }
 
-inline bool stderr_is_terminal() { return ::isatty(2) == 1; }
+inline bool stderr_is_terminal() {
+  return ::isatty(2) == 1;
+}
 
 }  // namespace detail
 
@@ -214,8 +230,13 @@ class Trainer {
   /// settings are invalid (Loss::check).
   Trainer(Net& net, Optimizer& optimizer, std::size_t max_batch, std::size_t threads = 0,
           std::uint64_t seed = 1, Loss loss = Loss{})
-      : net_(net), optimizer_(optimizer), pool_(threads), seed_(seed), max_batch_(max_batch),
-        loss_(std::move(loss)), grads_(Net::parameter_count) {
+      : net_(net),
+        optimizer_(optimizer),
+        pool_(threads),
+        seed_(seed),
+        max_batch_(max_batch),
+        loss_(std::move(loss)),
+        grads_(Net::parameter_count) {
     if (max_batch == 0) throw InvalidArgument("Trainer: batch size must be at least 1");
     loss_.check(N);
     const std::size_t per_thread = (max_batch + pool_.size() - 1) / pool_.size();
@@ -300,8 +321,8 @@ class Trainer {
           w.scratch.resize(IN);
           for (std::size_t s = 0; s < m; ++s) {
             Rng sample_rng(derive_seed(seed_, 0xa06d, step_id, begin + s));
-            data::augment(w.input.data() + s * IN, S::height, S::width, S::channels,
-                          augmentation_, sample_rng, w.scratch.data());
+            data::augment(w.input.data() + s * IN, S::height, S::width, S::channels, augmentation_,
+                          sample_rng, w.scratch.data());
           }
         }
       }
@@ -309,8 +330,8 @@ class Trainer {
       Rng rng(derive_seed(seed_, step_id, t));
       const float* y = net_.forward(w.input.data(), m, w.ws, true, w.state.data(), &rng);
       for (std::size_t s = 0; s < m; ++s) {
-        w.loss += loss_.template compute<N>(y + s * N, w.labels[s], nullptr,
-                                            w.dout.data() + s * N, scale);
+        w.loss += loss_.template compute<N>(y + s * N, w.labels[s], nullptr, w.dout.data() + s * N,
+                                            scale);
         w.correct += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
       }
       net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true);
@@ -321,8 +342,9 @@ class Trainer {
       r.correct += workers_[t].correct;
     }
     if (!std::isfinite(r.loss))
-      throw TrainingDiverged("the loss is not finite (the network's outputs overflowed); "
-                             "lower the learning rate");
+      throw TrainingDiverged(
+          "the loss is not finite (the network's outputs overflowed); "
+          "lower the learning rate");
     reduce_gradients();
     clip_gradients();
     if constexpr (Net::state_count > 0) {  // average the threads' running-statistics updates
@@ -409,7 +431,7 @@ class Trainer {
     const std::size_t P = grads_.size();
     auto params = net_.parameters();
     std::size_t bad = P;
-    if constexpr (requires(Optimizer& o, std::span<float> p, std::span<const float> g) {
+    if constexpr (requires(Optimizer & o, std::span<float> p, std::span<const float> g) {
                     o.begin_step(std::size_t{});
                     o.update(std::size_t{}, p, g);
                   }) {
@@ -424,9 +446,8 @@ class Trainer {
       bad = detail::first_non_finite(params.data(), P);
     }
     if (bad != P)
-      throw TrainingDiverged("the optimizer step made a parameter of " +
-                             Net::parameter_owner(bad) + " " +
-                             detail::describe_value(params[bad]) +
+      throw TrainingDiverged("the optimizer step made a parameter of " + Net::parameter_owner(bad) +
+                             " " + detail::describe_value(params[bad]) +
                              " (an overflow: the learning rate is far too high); the network's "
                              "parameters are no longer usable");
   }
@@ -505,14 +526,15 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
         std::swap(order[i], order[shuffle_rng.below(i + 1)]);
     }
     double loss_sum = 0;
-    std::size_t right = 0;
+    std::size_t right = 0, seen = 0;
+    bool stop = false;
     const auto start = std::chrono::steady_clock::now();
-    for (std::size_t bi = 0; bi < batches; ++bi) {
+    for (std::size_t bi = 0; bi < batches && !stop; ++bi) {
       const std::size_t b0 = bi * B, bn = std::min(B, train.size() - b0);
       typename Trainer<Net, Optimizer, Loss>::Step st;
       if (options.schedule) {
-        const float lr =
-            options.schedule(TrainingProgress{(epoch - 1) * batches + bi, epoch - 1, last, batches});
+        const float lr = options.schedule(
+            TrainingProgress{(epoch - 1) * batches + bi, epoch - 1, last, batches});
         if (!(std::isfinite(lr) && lr >= 0.0f))
           throw InvalidArgument("fit: the schedule gave the learning rate " + std::to_string(lr) +
                                 " at batch " + std::to_string(bi + 1) + " of epoch " +
@@ -528,22 +550,36 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       }
       loss_sum += st.loss;
       right += st.correct;
-      if (progress && (bi % 20 == 0 || bi + 1 == batches)) {
+      seen += bn;
+      if (!options.on_batch_end.empty()) {
+        BatchReport br;
+        br.epoch = epoch;
+        br.batch = bi + 1;
+        br.batches = batches;
+        br.samples = bn;
+        br.loss = st.loss / static_cast<double>(bn);
+        if constexpr (requires { double(optimizer.learning_rate); })
+          br.learning_rate = double(optimizer.learning_rate);
+        TrainingControl batch_control;
+        for (const auto& callback : options.on_batch_end) callback(br, batch_control);
+        stop = batch_control.stop;
+      }
+      if (progress && (bi % 20 == 0 || bi + 1 == batches || stop)) {
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::fprintf(stderr, "\repoch %zu/%zu  batch %zu/%zu  loss %.4f  %.0f images/s   ", epoch,
                      last, bi + 1, batches, loss_sum / double(b0 + bn),
                      double(b0 + bn) / std::max(secs, 1e-9));
-        if (bi + 1 == batches) std::fprintf(stderr, "\r%*s\r", 70, "");
+        if (bi + 1 == batches || stop) std::fprintf(stderr, "\r%*s\r", 70, "");
         std::fflush(stderr);
       }
     }
     EpochReport r;
     r.epoch = epoch;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.loss = loss_sum / static_cast<double>(train.size());
-    r.train_accuracy = static_cast<double>(right) / static_cast<double>(train.size());
-    r.images_per_second = static_cast<double>(train.size()) / r.seconds;
+    r.loss = loss_sum / static_cast<double>(seen);
+    r.train_accuracy = static_cast<double>(right) / static_cast<double>(seen);
+    r.images_per_second = static_cast<double>(seen) / r.seconds;
     if constexpr (requires { double(optimizer.learning_rate); })
       r.learning_rate = double(optimizer.learning_rate);
     if (options.test) {
@@ -553,8 +589,8 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     }
     if (options.log) {
       std::ostringstream line;
-      line << std::fixed << "epoch " << epoch << "/" << last << "  loss "
-           << std::setprecision(4) << r.loss << "  train accuracy " << r.train_accuracy;
+      line << std::fixed << "epoch " << epoch << "/" << last << "  loss " << std::setprecision(4)
+           << r.loss << "  train accuracy " << r.train_accuracy;
       if (options.test)
         line << "  test loss " << r.test_loss << "  test accuracy " << r.test_accuracy;
       line << "  " << std::setprecision(0) << r.images_per_second << " images/s  "
@@ -565,7 +601,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     if constexpr (requires { std::size_t(optimizer.epochs_done); }) optimizer.epochs_done = epoch;
     TrainingControl control;
     for (const auto& callback : options.on_epoch_end) callback(r, control);
-    if (control.stop) break;
+    if (control.stop || stop) break;
   }
   return reports;
 }
