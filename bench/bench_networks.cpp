@@ -6,10 +6,9 @@
 // Inputs are synthetic (pixel values in [0, 1]); the work does not depend on the values.
 #include <benchmark/benchmark.h>
 
-#include <ctnn/ctnn.hpp>
-
 #include <algorithm>
 #include <chrono>
+#include <ctnn/ctnn.hpp>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -31,7 +30,9 @@ ctnn::data::Dataset synthetic(std::size_t n) {
   return d;
 }
 
-std::size_t all_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+std::size_t all_threads() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 template <class Net>
 void BM_M1_Latency(benchmark::State& state) {
@@ -92,32 +93,32 @@ void BM_M3_Train(benchmark::State& state) {
 
 }  // namespace
 
-#define CTNN_NETWORK_BENCHMARKS(Net, label)                                        \
-  BENCHMARK(BM_M1_Latency<Net>)                                                  \
-      ->Name(label "/M1_batch1_latency")                                         \
-      ->UseManualTime()                                                          \
-      ->Iterations(2000)                                                         \
-      ->Unit(benchmark::kMicrosecond);                                           \
-  BENCHMARK(BM_M2_Batch256<Net>)                                                 \
-      ->Name(label "/M2_batch256")                                               \
-      ->UseRealTime()                                                            \
-      ->MinTime(2.0)                                                             \
-      ->Unit(benchmark::kMillisecond);                                           \
-  BENCHMARK(BM_M3_Train<Net>)                                                    \
-      ->Name(label "/M3_train_batch32")                                          \
-      ->Arg(1)                                                                   \
-      ->Arg(0)                                                                   \
-      ->UseRealTime()                                                            \
-      ->MinTime(3.0)                                                             \
+#define CTNN_NETWORK_BENCHMARKS(Net, label) \
+  BENCHMARK(BM_M1_Latency<Net>)             \
+      ->Name(label "/M1_batch1_latency")    \
+      ->UseManualTime()                     \
+      ->Iterations(2000)                    \
+      ->Unit(benchmark::kMicrosecond);      \
+  BENCHMARK(BM_M2_Batch256<Net>)            \
+      ->Name(label "/M2_batch256")          \
+      ->UseRealTime()                       \
+      ->MinTime(2.0)                        \
+      ->Unit(benchmark::kMillisecond);      \
+  BENCHMARK(BM_M3_Train<Net>)               \
+      ->Name(label "/M3_train_batch32")     \
+      ->Arg(1)                              \
+      ->Arg(0)                              \
+      ->UseRealTime()                       \
+      ->MinTime(3.0)                        \
       ->Unit(benchmark::kMillisecond)
 
-#define CTNN_AUGMENTED_BENCHMARK(Net, label)                                       \
-  BENCHMARK(BM_M3_Train<Net, true>)                                              \
-      ->Name(label "/M3_train_batch32_augmented")                                \
-      ->Arg(1)                                                                   \
-      ->Arg(0)                                                                   \
-      ->UseRealTime()                                                            \
-      ->MinTime(3.0)                                                             \
+#define CTNN_AUGMENTED_BENCHMARK(Net, label)      \
+  BENCHMARK(BM_M3_Train<Net, true>)               \
+      ->Name(label "/M3_train_batch32_augmented") \
+      ->Arg(1)                                    \
+      ->Arg(0)                                    \
+      ->UseRealTime()                             \
+      ->MinTime(3.0)                              \
       ->Unit(benchmark::kMillisecond)
 
 CTNN_NETWORK_BENCHMARKS(examples::FashionCnn, "cnn");
@@ -125,5 +126,6 @@ CTNN_AUGMENTED_BENCHMARK(examples::FashionCnn, "cnn");
 CTNN_NETWORK_BENCHMARKS(examples::FashionLstm, "lstm");
 CTNN_NETWORK_BENCHMARKS(examples::FashionCrnn, "crnn");
 CTNN_AUGMENTED_BENCHMARK(examples::FashionCrnn, "crnn");
+CTNN_NETWORK_BENCHMARKS(examples::FashionResNet, "resnet");
 
 BENCHMARK_MAIN();

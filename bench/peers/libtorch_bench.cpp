@@ -52,7 +52,8 @@ struct PackedConv {
   torch::Tensor w, b;
   PackedConv() = default;
   explicit PackedConv(const torch::nn::Conv2d& c)
-      : w(at::mkldnn_reorder_conv2d_weight(c->weight.detach().to_mkldnn(), {0, 0}, {1, 1}, {1, 1}, 1)),
+      : w(at::mkldnn_reorder_conv2d_weight(c->weight.detach().to_mkldnn(), {0, 0}, {1, 1}, {1, 1},
+                                           1)),
         b(c->bias.detach().to_mkldnn()) {}
   torch::Tensor operator()(const torch::Tensor& x) const {  // x: a oneDNN tensor
     return at::mkldnn_convolution(x, w, b, {0, 0}, {1, 1}, {1, 1}, 1);
@@ -96,7 +97,8 @@ struct LstmImpl : torch::nn::Module {
   torch::nn::LSTM lstm{nullptr};
   torch::nn::Linear d{nullptr};
   LstmImpl() {
-    lstm = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(28, 128).batch_first(true)));
+    lstm =
+        register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(28, 128).batch_first(true)));
     d = register_module("d", torch::nn::Linear(128, 10));
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -115,11 +117,12 @@ struct CrnnImpl : torch::nn::Module {
   torch::nn::Linear d{nullptr};
   CrnnImpl() {
     c = register_module("c", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3)));
-    lstm = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(416, 256).batch_first(true)));
+    lstm = register_module("lstm",
+                           torch::nn::LSTM(torch::nn::LSTMOptions(416, 256).batch_first(true)));
     d = register_module("d", torch::nn::Linear(256, 10));
   }
   torch::Tensor forward(torch::Tensor x) {
-    x = torch::max_pool2d(torch::relu(c->forward(x)), 2);   // (B, 32, 13, 13)
+    x = torch::max_pool2d(torch::relu(c->forward(x)), 2);  // (B, 32, 13, 13)
     return rest(x);
   }
   torch::Tensor rest(torch::Tensor x) {
@@ -135,10 +138,62 @@ struct CrnnImpl : torch::nn::Module {
 };
 TORCH_MODULE(Crnn);
 
+// W4 (examples::FashionResNet): a basic residual block: conv 3x3 (stride s) + BN + ReLU, conv 3x3
+// + BN, plus the input or its 1x1 stride-s conv + BN projection, then ReLU. Convolutions have
+// biases, as ctnn's Conv2D.
+struct BlockImpl : torch::nn::Module {
+  torch::nn::Conv2d c1{nullptr}, c2{nullptr}, pc{nullptr};
+  torch::nn::BatchNorm2d b1{nullptr}, b2{nullptr}, pb{nullptr};
+  BlockImpl(std::int64_t cin, std::int64_t cout, std::int64_t stride) {
+    using torch::nn::Conv2dOptions;
+    c1 = register_module("c1",
+                         torch::nn::Conv2d(Conv2dOptions(cin, cout, 3).stride(stride).padding(1)));
+    b1 = register_module("b1", torch::nn::BatchNorm2d(cout));
+    c2 = register_module("c2", torch::nn::Conv2d(Conv2dOptions(cout, cout, 3).padding(1)));
+    b2 = register_module("b2", torch::nn::BatchNorm2d(cout));
+    if (stride != 1 || cin != cout) {
+      pc = register_module("pc", torch::nn::Conv2d(Conv2dOptions(cin, cout, 1).stride(stride)));
+      pb = register_module("pb", torch::nn::BatchNorm2d(cout));
+    }
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto y = b2->forward(c2->forward(torch::relu(b1->forward(c1->forward(x)))));
+    return torch::relu(y + (pc ? pb->forward(pc->forward(x)) : x));
+  }
+};
+TORCH_MODULE(Block);
+
+// Conv 16 3x3 same + BN + ReLU, three stages of two blocks (16, 32, 64 filters; stride 2 into the
+// second and third), global average pooling, Dense 10.
+struct ResNetImpl : torch::nn::Module {
+  torch::nn::Conv2d stem{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+  std::vector<Block> blocks;
+  torch::nn::Linear d{nullptr};
+  ResNetImpl() {
+    stem =
+        register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 16, 3).padding(1)));
+    bn = register_module("bn", torch::nn::BatchNorm2d(16));
+    const std::int64_t spec[6][3] = {{16, 16, 1}, {16, 16, 1}, {16, 32, 2},
+                                     {32, 32, 1}, {32, 64, 2}, {64, 64, 1}};
+    for (int i = 0; i < 6; ++i)
+      blocks.push_back(
+          register_module("block" + std::to_string(i), Block(spec[i][0], spec[i][1], spec[i][2])));
+    d = register_module("d", torch::nn::Linear(64, 10));
+  }
+  torch::Tensor forward(const torch::Tensor& input) {
+    auto x = torch::relu(bn->forward(stem->forward(input)));
+    for (auto& b : blocks) x = b->forward(x);
+    return d->forward(x.mean({2, 3}));
+  }
+};
+TORCH_MODULE(ResNet);
+
 // Parameter counts of examples/networks.hpp, to make sure the same networks are measured.
 constexpr std::int64_t kCnnParams = 261962;
 constexpr std::int64_t kLstmParams = 4 * 128 * (28 + 128 + 2) + 128 * 10 + 10;
 constexpr std::int64_t kCrnnParams = 320 + 4 * 256 * (416 + 256 + 2) + 2570;
+constexpr std::int64_t kResNetParams = 175530;
 
 // A network behind one interface. The convolutional ones also have a oneDNN-tensor forward
 // (`pack` prepares its weights) and take channels-last tensors.
@@ -160,6 +215,10 @@ Model make(const std::string& name) {
   }
   if (name == "lstm") {
     Lstm m;
+    return {name, m.ptr(), [m](const torch::Tensor& x) mutable { return m->forward(x); }, {}, {}};
+  }
+  if (name == "resnet") {
+    ResNet m;
     return {name, m.ptr(), [m](const torch::Tensor& x) mutable { return m->forward(x); }, {}, {}};
   }
   Crnn m;
@@ -198,7 +257,7 @@ double seconds(clk::time_point a, clk::time_point b) {
 }
 
 struct Options {
-  std::set<std::string> nets{"cnn", "lstm", "crnn"};
+  std::set<std::string> nets{"cnn", "lstm", "crnn", "resnet"};
   std::set<std::string> measures{"M1", "M2", "M3"};
   int m1_iters = 2000, m1_warmup = 200;
   int m2_runs = 30, m2_warmup = 5;
@@ -210,16 +269,21 @@ struct Options {
 enum class Mode { NoGrad, Inference, InferenceChannelsLast, InferenceMkldnn };
 const char* mode_name(Mode m) {
   switch (m) {
-    case Mode::NoGrad: return "no_grad";
-    case Mode::Inference: return "inference_mode";
-    case Mode::InferenceChannelsLast: return "inference_mode+channels_last";
-    default: return "inference_mode+mkldnn_tensors";
+    case Mode::NoGrad:
+      return "no_grad";
+    case Mode::Inference:
+      return "inference_mode";
+    case Mode::InferenceChannelsLast:
+      return "inference_mode+channels_last";
+    default:
+      return "inference_mode+mkldnn_tensors";
   }
 }
 
 std::vector<Mode> modes_for(const Model& m) {
   std::vector<Mode> v{Mode::NoGrad, Mode::Inference};
   if (m.convolutional()) v.insert(v.end(), {Mode::InferenceChannelsLast, Mode::InferenceMkldnn});
+  if (m.name == "resnet") v.push_back(Mode::InferenceChannelsLast);
   return v;
 }
 
@@ -283,8 +347,8 @@ void m1(Model& m, const Options& o) {
       }
     });
     const double med = median(us);
-    std::printf("# %s M1 %s: median %.2f us over %d forwards\n", m.name.c_str(), mode_name(mode), med,
-                o.m1_iters);
+    std::printf("# %s M1 %s: median %.2f us over %d forwards\n", m.name.c_str(), mode_name(mode),
+                med, o.m1_iters);
     best = std::min(best, med);
   }
   emit(m.name, "M1", 1, best, "us");
@@ -353,11 +417,12 @@ void m3(const std::string& name, int threads, const Options& o) {
 
 void usage() {
   std::puts(
-      "usage: libtorch_bench [--quick] [--nets cnn,lstm,crnn] [--measures M1,M2,M3]\n"
+      "usage: libtorch_bench [--quick] [--nets cnn,lstm,crnn,resnet] [--measures M1,M2,M3]\n"
       "                      [--m1-iters N] [--m2-runs N] [--m3-steps N] [--threads N]\n"
       "Prints `network,measure,library,threads,median,unit` lines; other lines start with #.\n"
       "--quick: a smoke run (M1 200 forwards, M2 5 batches, M3 10 steps).\n"
-      "--threads: threads of M2 and of the second M3 figure (default 2; M1 and the first M3 use 1).");
+      "--threads: threads of M2 and of the second M3 figure (default 2; M1 and the first M3 use "
+      "1).");
 }
 
 }  // namespace
@@ -402,10 +467,13 @@ int main(int argc, char** argv) {
   std::printf("# libtorch %s, CPU capability %s, OPENBLAS_NUM_THREADS=%s, threads for M2/M3 %d\n",
               TORCH_VERSION, capability.c_str(), blas ? blas : "(unset)", o.threads);
 
-  for (const std::string name : {"cnn", "lstm", "crnn"}) {
+  for (const std::string name : {"cnn", "lstm", "crnn", "resnet"}) {
     if (!o.nets.count(name)) continue;
     auto m = make(name);
-    const std::int64_t want = name == "cnn" ? kCnnParams : name == "lstm" ? kLstmParams : kCrnnParams;
+    const std::int64_t want = name == "cnn"      ? kCnnParams
+                              : name == "lstm"   ? kLstmParams
+                              : name == "resnet" ? kResNetParams
+                                                 : kCrnnParams;
     const std::int64_t got = parameter_count(*m.module);
     if (got != want) {
       std::fprintf(stderr, "%s has %lld parameters, ctnn's has %lld\n", name.c_str(),

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 
-NETS = ("cnn", "lstm", "crnn")
+NETS = ("cnn", "lstm", "crnn", "resnet")
 MEASURES = ("M1", "M2", "M3")
 
 
@@ -178,7 +178,45 @@ class Crnn(nn.Module):
         return self.d(h[0])
 
 
-NETWORKS = {"cnn": Cnn, "lstm": Lstm, "crnn": Crnn}
+class Block(nn.Module):
+    """A basic residual block as ctnn's examples::BasicBlock: conv 3x3 (stride s) + BN + ReLU,
+    conv 3x3 + BN, plus the input (or its 1x1 stride-s conv + BN projection), then ReLU. The
+    convolutions have biases, as ctnn's Conv2D."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.proj = None
+        if stride != 1 or cin != cout:
+            self.proj = nn.Sequential(nn.Conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.b2(self.c2(F.relu(self.b1(self.c1(x)))))
+        return F.relu(y + (x if self.proj is None else self.proj(x)))
+
+
+class ResNet(nn.Module):
+    """W4 (examples::FashionResNet): conv 16 3x3 same + BN + ReLU, three stages of two basic
+    blocks (16, 32, 64 filters; stride 2 into the second and third), global average pooling,
+    Dense 10."""
+
+    params = 175530
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU())
+        self.blocks = nn.Sequential(Block(16, 16, 1), Block(16, 16, 1), Block(16, 32, 2),
+                                    Block(32, 32, 1), Block(32, 64, 2), Block(64, 64, 1))
+        self.d = nn.Linear(64, 10)
+
+    def forward(self, x):  # x: (B, 1, 28, 28)
+        return self.d(self.blocks(self.stem(x)).mean(dim=(2, 3)))
+
+
+NETWORKS = {"cnn": Cnn, "lstm": Lstm, "crnn": Crnn, "resnet": ResNet}
 
 
 def make(name):
