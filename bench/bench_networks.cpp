@@ -38,7 +38,7 @@ template <class Net>
 void BM_M1_Latency(benchmark::State& state) {
   const auto net = std::make_unique<Net>(1);
   const auto d = synthetic<Net>(16);
-  ctnn::Workspace<Net> ws(1);
+  ctnn::Workspace<Net> ws(1, ctnn::inference_only);
   std::vector<float> out(Net::output_shape::size);
   std::vector<double> us;
   std::size_t i = 0;

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-2}"
 build=build/release
-examples=(fashion_mnist_cnn fashion_mnist_lstm fashion_mnist_crnn classify image_folder_train)
+examples=(fashion_mnist_cnn fashion_mnist_lstm fashion_mnist_crnn fashion_mnist_resnet custom_layer classify
+  image_folder_train)
 cmake --build "$build" -j "$(nproc)" >/dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

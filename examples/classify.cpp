@@ -2,12 +2,11 @@
 // most probable classes of each.
 //
 //   classify --model PATH [--top-k K] [--invert] [--classes A,B,...] IMAGE...
-#include <ctnn/data/image.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <ctnn/data/image.hpp>
 #include <exception>
 #include <iomanip>
 #include <iostream>
@@ -119,7 +118,7 @@ int main(int argc, char** argv) {
 
   ctnn::data::ImageOptions io;
   io.invert = invert;
-  ctnn::Workspace<Net> ws(1);
+  ctnn::Workspace<Net> ws(1, ctnn::inference_only);
   std::array<float, kOutputs> logits;
   bool failed = false;
   for (const std::string& path : images) {

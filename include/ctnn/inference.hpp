@@ -21,14 +21,13 @@ class Predictor {
  public:
   /// Workspaces for batches of up to max_batch samples; threads == 0: one per hardware thread.
   /// Throws InvalidArgument when max_batch is 0.
-  Predictor(const Net& net, std::size_t max_batch, std::size_t threads = 0,
-            std::size_t chunk = 16)
+  Predictor(const Net& net, std::size_t max_batch, std::size_t threads = 0, std::size_t chunk = 16)
       : net_(net), pool_(threads), max_batch_(max_batch) {
     if (max_batch == 0 || chunk == 0)
       throw InvalidArgument("Predictor: batch capacity and chunk must be at least 1");
     const std::size_t per_thread = (max_batch + pool_.size() - 1) / pool_.size();
     chunk_ = std::min(chunk, per_thread);
-    for (std::size_t t = 0; t < pool_.size(); ++t) ws_.emplace_back(chunk_);
+    for (std::size_t t = 0; t < pool_.size(); ++t) ws_.emplace_back(chunk_, inference_only);
   }
 
   std::size_t threads() const noexcept { return pool_.size(); }
@@ -37,8 +36,8 @@ class Predictor {
   /// Throws InvalidArgument when batch is 0 or exceeds the capacity.
   void predict(const float* in, float* out, std::size_t batch) {
     if (batch == 0 || batch > max_batch_)
-      throw InvalidArgument("Predictor: batch of " + std::to_string(batch) +
-                            " samples, capacity " + std::to_string(max_batch_));
+      throw InvalidArgument("Predictor: batch of " + std::to_string(batch) + " samples, capacity " +
+                            std::to_string(max_batch_));
     const std::size_t T = pool_.size();
     pool_.run([&](std::size_t t) {
       const std::size_t begin = batch * t / T, end = batch * (t + 1) / T;

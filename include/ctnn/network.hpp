@@ -187,31 +187,47 @@ struct Uninitialized {
 };
 inline constexpr Uninitialized uninitialized{};
 
+/// Tag of the Workspace constructor for inference only: `Workspace<Net> ws(1,
+/// ctnn::inference_only);`
+struct InferenceOnly {
+  explicit InferenceOnly() = default;
+};
+inline constexpr InferenceOnly inference_only{};
+
 /// Activations, gradients and scratch for one network and up to `capacity()` samples per call.
 /// Layout (floats, every region 64-byte aligned): the output of each layer for the whole batch,
-/// two gradient buffers as large as the largest activation, then each layer's scratch.
+/// two gradient buffers as large as the largest activation, then each layer's scratch. A
+/// workspace made with `inference_only` holds only what forward needs in inference mode (no
+/// gradient buffers, and each layer's inference scratch: Net::inference_workspace_bytes per
+/// sample); forward in training mode and backward refuse it.
 template <class Net>
 class Workspace {
  public:
-  explicit Workspace(std::size_t max_batch) : capacity_(max_batch) {
+  Workspace(std::size_t max_batch, InferenceOnly) : Workspace(max_batch, true) {}
+  explicit Workspace(std::size_t max_batch) : Workspace(max_batch, false) {}
+  std::size_t capacity() const noexcept { return capacity_; }
+  bool is_inference_only() const noexcept { return inference_; }
+  float* data() noexcept { return data_.data(); }
+
+ private:
+  Workspace(std::size_t max_batch, bool inference) : capacity_(max_batch), inference_(inference) {
     if (max_batch == 0) throw InvalidArgument("Workspace: batch capacity must be at least 1");
     // workspace_floats() must not wrap around: no machine holds 2^60 bytes.
     if (max_batch > (std::size_t{1} << 58) / sizeof(float) / Net::workspace_size)
       throw InvalidArgument("Workspace: a batch capacity of " + std::to_string(max_batch) +
                             " samples needs more memory than any machine has");
     try {
-      data_.assign(Net::workspace_floats(max_batch), 0.0f);
+      data_.assign(Net::workspace_floats(max_batch, inference), 0.0f);
     } catch (const std::bad_alloc&) {
-      throw Error("Workspace: cannot allocate " +
-                  std::to_string(Net::workspace_floats(max_batch) * sizeof(float) >> 20) +
-                  " MiB for batches of " + std::to_string(max_batch) + " samples");
+      throw Error(
+          "Workspace: cannot allocate " +
+          std::to_string(Net::workspace_floats(max_batch, inference) * sizeof(float) >> 20) +
+          " MiB for batches of " + std::to_string(max_batch) + " samples");
     }
   }
-  std::size_t capacity() const noexcept { return capacity_; }
-  float* data() noexcept { return data_.data(); }
 
- private:
   std::size_t capacity_;
+  bool inference_;
   aligned_vector<float> data_;
 };
 
@@ -259,6 +275,10 @@ class Sequential {
       over_layers([](auto l) { return decltype(l)::type::scratch_per_sample; });
   static constexpr auto scratch_fixed =
       over_layers([](auto l) { return decltype(l)::type::scratch_fixed; });
+  static constexpr auto inference_scratch_per_sample_ = over_layers(
+      [](auto l) { return ctnn::inference_scratch_per_sample<typename decltype(l)::type>(); });
+  static constexpr auto inference_scratch_fixed_ = over_layers(
+      [](auto l) { return ctnn::inference_scratch_fixed<typename decltype(l)::type>(); });
   static constexpr std::size_t max_activation =
       std::max(input_shape::size, *std::max_element(output_sizes.begin(), output_sizes.end()));
 
@@ -274,18 +294,24 @@ class Sequential {
     return s;
   }();
 
-  /// Workspace floats for a batch of `batch` samples (activations, gradients, scratch).
-  static constexpr std::size_t workspace_floats(std::size_t batch) {
+  /// Workspace floats for a batch of `batch` samples (activations, gradients, scratch), or with
+  /// `inference`, of an inference-only workspace (activations and inference scratch).
+  static constexpr std::size_t workspace_floats(std::size_t batch, bool inference = false) {
     std::size_t n = 0;
     for (std::size_t i = 0; i < layer_count; ++i) n += detail::round_up(batch * output_sizes[i]);
-    n += 2 * detail::round_up(batch * max_activation);
+    if (!inference) n += 2 * detail::round_up(batch * max_activation);
     for (std::size_t i = 0; i < layer_count; ++i)
-      n += detail::round_up(batch * scratch_per_sample[i] + scratch_fixed[i]);
+      n += detail::round_up(inference ? batch * inference_scratch_per_sample_[i] +
+                                            inference_scratch_fixed_[i]
+                                      : batch * scratch_per_sample[i] + scratch_fixed[i]);
     return n;
   }
   /// Workspace floats per sample (the size of a Workspace for batch 1).
-  static constexpr std::size_t workspace_size = workspace_floats(1);
+  static constexpr std::size_t workspace_size = workspace_floats(1, false);
   static constexpr std::size_t workspace_bytes = workspace_size * sizeof(float);
+  /// The bytes of an inference-only Workspace for batch 1.
+  static constexpr std::size_t inference_workspace_bytes =
+      workspace_floats(1, true) * sizeof(float);
 
   // Layers computed by the layer before them (compile-time, per layer index).
   template <class L>
@@ -380,7 +406,7 @@ class Sequential {
   /// Inference for one sample, with a workspace of its own (allocates it on each call: for
   /// repeated calls keep a Workspace and use the overload above).
   std::array<float, output_shape::size> predict(const float* in) const {
-    Workspace<Sequential> ws(1);
+    Workspace<Sequential> ws(1, inference_only);
     std::array<float, output_shape::size> out;
     predict(in, out.data(), 1, ws);
     return out;
@@ -392,7 +418,11 @@ class Sequential {
   const float* forward(const float* in, std::size_t batch, Workspace<Sequential>& ws, bool training,
                        float* state, Rng* rng) const {
     check_batch(batch, ws);
-    const Layout l(ws.data(), batch);
+    if (training && ws.is_inference_only())
+      throw InvalidArgument(
+          "forward: training mode needs a training workspace, not one made "
+          "with ctnn::inference_only");
+    const Layout l(ws.data(), batch, ws.is_inference_only());
     for_each_layer([&]<std::size_t I, class L>() {
       if constexpr (fused_into_previous<I>) return;  // that layer wrote this one's output
       if constexpr (pooled_by_conv<I>)               // Conv2D, ReLU, MaxPool2D: in inference the
@@ -406,6 +436,7 @@ class Sequential {
       p.batch = batch;
       p.training = training;
       p.rng = rng;
+      p.inference_only = ws.is_inference_only();
       if constexpr (pooled_by_conv<I + 2>) {
         if (!training) {
           // Nothing reads the convolution's or the ReLU's output in inference.
@@ -433,7 +464,11 @@ class Sequential {
   void backward(const float* in, const float* dout, float* grads, std::size_t batch,
                 Workspace<Sequential>& ws, bool training = true) const {
     check_batch(batch, ws);
-    const Layout l(ws.data(), batch);
+    if (ws.is_inference_only())
+      throw InvalidArgument(
+          "backward: needs a training workspace, not one made with "
+          "ctnn::inference_only");
+    const Layout l(ws.data(), batch, false);
     const float* g = dout;
     for_each_layer_reverse([&]<std::size_t I, class L>() {
       float* din = I == 0 ? nullptr : l.gradient[I % 2];
@@ -456,18 +491,22 @@ class Sequential {
   struct Layout {
     std::array<float*, layer_count> activation, scratch;
     std::array<float*, 2> gradient;
-    Layout(float* base, std::size_t batch) {
+    Layout(float* base, std::size_t batch, bool inference) {
       for (std::size_t i = 0; i < layer_count; ++i) {
         activation[i] = base;
         base += detail::round_up(batch * output_sizes[i]);
       }
-      for (auto& g : gradient) {
-        g = base;
-        base += detail::round_up(batch * max_activation);
-      }
+      gradient = {nullptr, nullptr};
+      if (!inference)
+        for (auto& g : gradient) {
+          g = base;
+          base += detail::round_up(batch * max_activation);
+        }
       for (std::size_t i = 0; i < layer_count; ++i) {
         scratch[i] = base;
-        base += detail::round_up(batch * scratch_per_sample[i] + scratch_fixed[i]);
+        base += detail::round_up(inference ? batch * inference_scratch_per_sample_[i] +
+                                                 inference_scratch_fixed_[i]
+                                           : batch * scratch_per_sample[i] + scratch_fixed[i]);
       }
     }
   };

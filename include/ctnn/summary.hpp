@@ -61,7 +61,8 @@ void summary(std::ostream& os) {
   os << "Total params: " << Net::parameter_count << "\n";
   if (Net::state_count > 0) os << "Non-trainable state: " << Net::state_count << "\n";
   os << "Forward FLOPs per sample: " << flops.str() << "\n";
-  os << "Workspace for one sample: " << Net::workspace_bytes << " bytes\n";
+  os << "Workspace for one sample: " << Net::workspace_bytes
+     << " bytes (inference only: " << Net::inference_workspace_bytes << ")\n";
   os << rule << "\n";
 }
 

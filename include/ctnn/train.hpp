@@ -181,7 +181,7 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
   const std::size_t T = pool.size();
   const std::size_t per_thread = batch_size;  // samples per forward call of each thread
   std::vector<Workspace<Net>> ws;
-  for (std::size_t t = 0; t < T; ++t) ws.emplace_back(per_thread);
+  for (std::size_t t = 0; t < T; ++t) ws.emplace_back(per_thread, inference_only);
   std::vector<double> loss(T, 0.0);
   std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
   pool.run([&](std::size_t t) {

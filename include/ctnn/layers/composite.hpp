@@ -128,6 +128,30 @@ struct PartsInfo {
     return s;
   }();
 
+  /// The same for an inference-only scratch (Pass::inference_only).
+  static constexpr std::size_t inference_scratch_per_sample = [] {
+    std::size_t s = 0;
+    for (auto f : over_parts<Parts>([](auto l) {
+           return ctnn::inference_scratch_per_sample<typename decltype(l)::type>();
+         }))
+      s += f;
+    return s;
+  }();
+  static constexpr std::size_t inference_scratch_fixed = [] {
+    std::size_t s = 0;
+    for (auto f : over_parts<Parts>(
+             [](auto l) { return ctnn::inference_scratch_fixed<typename decltype(l)::type>(); }))
+      s += f + 16;
+    return s;
+  }();
+  /// The scratch floats of part P for a batch, full or for inference only.
+  template <class P>
+  static std::size_t part_scratch(std::size_t batch, bool inference_only) {
+    return inference_only ? batch * ctnn::inference_scratch_per_sample<P>() +
+                                ctnn::inference_scratch_fixed<P>()
+                          : batch * P::scratch_per_sample + P::scratch_fixed;
+  }
+
   static void init(float* params, float* state, Rng& rng) {
     for_each_part<Parts>([&]<std::size_t I, class P>() {
       P::init(params + parameter_offsets[I], state + state_offsets[I], rng);
@@ -317,15 +341,17 @@ struct Chain {
 
     // Scratch: the outputs of all parts but the last (kept for backward), two gradient buffers
     // between parts, then each part's own scratch.
+    // (An inference-only scratch has no gradient buffers and the parts' inference scratch.)
     struct Layout {
       std::array<float*, count> act{}, scratch{};
       std::array<float*, 2> grad{};
-      Layout(float* base, std::size_t batch) {
+      Layout(float* base, std::size_t batch, bool inference_only) {
         detail::ScratchCursor c(base);
         for (std::size_t i = 0; i + 1 < count; ++i) act[i] = c.take(batch * output_sizes[i]);
-        for (auto& g : grad) g = c.take(batch * max_io);
+        if (!inference_only)
+          for (auto& g : grad) g = c.take(batch * max_io);
         detail::for_each_part<parts>([&]<std::size_t I, class P>() {
-          scratch[I] = c.take(batch * P::scratch_per_sample + P::scratch_fixed);
+          scratch[I] = c.take(info::template part_scratch<P>(batch, inference_only));
         });
       }
     };
@@ -334,6 +360,10 @@ struct Chain {
     static constexpr std::size_t scratch_per_sample =
         activations + 2 * max_io + info::scratch_per_sample;
     static constexpr std::size_t scratch_fixed = 16 * (count + 1) + info::scratch_fixed;
+    static constexpr std::size_t inference_scratch_per_sample =
+        activations + info::inference_scratch_per_sample;
+    static constexpr std::size_t inference_scratch_fixed =
+        16 * count + info::inference_scratch_fixed;
 
     static std::string name() { return "Chain<" + detail::part_names<parts>() + ">"; }
     /// Part i in PyTorch's module (nn.Sequential): "i"; each part reads the one before.
@@ -342,7 +372,7 @@ struct Chain {
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {
-      const Layout l(p.scratch, p.batch);
+      const Layout l(p.scratch, p.batch, p.inference_only);
       detail::for_each_part<parts>([&]<std::size_t I, class P>() {
         Pass q = info::template part_pass<I>(p, l.scratch[I]);
         q.in = I == 0 ? p.in : l.act[I - 1];
@@ -351,7 +381,7 @@ struct Chain {
       });
     }
     static void backward(const Pass& p) {
-      const Layout l(p.scratch, p.batch);
+      const Layout l(p.scratch, p.batch, false);
       const float* g = p.dout;
       detail::for_each_part_reverse<parts>([&]<std::size_t I, class P>() {
         Pass q = info::template part_pass<I>(p, l.scratch[I]);
@@ -420,18 +450,18 @@ struct Residual {
     static constexpr std::size_t Out = output_shape::size;
     // Scratch: Main's output (kept for Main's backward, the sum goes to out), Shortcut's output
     // and its input gradient (unless it is the identity), then the parts' own scratch.
+    // (An inference-only scratch has no input-gradient buffer and the parts' inference scratch.)
     struct Layout {
       float *main_out, *short_out = nullptr, *short_din = nullptr, *main_scratch, *short_scratch;
-      Layout(float* base, std::size_t batch) {
+      Layout(float* base, std::size_t batch, bool inference_only) {
         detail::ScratchCursor c(base);
         main_out = c.take(batch * Out);
         if constexpr (!identity_shortcut) {
           short_out = c.take(batch * Out);
-          short_din = c.take(batch * In::size);
+          if (!inference_only) short_din = c.take(batch * In::size);
         }
-        main_scratch = c.take(batch * main_type::scratch_per_sample + main_type::scratch_fixed);
-        short_scratch =
-            c.take(batch * shortcut_type::scratch_per_sample + shortcut_type::scratch_fixed);
+        main_scratch = c.take(info::template part_scratch<main_type>(batch, inference_only));
+        short_scratch = c.take(info::template part_scratch<shortcut_type>(batch, inference_only));
       }
     };
 
@@ -439,6 +469,9 @@ struct Residual {
     static constexpr std::size_t scratch_per_sample =
         Out + (identity_shortcut ? 0 : Out + In::size) + info::scratch_per_sample;
     static constexpr std::size_t scratch_fixed = 16 * 3 + info::scratch_fixed;
+    static constexpr std::size_t inference_scratch_per_sample =
+        Out + (identity_shortcut ? 0 : Out) + info::inference_scratch_per_sample;
+    static constexpr std::size_t inference_scratch_fixed = 16 * 2 + info::inference_scratch_fixed;
 
     static std::string name() {
       return "Residual<" + main_type::name() + "," + shortcut_type::name() + ">";
@@ -449,7 +482,7 @@ struct Residual {
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {
-      const Layout l(p.scratch, p.batch);
+      const Layout l(p.scratch, p.batch, p.inference_only);
       Pass m = info::template part_pass<0>(p, l.main_scratch);
       m.out = l.main_out;
       main_type::forward(m);
@@ -469,7 +502,7 @@ struct Residual {
       }
     }
     static void backward(const Pass& p) {
-      const Layout l(p.scratch, p.batch);
+      const Layout l(p.scratch, p.batch, false);
       Pass m = info::template part_pass<0>(p, l.main_scratch);
       m.out = l.main_out;
       m.din = p.din;
@@ -566,16 +599,19 @@ struct Concat {
 
     // Scratch: each branch's output and output gradient, one input-gradient buffer, then each
     // branch's own scratch.
+    // (An inference-only scratch has the outputs and the branches' inference scratch only.)
     struct Layout {
       std::array<float*, count> out{}, dout{}, scratch{};
       float* din = nullptr;
-      Layout(float* base, std::size_t batch) {
+      Layout(float* base, std::size_t batch, bool inference_only) {
         detail::ScratchCursor c(base);
         for (std::size_t i = 0; i < count; ++i) out[i] = c.take(batch * out_sizes[i]);
-        for (std::size_t i = 0; i < count; ++i) dout[i] = c.take(batch * out_sizes[i]);
-        din = c.take(batch * In::size);
+        if (!inference_only) {
+          for (std::size_t i = 0; i < count; ++i) dout[i] = c.take(batch * out_sizes[i]);
+          din = c.take(batch * In::size);
+        }
         detail::for_each_part<parts>([&]<std::size_t I, class P>() {
-          scratch[I] = c.take(batch * P::scratch_per_sample + P::scratch_fixed);
+          scratch[I] = c.take(info::template part_scratch<P>(batch, inference_only));
         });
       }
     };
@@ -584,6 +620,10 @@ struct Concat {
     static constexpr std::size_t scratch_per_sample =
         2 * output_shape::size + In::size + info::scratch_per_sample;
     static constexpr std::size_t scratch_fixed = 16 * (2 * count + 1) + info::scratch_fixed;
+    static constexpr std::size_t inference_scratch_per_sample =
+        output_shape::size + info::inference_scratch_per_sample;
+    static constexpr std::size_t inference_scratch_fixed =
+        16 * count + info::inference_scratch_fixed;
 
     static std::string name() { return "Concat<" + detail::part_names<parts>() + ">"; }
     /// The branches in PyTorch's module: an nn.ModuleList `branches`, all reading the input.
@@ -592,7 +632,7 @@ struct Concat {
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {
-      const Layout l(p.scratch, p.batch);
+      const Layout l(p.scratch, p.batch, p.inference_only);
       detail::for_each_part<parts>([&]<std::size_t I, class P>() {
         Pass q = info::template part_pass<I>(p, l.scratch[I]);
         q.out = l.out[I];
@@ -605,7 +645,7 @@ struct Concat {
       });
     }
     static void backward(const Pass& p) {
-      const Layout l(p.scratch, p.batch);
+      const Layout l(p.scratch, p.batch, false);
       detail::for_each_part<parts>([&]<std::size_t I, class P>() {
         const std::size_t rows = p.batch * positions;
         for (std::size_t r = 0; r < rows; ++r)

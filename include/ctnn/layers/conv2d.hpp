@@ -84,6 +84,9 @@ struct Conv2D {
     static constexpr std::size_t scratch_per_sample = padded ? HP * WP * C : 0;
     static constexpr std::size_t scratch_fixed =
         kernels::conv2d_backward_input_scratch<HP, WP, C, F, K, S> + (padded ? HP * WP * C : 0);
+    // Inference needs only the padded input, which comes first.
+    static constexpr std::size_t inference_scratch_per_sample = scratch_per_sample;
+    static constexpr std::size_t inference_scratch_fixed = 0;
     static constexpr std::size_t flops = 2 * OH * OW * F * K * K * C;
 
     /// PyTorch's nn.Conv2d: weight [F, C, K, K] (ctnn's [kh][kw][c][f] permuted), bias [F].

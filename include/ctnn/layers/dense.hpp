@@ -81,6 +81,7 @@ struct Dense {
     static constexpr std::size_t state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0;
     static constexpr std::size_t scratch_fixed = K * N;  // transposed weights for backward
+    static constexpr std::size_t inference_scratch_per_sample = 0, inference_scratch_fixed = 0;
     static constexpr std::size_t flops = 2 * K * N;
 
     static std::string name() { return layer_name("Dense", std::to_string(N)); }

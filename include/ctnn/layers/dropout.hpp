@@ -46,6 +46,7 @@ struct Dropout {
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = In::size;  // the mask, 0 or 1/(1-Rate)
     static constexpr std::size_t scratch_fixed = 0;
+    static constexpr std::size_t inference_scratch_per_sample = 0, inference_scratch_fixed = 0;
     static constexpr std::size_t flops = In::size;
     static std::string name() { return layer_name("Dropout", format_float(Rate)); }
     static void init(float*, float*, Rng&) {}

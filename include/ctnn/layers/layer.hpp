@@ -75,6 +75,10 @@ struct Pass {
   std::size_t batch = 0;
   bool training = false;  ///< Dropout and BatchNorm behave differently while training
   Rng* rng = nullptr;     ///< per-thread generator (Dropout masks)
+  /// The scratch holds only what inference needs (batch * inference_scratch_per_sample +
+  /// inference_scratch_fixed floats, see BoundLayer): an inference-only workspace, forward in
+  /// inference mode only. Composites lay out their parts' scratch by it.
+  bool inference_only = false;
 };
 
 /// The contract of a bound layer (Spec::bind<In>), checked by Sequential for every layer:
@@ -99,6 +103,11 @@ struct Pass {
 ///   static constexpr bool fuses_relu;  template <bool Relu> forward(const Pass&);
 ///                                                       computes a following ReLU in its forward
 ///   static constexpr bool is_relu;                      it is a ReLU that can be fused so
+///   static constexpr std::size_t inference_scratch_per_sample, inference_scratch_fixed;
+///                                                       the scratch forward needs in inference
+///                                                       (default: all of it); it must be the
+///                                                       start of the scratch's layout, since an
+///                                                       inference-only workspace gives no more
 template <class L>
 concept BoundLayer = requires(const Pass& p, float* f, Rng& rng) {
   typename L::input_shape;
@@ -113,6 +122,23 @@ concept BoundLayer = requires(const Pass& p, float* f, Rng& rng) {
   L::forward(p);
   L::backward(p);
 };
+
+/// The scratch floats per sample and per call that L's forward needs in inference: its
+/// inference_scratch_* members, or all of its scratch.
+template <class L>
+constexpr std::size_t inference_scratch_per_sample() {
+  if constexpr (requires { L::inference_scratch_per_sample; })
+    return L::inference_scratch_per_sample;
+  else
+    return L::scratch_per_sample;
+}
+template <class L>
+constexpr std::size_t inference_scratch_fixed() {
+  if constexpr (requires { L::inference_scratch_fixed; })
+    return L::inference_scratch_fixed;
+  else
+    return L::scratch_fixed;
+}
 
 /// The label of bound layer L: L::kind, or LayerKind::custom for a layer without one.
 template <class L>

@@ -117,6 +117,10 @@ struct Recurrent {
     static constexpr std::size_t scratch_per_sample = 4 * T * GH + 2 * T * H + GH + 3 * H;
     // Transposed W_h and W_x for backward, and a zero state.
     static constexpr std::size_t scratch_fixed = GH * H + GH * F + H;
+    // Inference: xp, act (T*GH each), aux, h (T*H each), hp (GH) per sample and the zero state,
+    // which Buffers lays out first.
+    static constexpr std::size_t inference_scratch_per_sample = 2 * T * GH + 2 * T * H + GH;
+    static constexpr std::size_t inference_scratch_fixed = H;
     static constexpr std::size_t PW = recurrent_panel_width;
     static constexpr std::size_t panels = GH / PW, tail = GH % PW;
     // Weights that no longer fit in (half of) a 1 MB L2 cache change the loop order; see the
@@ -158,14 +162,16 @@ struct Recurrent {
     struct Buffers {
       float *xp, *act, *dxp, *dhp, *aux, *h, *hp, *dh, *dh_next, *carry;
       float *wht, *wxt, *zero;
+      // What forward needs in inference comes first (inference_scratch_*).
       Buffers(float* s, std::size_t batch) {
-        for (float** p : {&xp, &act, &dxp, &dhp}) *p = s, s += batch * T * GH;
+        for (float** p : {&xp, &act}) *p = s, s += batch * T * GH;
         for (float** p : {&aux, &h}) *p = s, s += batch * T * H;
         hp = s, s += batch * GH;
+        zero = s, s += H;
+        for (float** p : {&dxp, &dhp}) *p = s, s += batch * T * GH;
         for (float** p : {&dh, &dh_next, &carry}) *p = s, s += batch * H;
         wht = s, s += GH * H;
-        wxt = s, s += GH * F;
-        zero = s;
+        wxt = s;
       }
     };
 
@@ -349,6 +355,10 @@ struct Bidirectional {
     static constexpr std::size_t state_count = 0;
     static constexpr std::size_t scratch_per_sample = 2 * L::scratch_per_sample + 3 * IN + 4 * O;
     static constexpr std::size_t scratch_fixed = 2 * L::scratch_fixed;
+    // Inference: the two directions' inference scratch, the reversed input and both outputs.
+    static constexpr std::size_t inference_scratch_per_sample =
+        2 * ctnn::inference_scratch_per_sample<L>() + IN + 2 * O;
+    static constexpr std::size_t inference_scratch_fixed = 2 * ctnn::inference_scratch_fixed<L>();
     static constexpr std::size_t flops = 2 * L::flops;
 
     static std::string name() { return "Bidirectional<" + L::name() + ">"; }
@@ -367,12 +377,22 @@ struct Bidirectional {
 
     struct Buffers {
       float *fwd, *bwd, *in_r, *out_f, *out_r, *dout_f, *dout_r, *din_f, *din_r;
-      Buffers(float* s, std::size_t batch) {
-        const std::size_t ls = batch * L::scratch_per_sample + L::scratch_fixed;
+      // With an inference-only scratch (Pass::inference_only) the directions get their
+      // inference scratch and the gradient buffers are left out.
+      Buffers(float* s, std::size_t batch, bool inference_only = false) {
+        const std::size_t ls = inference_only ? batch * ctnn::inference_scratch_per_sample<L>() +
+                                                    ctnn::inference_scratch_fixed<L>()
+                                              : batch * L::scratch_per_sample + L::scratch_fixed;
         fwd = s, s += ls;
         bwd = s, s += ls;
-        for (float** p : {&in_r, &din_f, &din_r}) *p = s, s += batch * IN;
-        for (float** p : {&out_f, &out_r, &dout_f, &dout_r}) *p = s, s += batch * O;
+        in_r = s, s += batch * IN;
+        for (float** p : {&out_f, &out_r}) *p = s, s += batch * O;
+        if (inference_only) {
+          din_f = din_r = dout_f = dout_r = nullptr;
+          return;
+        }
+        for (float** p : {&din_f, &din_r}) *p = s, s += batch * IN;
+        for (float** p : {&dout_f, &dout_r}) *p = s, s += batch * O;
       }
     };
 
@@ -392,7 +412,7 @@ struct Bidirectional {
     }
 
     static void forward(const Pass& p) {
-      Buffers s(p.scratch, p.batch);
+      Buffers s(p.scratch, p.batch, p.inference_only);
       reverse(p.in, s.in_r, p.batch, F);
       Pass f = sub(p, s.fwd, 0), r = sub(p, s.bwd, 1);
       f.out = s.out_f;
