@@ -317,7 +317,7 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name,
       t.values["early_stopping.waited"] = double(stopping->waited());
     }
   };
-  auto train_with = [&](auto& optimizer) {
+  auto train_with = [&](ctnn::Adam& optimizer) {
     ctnn::TrainingState earlier{o.seed, o.batch_size, o.threads, {}, {}};
     if (!o.resume.empty()) {
       try {
@@ -356,13 +356,14 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name,
           ctnn::SaveCheckpoint(*net, optimizer, o.checkpoint, earlier, collect));
     ctnn::fit(*net, optimizer, train, fo, loss);
   };
+  // One optimizer type, so that the training code is compiled once: Adam, or with
+  // --weight-decay AdamW (Adam with decoupled weight decay, as ctnn::AdamW).
+  ctnn::Adam adam(o.lr);
   if (o.weight_decay > 0) {
-    ctnn::AdamW adamw(o.lr, o.weight_decay);
-    train_with(adamw);
-  } else {
-    ctnn::Adam adam(o.lr);
-    train_with(adam);
+    adam.decoupled = true;
+    adam.weight_decay = o.weight_decay;
   }
+  train_with(adam);
   const auto e = ctnn::evaluate(*net, test, o.threads);
   if (!o.save.empty()) {
     ctnn::save(*net, o.save);
