@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets.hpp"
 #include "files.hpp"
 #include "reference.hpp"
 
@@ -18,21 +19,7 @@ using namespace ctnn;
 
 namespace {
 
-// 6x6 images, 3 classes: a bright row band at the top, middle or bottom.
-data::Dataset bands(std::size_t n, std::uint32_t seed) {
-  data::Dataset d;
-  d.sample_size = 36;
-  d.classes = 3;
-  d.inputs = ctnn_test::random_vector(n * 36, seed, 0.0f, 0.2f);
-  Rng rng(seed);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto k = static_cast<std::int32_t>(rng.below(3));
-    d.labels.push_back(k);
-    for (std::size_t r = 0; r < 2; ++r)
-      for (std::size_t c = 0; c < 6; ++c) d.inputs[i * 36 + (2 * k + r) * 6 + c] += 0.8f;
-  }
-  return d;
-}
+using ctnn_test::bands;
 
 // Dropout, BatchNorm (state) and augmentation: every random stream and every kind of value.
 using CkptNet = Sequential<Input<6, 6, 1>, Conv2D<4, 3>, BatchNorm, ReLU, Dropout<0.3f>, Dense<3>>;

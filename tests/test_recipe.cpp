@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets.hpp"
 #include "files.hpp"
 #include "fixtures.hpp"
 #include "reference.hpp"
@@ -27,21 +28,7 @@ TrainingProgress at(std::size_t step, std::size_t epochs, std::size_t per_epoch)
   return {step, step / per_epoch, epochs, per_epoch};
 }
 
-// 6x6 images, 3 classes: a bright row band at the top, middle or bottom.
-data::Dataset bands(std::size_t n, std::uint32_t seed) {
-  data::Dataset d;
-  d.sample_size = 36;
-  d.classes = 3;
-  d.inputs = ctnn_test::random_vector(n * 36, seed, 0.0f, 0.2f);
-  Rng rng(seed);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto k = static_cast<std::int32_t>(rng.below(3));
-    d.labels.push_back(k);
-    for (std::size_t r = 0; r < 2; ++r)
-      for (std::size_t c = 0; c < 6; ++c) d.inputs[i * 36 + (2 * k + r) * 6 + c] += 0.8f;
-  }
-  return d;
-}
+using ctnn_test::bands;
 using BandNet = Sequential<Input<6, 6, 1>, Conv2D<4, 3>, ReLU, Dense<3>>;
 
 }  // namespace
