@@ -6,23 +6,22 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <vector>
-
 #include <ctnn/layers/layer.hpp>
 #include <ctnn/network.hpp>
+#include <vector>
 
 #include "reference.hpp"
 
 namespace ctnn_test {
 
-/// Runs L::forward on `in` and returns sum_i out[i] * r[i] in double.
+/// Runs L::forward on `in` (batch samples) with its own scratch and returns the output; the
+/// Dropout mask is the same on every call.
 template <class L>
-double weighted_output(const std::vector<float>& params, std::vector<float>& state,
-                       const std::vector<float>& in, const std::vector<float>& r,
-                       std::size_t batch, bool training) {
+std::vector<float> run_forward(const std::vector<float>& params, std::vector<float>& state,
+                               const std::vector<float>& in, std::size_t batch, bool training) {
   std::vector<float> out(batch * L::output_shape::size);
   std::vector<float> scratch(batch * L::scratch_per_sample + L::scratch_fixed + 1);
-  ctnn::Rng rng(77);  // the same Dropout mask on every call
+  ctnn::Rng rng(77);
   ctnn::Pass p;
   p.params = params.data();
   p.state = state.data();
@@ -33,6 +32,15 @@ double weighted_output(const std::vector<float>& params, std::vector<float>& sta
   p.training = training;
   p.rng = &rng;
   L::forward(p);
+  return out;
+}
+
+/// Runs L::forward on `in` and returns sum_i out[i] * r[i] in double.
+template <class L>
+double weighted_output(const std::vector<float>& params, std::vector<float>& state,
+                       const std::vector<float>& in, const std::vector<float>& r, std::size_t batch,
+                       bool training) {
+  const std::vector<float> out = run_forward<L>(params, state, in, batch, training);
   double s = 0;
   for (std::size_t i = 0; i < out.size(); ++i) s += double(out[i]) * r[i];
   return s;

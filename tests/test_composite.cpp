@@ -27,21 +27,11 @@ using Projection = Chain<Conv2D<5, 1, 2>, BatchNorm>;
 using SmoothPath = Chain<ConvSame, BatchNorm, Tanh, ConvSame, BatchNorm>;
 using SmoothDown = Chain<Conv2D<5, 3, 2, Same>, BatchNorm, Tanh, Conv2D<5, 3, 1, Same>>;
 
-// Runs bound layer L's forward on in (batch samples) with params and state, in inference mode.
+// Bound layer L's forward in inference mode.
 template <class L>
 std::vector<float> run(const std::vector<float>& params, std::vector<float>& state,
                        const std::vector<float>& in, std::size_t batch) {
-  std::vector<float> out(batch * L::output_shape::size);
-  std::vector<float> scratch(batch * L::scratch_per_sample + L::scratch_fixed);
-  Pass p;
-  p.params = params.data();
-  p.state = state.data();
-  p.scratch = scratch.data();
-  p.in = in.data();
-  p.out = out.data();
-  p.batch = batch;
-  L::forward(p);
-  return out;
+  return ctnn_test::run_forward<L>(params, state, in, batch, false);
 }
 
 template <class L>
@@ -212,46 +202,43 @@ TEST_CASE("summary shows the parts of composites, indented") {
 }
 
 TEST_CASE("safetensors names of composites follow the PyTorch modules") {
-  using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3, 1, Same>,
-                         Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm>>,
-                         Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm>,
-                                  Chain<Conv2D<6, 1, 2>, BatchNorm>>,
-                         Concat<Conv2D<2, 1>, Chain<Conv2D<3, 1>, ReLU, Conv2D<3, 1>>>, Flatten,
-                         Dense<3>>;
+  using Net = Sequential<
+      Input<8, 8, 1>, Conv2D<4, 3, 1, Same>, Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm>>,
+      Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm>, Chain<Conv2D<6, 1, 2>, BatchNorm>>,
+      Concat<Conv2D<2, 1>, Chain<Conv2D<3, 1>, ReLU, Conv2D<3, 1>>>, Flatten, Dense<3>>;
   std::vector<std::string> names;
   for (const auto& m : io::safetensors_detail::tensor_maps<Net>()) names.push_back(m.name);
-  const std::vector<std::string> expected = {
-      "0.weight",
-      "0.bias",
-      "1.main.0.weight",
-      "1.main.0.bias",
-      "1.main.1.weight",
-      "1.main.1.bias",
-      "1.main.1.running_mean",
-      "1.main.1.running_var",
-      "1.main.1.num_batches_tracked",
-      "2.main.0.weight",
-      "2.main.0.bias",
-      "2.main.1.weight",
-      "2.main.1.bias",
-      "2.main.1.running_mean",
-      "2.main.1.running_var",
-      "2.main.1.num_batches_tracked",
-      "2.shortcut.0.weight",
-      "2.shortcut.0.bias",
-      "2.shortcut.1.weight",
-      "2.shortcut.1.bias",
-      "2.shortcut.1.running_mean",
-      "2.shortcut.1.running_var",
-      "2.shortcut.1.num_batches_tracked",
-      "3.branches.0.weight",
-      "3.branches.0.bias",
-      "3.branches.1.0.weight",
-      "3.branches.1.0.bias",
-      "3.branches.1.2.weight",
-      "3.branches.1.2.bias",
-      "5.weight",
-      "5.bias"};
+  const std::vector<std::string> expected = {"0.weight",
+                                             "0.bias",
+                                             "1.main.0.weight",
+                                             "1.main.0.bias",
+                                             "1.main.1.weight",
+                                             "1.main.1.bias",
+                                             "1.main.1.running_mean",
+                                             "1.main.1.running_var",
+                                             "1.main.1.num_batches_tracked",
+                                             "2.main.0.weight",
+                                             "2.main.0.bias",
+                                             "2.main.1.weight",
+                                             "2.main.1.bias",
+                                             "2.main.1.running_mean",
+                                             "2.main.1.running_var",
+                                             "2.main.1.num_batches_tracked",
+                                             "2.shortcut.0.weight",
+                                             "2.shortcut.0.bias",
+                                             "2.shortcut.1.weight",
+                                             "2.shortcut.1.bias",
+                                             "2.shortcut.1.running_mean",
+                                             "2.shortcut.1.running_var",
+                                             "2.shortcut.1.num_batches_tracked",
+                                             "3.branches.0.weight",
+                                             "3.branches.0.bias",
+                                             "3.branches.1.0.weight",
+                                             "3.branches.1.0.bias",
+                                             "3.branches.1.2.weight",
+                                             "3.branches.1.2.bias",
+                                             "5.weight",
+                                             "5.bias"};
   CHECK(names == expected);
 
   // Every parameter and state value is in exactly one tensor, and the file round-trips.

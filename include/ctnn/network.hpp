@@ -175,6 +175,42 @@ requires(!std::is_void_v<Failed> &&
 constexpr std::size_t round_up(std::size_t n, std::size_t m = 16) {
   return (n + m - 1) / m * m;
 }
+
+/// The sums of a list of constants, as an array of prefix sums.
+template <std::size_t N>
+constexpr std::array<std::size_t, N + 1> prefix_sums(const std::array<std::size_t, N>& a) {
+  std::array<std::size_t, N + 1> s{};
+  for (std::size_t i = 0; i < N; ++i) s[i + 1] = s[i] + a[i];
+  return s;
+}
+
+/// Calls f.template operator()<I, Part>() for every part of the tuple Parts, in order (or in
+/// reverse order).
+template <class Parts, class F>
+void for_each_part(F&& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (f.template operator()<I, std::tuple_element_t<I, Parts>>(), ...);
+  }
+  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
+}
+template <class Parts, class F>
+void for_each_part_reverse(F&& f) {
+  constexpr std::size_t n = std::tuple_size_v<Parts>;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (f.template operator()<n - 1 - I, std::tuple_element_t<n - 1 - I, Parts>>(), ...);
+  }
+  (std::make_index_sequence<n>{});
+}
+
+template <class Parts, class F>
+constexpr auto over_parts(F f) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<std::size_t, sizeof...(I)>{
+        f(std::type_identity<std::tuple_element_t<I, Parts>>{})...};
+  }
+  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
+}
+
 }  // namespace detail
 
 template <class InputSpec, class... Specs>
@@ -255,20 +291,12 @@ class Sequential {
  private:
   template <class F>
   static constexpr auto over_layers(F f) {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return std::array<std::size_t, layer_count>{f(std::type_identity<layer<I>>{})...};
-    }
-    (std::make_index_sequence<layer_count>{});
-  }
-  static constexpr auto exclusive_sum(std::array<std::size_t, layer_count> a) {
-    std::array<std::size_t, layer_count + 1> s{};
-    for (std::size_t i = 0; i < layer_count; ++i) s[i + 1] = s[i] + a[i];
-    return s;
+    return detail::over_parts<layers>(f);
   }
   static constexpr auto parameter_offsets =
-      exclusive_sum(over_layers([](auto l) { return decltype(l)::type::parameter_count; }));
+      detail::prefix_sums(over_layers([](auto l) { return decltype(l)::type::parameter_count; }));
   static constexpr auto state_offsets =
-      exclusive_sum(over_layers([](auto l) { return decltype(l)::type::state_count; }));
+      detail::prefix_sums(over_layers([](auto l) { return decltype(l)::type::state_count; }));
   static constexpr auto output_sizes =
       over_layers([](auto l) { return decltype(l)::type::output_shape::size; });
   static constexpr auto scratch_per_sample =
@@ -520,17 +548,11 @@ class Sequential {
 
   template <class F>
   static void for_each_layer(F&& f) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (f.template operator()<I, layer<I>>(), ...);
-    }
-    (std::make_index_sequence<layer_count>{});
+    detail::for_each_part<layers>(f);
   }
   template <class F>
   static void for_each_layer_reverse(F&& f) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (f.template operator()<layer_count - 1 - I, layer<layer_count - 1 - I>>(), ...);
-    }
-    (std::make_index_sequence<layer_count>{});
+    detail::for_each_part_reverse<layers>(f);
   }
 
   aligned_vector<float> params_;

@@ -119,20 +119,21 @@ template <class L>
 void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
                FlatImage incoming);
 
-/// The tensors of the parts of a composite L, part I named prefix + names[I] + ".", its
-/// parameters and state at po and so plus its offsets in the composite; `chained`: each part's
-/// input is the previous part's output (Chain), else all take the composite's input.
-template <class L, bool chained, class Names>
+/// The tensors of the parts of a composite L, part I under prefix p + L::part_name(I) + ".", its
+/// parameters and state at po and so plus its offsets in the composite; with L::parts_chained
+/// each part's input is the previous part's output (Chain), else all take the composite's input.
+template <class L>
 void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
-               FlatImage incoming, Names names) {
+               FlatImage incoming) {
   using Parts = typename L::parts;
   using Info = typename L::info;
+  constexpr bool chained = L::parts_chained;
   FlatImage flat = incoming;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (
         [&] {
           using Part = std::tuple_element_t<I, Parts>;
-          add_layer<Part>(out, p + names(I) + ".", po + Info::parameter_offsets[I],
+          add_layer<Part>(out, p + L::part_name(I) + ".", po + Info::parameter_offsets[I],
                           so + Info::state_offsets[I], chained ? flat : incoming);
           if constexpr (chained) flat = flat_output<Part>(flat);
         }(),
@@ -150,8 +151,7 @@ template <class L>
 void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
                FlatImage incoming) {
   if constexpr (requires { typename L::parts; }) {
-    add_parts<L, L::parts_chained>(out, p.substr(0, p.size() - 1), po, so, incoming,
-                                   [](std::size_t i) { return "." + L::part_name(i); });
+    add_parts<L>(out, p, po, so, incoming);
   } else if constexpr (requires(const TensorContext& c) { L::tensors(c); }) {
     for (TensorDesc& d : L::tensors(TensorContext{flat_input<L>(incoming)})) {
       TensorMap m;

@@ -49,46 +49,15 @@ class ScratchCursor {
   float* p_;
 };
 
+/// out[i] = a[i] + b[i] for i < n (out may be a).
+inline void add(const float* a, const float* b, float* out, std::size_t n) {
+  kernels::zip(
+      n, a, b, out, [](kernels::simd x, kernels::simd y) { return x + y; },
+      [](float x, float y) { return x + y; });
+}
 /// x[i] += y[i] for i < n.
 inline void add_into(float* x, const float* y, std::size_t n) {
-  kernels::zip(
-      n, x, y, x, [](kernels::simd a, kernels::simd b) { return a + b; },
-      [](float a, float b) { return a + b; });
-}
-
-/// The sums of a list of constants, as an array of prefix sums.
-template <std::size_t N>
-constexpr std::array<std::size_t, N + 1> prefix_sums(const std::array<std::size_t, N>& a) {
-  std::array<std::size_t, N + 1> s{};
-  for (std::size_t i = 0; i < N; ++i) s[i + 1] = s[i] + a[i];
-  return s;
-}
-
-/// Calls f.template operator()<I, Part>() for every part of the tuple Parts, in order (or in
-/// reverse order).
-template <class Parts, class F>
-void for_each_part(F&& f) {
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (f.template operator()<I, std::tuple_element_t<I, Parts>>(), ...);
-  }
-  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
-}
-template <class Parts, class F>
-void for_each_part_reverse(F&& f) {
-  constexpr std::size_t n = std::tuple_size_v<Parts>;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (f.template operator()<n - 1 - I, std::tuple_element_t<n - 1 - I, Parts>>(), ...);
-  }
-  (std::make_index_sequence<n>{});
-}
-
-template <class Parts, class F>
-constexpr auto over_parts(F f) {
-  return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<std::size_t, sizeof...(I)>{
-        f(std::type_identity<std::tuple_element_t<I, Parts>>{})...};
-  }
-  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
+  add(x, y, x, n);
 }
 
 /// Names of the parts joined with ','.
@@ -488,17 +457,12 @@ struct Residual {
       main_type::forward(m);
       const std::size_t n = p.batch * Out;
       if constexpr (identity_shortcut) {
-        kernels::zip(
-            n, l.main_out, p.in, p.out, [](kernels::simd a, kernels::simd b) { return a + b; },
-            [](float a, float b) { return a + b; });
+        detail::add(l.main_out, p.in, p.out, n);
       } else {
         Pass s = info::template part_pass<1>(p, l.short_scratch);
         s.out = l.short_out;
         shortcut_type::forward(s);
-        kernels::zip(
-            n, l.main_out, l.short_out, p.out,
-            [](kernels::simd a, kernels::simd b) { return a + b; },
-            [](float a, float b) { return a + b; });
+        detail::add(l.main_out, l.short_out, p.out, n);
       }
     }
     static void backward(const Pass& p) {
