@@ -1,16 +1,20 @@
 // oneDNN (2.x primitives API) side of the reference workloads, beside ctnn's bench_networks:
-// the CNN, the LSTM and the CRNN of examples/networks.hpp, inference only:
+// the CNN, the LSTM, the CRNN and the ResNet of examples/networks.hpp, inference only:
 //   M1  batch-1 latency, 1 thread: median us of single forwards (after warm-up);
 //   M2  batch-256 throughput, 2 threads: 256 / median batch time, images/s.
 // Every compute primitive is created with format_tag::any so that oneDNN picks its preferred
 // (blocked) layouts; weights are reordered into them once, before timing; a reorder of
 // activations between primitives, when one is needed, is part of the timed forward. The
 // primitives are created after the thread count is set, as oneDNN sizes its work by it.
+// In the ResNet each BatchNorm (running statistics) is folded into the convolution before it, and
+// a residual block's second convolution adds the shortcut and applies the ReLU as post-ops (sum,
+// eltwise), writing into the shortcut's memory.
 // The network ends at the logits (no softmax), as ctnn's predict does.
 //
 // Output: `network,measure,library,threads,median,unit` lines (e.g. `cnn,M1,onednn,1,128.0,us`);
 // every other line starts with `#`. `--check` compares each network's output on a few images
-// with a plain C++ forward of the same weights and exits non-zero on a mismatch.
+// with a plain C++ forward of the same weights (BatchNorm not folded) and exits non-zero on a
+// mismatch.
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -40,13 +44,20 @@ constexpr auto f32 = memory::data_type::f32;
 
 // ------------------------------------------------------------------------------ layer records
 // Each layer keeps its weights in a plain layout, so the same network can be run naively.
+// ConvBn is a k x k convolution (stride, "same" padding, bias) and the BatchNorm after it; a
+// Block is relu(body(x) + shortcut(x)), an empty shortcut being x itself.
 struct Layer {
-  enum Kind { Conv3x3, MaxPool2, Dense, Lstm } kind;
+  enum Kind { Conv3x3, MaxPool2, Dense, Lstm, ConvBn, Block, GlobalAvgPool } kind;
   int in_c, in_h, in_w;  // input as C x H x W (a vector is C x 1 x 1)
   int out;               // filters, units or hidden size
   bool relu = false;
   std::vector<float> w, w_iter, b;  // Conv OIHW, Dense OI (I = C*H*W), LSTM ldigo (gates i,f,c,o)
+  int k = 3, stride = 1;            // ConvBn
+  std::vector<float> gamma{}, beta{}, mean{}, var{};  // ConvBn: the BatchNorm's, per filter
+  std::vector<Layer> body{}, shortcut{};              // Block
 };
+
+constexpr double kBatchNormEps = 1e-5;
 
 std::vector<float> uniform(std::size_t n, float bound, unsigned seed) {
   std::mt19937 g(seed);
@@ -54,6 +65,17 @@ std::vector<float> uniform(std::size_t n, float bound, unsigned seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = u(g);
   return v;
+}
+
+// TensorFlow-style "same" padding, as ctnn's: out = ceil(in / stride), the total padding
+// max((out - 1) * stride + k - in, 0) split with the smaller half before (top or left).
+struct Same {
+  int out, before, after;
+};
+Same same(int in, int k, int stride) {
+  const int out = (in + stride - 1) / stride;
+  const int total = std::max((out - 1) * stride + k - in, 0);
+  return {out, total / 2, total - total / 2};
 }
 
 // ------------------------------------------------------------------------------ oneDNN graph
@@ -98,9 +120,60 @@ class Graph {
     return y;
   }
 
-  // Inner product over the whole input (C x H x W flattened in NCHW order, weights OIHW).
+  // Convolution with its BatchNorm folded into the weights and bias. Without a shortcut, ReLU
+  // fused when l.relu; with one, dst = relu?(dst + conv), the dst being the shortcut's memory
+  // (reordered to the convolution's dst layout first, timed, if it is in another one).
+  memory conv_bn(memory x, const Layer& l, const memory* shortcut = nullptr, bool relu = false) {
+    const Same sh = same(l.in_h, l.k, l.stride), sw = same(l.in_w, l.k, l.stride);
+    const memory::desc src({n_, l.in_c, l.in_h, l.in_w}, f32, tag::any);
+    const memory::desc wts({l.out, l.in_c, l.k, l.k}, f32, tag::any);
+    const memory::desc bias({l.out}, f32, tag::x);
+    const memory::desc dst({n_, l.out, sh.out, sw.out}, f32, tag::any);
+    dnnl::convolution_forward::desc d(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wts, bias,
+        dst, {l.stride, l.stride}, {sh.before, sw.before}, {sh.after, sw.after});
+    dnnl::convolution_forward::primitive_desc pd(
+        d, relu_attr(shortcut ? relu : l.relu, shortcut != nullptr), eng_);
+    note(shortcut ? "conv+bn+sum" : "conv+bn", pd.impl_info_str());
+    memory s = as(x, pd.src_desc());
+    std::vector<float> fw, fb;
+    fold_batchnorm(l, fw, fb);
+    memory w = weights(fw, {l.out, l.in_c, l.k, l.k}, tag::oihw, pd.weights_desc());
+    memory b = filled(bias, fb);
+    memory y = shortcut ? as(*shortcut, pd.dst_desc()) : memory(pd.dst_desc(), eng_);
+    add(dnnl::convolution_forward(pd),
+        {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, y}});
+    return y;
+  }
+
+  // Residual block: the shortcut (x or its projection) first, then the body, whose last
+  // convolution adds the shortcut in place: the shortcut's memory (x itself when it is in that
+  // convolution's dst layout) becomes the block's output.
+  memory block(memory x, const Layer& l) {
+    memory s = x;
+    for (const auto& p : l.shortcut) s = conv_bn(s, p);
+    memory y = x;
+    for (std::size_t i = 0; i + 1 < l.body.size(); ++i) y = conv_bn(y, l.body[i]);
+    return conv_bn(y, l.body.back(), &s, l.relu);
+  }
+
+  // Average over H x W: N x C x H x W to N x C x 1 x 1.
+  memory global_avgpool(memory x, const Layer& l) {
+    const memory::desc dst({n_, l.in_c, 1, 1}, f32, tag::any);
+    dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference,
+                                  dnnl::algorithm::pooling_avg_exclude_padding, x.get_desc(), dst,
+                                  {1, 1}, {l.in_h, l.in_w}, {0, 0}, {0, 0});
+    dnnl::pooling_forward::primitive_desc pd(d, eng_);
+    note("avgpool", pd.impl_info_str());
+    memory y(pd.dst_desc(), eng_);
+    add(dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+    return y;
+  }
+
+  // Inner product over the whole input (C x H x W flattened in NCHW order, weights OIHW; a 4-D
+  // input, e.g. C x 1 x 1 after global pooling, keeps its 4 dimensions).
   memory dense(memory x, const Layer& l) {
-    const bool spatial = l.in_h > 1 || l.in_w > 1;
+    const bool spatial = x.get_desc().dims().size() == 4;
     const memory::dims sd = spatial ? memory::dims{n_, l.in_c, l.in_h, l.in_w}
                                     : memory::dims{n_, l.in_c};
     memory::dims wd = sd;
@@ -181,14 +254,27 @@ class Graph {
   const std::vector<std::string>& implementations() const { return impls_; }
 
  private:
-  static dnnl::primitive_attr relu_attr(bool relu) {
+  // Post-ops: with `sum`, dst += result first (dst holding the shortcut); then ReLU if `relu`.
+  static dnnl::primitive_attr relu_attr(bool relu, bool sum = false) {
     dnnl::primitive_attr attr;
-    if (relu) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    if (sum) ops.append_sum(1.f);
+    if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (sum || relu) attr.set_post_ops(ops);
     return attr;
+  }
+
+  // The convolution's weights and bias with the BatchNorm after it folded in: per filter o,
+  // a = gamma / sqrt(var + eps), w' = w * a, b' = (b - mean) * a + beta.
+  static void fold_batchnorm(const Layer& l, std::vector<float>& w, std::vector<float>& b) {
+    const std::size_t per = l.w.size() / l.out;
+    w.resize(l.w.size());
+    b.resize(l.out);
+    for (int o = 0; o < l.out; ++o) {
+      const double a = l.gamma[o] / std::sqrt(double(l.var[o]) + kBatchNormEps);
+      for (std::size_t i = o * per; i < (o + 1) * per; ++i) w[i] = float(l.w[i] * a);
+      b[o] = float((double(l.b[o]) - l.mean[o]) * a + l.beta[o]);
+    }
   }
 
   void add(dnnl::primitive p, std::unordered_map<int, memory> args) {
@@ -252,6 +338,52 @@ Layer lstm(int c, int h, int w, int hidden, unsigned seed) {
           uniform(std::size_t(hidden) * 4 * hidden, bound, seed + 1),
           uniform(std::size_t(4) * hidden, bound, seed + 2)};
 }
+// Convolution k x k, stride, "same" padding, then BatchNorm with running statistics of plausible
+// size (var in [0.5, 1.5]), so that --check sees the folding.
+Layer conv_bn(int c, int h, int w, int filters, int k, int stride, bool relu, unsigned seed) {
+  const float bound = std::sqrt(6.f / float(k * k * (c + filters)));  // Glorot
+  Layer l{Layer::ConvBn, c, h, w, filters, relu, {}, {}, {}};
+  l.w = uniform(std::size_t(filters) * c * k * k, bound, seed);
+  l.b = uniform(filters, 0.05f, seed + 100);
+  l.k = k;
+  l.stride = stride;
+  l.gamma = uniform(filters, 0.2f, seed + 200);
+  l.beta = uniform(filters, 0.1f, seed + 300);
+  l.mean = uniform(filters, 0.1f, seed + 400);
+  l.var = uniform(filters, 0.5f, seed + 500);
+  for (int o = 0; o < filters; ++o) l.gamma[o] += 1.f, l.var[o] += 1.f;
+  return l;
+}
+// A basic block: conv 3x3 (stride) + BN + ReLU, conv 3x3 + BN, plus x or, when the shape changes,
+// conv 1x1 (stride) + BN of x; then ReLU.
+Layer block(int c, int h, int w, int filters, int stride, unsigned seed) {
+  const int oh = same(h, 3, stride).out, ow = same(w, 3, stride).out;
+  Layer l{Layer::Block, c, h, w, filters, true, {}, {}, {}};
+  l.body = {conv_bn(c, h, w, filters, 3, stride, true, seed),
+            conv_bn(filters, oh, ow, filters, 3, 1, false, seed + 1)};
+  if (stride != 1 || c != filters)
+    l.shortcut = {conv_bn(c, h, w, filters, 1, stride, false, seed + 2)};
+  return l;
+}
+Layer global_avgpool(int c, int h, int w) {
+  return {Layer::GlobalAvgPool, c, h, w, c, false, {}, {}, {}};
+}
+
+// Conv 16 3x3 + BN + ReLU, three stages of two blocks (16, 32, 64 filters; stride 2 into the
+// second and third: 28x28, 14x14, 7x7), global average pooling, Dense 10.
+std::vector<Layer> resnet() {
+  std::vector<Layer> layers{conv_bn(1, 28, 28, 16, 3, 1, true, 11)};
+  const int spec[6][2] = {{16, 1}, {16, 1}, {32, 2}, {32, 1}, {64, 2}, {64, 1}};
+  int c = 16, hw = 28;
+  unsigned seed = 12;
+  for (const auto& [filters, stride] : spec) {
+    layers.push_back(block(c, hw, hw, filters, stride, seed));
+    c = filters, hw = same(hw, 3, stride).out, seed += 3;
+  }
+  layers.push_back(global_avgpool(c, hw, hw));
+  layers.push_back(dense(c, 1, 1, 10, false, 30));
+  return layers;
+}
 
 // The layers of examples/networks.hpp (activations fused into the layer before them).
 std::vector<Layer> network(const std::string& name) {
@@ -260,13 +392,16 @@ std::vector<Layer> network(const std::string& name) {
             conv(64, 12, 12, 64, 3), pool(64, 10, 10),        dense(64, 5, 5, 128, true, 4),
             dense(128, 1, 1, 10, false, 5)};
   if (name == "lstm") return {lstm(1, 28, 28, 128, 6), dense(128, 1, 1, 10, false, 7)};
+  if (name == "resnet") return resnet();
   return {conv(1, 28, 28, 32, 8), pool(32, 26, 26), lstm(32, 13, 13, 256, 9),
           dense(256, 1, 1, 10, false, 10)};
 }
 
 std::size_t parameter_count(const std::vector<Layer>& layers) {
   std::size_t n = 0;
-  for (const auto& l : layers) n += l.w.size() + l.w_iter.size() + l.b.size();
+  for (const auto& l : layers)
+    n += l.w.size() + l.w_iter.size() + l.b.size() + l.gamma.size() + l.beta.size() +
+         parameter_count(l.body) + parameter_count(l.shortcut);  // not BN's running statistics
   return n;
 }
 
@@ -278,14 +413,16 @@ void build(Graph& g, const std::vector<Layer>& layers) {
       case Layer::MaxPool2: x = g.maxpool2(x, l); break;
       case Layer::Dense: x = g.dense(x, l); break;
       case Layer::Lstm: x = g.lstm(x, l); break;
+      case Layer::ConvBn: x = g.conv_bn(x, l); break;
+      case Layer::Block: x = g.block(x, l); break;
+      case Layer::GlobalAvgPool: x = g.global_avgpool(x, l); break;
     }
   }
 }
 
 // ------------------------------------------------------------------------------ plain forward
 // One image, activations C x H x W, for --check.
-std::vector<float> plain_forward(const std::vector<Layer>& layers, const float* image) {
-  std::vector<float> x(image, image + 784);
+std::vector<float> plain_forward(const std::vector<Layer>& layers, std::vector<float> x) {
   for (const auto& l : layers) {
     std::vector<float> y;
     const int C = l.in_c, H = l.in_h, W = l.in_w;
@@ -303,6 +440,39 @@ std::vector<float> plain_forward(const std::vector<Layer>& layers, const float* 
                   s += double(l.w[((std::size_t(o) * C + c) * 3 + ki) * 3 + kj]) * at(c, i + ki, j + kj);
             y[(std::size_t(o) * oh + i) * ow + j] = float(l.relu ? std::max(s, 0.0) : s);
           }
+    } else if (l.kind == Layer::ConvBn) {
+      const Same sh = same(H, l.k, l.stride), sw = same(W, l.k, l.stride);
+      const int oh = sh.out, ow = sw.out, k = l.k;
+      y.assign(std::size_t(l.out) * oh * ow, 0.f);
+      for (int o = 0; o < l.out; ++o)
+        for (int i = 0; i < oh; ++i)
+          for (int j = 0; j < ow; ++j) {
+            double s = l.b[o];
+            for (int c = 0; c < C; ++c)
+              for (int ki = 0; ki < k; ++ki)
+                for (int kj = 0; kj < k; ++kj) {
+                  const int r = i * l.stride + ki - sh.before, q = j * l.stride + kj - sw.before;
+                  if (r < 0 || r >= H || q < 0 || q >= W) continue;  // zero padding
+                  s += double(l.w[((std::size_t(o) * C + c) * k + ki) * k + kj]) * at(c, r, q);
+                }
+            s = (s - l.mean[o]) / std::sqrt(double(l.var[o]) + kBatchNormEps) * l.gamma[o] +
+                l.beta[o];
+            y[(std::size_t(o) * oh + i) * ow + j] = float(l.relu ? std::max(s, 0.0) : s);
+          }
+    } else if (l.kind == Layer::Block) {
+      y = plain_forward(l.body, x);
+      const auto r = plain_forward(l.shortcut, x);
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        const double s = double(y[i]) + r[i];
+        y[i] = float(l.relu ? std::max(s, 0.0) : s);
+      }
+    } else if (l.kind == Layer::GlobalAvgPool) {
+      y.resize(C);
+      for (int c = 0; c < C; ++c) {
+        double s = 0;
+        for (int i = 0; i < H * W; ++i) s += x[std::size_t(c) * H * W + i];
+        y[c] = float(s / (H * W));
+      }
     } else if (l.kind == Layer::MaxPool2) {
       const int oh = H / 2, ow = W / 2;
       y.resize(std::size_t(C) * oh * ow);
@@ -387,7 +557,8 @@ int check(const std::set<std::string>& nets) {
     const auto got = g.logits();
     double worst = 0, scale = 0;
     for (int n = 0; n < B; ++n) {
-      const auto want = plain_forward(layers, g.input_data() + std::size_t(n) * 784);
+      const float* image = g.input_data() + std::size_t(n) * 784;
+      const auto want = plain_forward(layers, std::vector<float>(image, image + 784));
       for (int k = 0; k < 10; ++k) {
         worst = std::max(worst, double(std::fabs(want[k] - got[n * 10 + k])));
         scale = std::max(scale, double(std::fabs(want[k])));
@@ -403,7 +574,7 @@ int check(const std::set<std::string>& nets) {
 
 void usage() {
   std::puts(
-      "usage: onednn_bench [--quick] [--check] [--nets cnn,lstm,crnn] [--measures M1,M2]\n"
+      "usage: onednn_bench [--quick] [--check] [--nets cnn,lstm,crnn,resnet] [--measures M1,M2]\n"
       "                    [--m1-iters N] [--m2-runs N] [--threads N]\n"
       "Prints `network,measure,library,threads,median,unit` lines; other lines start with #.\n"
       "--quick: a smoke run (M1 200 forwards, M2 5 batches). --check: compare with a plain forward.\n"
@@ -413,7 +584,7 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::set<std::string> nets{"cnn", "lstm", "crnn"}, measures{"M1", "M2"};
+  std::set<std::string> nets{"cnn", "lstm", "crnn", "resnet"}, measures{"M1", "M2"};
   int m1_iters = 2000, m1_warmup = 200, m2_runs = 30, m2_warmup = 5, threads = 2;
   bool check_only = false;
   for (peer::Args a(argc, argv); a.next();) {
@@ -445,7 +616,7 @@ int main(int argc, char** argv) {
               v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other runtime", threads);
   if (check_only) return check(nets);
 
-  for (const std::string name : {"cnn", "lstm", "crnn"}) {
+  for (const std::string name : {"cnn", "lstm", "crnn", "resnet"}) {
     if (!nets.count(name)) continue;
     const auto layers = network(name);
     if (measures.count("M1")) {
