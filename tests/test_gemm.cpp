@@ -50,7 +50,57 @@ void check_plain_gemm() {
   CHECK(max_abs_diff(c, reference_gemm(a, b, bias_rows, M, N, K)) < 1e-4f);
 }
 
+// The fused epilogues against the plain product followed by the same operations in scalar code:
+// (bias +) A*B, then * scale + shift, + addend, max(., 0), for every combination of flags, with
+// compile-time and run-time rows.
+template <std::size_t M, std::size_t N, std::size_t K>
+void check_epilogues() {
+  CAPTURE(M);
+  CAPTURE(N);
+  CAPTURE(K);
+  auto a = random_vector(M * K, 5), b = random_vector(K * N, 6);
+  auto bias = random_vector(N, 7), scale = random_vector(N, 8), shift = random_vector(N, 9);
+  auto addend = random_vector(M * N, 10);
+  std::vector<float> bias_rows(M * N);
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t n = 0; n < N; ++n) bias_rows[m * N + n] = bias[n];
+  const auto product = reference_gemm(a, b, bias_rows, M, N, K);
+  using S = Strides<K, 0, 1, 0, N, K, N>;
+  const Epilogue e(bias.data(), scale.data(), shift.data(), addend.data());
+  auto check = [&]<Init I>() {
+    std::vector<float> want(M * N);
+    for (std::size_t i = 0; i < M * N; ++i) {
+      float y = product[i];
+      if (has(I, Init::scale)) y = y * scale[i % N] + shift[i % N];
+      if (has(I, Init::add)) y += addend[i];
+      if (has(I, Init::relu)) y = std::max(y, 0.0f);
+      want[i] = y;
+    }
+    std::vector<float> c(M * N, 99.0f);
+    gemm<S, M, N, I>(a.data(), b.data(), c.data(), e, 1);
+    CHECK(max_abs_diff(c, want) < 1e-4f);
+    c.assign(M * N, 99.0f);
+    gemm<S, N, I>(a.data(), b.data(), c.data(), e, M, 1);
+    CHECK(max_abs_diff(c, want) < 1e-4f);
+  };
+  check.template operator()<Init::bias | Init::scale>();
+  check.template operator()<Init::bias | Init::scale | Init::relu>();
+  check.template operator()<Init::bias | Init::scale | Init::add>();
+  check.template operator()<Init::bias | Init::scale | Init::add | Init::relu>();
+  check.template operator()<Init::bias | Init::add>();
+  check.template operator()<Init::bias | Init::add | Init::relu>();
+  check.template operator()<Init::bias_relu>();
+}
+
 }  // namespace
+
+TEST_CASE("gemm epilogues: scale and shift, addend and ReLU match the operations done apart") {
+  check_epilogues<1, 1, 1>();
+  check_epilogues<7, 10, 13>();
+  check_epilogues<13, 33, 5>();
+  check_epilogues<30, 64, 9>();
+  check_epilogues<5, 19, 48>();
+}
 
 TEST_CASE("gemm kernel matches a scalar GEMM on odd and aligned sizes") {
   check_plain_gemm<1, 1, 1>();

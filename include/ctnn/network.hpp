@@ -30,6 +30,7 @@
 #include "aligned.hpp"
 #include "error.hpp"
 #include "layers/layer.hpp"
+#include "plan.hpp"
 #include "random.hpp"
 #include "shape.hpp"
 
@@ -172,45 +173,6 @@ requires(!std::is_void_v<Failed> &&
   using message [[maybe_unused]] = decltype(sizeof(type));
 };
 
-constexpr std::size_t round_up(std::size_t n, std::size_t m = 16) {
-  return (n + m - 1) / m * m;
-}
-
-/// The sums of a list of constants, as an array of prefix sums.
-template <std::size_t N>
-constexpr std::array<std::size_t, N + 1> prefix_sums(const std::array<std::size_t, N>& a) {
-  std::array<std::size_t, N + 1> s{};
-  for (std::size_t i = 0; i < N; ++i) s[i + 1] = s[i] + a[i];
-  return s;
-}
-
-/// Calls f.template operator()<I, Part>() for every part of the tuple Parts, in order (or in
-/// reverse order).
-template <class Parts, class F>
-void for_each_part(F&& f) {
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (f.template operator()<I, std::tuple_element_t<I, Parts>>(), ...);
-  }
-  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
-}
-template <class Parts, class F>
-void for_each_part_reverse(F&& f) {
-  constexpr std::size_t n = std::tuple_size_v<Parts>;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (f.template operator()<n - 1 - I, std::tuple_element_t<n - 1 - I, Parts>>(), ...);
-  }
-  (std::make_index_sequence<n>{});
-}
-
-template <class Parts, class F>
-constexpr auto over_parts(F f) {
-  return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<std::size_t, sizeof...(I)>{
-        f(std::type_identity<std::tuple_element_t<I, Parts>>{})...};
-  }
-  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
-}
-
 }  // namespace detail
 
 template <class InputSpec, class... Specs>
@@ -233,9 +195,9 @@ inline constexpr InferenceOnly inference_only{};
 /// Activations, gradients and scratch for one network and up to `capacity()` samples per call.
 /// Layout (floats, every region 64-byte aligned): the output of each layer for the whole batch,
 /// two gradient buffers as large as the largest activation, then each layer's scratch. A
-/// workspace made with `inference_only` holds only what forward needs in inference mode (no
-/// gradient buffers, and each layer's inference scratch: Net::inference_workspace_bytes per
-/// sample); forward in training mode and backward refuse it.
+/// workspace made with `inference_only` holds only what the inference plan needs (plan.hpp: two
+/// buffers for the outputs of its steps and one scratch region they share;
+/// Net::inference_workspace_bytes for batch 1); forward in training mode and backward refuse it.
 template <class Net>
 class Workspace {
  public:
@@ -303,10 +265,7 @@ class Sequential {
       over_layers([](auto l) { return decltype(l)::type::scratch_per_sample; });
   static constexpr auto scratch_fixed =
       over_layers([](auto l) { return decltype(l)::type::scratch_fixed; });
-  static constexpr auto inference_scratch_per_sample_ = over_layers(
-      [](auto l) { return ctnn::inference_scratch_per_sample<typename decltype(l)::type>(); });
-  static constexpr auto inference_scratch_fixed_ = over_layers(
-      [](auto l) { return ctnn::inference_scratch_fixed<typename decltype(l)::type>(); });
+  using plan_ = detail::InferencePlan<layers>;
   static constexpr std::size_t max_activation =
       std::max(input_shape::size, *std::max_element(output_sizes.begin(), output_sizes.end()));
 
@@ -323,15 +282,14 @@ class Sequential {
   }();
 
   /// Workspace floats for a batch of `batch` samples (activations, gradients, scratch), or with
-  /// `inference`, of an inference-only workspace (activations and inference scratch).
+  /// `inference`, of an inference-only workspace: the inference plan's (plan.hpp) two step
+  /// buffers and shared scratch.
   static constexpr std::size_t workspace_floats(std::size_t batch, bool inference = false) {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < layer_count; ++i) n += detail::round_up(batch * output_sizes[i]);
-    if (!inference) n += 2 * detail::round_up(batch * max_activation);
+    if (inference) return plan_::floats(batch, true);
+    std::size_t n = 2 * detail::round_up(batch * max_activation);
     for (std::size_t i = 0; i < layer_count; ++i)
-      n += detail::round_up(inference ? batch * inference_scratch_per_sample_[i] +
-                                            inference_scratch_fixed_[i]
-                                      : batch * scratch_per_sample[i] + scratch_fixed[i]);
+      n += detail::round_up(batch * output_sizes[i]) +
+           detail::round_up(batch * scratch_per_sample[i] + scratch_fixed[i]);
     return n;
   }
   /// Workspace floats per sample (the size of a Workspace for batch 1).
@@ -442,15 +400,27 @@ class Sequential {
 
   /// Forward pass; returns the output activations inside ws (valid until ws is reused).
   /// training selects Dropout/BatchNorm behaviour; state (may be nullptr) receives BatchNorm's
-  /// running-statistics updates; rng feeds Dropout.
+  /// running-statistics updates; rng feeds Dropout. With an inference-only workspace the
+  /// network runs its inference plan (plan.hpp: BatchNorm folded into the layer before it, ReLU
+  /// and residual additions fused, only step outputs stored); the outputs equal those of a
+  /// training workspace in inference mode up to rounding.
   const float* forward(const float* in, std::size_t batch, Workspace<Sequential>& ws, bool training,
                        float* state, Rng* rng) const {
     check_batch(batch, ws);
-    if (training && ws.is_inference_only())
-      throw InvalidArgument(
-          "forward: training mode needs a training workspace, not one made "
-          "with ctnn::inference_only");
-    const Layout l(ws.data(), batch, ws.is_inference_only());
+    if (ws.is_inference_only()) {
+      if (training)
+        throw InvalidArgument(
+            "forward: training mode needs a training workspace, not one made "
+            "with ctnn::inference_only");
+      const auto pass_of = [this]<std::size_t I>() {
+        Pass p;
+        p.params = params_.data() + parameter_offsets[I];
+        p.state = const_cast<float*>(state_.data()) + state_offsets[I];
+        return p;
+      };
+      return plan_::run(pass_of, in, nullptr, ws.data(), batch);
+    }
+    const Layout l(ws.data(), batch);
     for_each_layer([&]<std::size_t I, class L>() {
       if constexpr (fused_into_previous<I>) return;  // that layer wrote this one's output
       if constexpr (pooled_by_conv<I>)               // Conv2D, ReLU, MaxPool2D: in inference the
@@ -464,7 +434,6 @@ class Sequential {
       p.batch = batch;
       p.training = training;
       p.rng = rng;
-      p.inference_only = ws.is_inference_only();
       if constexpr (pooled_by_conv<I + 2>) {
         if (!training) {
           // Nothing reads the convolution's or the ReLU's output in inference.
@@ -496,7 +465,7 @@ class Sequential {
       throw InvalidArgument(
           "backward: needs a training workspace, not one made with "
           "ctnn::inference_only");
-    const Layout l(ws.data(), batch, false);
+    const Layout l(ws.data(), batch);
     const float* g = dout;
     for_each_layer_reverse([&]<std::size_t I, class L>() {
       float* din = I == 0 ? nullptr : l.gradient[I % 2];
@@ -519,22 +488,18 @@ class Sequential {
   struct Layout {
     std::array<float*, layer_count> activation, scratch;
     std::array<float*, 2> gradient;
-    Layout(float* base, std::size_t batch, bool inference) {
+    Layout(float* base, std::size_t batch) {
       for (std::size_t i = 0; i < layer_count; ++i) {
         activation[i] = base;
         base += detail::round_up(batch * output_sizes[i]);
       }
-      gradient = {nullptr, nullptr};
-      if (!inference)
-        for (auto& g : gradient) {
-          g = base;
-          base += detail::round_up(batch * max_activation);
-        }
+      for (auto& g : gradient) {
+        g = base;
+        base += detail::round_up(batch * max_activation);
+      }
       for (std::size_t i = 0; i < layer_count; ++i) {
         scratch[i] = base;
-        base += detail::round_up(inference ? batch * inference_scratch_per_sample_[i] +
-                                                 inference_scratch_fixed_[i]
-                                           : batch * scratch_per_sample[i] + scratch_fixed[i]);
+        base += detail::round_up(batch * scratch_per_sample[i] + scratch_fixed[i]);
       }
     }
   };

@@ -21,17 +21,29 @@ namespace ctnn::kernels {
 template <std::size_t N, std::size_t K, std::size_t S>
 inline constexpr std::size_t conv_out = (N - K) / S + 1;
 
+/// out (batch x OH x OW x F) = conv(in (batch x H x W x C), w) started from e.bias, with the
+/// epilogue I (gemm.hpp: * e.scale + e.shift per filter, + e.addend (batch x OH x OW x F),
+/// max(., 0)).
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S,
+          Init I>
+inline void conv2d_forward_fused(const float* in, const float* w, const Epilogue& e, float* out,
+                                 std::size_t batch) {
+  constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
+  using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t oh = 0; oh < OH; ++oh) {
+      const std::size_t o = (b * OH + oh) * OW * F;
+      gemm<St, OW, F, I>(in + (b * H + oh * S) * W * C, w, out + o, e.rows(o), K);
+    }
+}
+
 /// out (batch x OH x OW x F) = bias + conv(in (batch x H x W x C), w); with Relu, max(., 0) of it.
 template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S,
           bool Relu = false>
 inline void conv2d_forward(const float* in, const float* w, const float* bias, float* out,
                            std::size_t batch) {
-  constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
-  using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t oh = 0; oh < OH; ++oh)
-      gemm<St, OW, F, Relu ? Init::bias_relu : Init::bias>(in + (b * H + oh * S) * W * C, w,
-                                  out + (b * OH + oh) * OW * F, bias, K);
+  conv2d_forward_fused<H, W, C, F, K, S, Relu ? Init::bias_relu : Init::bias>(in, w, bias, out,
+                                                                               batch);
 }
 
 /// out (batch x PH x PW x F) = maxpool_P(relu(bias + conv(in, w))) with a P x P window and

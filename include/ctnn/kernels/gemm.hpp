@@ -20,19 +20,63 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 
 #include "simd.hpp"
 
 namespace ctnn::kernels {
 
-/// What a tile starts from: zero, the current contents of C (accumulate), or a bias row
-/// (C(p, n) = bias[n] + ...); bias_relu also applies max(., 0) as the tile is stored (the
-/// epilogue of a layer followed by ReLU).
-enum class Init { zero, accumulate, bias, bias_relu };
+/// What a tile starts from and what it stores. The start: zero, the current contents of C
+/// (accumulate), or a bias row (C(p, n) = bias[n] + ...). Flags on top of `bias`, applied in
+/// this order as the tile is stored (the epilogue of a layer):
+///   scale  * scale[n] + shift[n] (an inference-mode BatchNorm after the layer, folded into its
+///          epilogue: scale = gamma / sqrt(var + eps), shift = beta - mean * scale; Ioffe &
+///          Szegedy 2015, sec. 3.1)
+///   add    + addend(p, n), a matrix addressed as C (a residual connection, He et al. 2016)
+///   relu   max(., 0) (the layer is followed by ReLU)
+enum class Init : unsigned {
+  zero = 0,
+  accumulate = 1,
+  bias = 2,
+  relu = 4,
+  scale = 8,
+  add = 16,
+  bias_relu = bias | relu,
+};
+constexpr Init operator|(Init a, Init b) {
+  return static_cast<Init>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+/// Whether I has every flag of f.
+constexpr bool has(Init i, Init f) {
+  return (static_cast<unsigned>(i) & static_cast<unsigned>(f)) == static_cast<unsigned>(f);
+}
 
 /// Whether a tile starting as I reads the bias row.
-constexpr bool reads_bias(Init i) { return i == Init::bias || i == Init::bias_relu; }
+constexpr bool reads_bias(Init i) { return has(i, Init::bias); }
+
+/// The vectors a product reads besides A and B: bias, scale and shift (N floats each) and addend
+/// (addressed as C), each read only when its flag of Init is set. Converts from a bias pointer,
+/// as most products need nothing else.
+struct Epilogue {
+  const float* bias = nullptr;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  const float* addend = nullptr;
+  Epilogue() = default;
+  Epilogue(const float* b) : bias(b) {}  // NOLINT(google-explicit-constructor): a bias row
+  Epilogue(const float* b, const float* s, const float* t, const float* a)
+      : bias(b), scale(s), shift(t), addend(a) {}
+  /// The epilogue of the columns from n0 on.
+  Epilogue columns(std::size_t n0) const {
+    auto at = [n0](const float* v) { return v ? v + n0 : nullptr; };
+    return {at(bias), at(scale), at(shift), at(addend)};
+  }
+  /// The epilogue of the rows from the one `offset` floats into C on.
+  Epilogue rows(std::size_t offset) const {
+    return {bias, scale, shift, addend ? addend + offset : nullptr};
+  }
+};
 
 /// Compile-time addressing of A, B and C; see the header comment.
 template <std::size_t AP_, std::size_t A1_, std::size_t A2_, std::size_t B1_, std::size_t B2_,
@@ -55,17 +99,17 @@ inline constexpr std::size_t max_tile_vectors = simd_registers >= 32 ? 4 : 2;
 // A tile is never inlined into its caller: inlined into a large function (a whole network's
 // forward), GCC may keep the accumulators on the stack, which triples the time of a conv.
 template <class S, std::size_t P, std::size_t NV, Init I>
-[[gnu::noinline]] void tile(const float* a, const float* b, float* c, const float* bias,
+[[gnu::noinline]] void tile(const float* a, const float* b, float* c, const Epilogue& e,
                             std::size_t k1_count) {
   simd acc[P][NV];
   static_for<P>([&](auto p) {
     static_for<NV>([&](auto v) {
-      if constexpr (I == Init::zero)
-        acc[p][v] = simd(0.0f);
-      else if constexpr (I == Init::accumulate)
+      if constexpr (has(I, Init::accumulate))
         acc[p][v] = simd::load_unaligned(c + p * S::CP + v * simd_width);
+      else if constexpr (has(I, Init::bias))
+        acc[p][v] = simd::load_unaligned(e.bias + v * simd_width);
       else
-        acc[p][v] = simd::load_unaligned(bias + v * simd_width);
+        acc[p][v] = simd(0.0f);
     });
   });
   for (std::size_t k1 = 0; k1 < k1_count; ++k1) {
@@ -82,7 +126,12 @@ template <class S, std::size_t P, std::size_t NV, Init I>
   }
   static_for<P>([&](auto p) {
     static_for<NV>([&](auto v) {
-      if constexpr (I == Init::bias_relu) acc[p][v] = vmax(acc[p][v], simd(0.0f));
+      if constexpr (has(I, Init::scale))
+        acc[p][v] = xsimd::fma(acc[p][v], simd::load_unaligned(e.scale + v * simd_width),
+                               simd::load_unaligned(e.shift + v * simd_width));
+      if constexpr (has(I, Init::add))
+        acc[p][v] += simd::load_unaligned(e.addend + p * S::CP + v * simd_width);
+      if constexpr (has(I, Init::relu)) acc[p][v] = vmax(acc[p][v], simd(0.0f));
       acc[p][v].store_unaligned(c + p * S::CP + v * simd_width);
     });
   });
@@ -90,12 +139,12 @@ template <class S, std::size_t P, std::size_t NV, Init I>
 
 /// Columns that do not fill a SIMD register: NT < simd_width of them, scalar accumulators.
 template <class S, std::size_t P, std::size_t NT, Init I>
-inline void tile_scalar(const float* a, const float* b, float* c, const float* bias,
+inline void tile_scalar(const float* a, const float* b, float* c, const Epilogue& e,
                         std::size_t k1_count) {
   alignas(64) float acc[P][NT];
   for (std::size_t p = 0; p < P; ++p)
     for (std::size_t n = 0; n < NT; ++n)
-      acc[p][n] = I == Init::zero ? 0.0f : I == Init::accumulate ? c[p * S::CP + n] : bias[n];
+      acc[p][n] = has(I, Init::accumulate) ? c[p * S::CP + n] : has(I, Init::bias) ? e.bias[n] : 0.0f;
   for (std::size_t k1 = 0; k1 < k1_count; ++k1) {
     const float* ak = a + k1 * S::A1;
     const float* bk = b + k1 * S::B1;
@@ -105,35 +154,40 @@ inline void tile_scalar(const float* a, const float* b, float* c, const float* b
           acc[p][n] += ak[p * S::AP + k2 * S::A2] * bk[k2 * S::B2 + n];
   }
   for (std::size_t p = 0; p < P; ++p)
-    for (std::size_t n = 0; n < NT; ++n)
-      c[p * S::CP + n] = I == Init::bias_relu ? std::max(acc[p][n], 0.0f) : acc[p][n];
+    for (std::size_t n = 0; n < NT; ++n) {
+      float y = acc[p][n];
+      if constexpr (has(I, Init::scale)) y = std::fma(y, e.scale[n], e.shift[n]);
+      if constexpr (has(I, Init::add)) y += e.addend[p * S::CP + n];
+      if constexpr (has(I, Init::relu)) y = std::max(y, 0.0f);
+      c[p * S::CP + n] = y;
+    }
 }
 
 /// One tile of P rows over the columns [N0, N0 + width), width = NV registers, or the scalar
 /// tail when NV == 0.
 template <class S, std::size_t P, std::size_t N0, std::size_t NV, std::size_t NT, Init I>
-inline void tile_at(const float* a, const float* b, float* c, const float* bias,
+inline void tile_at(const float* a, const float* b, float* c, const Epilogue& e,
                     std::size_t k1_count) {
   if constexpr (NV > 0)
-    tile<S, P, NV, I>(a, b + N0, c + N0, bias + (reads_bias(I) ? N0 : 0), k1_count);
+    tile<S, P, NV, I>(a, b + N0, c + N0, e.columns(N0), k1_count);
   else
-    tile_scalar<S, P, NT, I>(a, b + N0, c + N0, bias + (reads_bias(I) ? N0 : 0), k1_count);
+    tile_scalar<S, P, NT, I>(a, b + N0, c + N0, e.columns(N0), k1_count);
 }
 
 /// All column blocks of one row block of P rows.
 template <class S, std::size_t N, std::size_t P, Init I>
-inline void row_block(const float* a, const float* b, float* c, const float* bias,
+inline void row_block(const float* a, const float* b, float* c, const Epilogue& e,
                       std::size_t k1_count) {
   constexpr std::size_t vectors = N / simd_width;
   constexpr std::size_t wide = max_tile_vectors;
   for (std::size_t v0 = 0; v0 + wide <= vectors; v0 += wide)
-    tile<S, P, wide, I>(a, b + v0 * simd_width, c + v0 * simd_width,
-                        bias + (reads_bias(I) ? v0 * simd_width : 0), k1_count);
+    tile<S, P, wide, I>(a, b + v0 * simd_width, c + v0 * simd_width, e.columns(v0 * simd_width),
+                        k1_count);
   constexpr std::size_t rest = vectors % wide;
   if constexpr (rest > 0)
-    tile_at<S, P, (vectors - rest) * simd_width, rest, 0, I>(a, b, c, bias, k1_count);
+    tile_at<S, P, (vectors - rest) * simd_width, rest, 0, I>(a, b, c, e, k1_count);
   if constexpr (N % simd_width > 0)
-    tile_at<S, P, vectors * simd_width, 0, N % simd_width, I>(a, b, c, bias, k1_count);
+    tile_at<S, P, vectors * simd_width, 0, N % simd_width, I>(a, b, c, e, k1_count);
 }
 
 /// Rows per tile for a product N columns wide: sized for the widest tile it uses.
@@ -142,25 +196,26 @@ inline constexpr std::size_t rows_for =
     tile_rows<std::max<std::size_t>(1, std::min(max_tile_vectors, N / simd_width))>;
 
 template <class S, std::size_t N, Init I, std::size_t R>
-inline void row_tail(const float* a, const float* b, float* c, const float* bias,
+inline void row_tail(const float* a, const float* b, float* c, const Epilogue& e,
                      std::size_t rows, std::size_t k1_count) {
   if constexpr (R > 0) {
     if (rows == R)
-      row_block<S, N, R, I>(a, b, c, bias, k1_count);
+      row_block<S, N, R, I>(a, b, c, e, k1_count);
     else
-      row_tail<S, N, I, R - 1>(a, b, c, bias, rows, k1_count);
+      row_tail<S, N, I, R - 1>(a, b, c, e, rows, k1_count);
   }
 }
 
 }  // namespace detail
 
-/// C = (bias or C or 0) + A * B for `rows` rows known at compile time (see header comment).
-/// a, b, c: operands as addressed by S; bias: N floats (read only when reads_bias(I)).
+/// C = (bias or C or 0) + A * B for `rows` rows known at compile time (see header comment), with
+/// the epilogue I names (Init). a, b, c: operands as addressed by S; e: the bias (N floats, read
+/// only when reads_bias(I)), scale and addend its flags read.
 /// The rows are split into the fewest tiles of at most the register-limited height, all of
 /// nearly equal height (26 rows with tiles of 6: 6+5+5+5+5, not 6+6+6+6+2), so no tile is
 /// mostly empty.
 template <class S, std::size_t Rows, std::size_t N, Init I>
-inline void gemm(const float* a, const float* b, float* c, const float* bias,
+inline void gemm(const float* a, const float* b, float* c, const Epilogue& e,
                  std::size_t k1_count) {
   constexpr std::size_t P = detail::rows_for<N>;
   constexpr std::size_t tiles = (Rows + P - 1) / P;
@@ -168,16 +223,17 @@ inline void gemm(const float* a, const float* b, float* c, const float* bias,
   std::size_t r = 0;
   if constexpr (high_tiles > 0)
     for (std::size_t t = 0; t < high_tiles; ++t, r += low + 1)
-      detail::row_block<S, N, low + 1, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
+      detail::row_block<S, N, low + 1, I>(a + r * S::AP, b, c + r * S::CP, e.rows(r * S::CP),
+                                          k1_count);
   for (std::size_t t = high_tiles; t < tiles; ++t, r += low)
-    detail::row_block<S, N, low, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
+    detail::row_block<S, N, low, I>(a + r * S::AP, b, c + r * S::CP, e.rows(r * S::CP), k1_count);
 }
 
 /// The same product for a row count known only at run time (a batch): split as the
 /// compile-time version, into the fewest tiles of nearly equal height (13 rows with tiles of
 /// at most 6: 5+4+4, not 6+6+1 whose one-row tile would cost as much as a full one).
 template <class S, std::size_t N, Init I>
-inline void gemm(const float* a, const float* b, float* c, const float* bias, std::size_t rows,
+inline void gemm(const float* a, const float* b, float* c, const Epilogue& e, std::size_t rows,
                  std::size_t k1_count) {
   constexpr std::size_t P = detail::rows_for<N>;
   if (rows == 0) return;
@@ -186,13 +242,15 @@ inline void gemm(const float* a, const float* b, float* c, const float* bias, st
   std::size_t r = 0;
   if (low == P) {  // every tile full: the common case of a large batch
     for (; r < rows; r += P)
-      detail::row_block<S, N, P, I>(a + r * S::AP, b, c + r * S::CP, bias, k1_count);
+      detail::row_block<S, N, P, I>(a + r * S::AP, b, c + r * S::CP, e.rows(r * S::CP), k1_count);
     return;
   }
   for (std::size_t t = 0; t < high_tiles; ++t, r += low + 1)
-    detail::row_tail<S, N, I, P>(a + r * S::AP, b, c + r * S::CP, bias, low + 1, k1_count);
+    detail::row_tail<S, N, I, P>(a + r * S::AP, b, c + r * S::CP, e.rows(r * S::CP), low + 1,
+                                 k1_count);
   for (std::size_t t = high_tiles; t < tiles; ++t, r += low)
-    detail::row_tail<S, N, I, P>(a + r * S::AP, b, c + r * S::CP, bias, low, k1_count);
+    detail::row_tail<S, N, I, P>(a + r * S::AP, b, c + r * S::CP, e.rows(r * S::CP), low,
+                                 k1_count);
 }
 
 }  // namespace ctnn::kernels

@@ -134,6 +134,18 @@ struct BatchNormSpec {
           p.out[r * C + c] = gamma[c] * (p.in[r * C + c] - mean[c]) * inv_std[c] + beta[c];
     }
 
+    /// Inference mode is y = x * scale + shift per channel, scale = gamma / sqrt(var + eps),
+    /// shift = beta - mean * scale: a layer before it with fused::affine applies it in its
+    /// epilogue. Writes scale and shift (C floats each), e.g. into this layer's scratch.
+    static constexpr bool folds_into_previous = true;
+    static void inference_affine(const Pass& p, float* scale, float* shift) {
+      for (std::size_t c = 0; c < C; ++c) {
+        const float inv_std = 1.0f / std::sqrt(p.state[C + c] + Epsilon);
+        scale[c] = p.params[c] * inv_std;
+        shift[c] = p.params[C + c] - p.state[c] * scale[c];
+      }
+    }
+
     // With xh = (x - mean) * inv_std and m rows per channel:
     //   dgamma = sum dy * xh,  dbeta = sum dy,
     //   dx = gamma * inv_std / m * (m * dy - sum dy - xh * sum(dy * xh)).

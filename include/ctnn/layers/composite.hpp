@@ -33,22 +33,6 @@ namespace ctnn {
 
 namespace detail {
 
-/// Carves a composite's scratch into regions of batch * per_sample floats, each starting on a
-/// 16-float (64-byte) boundary: a region of n floats takes round_up(n) <= n + 15 floats, so a
-/// composite asks for 16 fixed floats per region on top of its per-sample floats.
-class ScratchCursor {
- public:
-  explicit ScratchCursor(float* base) : p_(base) {}
-  float* take(std::size_t floats) {
-    float* r = p_;
-    p_ += round_up(floats);
-    return r;
-  }
-
- private:
-  float* p_;
-};
-
 /// out[i] = a[i] + b[i] for i < n (out may be a).
 inline void add(const float* a, const float* b, float* out, std::size_t n) {
   kernels::zip(
@@ -58,6 +42,12 @@ inline void add(const float* a, const float* b, float* out, std::size_t n) {
 /// x[i] += y[i] for i < n.
 inline void add_into(float* x, const float* y, std::size_t n) {
   add(x, y, x, n);
+}
+/// x[i] = max(x[i], 0) for i < n.
+inline void relu_in_place(float* x, std::size_t n) {
+  kernels::zip(
+      n, x, x, x, [](kernels::simd a, kernels::simd) { return kernels::vmax(a, kernels::simd(0.0f)); },
+      [](float a, float) { return std::max(a, 0.0f); });
 }
 
 /// Names of the parts joined with ','.
@@ -309,30 +299,34 @@ struct Chain {
     }();
 
     // Scratch: the outputs of all parts but the last (kept for backward), two gradient buffers
-    // between parts, then each part's own scratch.
-    // (An inference-only scratch has no gradient buffers and the parts' inference scratch.)
+    // between parts, then each part's own scratch. An inference-only scratch is the inference
+    // plan's (plan.hpp): two buffers for the outputs of its steps and their shared scratch.
     struct Layout {
       std::array<float*, count> act{}, scratch{};
       std::array<float*, 2> grad{};
-      Layout(float* base, std::size_t batch, bool inference_only) {
+      Layout(float* base, std::size_t batch) {
         detail::ScratchCursor c(base);
         for (std::size_t i = 0; i + 1 < count; ++i) act[i] = c.take(batch * output_sizes[i]);
-        if (!inference_only)
-          for (auto& g : grad) g = c.take(batch * max_io);
+        for (auto& g : grad) g = c.take(batch * max_io);
         detail::for_each_part<parts>([&]<std::size_t I, class P>() {
-          scratch[I] = c.take(info::template part_scratch<P>(batch, inference_only));
+          scratch[I] = c.take(info::template part_scratch<P>(batch, false));
         });
       }
     };
+    using plan_ = detail::InferencePlan<parts>;
+    template <unsigned Ops>
+    static void run_plan(const Pass& p, const FusedOutput& f) {
+      const auto pass_of = [&p]<std::size_t I>() { return info::template part_pass<I>(p, nullptr); };
+      detail::InferencePlan<parts, Ops>::run(pass_of, p.in, p.out, p.scratch, p.batch, f);
+    }
 
    public:
     static constexpr std::size_t scratch_per_sample =
         activations + 2 * max_io + info::scratch_per_sample;
     static constexpr std::size_t scratch_fixed = 16 * (count + 1) + info::scratch_fixed;
     static constexpr std::size_t inference_scratch_per_sample =
-        activations + info::inference_scratch_per_sample;
-    static constexpr std::size_t inference_scratch_fixed =
-        16 * count + info::inference_scratch_fixed;
+        2 * plan_::max_output(false) + plan_::scratch_per_sample;
+    static constexpr std::size_t inference_scratch_fixed = 16 * 3 + plan_::scratch_fixed;
 
     static std::string name() { return "Chain<" + detail::part_names<parts>() + ">"; }
     /// Part i in PyTorch's module (nn.Sequential): "i"; each part reads the one before.
@@ -341,7 +335,8 @@ struct Chain {
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {
-      const Layout l(p.scratch, p.batch, p.inference_only);
+      if (p.inference_only) return run_plan<0>(p, {});
+      const Layout l(p.scratch, p.batch);
       detail::for_each_part<parts>([&]<std::size_t I, class P>() {
         Pass q = info::template part_pass<I>(p, l.scratch[I]);
         q.in = I == 0 ? p.in : l.act[I - 1];
@@ -349,8 +344,16 @@ struct Chain {
         P::forward(q);
       });
     }
+    /// Inference (an inference-only pass) with operations fused into the last step of the plan:
+    /// those its last part can apply after what it fuses already (a Residual's addition and the
+    /// ReLU after it, into the last Conv2D and its BatchNorm).
+    static constexpr unsigned fused_ops = plan_::tail_room;
+    template <unsigned Ops>
+    static void forward_fused(const Pass& p, const FusedOutput& f) {
+      run_plan<Ops>(p, f);
+    }
     static void backward(const Pass& p) {
-      const Layout l(p.scratch, p.batch, false);
+      const Layout l(p.scratch, p.batch);
       const float* g = p.dout;
       detail::for_each_part_reverse<parts>([&]<std::size_t I, class P>() {
         Pass q = info::template part_pass<I>(p, l.scratch[I]);
@@ -414,23 +417,37 @@ struct Residual {
     static constexpr std::size_t parameter_count = info::parameter_count;
     static constexpr std::size_t state_count = info::state_count;
     static constexpr std::size_t flops = info::flops + output_shape::size;
+    /// Whether Main can add the shortcut's output to its own as it stores it in inference
+    /// (fused::add: a Chain ending in Conv2D, or Conv2D and BatchNorm).
+    static constexpr unsigned main_ops = fused_ops_of<main_type>();
+    static constexpr bool main_adds = (main_ops & fused::add) != 0;
 
    private:
     static constexpr std::size_t Out = output_shape::size;
     // Scratch: Main's output (kept for Main's backward, the sum goes to out), Shortcut's output
     // and its input gradient (unless it is the identity), then the parts' own scratch.
-    // (An inference-only scratch has no input-gradient buffer and the parts' inference scratch.)
     struct Layout {
       float *main_out, *short_out = nullptr, *short_din = nullptr, *main_scratch, *short_scratch;
-      Layout(float* base, std::size_t batch, bool inference_only) {
+      Layout(float* base, std::size_t batch) {
         detail::ScratchCursor c(base);
         main_out = c.take(batch * Out);
         if constexpr (!identity_shortcut) {
           short_out = c.take(batch * Out);
-          if (!inference_only) short_din = c.take(batch * In::size);
+          short_din = c.take(batch * In::size);
         }
-        main_scratch = c.take(info::template part_scratch<main_type>(batch, inference_only));
-        short_scratch = c.take(info::template part_scratch<shortcut_type>(batch, inference_only));
+        main_scratch = c.take(info::template part_scratch<main_type>(batch, false));
+        short_scratch = c.take(info::template part_scratch<shortcut_type>(batch, false));
+      }
+    };
+    // An inference-only scratch: Shortcut's output (unless it is the identity), Main's output
+    // (unless Main adds), then one region the parts use in turn (Shortcut first).
+    struct InferenceLayout {
+      float *short_out = nullptr, *main_out = nullptr, *parts;
+      InferenceLayout(float* base, std::size_t batch) {
+        detail::ScratchCursor c(base);
+        if constexpr (!identity_shortcut) short_out = c.take(batch * Out);
+        if constexpr (!main_adds) main_out = c.take(batch * Out);
+        parts = c.take(0);
       }
     };
 
@@ -439,8 +456,12 @@ struct Residual {
         Out + (identity_shortcut ? 0 : Out + In::size) + info::scratch_per_sample;
     static constexpr std::size_t scratch_fixed = 16 * 3 + info::scratch_fixed;
     static constexpr std::size_t inference_scratch_per_sample =
-        Out + (identity_shortcut ? 0 : Out) + info::inference_scratch_per_sample;
-    static constexpr std::size_t inference_scratch_fixed = 16 * 2 + info::inference_scratch_fixed;
+        (identity_shortcut ? 0 : Out) + (main_adds ? 0 : Out) +
+        std::max(ctnn::inference_scratch_per_sample<main_type>(),
+                 ctnn::inference_scratch_per_sample<shortcut_type>());
+    static constexpr std::size_t inference_scratch_fixed =
+        16 * 3 + std::max(ctnn::inference_scratch_fixed<main_type>(),
+                          ctnn::inference_scratch_fixed<shortcut_type>());
 
     static std::string name() {
       return "Residual<" + main_type::name() + "," + shortcut_type::name() + ">";
@@ -450,8 +471,39 @@ struct Residual {
     static constexpr bool parts_chained = false;
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
+    /// Inference (an inference-only pass) with the ReLU after the block fused: Shortcut runs
+    /// first, then Main adds its output and applies the ReLU as it stores its own (when it can:
+    /// fused::add), else the block adds and applies it.
+    static constexpr unsigned fused_ops = fused::relu;
+    template <unsigned Ops>
+    static void forward_fused(const Pass& p, const FusedOutput&) {
+      const InferenceLayout l(p.scratch, p.batch);
+      const float* addend = p.in;
+      if constexpr (!identity_shortcut) {
+        Pass s = info::template part_pass<1>(p, l.parts);
+        s.out = l.short_out;
+        shortcut_type::forward(s);
+        addend = l.short_out;
+      }
+      Pass m = info::template part_pass<0>(p, l.parts);
+      const std::size_t n = p.batch * Out;
+      constexpr bool relu = (Ops & fused::relu) != 0;
+      if constexpr (main_adds) {
+        m.out = p.out;
+        constexpr unsigned ops = fused::add | (relu ? main_ops & fused::relu : 0u);
+        main_type::template forward_fused<ops>(m, {nullptr, nullptr, addend});
+        if constexpr (relu && !(ops & fused::relu)) detail::relu_in_place(p.out, n);
+      } else {
+        m.out = l.main_out;
+        main_type::forward(m);
+        detail::add(l.main_out, addend, p.out, n);
+        if constexpr (relu) detail::relu_in_place(p.out, n);
+      }
+    }
+
     static void forward(const Pass& p) {
-      const Layout l(p.scratch, p.batch, p.inference_only);
+      if (p.inference_only) return forward_fused<0>(p, {});
+      const Layout l(p.scratch, p.batch);
       Pass m = info::template part_pass<0>(p, l.main_scratch);
       m.out = l.main_out;
       main_type::forward(m);
@@ -466,7 +518,7 @@ struct Residual {
       }
     }
     static void backward(const Pass& p) {
-      const Layout l(p.scratch, p.batch, false);
+      const Layout l(p.scratch, p.batch);
       Pass m = info::template part_pass<0>(p, l.main_scratch);
       m.out = l.main_out;
       m.din = p.din;

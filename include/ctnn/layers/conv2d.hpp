@@ -136,6 +136,20 @@ struct Conv2D {
                                                         p.batch);
     }
 
+    /// Inference forward with the fused operations Ops (layer.hpp): a BatchNorm folded into
+    /// the epilogue (affine: per filter), a residual addend, ReLU.
+    static constexpr unsigned fused_ops = fused::affine | fused::add | fused::relu;
+    template <unsigned Ops>
+    static void forward_fused(const Pass& p, const FusedOutput& f) {
+      using kernels::Init;
+      constexpr Init init = Init::bias | ((Ops & fused::affine) ? Init::scale : Init::bias) |
+                            ((Ops & fused::add) ? Init::add : Init::bias) |
+                            ((Ops & fused::relu) ? Init::relu : Init::bias);
+      const float* x = input(p);
+      kernels::conv2d_forward_fused<HP, WP, C, F, K, S, init>(
+          x, p.params, {p.params + weight_count, f.scale, f.shift, f.addend}, p.out, p.batch);
+    }
+
     /// Inference of this layer, a ReLU and MaxPool2D<Pool> (stride Pool) in one pass
     /// (kernels::conv2d_forward_relu_maxpool); p.out receives the pooled map and `rows` holds
     /// Pool rows of this layer's output.

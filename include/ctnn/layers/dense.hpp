@@ -108,6 +108,20 @@ struct Dense {
       kernels::gemm<S, N, init>(p.in, p.params, p.out, p.params + weight_count, p.batch, 1);
     }
 
+    /// Inference forward with the fused operations Ops (layer.hpp): a BatchNorm folded into
+    /// the epilogue (affine: per unit), an addend, ReLU.
+    static constexpr unsigned fused_ops = fused::affine | fused::add | fused::relu;
+    template <unsigned Ops>
+    static void forward_fused(const Pass& p, const FusedOutput& f) {
+      using kernels::Init;
+      using S = kernels::Strides<K, 0, 1, 0, N, K, N>;
+      constexpr Init init = Init::bias | ((Ops & fused::affine) ? Init::scale : Init::bias) |
+                            ((Ops & fused::add) ? Init::add : Init::bias) |
+                            ((Ops & fused::relu) ? Init::relu : Init::bias);
+      kernels::gemm<S, N, init>(p.in, p.params, p.out,
+                                {p.params + weight_count, f.scale, f.shift, f.addend}, p.batch, 1);
+    }
+
     static void backward(const Pass& p) {
       // dw[k, n] += sum_b x[b, k] * dout[b, n]: rows k, reduction over the batch.
       using SW = kernels::Strides<1, K, 0, N, 0, 1, N>;

@@ -103,6 +103,16 @@ struct Pass {
 ///   static constexpr bool fuses_relu;  template <bool Relu> forward(const Pass&);
 ///                                                       computes a following ReLU in its forward
 ///   static constexpr bool is_relu;                      it is a ReLU that can be fused so
+///   static constexpr unsigned fused_ops;  template <unsigned Ops> forward_fused(const Pass&,
+///       const FusedOutput&);                            inference forward that also applies the
+///                                                       operations Ops (a subset of fused_ops;
+///                                                       fused::affine, add, relu) to its output
+///   static constexpr bool folds_into_previous;  inference_affine(const Pass&, float* scale,
+///       float* shift);                                  inference forward is per channel
+///                                                       y = x * scale + shift (BatchNorm), so a
+///                                                       layer before it with fused::affine can
+///                                                       apply it; scale and shift: a channel
+///                                                       count each, in this layer's scratch
 ///   static constexpr std::size_t inference_scratch_per_sample, inference_scratch_fixed;
 ///                                                       the scratch forward needs in inference
 ///                                                       (default: all of it); it must be the
@@ -122,6 +132,30 @@ concept BoundLayer = requires(const Pass& p, float* f, Rng& rng) {
   L::forward(p);
   L::backward(p);
 };
+
+/// Operations a layer may fuse into the end of its inference forward (its fused_ops and the Ops
+/// of forward_fused<Ops>), applied in this order: affine, y = y * scale[c] + shift[c] per output
+/// channel (a BatchNorm after the layer, folded in); add, y += addend (a tensor of the output's
+/// shape: a residual connection); relu, y = max(y, 0).
+namespace fused {
+inline constexpr unsigned affine = 1, add = 2, relu = 4;
+}
+/// The operands of the fused operations: scale and shift (a channel count each), addend (the
+/// output's shape, batch included).
+struct FusedOutput {
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  const float* addend = nullptr;
+};
+
+/// The operations L can fuse (L::fused_ops, or none).
+template <class L>
+constexpr unsigned fused_ops_of() {
+  if constexpr (requires { L::fused_ops; })
+    return L::fused_ops;
+  else
+    return 0;
+}
 
 /// The scratch floats per sample and per call that L's forward needs in inference: its
 /// inference_scratch_* members, or all of its scratch.
