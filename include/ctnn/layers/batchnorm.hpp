@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../kernels/batchnorm.hpp"
 #include "layer.hpp"
 
 namespace ctnn {
@@ -105,20 +106,13 @@ struct BatchNormSpec {
       float* inv_std = p.scratch + C;
       const std::size_t rows = p.batch * positions;
       if (p.training) {
-        std::vector<double> sum(C, 0.0), sq(C, 0.0);
-        for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t c = 0; c < C; ++c) sum[c] += p.in[r * C + c];
-        for (std::size_t c = 0; c < C; ++c) mean[c] = static_cast<float>(sum[c] / rows);
-        for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t c = 0; c < C; ++c) {
-            const double d = p.in[r * C + c] - mean[c];
-            sq[c] += d * d;
-          }
+        std::vector<double> m(C), var(C);
+        kernels::batchnorm_statistics<C>(p.in, rows, m.data(), var.data());
         for (std::size_t c = 0; c < C; ++c) {
-          const double var = sq[c] / rows;
-          inv_std[c] = static_cast<float>(1.0 / std::sqrt(var + Epsilon));
+          mean[c] = static_cast<float>(m[c]);
+          inv_std[c] = static_cast<float>(1.0 / std::sqrt(var[c] + Epsilon));
           if (p.state) {
-            const double unbiased = rows > 1 ? sq[c] / (rows - 1) : var;
+            const double unbiased = rows > 1 ? var[c] * rows / (rows - 1) : var[c];
             p.state[c] += Momentum * (mean[c] - p.state[c]);
             p.state[C + c] += Momentum * (static_cast<float>(unbiased) - p.state[C + c]);
           }
@@ -129,11 +123,10 @@ struct BatchNormSpec {
           inv_std[c] = 1.0f / std::sqrt(p.state[C + c] + Epsilon);
         }
       }
-      for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t c = 0; c < C; ++c)
-          p.out[r * C + c] = gamma[c] * (p.in[r * C + c] - mean[c]) * inv_std[c] + beta[c];
+      std::vector<float> scale(C);
+      for (std::size_t c = 0; c < C; ++c) scale[c] = gamma[c] * inv_std[c];
+      kernels::batchnorm_apply<C>(p.in, rows, mean, scale.data(), beta, p.out);
     }
-
     /// Inference mode is y = x * scale + shift per channel, scale = gamma / sqrt(var + eps),
     /// shift = beta - mean * scale: a layer before it with fused::affine applies it in its
     /// epilogue. Writes scale and shift (C floats each), e.g. into this layer's scratch.
@@ -154,30 +147,22 @@ struct BatchNormSpec {
       const float* mean = p.scratch;
       const float* inv_std = p.scratch + C;
       const std::size_t rows = p.batch * positions;
-      std::vector<double> sdy(C, 0.0), sdyx(C, 0.0);
-      for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t c = 0; c < C; ++c) {
-          const double xh = (p.in[r * C + c] - mean[c]) * inv_std[c];
-          sdy[c] += p.dout[r * C + c];
-          sdyx[c] += p.dout[r * C + c] * xh;
-        }
+      std::vector<double> sdy(C), sdyx(C);
+      kernels::batchnorm_backward_sums<C>(p.in, p.dout, rows, mean, inv_std, sdy.data(),
+                                          sdyx.data());
       for (std::size_t c = 0; c < C; ++c) {
         p.grads[c] += static_cast<float>(sdyx[c]);
         p.grads[C + c] += static_cast<float>(sdy[c]);
       }
       if (!p.din) return;
-      const double m = static_cast<double>(rows);
-      for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t c = 0; c < C; ++c) {
-          const std::size_t i = r * C + c;
-          if (!p.training) {  // statistics are constants in inference mode
-            p.din[i] = p.dout[i] * gamma[c] * inv_std[c];
-            continue;
-          }
-          const double xh = (p.in[i] - mean[c]) * inv_std[c];
-          p.din[i] = static_cast<float>(gamma[c] * inv_std[c] / m *
-                                        (m * p.dout[i] - sdy[c] - xh * sdyx[c]));
-        }
+      if (p.training) {
+        kernels::batchnorm_backward_input<C>(p.in, p.dout, rows, gamma, mean, inv_std, sdy.data(),
+                                             sdyx.data(), p.din);
+      } else {  // the statistics are constants in inference mode
+        std::vector<float> scale(C);
+        for (std::size_t c = 0; c < C; ++c) scale[c] = gamma[c] * inv_std[c];
+        kernels::batchnorm_backward_input_frozen<C>(p.dout, rows, scale.data(), p.din);
+      }
     }
   };
 };

@@ -54,7 +54,10 @@ inline void relu_in_place(float* x, std::size_t n) {
 template <class Parts>
 std::string part_names() {
   std::string s;
-  for_each_part<Parts>([&]<std::size_t I, class P>() { s += (I ? "," : "") + P::name(); });
+  for_each_part<Parts>([&]<std::size_t I, class P>() {
+    if (I > 0) s += ',';
+    s += P::name();
+  });
   return s;
 }
 
