@@ -115,6 +115,14 @@ using LstmLstm = ctnn::LSTM<128>::bind<Image<28, 28, 1>>;
 using CrnnPool = ctnn::MaxPool2D<2>::bind<Image<26, 26, 32>>;
 using CrnnLstm = ctnn::LSTM<256>::bind<Image<13, 13, 32>>;
 using CrnnDense = ctnn::Dense<10>::bind<Vector<256>>;
+// ResNet (examples::FashionResNet): the 3x3 "same" convolutions of its three stages, the
+// stride-2 ones that start stages 2 and 3, and BatchNorm on the largest maps.
+using ResConv16 = ctnn::Conv2D<16, 3, 1, ctnn::Same>::bind<Image<28, 28, 16>>;
+using ResConv32s2 = ctnn::Conv2D<32, 3, 2, ctnn::Same>::bind<Image<28, 28, 16>>;
+using ResConv32 = ctnn::Conv2D<32, 3, 1, ctnn::Same>::bind<Image<14, 14, 32>>;
+using ResConv64s2 = ctnn::Conv2D<64, 3, 2, ctnn::Same>::bind<Image<14, 14, 32>>;
+using ResConv64 = ctnn::Conv2D<64, 3, 1, ctnn::Same>::bind<Image<7, 7, 64>>;
+using ResBn16 = ctnn::BatchNorm::bind<Image<28, 28, 16>>;
 
 }  // namespace
 
@@ -135,5 +143,16 @@ CTNN_LAYER("crnn/conv_28x28x1_to_32", (BM_Forward<CnnConv1, true>), (BM_Backward
 CTNN_LAYER("crnn/maxpool_26x26x32", BM_Forward<CrnnPool>, (BM_Backward<CrnnPool, true>));
 CTNN_LAYER("crnn/lstm256_13x13x32", BM_Forward<CrnnLstm>, (BM_Backward<CrnnLstm, true>));
 CTNN_LAYER("crnn/dense_256_to_10", BM_Forward<CrnnDense>, (BM_Backward<CrnnDense, true>));
+CTNN_LAYER("resnet/conv_28x28x16_to_16", (BM_Forward<ResConv16, true>),
+           (BM_Backward<ResConv16, true>));
+CTNN_LAYER("resnet/conv_s2_28x28x16_to_32", (BM_Forward<ResConv32s2, true>),
+           (BM_Backward<ResConv32s2, true>));
+CTNN_LAYER("resnet/conv_14x14x32_to_32", (BM_Forward<ResConv32, true>),
+           (BM_Backward<ResConv32, true>));
+CTNN_LAYER("resnet/conv_s2_14x14x32_to_64", (BM_Forward<ResConv64s2, true>),
+           (BM_Backward<ResConv64s2, true>));
+CTNN_LAYER("resnet/conv_7x7x64_to_64", (BM_Forward<ResConv64, true>),
+           (BM_Backward<ResConv64, true>));
+CTNN_LAYER("resnet/batchnorm_28x28x16", BM_Forward<ResBn16>, (BM_Backward<ResBn16, true>));
 
 BENCHMARK_MAIN();

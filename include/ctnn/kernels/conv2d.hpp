@@ -30,11 +30,15 @@ inline void conv2d_forward_fused(const float* in, const float* w, const Epilogue
                                  std::size_t batch) {
   constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
   using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t oh = 0; oh < OH; ++oh) {
-      const std::size_t o = (b * OH + oh) * OW * F;
-      gemm<St, OW, F, I>(in + (b * H + oh * S) * W * C, w, out + o, e.rows(o), K);
-    }
+  // The OH x OW output pixels of a sample as one product, tiles spanning image rows: pixel q
+  // reads the input from row (q / OW) * S, column (q % OW) * S on.
+  for (std::size_t b = 0; b < batch; ++b) {
+    const float* x = in + b * H * W * C;
+    const std::size_t o = b * OH * OW * F;
+    gemm_gathered<St, OH * OW, F, K, I>(
+        [x](std::size_t q) { return x + (q / OW * S * W + q % OW * S) * C; }, w, out + o,
+        e.rows(o));
+  }
 }
 
 /// out (batch x OH x OW x F) = bias + conv(in (batch x H x W x C), w); with Relu, max(., 0) of it.
@@ -123,9 +127,14 @@ inline void conv2d_backward_input(const float* dout, const float* w, float* din,
       for (std::size_t ow = 0; ow < OW; ++ow)
         std::copy_n(g + (oh * OW + ow) * F, F, dpad + ((K - 1 + oh * S) * WD + K - 1 + ow * S) * F);
     float* d = din + b * H * W * C;
-    for (std::size_t ih = 0; ih < HR; ++ih) {
-      gemm<St, WR, C, Init::zero>(dpad + ih * WD * F, wt, d + ih * W * C, nullptr, K);
-      std::fill(d + (ih * W + WR) * C, d + (ih + 1) * W * C, 0.0f);
+    if constexpr (WR == W) {  // every column reached: the HR x W pixels as one product
+      gemm_gathered<St, HR * W, C, K, Init::zero>(
+          [dpad](std::size_t q) { return dpad + (q / W * WD + q % W) * F; }, wt, d, {});
+    } else {
+      for (std::size_t ih = 0; ih < HR; ++ih) {
+        gemm<St, WR, C, Init::zero>(dpad + ih * WD * F, wt, d + ih * W * C, nullptr, K);
+        std::fill(d + (ih * W + WR) * C, d + (ih + 1) * W * C, 0.0f);
+      }
     }
     std::fill(d + HR * W * C, d + H * W * C, 0.0f);
   }

@@ -96,11 +96,44 @@ inline constexpr std::size_t tile_rows = std::min<std::size_t>(12, (simd_registe
 /// Widest tile in registers: 4 with 32 registers (AVX-512), 2 with 16 (AVX2, SSE).
 inline constexpr std::size_t max_tile_vectors = simd_registers >= 32 ? 4 : 2;
 
+/// The rows of A given one pointer each, for rows that are not S::AP apart (gemm_gathered).
+struct RowPointers {
+  const float* const* row;
+};
+/// A tile's own copy of its P row pointers (kept in registers).
+template <std::size_t P>
+struct TileRows {
+  const float* row[P];
+};
+
+/// What a tile of P rows reads A through: a itself (rows S::AP apart), or its row pointers.
+template <std::size_t P>
+inline const float* tile_rows_of(const float* a) {
+  return a;
+}
+template <std::size_t P>
+inline TileRows<P> tile_rows_of(const RowPointers& a) {
+  TileRows<P> t;
+  for (std::size_t p = 0; p < P; ++p) t.row[p] = a.row[p];
+  return t;
+}
+
+/// A(p, k1, k2) for the rows at a (S::AP apart) or in a TileRows; off = k1 * A1 + k2 * A2.
+template <class S>
+inline float a_at(const float* a, std::size_t p, std::size_t off) {
+  return a[p * S::AP + off];
+}
+template <class S, std::size_t P>
+inline float a_at(const TileRows<P>& a, std::size_t p, std::size_t off) {
+  return a.row[p][off];
+}
+
 // A tile is never inlined into its caller: inlined into a large function (a whole network's
 // forward), GCC may keep the accumulators on the stack, which triples the time of a conv.
-template <class S, std::size_t P, std::size_t NV, Init I>
-[[gnu::noinline]] void tile(const float* a, const float* b, float* c, const Epilogue& e,
+template <class S, std::size_t P, std::size_t NV, Init I, class A>
+[[gnu::noinline]] void tile(const A a_rows, const float* b, float* c, const Epilogue& e,
                             std::size_t k1_count) {
+  const auto a = tile_rows_of<P>(a_rows);
   simd acc[P][NV];
   static_for<P>([&](auto p) {
     static_for<NV>([&](auto v) {
@@ -113,13 +146,12 @@ template <class S, std::size_t P, std::size_t NV, Init I>
     });
   });
   for (std::size_t k1 = 0; k1 < k1_count; ++k1) {
-    const float* ak = a + k1 * S::A1;
     const float* bk = b + k1 * S::B1;
     for (std::size_t k2 = 0; k2 < S::K2; ++k2) {
       simd bv[NV];
       static_for<NV>([&](auto v) { bv[v] = simd::load_unaligned(bk + k2 * S::B2 + v * simd_width); });
       static_for<P>([&](auto p) {
-        const simd av(ak[p * S::AP + k2 * S::A2]);
+        const simd av(a_at<S>(a, p, k1 * S::A1 + k2 * S::A2));
         static_for<NV>([&](auto v) { acc[p][v] = xsimd::fma(av, bv[v], acc[p][v]); });
       });
     }
@@ -138,20 +170,20 @@ template <class S, std::size_t P, std::size_t NV, Init I>
 }
 
 /// Columns that do not fill a SIMD register: NT < simd_width of them, scalar accumulators.
-template <class S, std::size_t P, std::size_t NT, Init I>
-inline void tile_scalar(const float* a, const float* b, float* c, const Epilogue& e,
+template <class S, std::size_t P, std::size_t NT, Init I, class A>
+inline void tile_scalar(const A& a_rows, const float* b, float* c, const Epilogue& e,
                         std::size_t k1_count) {
+  const auto a = tile_rows_of<P>(a_rows);
   alignas(64) float acc[P][NT];
   for (std::size_t p = 0; p < P; ++p)
     for (std::size_t n = 0; n < NT; ++n)
       acc[p][n] = has(I, Init::accumulate) ? c[p * S::CP + n] : has(I, Init::bias) ? e.bias[n] : 0.0f;
   for (std::size_t k1 = 0; k1 < k1_count; ++k1) {
-    const float* ak = a + k1 * S::A1;
     const float* bk = b + k1 * S::B1;
     for (std::size_t k2 = 0; k2 < S::K2; ++k2)
       for (std::size_t p = 0; p < P; ++p)
         for (std::size_t n = 0; n < NT; ++n)
-          acc[p][n] += ak[p * S::AP + k2 * S::A2] * bk[k2 * S::B2 + n];
+          acc[p][n] += a_at<S>(a, p, k1 * S::A1 + k2 * S::A2) * bk[k2 * S::B2 + n];
   }
   for (std::size_t p = 0; p < P; ++p)
     for (std::size_t n = 0; n < NT; ++n) {
@@ -165,8 +197,8 @@ inline void tile_scalar(const float* a, const float* b, float* c, const Epilogue
 
 /// One tile of P rows over the columns [N0, N0 + width), width = NV registers, or the scalar
 /// tail when NV == 0.
-template <class S, std::size_t P, std::size_t N0, std::size_t NV, std::size_t NT, Init I>
-inline void tile_at(const float* a, const float* b, float* c, const Epilogue& e,
+template <class S, std::size_t P, std::size_t N0, std::size_t NV, std::size_t NT, Init I, class A>
+inline void tile_at(const A& a, const float* b, float* c, const Epilogue& e,
                     std::size_t k1_count) {
   if constexpr (NV > 0)
     tile<S, P, NV, I>(a, b + N0, c + N0, e.columns(N0), k1_count);
@@ -175,8 +207,8 @@ inline void tile_at(const float* a, const float* b, float* c, const Epilogue& e,
 }
 
 /// All column blocks of one row block of P rows.
-template <class S, std::size_t N, std::size_t P, Init I>
-inline void row_block(const float* a, const float* b, float* c, const Epilogue& e,
+template <class S, std::size_t N, std::size_t P, Init I, class A>
+inline void row_block(const A& a, const float* b, float* c, const Epilogue& e,
                       std::size_t k1_count) {
   constexpr std::size_t vectors = N / simd_width;
   constexpr std::size_t wide = max_tile_vectors;
@@ -251,6 +283,42 @@ inline void gemm(const float* a, const float* b, float* c, const Epilogue& e, st
   for (std::size_t t = high_tiles; t < tiles; ++t, r += low)
     detail::row_tail<S, N, I, P>(a + r * S::AP, b, c + r * S::CP, e.rows(r * S::CP), low,
                                  k1_count);
+}
+
+/// The product for Rows rows (compile time) whose A rows are not evenly spaced: row r of A
+/// starts at row_of(r) (the output pixels of several image rows, so that a tile is as tall as the
+/// registers allow whatever the image's width: fewer loads of B per multiply-add, and fewer
+/// passes over B). k1_count is K1 (compile time). C and the epilogue's addend are addressed as
+/// in gemm (row r at r * S::CP); S::AP is unused. Columns go in blocks of the widest tile (outer
+/// loop), rows in nearly equal tiles (inner loop).
+template <class S, std::size_t Rows, std::size_t N, std::size_t K1, Init I, class RowOf>
+inline void gemm_gathered(RowOf&& row_of, const float* b, float* c, const Epilogue& e) {
+  constexpr std::size_t vectors = N / simd_width;
+  constexpr std::size_t NV =
+      std::max<std::size_t>(1, std::min(detail::max_tile_vectors, vectors));
+  constexpr std::size_t P = detail::tile_rows<NV>;
+  constexpr std::size_t tiles = (Rows + P - 1) / P;
+  constexpr std::size_t low = Rows / tiles, high_tiles = Rows % tiles;  // high = low + 1
+  // All row tiles of the columns [N0, N0 + width): width NV2 registers, or NT scalar columns.
+  auto columns = [&]<std::size_t N0, std::size_t NV2, std::size_t NT>() {
+    auto one = [&]<std::size_t R>(std::size_t r) {
+      const float* rows[R];
+      for (std::size_t p = 0; p < R; ++p) rows[p] = row_of(r + p);
+      detail::tile_at<S, R, N0, NV2, NT, I>(detail::RowPointers{rows}, b, c + r * S::CP,
+                                             e.rows(r * S::CP), K1);
+    };
+    std::size_t r = 0;
+    if constexpr (high_tiles > 0)
+      for (std::size_t t = 0; t < high_tiles; ++t, r += low + 1)
+        one.template operator()<low + 1>(r);
+    for (std::size_t t = high_tiles; t < tiles; ++t, r += low) one.template operator()<low>(r);
+  };
+  static_for<vectors / NV>(
+      [&](auto v) { columns.template operator()<v * NV * simd_width, NV, 0>(); });
+  constexpr std::size_t rest = vectors % NV;
+  if constexpr (rest > 0) columns.template operator()<(vectors - rest) * simd_width, rest, 0>();
+  if constexpr (N % simd_width > 0)
+    columns.template operator()<vectors * simd_width, 0, N % simd_width>();
 }
 
 }  // namespace ctnn::kernels

@@ -114,13 +114,19 @@ struct Conv2D {
     /// scratch (kept there for backward).
     static const float* input(const Pass& p) {
       if constexpr (padded) {
-        float* xp = p.scratch;
-        std::fill(xp, xp + p.batch * HP * WP * C, 0.0f);
-        for (std::size_t b = 0; b < p.batch; ++b)
-          for (std::size_t h = 0; h < H; ++h)
-            std::copy_n(p.in + (b * H + h) * W * C, W * C,
-                        xp + ((b * HP + h + top) * WP + left) * C);
-        return xp;
+        // Only the border is zeroed: the rest is overwritten by the copy.
+        for (std::size_t b = 0; b < p.batch; ++b) {
+          float* xb = p.scratch + b * HP * WP * C;
+          std::fill(xb, xb + top * WP * C, 0.0f);
+          for (std::size_t h = 0; h < H; ++h) {
+            float* row = xb + (h + top) * WP * C;
+            std::fill(row, row + left * C, 0.0f);
+            std::copy_n(p.in + (b * H + h) * W * C, W * C, row + left * C);
+            std::fill(row + (left + W) * C, row + WP * C, 0.0f);
+          }
+          std::fill(xb + (top + H) * WP * C, xb + HP * WP * C, 0.0f);
+        }
+        return p.scratch;
       } else {
         return p.in;
       }
