@@ -27,10 +27,10 @@ int main(int argc, char** argv) {
       fs::temp_directory_path() / ("ctnn-custom-layer-" + std::to_string(::getpid()));
   int status = 0;
   try {
-    const auto train = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::train);
-    const auto test = ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::test);
-    const auto net =
-        examples::train_and_report<Net>(o, "custom_layer", train, test, examples::fashion_classes);
+    const examples::FashionMnist data = examples::load_fashion(o);
+    const ctnn::data::Dataset& test = data.test;
+    const auto net = examples::train_and_report<Net>(o, "custom_layer", data.train, test,
+                                                     examples::fashion_classes);
     fs::create_directories(dir);
     const std::string base = (dir / "model").string();
     ctnn::save(*net, base + ".ctnn");
@@ -59,8 +59,7 @@ int main(int argc, char** argv) {
       std::cout << "the loaded networks predict exactly what the trained one does\n";
     }
   } catch (const std::exception& e) {
-    std::cerr << "custom_layer: error: " << e.what() << "\n";
-    status = 1;
+    status = examples::report_error("custom_layer", e);
   }
   std::error_code ec;
   fs::remove_all(dir, ec);

@@ -79,8 +79,7 @@ int main(int argc, char** argv) {
     }
     examples::train_and_report<Net>(o, "image_folder_train", d.train, d.test, d.classes);
   } catch (const std::exception& e) {
-    std::cerr << "image_folder_train: error: " << e.what() << "\n";
-    return 1;
+    return examples::report_error("image_folder_train", e);
   }
   return 0;
 }

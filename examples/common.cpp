@@ -1,0 +1,344 @@
+// The network-independent part of the example classifiers (common.hpp).
+#include "common.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <iomanip>
+#include <iostream>
+#include <string_view>
+#include <tuple>
+
+namespace examples {
+
+void usage(const char* prog, const char* what, std::ostream& os,
+           const std::vector<ExtraFlag>& extra, bool data_dir) {
+  os << "usage: " << prog << " [options]\n" << what << "\n\n";
+  if (data_dir)
+    os << "  --data-dir DIR     Fashion-MNIST idx files (default "
+          "/usr/share/datasets/fashion-mnist)\n";
+  os << "  --epochs N         training epochs (default 5)\n"
+     << "  --batch-size N     mini-batch size (default 32)\n"
+     << "  --lr X             Adam learning rate (default 0.001)\n"
+     << "  --threads N        training threads (default: all cores)\n"
+     << "  --seed N           seed of initialisation, shuffling and dropout (default 1)\n"
+     << "  --save PATH        write the trained model to PATH\n"
+     << "  --schedule S       learning-rate schedule (default constant):\n"
+     << "                       constant; step (x0.1 every third of the epochs);\n"
+     << "                       cosine (to 0 at the end, after --warmup); onecycle (up to --lr\n"
+     << "                       over the first 30% of the steps, then down); plateau (x0.5\n"
+     << "                       after 2 epochs without a lower validation or test loss)\n"
+     << "  --warmup EPOCHS    linear warm-up before the cosine schedule (default 0)\n"
+     << "  --weight-decay W   decoupled weight decay: AdamW instead of Adam (default 0)\n"
+     << "  --label-smoothing E  label smoothing of the cross-entropy, in [0, 1) (default 0)\n"
+     << "  --clip-norm N      clip the gradient to global L2 norm N (default: off)\n"
+     << "  --augment LIST     training-image augmentation, comma-separated: shift (up to 2\n"
+     << "                       pixels), hflip (mirror), erase (random erasing, p = 0.5)\n"
+     << "  --validation-split F  hold out a stratified fraction F of the training set, report\n"
+     << "                       it every epoch and keep the test set for the end\n"
+     << "  --early-stopping P stop after P epochs without a lower validation (or test) loss\n"
+     << "  --history PATH     write the per-epoch history as CSV (rewritten every epoch)\n"
+     << "  --confusion PATH   write the test set's confusion matrix as CSV\n"
+     << "  --checkpoint PATH  write a checkpoint after every epoch: the network, the optimizer's\n"
+     << "                       state, the schedule's and callbacks' state and the history\n"
+     << "  --resume PATH      go on from a checkpoint up to --epochs in all; give the options\n"
+     << "                       of the first run (seed, batch size, schedule, ...)\n";
+  for (const ExtraFlag& x : extra) {
+    std::string left = "  " + x.name + (x.value.empty() ? "" : " " + x.value);
+    left.resize(std::max<std::size_t>(left.size() + 1, 21), ' ');
+    os << left << x.help << "\n";
+  }
+  os << "  --help             this text\n";
+}
+
+std::string unwritable(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "it is a directory";
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  if (::stat(dir.c_str(), &st) != 0) return "directory '" + dir + "': " + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return "'" + dir + "' is not a directory";
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    return "directory '" + dir + "': " + std::strerror(errno);
+  return {};
+}
+
+Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFlag>& extra,
+              bool data_dir) {
+  Options o;
+  auto fail = [&](const std::string& msg) {
+    std::cerr << argv[0] << ": " << msg << "\n";
+    usage(argv[0], what, std::cerr, extra, data_dir);
+    std::exit(2);
+  };
+  // A decimal integer from 0 (or 1) to 2^64 - 1: strtoull alone would take "-1" as 2^64 - 1.
+  auto number = [&](std::string_view flag, const char* text, bool allow_zero) {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(text, &end, 10);
+    if (errno || *end || end == text || !(*text >= '0' && *text <= '9') || (!allow_zero && v == 0))
+      fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
+    return static_cast<std::uint64_t>(v);
+  };
+  // A finite number in [lo, hi] (hi itself only when hi_inclusive).
+  auto real = [&](std::string_view flag, const char* text, double lo, double hi,
+                  bool hi_inclusive) {
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(text, &end);
+    if (errno || *end || end == text || !std::isfinite(v) || v < lo || v > hi ||
+        (!hi_inclusive && v == hi))
+      fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
+    return v;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      usage(argv[0], what, std::cout, extra, data_dir);
+      std::exit(0);
+    }
+    const auto x =
+        std::find_if(extra.begin(), extra.end(), [&](const ExtraFlag& f) { return a == f.name; });
+    if (x != extra.end()) {
+      const char* v = nullptr;
+      if (!x->value.empty()) {
+        if (i + 1 >= argc) fail("missing value for " + x->name);
+        v = argv[++i];
+      }
+      if (!x->set(v))
+        fail("invalid value for " + x->name + (v ? std::string(": '") + v + "'" : std::string()));
+      continue;
+    }
+    if (i + 1 >= argc) fail("unknown option or missing value: " + std::string(a));
+    const char* v = argv[++i];
+    if (a == "--data-dir" && data_dir)
+      o.data_dir = v;
+    else if (a == "--epochs")
+      o.epochs = number(a, v, true);
+    else if (a == "--batch-size")
+      o.batch_size = number(a, v, false);
+    else if (a == "--threads")
+      o.threads = number(a, v, false);
+    else if (a == "--seed")
+      o.seed = number(a, v, true);
+    else if (a == "--save") {
+      o.save = v;
+      if (o.save.empty()) fail("--save needs a file name");
+      // Found out now rather than after the training it would throw away.
+      if (const std::string why = unwritable(o.save); !why.empty())
+        fail("cannot save to '" + o.save + "': " + why);
+    } else if (a == "--history" || a == "--confusion" || a == "--checkpoint") {
+      std::string& path = a == "--history"     ? o.history
+                          : a == "--confusion" ? o.confusion
+                                               : o.checkpoint;
+      path = v;
+      if (path.empty()) fail(std::string(a) + " needs a file name");
+      if (const std::string why = unwritable(path); !why.empty())
+        fail("cannot write '" + path + "': " + why);
+    } else if (a == "--resume") {
+      o.resume = v;
+      if (o.resume.empty()) fail("--resume needs a file name");
+      if (::access(v, R_OK) != 0)
+        fail("cannot resume from '" + o.resume + "': " + std::strerror(errno));
+    } else if (a == "--schedule") {
+      o.schedule = v;
+      if (o.schedule != "constant" && o.schedule != "step" && o.schedule != "cosine" &&
+          o.schedule != "onecycle" && o.schedule != "plateau")
+        fail(std::string("invalid value for --schedule: '") + v +
+             "' (constant, step, cosine, onecycle or plateau)");
+    } else if (a == "--warmup") {
+      o.warmup = real(a, v, 0.0, 1e9, true);
+    } else if (a == "--weight-decay") {
+      o.weight_decay = float(real(a, v, 0.0, 1.0, true));
+    } else if (a == "--label-smoothing") {
+      o.label_smoothing = float(real(a, v, 0.0, 1.0, false));
+    } else if (a == "--clip-norm") {
+      o.clip_norm = float(real(a, v, 0.0, 1e30, false));
+      if (o.clip_norm == 0.0f)
+        fail("invalid value for --clip-norm: '" + std::string(v) + "' (> 0)");
+    } else if (a == "--validation-split") {
+      o.validation_split = real(a, v, 0.0, 1.0, false);
+    } else if (a == "--early-stopping") {
+      o.early_stopping = number(a, v, false);
+    } else if (a == "--augment") {
+      try {
+        o.augment = ctnn::data::parse_augmentation(v);
+      } catch (const ctnn::Error& e) {
+        fail(std::string("invalid value for --augment: ") + e.what());
+      }
+    } else if (a == "--lr") {
+      char* end = nullptr;
+      errno = 0;
+      o.lr = std::strtof(v, &end);
+      if (errno || *end || end == v || !std::isfinite(o.lr) || !(o.lr > 0.0f))
+        fail(std::string("invalid value for --lr: '") + v + "' (a finite number > 0)");
+    } else
+      fail("unknown option: " + std::string(a));
+  }
+  if (o.warmup > 0 && o.schedule != "cosine") fail("--warmup applies to --schedule cosine");
+  return o;
+}
+
+const std::vector<std::string> fashion_classes = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                                  "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                                  "Bag",         "Ankle boot"};
+
+FashionMnist load_fashion(const Options& o, bool standardize) {
+  FashionMnist d{ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::train),
+                 ctnn::data::load_fashion_mnist(o.data_dir, ctnn::data::Split::test)};
+  if (standardize) {  // zero mean, unit variance, with the training set's statistics
+    double sum = 0, sq = 0;
+    for (float v : d.train.inputs) sum += v, sq += double(v) * v;
+    const double n = double(d.train.inputs.size()), mean = sum / n;
+    // Images that are all alike have no spread to divide by: they are only centred.
+    const double var = sq / n - mean * mean;
+    const float m = float(mean), inv = var > 1e-12 ? float(1.0 / std::sqrt(var)) : 1.0f;
+    for (auto* s : {&d.train, &d.test})
+      for (float& v : s->inputs) v = (v - m) * inv;
+  }
+  return d;
+}
+
+int report_error(const char* name, const std::exception& e) {
+  std::cerr << name << ": error: " << e.what() << "\n";
+  return 1;
+}
+
+Training::Training(const Options& o, const char* name, const ctnn::data::Dataset& full_train,
+                   const ctnn::data::Dataset& test)
+    : optimizer(o.lr), o_(o), full_train_(full_train) {
+  if (o.validation_split > 0)
+    std::tie(train_part_, validation_) =
+        ctnn::data::stratified_split(full_train, o.validation_split, o.seed);
+  const ctnn::data::Dataset& train = this->train();
+  const ctnn::data::Dataset& watched = o.validation_split > 0 ? validation_ : test;
+  if (train.size() == 0 || watched.size() == 0)
+    throw ctnn::InvalidArgument("--validation-split " + std::to_string(o.validation_split) +
+                                " leaves " + std::to_string(train.size()) + " training and " +
+                                std::to_string(watched.size()) + " validation images");
+
+  std::cout << name << ": " << train.size() << " training, "
+            << (o.validation_split > 0 ? std::to_string(validation_.size()) + " validation and "
+                                       : std::string())
+            << test.size() << " test images, " << o.threads << " threads, batch " << o.batch_size
+            << ", " << (o.weight_decay > 0 ? "AdamW" : "Adam") << " lr " << o.lr << ", schedule "
+            << o.schedule << ", seed " << o.seed << "\n";
+
+  ctnn::FitOptions& fo = fit_options;
+  fo.epochs = o.epochs;
+  fo.batch_size = o.batch_size;
+  fo.threads = o.threads;
+  fo.seed = o.seed;
+  fo.test = &watched;
+  fo.log = &std::cout;
+  fo.clip_norm = o.clip_norm;
+  fo.augmentation = o.augment;
+  plateau_ = std::make_shared<ctnn::ReduceLROnPlateau>(o.lr, 0.5f, 2);
+  if (o.schedule == "step")
+    fo.schedule = ctnn::StepLR(o.lr, std::max<std::size_t>(1, o.epochs / 3), 0.1f);
+  else if (o.schedule == "cosine")
+    fo.schedule = ctnn::CosineLR(o.lr, o.warmup);
+  else if (o.schedule == "onecycle")
+    fo.schedule = ctnn::OneCycleLR(o.lr);
+  else if (o.schedule == "plateau") {
+    fo.schedule = [plateau = plateau_](const ctnn::TrainingProgress& p) { return (*plateau)(p); };
+    fo.on_epoch_end.push_back(
+        [plateau = plateau_](const ctnn::EpochReport& r, ctnn::TrainingControl&) {
+          if (plateau->observe(r.test_loss))
+            std::cout << "learning rate lowered to " << plateau->rate() << "\n";
+        });
+  }
+  if (o.early_stopping > 0) {
+    stopping_.emplace(o.early_stopping);
+    fo.on_epoch_end.push_back(*stopping_);
+    fo.on_epoch_end.push_back([validation = o.validation_split > 0, patience = o.early_stopping](
+                                  const ctnn::EpochReport& r, ctnn::TrainingControl& c) {
+      if (c.stop)
+        std::cout << "early stop after epoch " << r.epoch << ": no lower "
+                  << (validation ? "validation" : "test") << " loss for " << patience
+                  << " epochs\n";
+    });
+  }
+  loss.label_smoothing = o.label_smoothing;
+  // One optimizer type, so that the training code is compiled once: Adam, or with
+  // --weight-decay AdamW (Adam with decoupled weight decay, as ctnn::AdamW).
+  if (o.weight_decay > 0) {
+    optimizer.decoupled = true;
+    optimizer.weight_decay = o.weight_decay;
+  }
+}
+
+ctnn::TrainingState Training::initial_state() const {
+  return {o_.seed, o_.batch_size, o_.threads, {}, {}};
+}
+
+void Training::resume_failed(const ctnn::InvalidArgument& e) const {
+  throw ctnn::InvalidArgument(std::string(e.what()) +
+                              " (resume with the options of the first run: --weight-decay "
+                              "chooses AdamW over Adam)");
+}
+
+void Training::resumed(ctnn::TrainingState& earlier) {
+  if (earlier.seed != o_.seed || earlier.batch_size != o_.batch_size)
+    throw ctnn::InvalidArgument(
+        o_.resume + ": the checkpoint was written with --seed " + std::to_string(earlier.seed) +
+        " --batch-size " + std::to_string(earlier.batch_size) +
+        "; resume with the same, since they decide the shuffle and the batches");
+  const auto value = [&](const char* key, double otherwise) {
+    const auto it = earlier.values.find(key);
+    return it == earlier.values.end() ? otherwise : it->second;
+  };
+  plateau_->restore(value("plateau.best", plateau_->best()),
+                    std::size_t(value("plateau.bad_epochs", 0)),
+                    float(value("plateau.scale", 1.0)));
+  if (stopping_)
+    stopping_->restore(value("early_stopping.best", stopping_->best()),
+                       std::size_t(value("early_stopping.waited", 0)));
+  std::cout << "resumed from " << o_.resume << " after epoch " << optimizer.epochs_done;
+  if (earlier.threads != o_.threads)
+    std::cout << " (written with " << earlier.threads
+              << " threads: the same training up to float rounding)";
+  std::cout << "\n";
+  fit_options.epochs = o_.epochs - std::min(o_.epochs, optimizer.epochs_done);
+  earlier.threads = o_.threads;
+}
+
+void Training::add_history(const ctnn::TrainingState& earlier) {
+  if (!o_.history.empty())
+    fit_options.on_epoch_end.push_back(ctnn::HistoryCsv(o_.history, earlier.history));
+}
+
+std::function<void(ctnn::TrainingState&)> Training::collector() const {
+  // What a checkpoint keeps besides the network and the optimizer: the schedule's and the
+  // early stopping's state, by name. (Copies of EarlyStopping share its state.)
+  return [plateau = plateau_, stopping = stopping_](ctnn::TrainingState& t) {
+    t.values["plateau.best"] = plateau->best();
+    t.values["plateau.bad_epochs"] = double(plateau->bad_epochs());
+    t.values["plateau.scale"] = plateau->scale();
+    if (stopping) {
+      t.values["early_stopping.best"] = stopping->best();
+      t.values["early_stopping.waited"] = double(stopping->waited());
+    }
+  };
+}
+
+void Training::saved() const {
+  std::cout << "saved the model to " << o_.save << "\n";
+}
+
+void Training::report(const ctnn::Evaluation& e,
+                      const std::vector<std::string>& class_names) const {
+  std::cout << "confusion matrix of the test set (rows: true class, columns: predicted):\n";
+  ctnn::print_confusion(std::cout, e, class_names);
+  if (!o_.confusion.empty())
+    ctnn::detail::write_text_atomically(o_.confusion, ctnn::confusion_csv(e, class_names));
+  std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
+}
+
+}  // namespace examples

@@ -1,0 +1,138 @@
+// The part of the example classifiers that does not depend on the network type: command-line
+// handling, loading Fashion-MNIST, the training recipe and the report. Compiled once, in
+// common.cpp (the ctnn_examples_common library); options.hpp adds the templates that construct,
+// train, evaluate and save a network.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <ctnn/callbacks.hpp>
+#include <ctnn/ctnn.hpp>
+#include <exception>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace examples {
+
+struct Options {
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::size_t epochs = 5;
+  std::size_t batch_size = 32;
+  float lr = 1e-3f;
+  std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::uint64_t seed = 1;
+  std::string save;
+  // The training recipe (see usage()).
+  std::string schedule = "constant";
+  double warmup = 0;
+  float weight_decay = 0;
+  float label_smoothing = 0;
+  float clip_norm = 0;
+  ctnn::data::Augmentation augment;
+  double validation_split = 0;
+  std::size_t early_stopping = 0;
+  std::string history, confusion;
+  std::string checkpoint, resume;
+};
+
+/// A flag that one example takes in addition to the common ones. `value` names its argument
+/// ("DIR"), or is empty for a flag without one; `set` receives the argument (nullptr without one)
+/// and returns false when it is invalid.
+struct ExtraFlag {
+  std::string name;
+  std::string value;
+  std::string help;
+  std::function<bool(const char*)> set;
+};
+
+/// Prints the options. `data_dir` false leaves out --data-dir (for examples that do not read
+/// Fashion-MNIST); `extra` lines come before --help.
+void usage(const char* prog, const char* what, std::ostream& os,
+           const std::vector<ExtraFlag>& extra = {}, bool data_dir = true);
+
+/// Why a model cannot be saved at `path` (empty when it can): the path names a directory, or its
+/// directory does not exist or is not writable. ctnn::save writes a temporary file next to
+/// `path` and renames it, so what counts is the directory.
+std::string unwritable(const std::string& path);
+
+/// Parses argv; exits with status 0 after --help and 2 on a bad option. `extra` and `data_dir`
+/// are as for usage().
+Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFlag>& extra = {},
+              bool data_dir = true);
+
+/// The ten Fashion-MNIST classes, in label order.
+extern const std::vector<std::string> fashion_classes;
+
+/// The Fashion-MNIST training and test sets.
+struct FashionMnist {
+  ctnn::data::Dataset train, test;
+};
+
+/// Loads Fashion-MNIST from --data-dir; with `standardize`, shifts and scales the pixels of both
+/// sets to zero mean and unit variance with the training set's statistics. Throws what
+/// ctnn::data::load_fashion_mnist throws.
+FashionMnist load_fashion(const Options& o, bool standardize = false);
+
+/// Prints "NAME: error: WHAT" on stderr and returns 1, the exit status for it.
+int report_error(const char* name, const std::exception& e);
+
+/// What train_and_report() does that does not depend on the network: the validation split, the
+/// line naming the data and settings, the optimizer (Adam, or AdamW with --weight-decay), the
+/// loss, the FitOptions with the schedule and the callbacks of the recipe, the state a
+/// checkpoint keeps besides the network and the optimizer, and the report after training.
+/// Neither copied nor moved: the FitOptions point into it.
+class Training {
+ public:
+  /// Splits off the validation set (--validation-split), sets up the recipe and prints the line
+  /// naming the data and settings. Throws InvalidArgument when the training or the watched set
+  /// is empty.
+  Training(const Options& o, const char* name, const ctnn::data::Dataset& full_train,
+           const ctnn::data::Dataset& test);
+  Training(const Training&) = delete;
+  Training& operator=(const Training&) = delete;
+
+  /// The training set: all of the given one, or what the validation split left of it.
+  const ctnn::data::Dataset& train() const {
+    return o_.validation_split > 0 ? train_part_ : full_train_;
+  }
+
+  /// The training state a checkpoint of a new run starts from.
+  ctnn::TrainingState initial_state() const;
+  /// Throws `e`, which load_checkpoint() threw for --resume, with a hint at --weight-decay.
+  [[noreturn]] void resume_failed(const ctnn::InvalidArgument& e) const;
+  /// Goes on from `earlier`, which load_checkpoint() read for --resume into the network and the
+  /// optimizer: checks the seed and the batch size (throws InvalidArgument when they differ),
+  /// restores the schedule's and the early stopping's state, prints the "resumed from" line and
+  /// leaves to fit() the epochs up to --epochs.
+  void resumed(ctnn::TrainingState& earlier);
+  /// Adds the --history callback (with the epochs of `earlier`); before the checkpoint's.
+  void add_history(const ctnn::TrainingState& earlier);
+  /// Fills in what a checkpoint keeps of the schedule and the early stopping (for
+  /// ctnn::SaveCheckpoint).
+  std::function<void(ctnn::TrainingState&)> collector() const;
+
+  /// Prints the line that says where the model was saved.
+  void saved() const;
+  /// Prints the confusion matrix of the test set (and writes it to --confusion) and last
+  /// "test accuracy: 0.xxxx".
+  void report(const ctnn::Evaluation& e, const std::vector<std::string>& class_names) const;
+
+  ctnn::Adam optimizer;
+  ctnn::SoftmaxCrossEntropy loss;
+  ctnn::FitOptions fit_options;
+
+ private:
+  const Options& o_;
+  const ctnn::data::Dataset& full_train_;
+  ctnn::data::Dataset train_part_, validation_;
+  std::shared_ptr<ctnn::ReduceLROnPlateau> plateau_;
+  std::optional<ctnn::EarlyStopping> stopping_;
+};
+
+}  // namespace examples
