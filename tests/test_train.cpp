@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
 
 #include <sys/resource.h>
@@ -7,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -291,3 +293,22 @@ TEST_CASE("threads that cannot be started are a ctnn::Error, and the started one
   CHECK(ran == std::vector<int>{1, 1});
 }
 #endif
+
+TEST_CASE("the confusion matrix names the classes it has names for and numbers the others") {
+  // A network with 4 outputs evaluated on a data set of 2 named classes (an image folder of 2
+  // classes under a 4-output network).
+  ctnn::Evaluation e;
+  e.confusion = {{3, 1, 0, 0}, {0, 2, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 0}};
+  const std::vector<std::string> names = {"cat", "dog, big"};
+  std::ostringstream table;
+  ctnn::print_confusion(table, e, names);
+  CHECK(table.str().find("cat") != std::string::npos);
+  CHECK(table.str().find("dog, big") != std::string::npos);
+  CHECK(table.str().find("\n3 ") != std::string::npos);  // the fourth row, numbered
+  const std::string csv = ctnn::confusion_csv(e, names);
+  CHECK(csv.rfind("true\\predicted,cat,\"dog, big\",2,3,accuracy\n", 0) == 0);
+  CHECK(csv.find("\n3,1,0,0,0,0\n") != std::string::npos);
+  CHECK_THROWS_AS(ctnn::confusion_csv(e, {"a", "b", "c", "d", "e"}), ctnn::InvalidArgument);
+  CHECK_THROWS_AS(ctnn::print_confusion(table, e, {"a", "b", "c", "d", "e"}),
+                  ctnn::InvalidArgument);
+}

@@ -170,15 +170,16 @@ class SaveCheckpoint {
 
 /// The confusion matrix as CSV: a header `true\predicted,<class names>`, then one row per true
 /// class with its counts, and a last column `accuracy` (the fraction of that class predicted
-/// right). `names` may be empty (classes are then numbered) or hold one name per class; names
-/// are quoted when they hold a comma or a quote. Throws InvalidArgument for a wrong name count.
+/// right). `names` names the first classes (a network may have more outputs than a data set has
+/// classes); the others are numbered; names are quoted when they hold a comma or a quote.
+/// Throws InvalidArgument for more names than classes.
 inline std::string confusion_csv(const Evaluation& e, const std::vector<std::string>& names = {}) {
   const std::size_t n = e.confusion.size();
-  if (!names.empty() && names.size() != n)
+  if (names.size() > n)
     throw InvalidArgument("confusion_csv: " + std::to_string(names.size()) + " names for " +
                           std::to_string(n) + " classes");
   auto name = [&](std::size_t k) {
-    std::string s = names.empty() ? std::to_string(k) : names[k];
+    std::string s = k < names.size() ? names[k] : std::to_string(k);
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -199,14 +200,18 @@ inline std::string confusion_csv(const Evaluation& e, const std::vector<std::str
   return os.str();
 }
 
-/// Prints the confusion matrix and each class's accuracy as an aligned table.
+/// Prints the confusion matrix and each class's accuracy as an aligned table; `names` as for
+/// confusion_csv (the first classes' names, the others numbered). Throws InvalidArgument for more
+/// names than classes.
 inline void print_confusion(std::ostream& os, const Evaluation& e,
                             const std::vector<std::string>& names = {}) {
   const std::size_t n = e.confusion.size();
+  if (names.size() > n)
+    throw InvalidArgument("print_confusion: " + std::to_string(names.size()) + " names for " +
+                          std::to_string(n) + " classes");
+  auto label = [&](std::size_t k) { return k < names.size() ? names[k] : std::to_string(k); };
   std::size_t width = 6;
-  for (std::size_t k = 0; k < n; ++k)
-    width = std::max(width, (names.empty() ? std::to_string(k) : names[k]).size() + 1);
-  auto label = [&](std::size_t k) { return names.empty() ? std::to_string(k) : names[k]; };
+  for (std::size_t k = 0; k < n; ++k) width = std::max(width, label(k).size() + 1);
   os << std::left << std::setw(int(width)) << "true" << std::right;
   for (std::size_t k = 0; k < n; ++k) os << std::setw(7) << k;
   os << "  accuracy\n";
