@@ -198,28 +198,28 @@ struct InferencePlan {
       }
     return m;
   }
+
+ private:
+  /// The most any step needs of a per-part amount, summed over the step's parts, each part
+  /// adding `extra`.
+  template <std::size_t N>
+  static constexpr std::size_t largest_step(const std::array<std::size_t, N>& per_part,
+                                            std::size_t extra) {
+    std::size_t m = 0;
+    for (std::size_t k = 0; k < step_count; ++k) {
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < result_.steps[k].count; ++i)
+        n += per_part[result_.steps[k].first + i] + extra;
+      m = std::max(m, n);
+    }
+    return m;
+  }
+
+ public:
   /// Scratch of the steps (they share it; a step's parts take one sub-region each): floats per
   /// sample and per call, the most any step needs.
-  static constexpr std::size_t scratch_per_sample = [] {
-    std::size_t m = 0;
-    for (std::size_t k = 0; k < step_count; ++k) {
-      std::size_t n = 0;
-      for (std::size_t i = 0; i < result_.steps[k].count; ++i)
-        n += scratch_per_sample_[result_.steps[k].first + i];
-      m = std::max(m, n);
-    }
-    return m;
-  }();
-  static constexpr std::size_t scratch_fixed = [] {
-    std::size_t m = 0;
-    for (std::size_t k = 0; k < step_count; ++k) {
-      std::size_t n = 0;
-      for (std::size_t i = 0; i < result_.steps[k].count; ++i)
-        n += scratch_fixed_[result_.steps[k].first + i] + 16;
-      m = std::max(m, n);
-    }
-    return m;
-  }();
+  static constexpr std::size_t scratch_per_sample = largest_step(scratch_per_sample_, 0);
+  static constexpr std::size_t scratch_fixed = largest_step(scratch_fixed_, 16);
   /// Floats of the two step buffers and the scratch for a batch (with_last: the last step
   /// writes into them too).
   static constexpr std::size_t floats(std::size_t batch, bool with_last) {
