@@ -129,35 +129,45 @@ inline float a_at(const TileRows<P>& a, std::size_t p, std::size_t off) {
 }
 
 // A tile is never inlined into its caller: inlined into a large function (a whole network's
-// forward), GCC may keep the accumulators on the stack, which triples the time of a conv.
+// forward), GCC may keep the accumulators on the stack, which triples the time of a conv. Its
+// loops over rows and registers have compile-time trip counts and are unrolled completely, so
+// that acc lives in registers; plain loops rather than a lambda per index keep the number of
+// functions the compiler instantiates (and a network's compile time) down.
 template <class S, std::size_t P, std::size_t NV, Init I, class A>
 [[gnu::noinline]] void tile(const A a_rows, const float* b, float* c, const Epilogue& e,
                             std::size_t k1_count) {
   const auto a = tile_rows_of<P>(a_rows);
   simd acc[P][NV];
-  static_for<P>([&](auto p) {
-    static_for<NV>([&](auto v) {
+#pragma GCC unroll 64
+  for (std::size_t p = 0; p < P; ++p)
+#pragma GCC unroll 16
+    for (std::size_t v = 0; v < NV; ++v) {
       if constexpr (has(I, Init::accumulate))
         acc[p][v] = simd::load_unaligned(c + p * S::CP + v * simd_width);
       else if constexpr (has(I, Init::bias))
         acc[p][v] = simd::load_unaligned(e.bias + v * simd_width);
       else
         acc[p][v] = simd(0.0f);
-    });
-  });
+    }
   for (std::size_t k1 = 0; k1 < k1_count; ++k1) {
     const float* bk = b + k1 * S::B1;
     for (std::size_t k2 = 0; k2 < S::K2; ++k2) {
       simd bv[NV];
-      static_for<NV>([&](auto v) { bv[v] = simd::load_unaligned(bk + k2 * S::B2 + v * simd_width); });
-      static_for<P>([&](auto p) {
+#pragma GCC unroll 16
+      for (std::size_t v = 0; v < NV; ++v)
+        bv[v] = simd::load_unaligned(bk + k2 * S::B2 + v * simd_width);
+#pragma GCC unroll 64
+      for (std::size_t p = 0; p < P; ++p) {
         const simd av(a_at<S>(a, p, k1 * S::A1 + k2 * S::A2));
-        static_for<NV>([&](auto v) { acc[p][v] = xsimd::fma(av, bv[v], acc[p][v]); });
-      });
+#pragma GCC unroll 16
+        for (std::size_t v = 0; v < NV; ++v) acc[p][v] = xsimd::fma(av, bv[v], acc[p][v]);
+      }
     }
   }
-  static_for<P>([&](auto p) {
-    static_for<NV>([&](auto v) {
+#pragma GCC unroll 64
+  for (std::size_t p = 0; p < P; ++p)
+#pragma GCC unroll 16
+    for (std::size_t v = 0; v < NV; ++v) {
       if constexpr (has(I, Init::scale))
         acc[p][v] = xsimd::fma(acc[p][v], simd::load_unaligned(e.scale + v * simd_width),
                                simd::load_unaligned(e.shift + v * simd_width));
@@ -165,8 +175,7 @@ template <class S, std::size_t P, std::size_t NV, Init I, class A>
         acc[p][v] += simd::load_unaligned(e.addend + p * S::CP + v * simd_width);
       if constexpr (has(I, Init::relu)) acc[p][v] = vmax(acc[p][v], simd(0.0f));
       acc[p][v].store_unaligned(c + p * S::CP + v * simd_width);
-    });
-  });
+    }
 }
 
 /// Columns that do not fill a SIMD register: NT < simd_width of them, scalar accumulators.
