@@ -1,4 +1,6 @@
-// The network-independent part of the example classifiers (common.hpp).
+// The network-independent part of the example classifiers (common.hpp), and the JSON code of the
+// file formats, compiled here once for all the examples (see ctnn/io/detail/json_linkage.hpp).
+#define CTNN_JSON_IMPLEMENTATION
 #include "common.hpp"
 
 #include <sys/stat.h>

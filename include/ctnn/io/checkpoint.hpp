@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "../error.hpp"
 #include "../optim/state.hpp"
 #include "../train.hpp"
+#include "detail/json_linkage.hpp"
 #include "model_file.hpp"
 
 namespace ctnn {
@@ -46,59 +46,26 @@ inline constexpr std::uint32_t checkpoint_version = 1;
 /// The largest JSON block a reader accepts (a history of a million epochs fits).
 inline constexpr std::uint64_t max_checkpoint_json = std::uint64_t{1} << 28;
 
-/// JSON has no NaN or infinity: those are written as the strings "nan", "inf" and "-inf".
-inline nlohmann::json number_to_json(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
-}
+/// The JSON block of a checkpoint: the optimizer's state without its buffers' values (their
+/// names and sizes), the training settings, the named values and the history.
+CTNN_JSON_FUNCTION std::string checkpoint_state_json(const OptimizerState& optimizer,
+                                                     const TrainingState& training);
 
-inline nlohmann::json report_to_json(const EpochReport& r) {
-  return {{"epoch", r.epoch},
-          {"learning_rate", number_to_json(r.learning_rate)},
-          {"loss", number_to_json(r.loss)},
-          {"train_accuracy", number_to_json(r.train_accuracy)},
-          {"test_loss", number_to_json(r.test_loss)},
-          {"test_accuracy", number_to_json(r.test_accuracy)},
-          {"seconds", number_to_json(r.seconds)},
-          {"images_per_second", number_to_json(r.images_per_second)}};
-}
-
-/// Reads the JSON block of a checkpoint; every malformed part throws FileError naming `path`.
-class CheckpointJson {
- public:
-  CheckpointJson(const std::string& path) : path_(path) {}
-
-  [[noreturn]] void corrupt(const std::string& what) const {
-    throw FileError(path_, "corrupt checkpoint: " + what);
-  }
-  const nlohmann::json& member(const nlohmann::json& j, const char* key, const char* in) const {
-    if (!j.is_object() || !j.contains(key))
-      corrupt(std::string("the training state lacks ") + in + key);
-    return j.at(key);
-  }
-  double number(const nlohmann::json& j, const std::string& what) const {
-    if (j.is_number()) return j.get<double>();
-    if (j.is_string()) {
-      const auto s = j.get<std::string>();
-      if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-      if (s == "inf") return std::numeric_limits<double>::infinity();
-      if (s == "-inf") return -std::numeric_limits<double>::infinity();
-    }
-    corrupt(what + " is not a number");
-  }
-  std::uint64_t count(const nlohmann::json& j, const std::string& what) const {
-    if (!j.is_number_unsigned()) corrupt(what + " is not a whole number >= 0");
-    return j.get<std::uint64_t>();
-  }
-  std::string text(const nlohmann::json& j, const std::string& what) const {
-    if (!j.is_string()) corrupt(what + " is not a string");
-    return j.get<std::string>();
-  }
-
- private:
-  std::string path_;
+/// What the JSON block of a checkpoint holds: the optimizer's state with its buffers named but
+/// empty, each buffer's size, and the training state.
+struct CheckpointState {
+  OptimizerState optimizer;
+  std::vector<std::uint64_t> buffer_sizes;
+  TrainingState training;
 };
+
+/// Reads the JSON block `text` of the checkpoint `path`, found at byte `offset` of the file.
+/// Throws FileError naming `path` for malformed JSON or a missing or mistyped member, and
+/// InvalidArgument for a buffer whose size is neither 0 nor `parameter_count`.
+CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path,
+                                                         const std::vector<unsigned char>& text,
+                                                         std::uint64_t offset,
+                                                         std::size_t parameter_count);
 
 }  // namespace io::detail
 
@@ -111,26 +78,7 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
                      const TrainingState& training) {
   using namespace io::detail;
   const OptimizerState os = optimizer.state();
-  nlohmann::json j;
-  j["format"] = "ctnn checkpoint";
-  nlohmann::json settings = nlohmann::json::object();
-  for (const auto& [k, v] : os.settings) settings[k] = number_to_json(v);
-  nlohmann::json buffers = nlohmann::json::array();
-  for (const auto& [name, b] : os.buffers) buffers.push_back({{"name", name}, {"size", b.size()}});
-  j["optimizer"] = {{"type", os.type},
-                    {"settings", settings},
-                    {"steps", os.steps},
-                    {"epochs_done", os.epochs_done},
-                    {"buffers", buffers}};
-  j["training"] = {
-      {"seed", training.seed}, {"batch_size", training.batch_size}, {"threads", training.threads}};
-  nlohmann::json values = nlohmann::json::object();
-  for (const auto& [k, v] : training.values) values[k] = number_to_json(v);
-  j["values"] = values;
-  nlohmann::json history = nlohmann::json::array();
-  for (const EpochReport& r : training.history) history.push_back(report_to_json(r));
-  j["history"] = history;
-  const std::string text = j.dump(1);
+  const std::string text = checkpoint_state_json(os, training);
 
   const std::vector<unsigned char> model = model_image(net);
   std::size_t floats = 0;
@@ -201,61 +149,10 @@ TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& opti
                               " a reader accepts");
   need(28 + M + J, "the training state");
   b = f.bytes(28 + M, static_cast<std::size_t>(J), "the training state");
-  const CheckpointJson in(path);
-  nlohmann::json j = nlohmann::json::parse(b.begin(), b.end(), nullptr, false);
-  if (j.is_discarded())
-    in.corrupt("the training state at offset " + std::to_string(28 + M) + " is not valid JSON");
-  if (!j.is_object() || j.value("format", std::string()) != "ctnn checkpoint")
-    in.corrupt("the training state does not say \"format\": \"ctnn checkpoint\"");
-
-  OptimizerState os;
-  const auto& jo = in.member(j, "optimizer", "");
-  os.type = in.text(in.member(jo, "type", "optimizer."), "optimizer.type");
-  const auto& js = in.member(jo, "settings", "optimizer.");
-  if (!js.is_object()) in.corrupt("optimizer.settings is not an object");
-  for (const auto& [k, v] : js.items()) os.settings[k] = in.number(v, "optimizer.settings." + k);
-  os.steps = in.count(in.member(jo, "steps", "optimizer."), "optimizer.steps");
-  os.epochs_done = in.count(in.member(jo, "epochs_done", "optimizer."), "optimizer.epochs_done");
-  const auto& jb = in.member(jo, "buffers", "optimizer.");
-  if (!jb.is_array()) in.corrupt("optimizer.buffers is not an array");
+  CheckpointState cs = read_checkpoint_state(path, b, 28 + M, Net::parameter_count);
+  OptimizerState& os = cs.optimizer;
   std::uint64_t floats = 0;
-  for (const auto& x : jb) {
-    const std::string name =
-        in.text(in.member(x, "name", "optimizer.buffers[]."), "a buffer's name");
-    const std::uint64_t size =
-        in.count(in.member(x, "size", "optimizer.buffers[]."), "the size of buffer " + name);
-    if (size != 0 && size != Net::parameter_count)
-      throw InvalidArgument(path + ": the optimizer's buffer " + name + " holds " +
-                            std::to_string(size) + " values, the network has " +
-                            std::to_string(Net::parameter_count) + " parameters");
-    os.buffers.emplace_back(name, std::vector<float>());
-    floats += size;
-  }
-  TrainingState ts;
-  const auto& jt = in.member(j, "training", "");
-  ts.seed = in.count(in.member(jt, "seed", "training."), "training.seed");
-  ts.batch_size = in.count(in.member(jt, "batch_size", "training."), "training.batch_size");
-  ts.threads = in.count(in.member(jt, "threads", "training."), "training.threads");
-  const auto& jv = in.member(j, "values", "");
-  if (!jv.is_object()) in.corrupt("values is not an object");
-  for (const auto& [k, v] : jv.items()) ts.values[k] = in.number(v, "values." + k);
-  const auto& jh = in.member(j, "history", "");
-  if (!jh.is_array()) in.corrupt("history is not an array");
-  for (const auto& x : jh) {
-    EpochReport r;
-    r.epoch = in.count(in.member(x, "epoch", "history[]."), "history[].epoch");
-    auto num = [&](const char* key) {
-      return in.number(in.member(x, key, "history[]."), std::string("history[].") + key);
-    };
-    r.learning_rate = num("learning_rate");
-    r.loss = num("loss");
-    r.train_accuracy = num("train_accuracy");
-    r.test_loss = num("test_loss");
-    r.test_accuracy = num("test_accuracy");
-    r.seconds = num("seconds");
-    r.images_per_second = num("images_per_second");
-    ts.history.push_back(r);
-  }
+  for (std::uint64_t size : cs.buffer_sizes) floats += size;
 
   const std::uint64_t total = 28 + M + J + 4 * floats + 4;
   need(total, "the optimizer's buffers and the checksum");
@@ -266,7 +163,7 @@ TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& opti
     throw FileError(path, "corrupt: CRC-32 mismatch (the file was damaged after it was written)");
   std::size_t at = static_cast<std::size_t>(28 + M + J);
   for (std::size_t i = 0; i < os.buffers.size(); ++i) {
-    const std::size_t size = jb[i]["size"].get<std::size_t>();
+    const auto size = static_cast<std::size_t>(cs.buffer_sizes[i]);
     auto& buffer = os.buffers[i].second;
     buffer.resize(size);
     for (std::size_t k = 0; k < size; ++k, at += 4) buffer[k] = get<float>(b.data() + at);
@@ -280,7 +177,11 @@ TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& opti
   }
   assign_model(net, model);
   optimizer = std::move(restored);
-  return ts;
+  return std::move(cs.training);
 }
 
 }  // namespace ctnn
+
+#if CTNN_JSON_DEFINITIONS
+#include "detail/checkpoint_json.hpp"
+#endif

@@ -1,0 +1,114 @@
+// ctnn/io/detail/safetensors_json.hpp — the JSON header of a safetensors file, written and read
+// with nlohmann-json. Included by io/safetensors.hpp, inline by default; see json_linkage.hpp
+// for compiling it once.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../safetensors.hpp"
+
+namespace ctnn::io::safetensors_detail {
+
+/// The JSON parser's message `what` with what follows its first quote (the text of the file it
+/// stopped at, and its own words after it) cut as excerpt() does.
+inline std::string json_error_text(const std::string& what) {
+  const std::size_t quote = what.find('\'');
+  if (quote == std::string::npos) return excerpt(what);
+  return what.substr(0, quote + 1) + excerpt(std::string_view(what).substr(quote + 1));
+}
+
+CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
+    const std::string& path, const std::vector<unsigned char>& text, std::uint64_t buffer_size) {
+  // JSON leaves duplicate keys to the parser, which keeps the last; the format forbids them.
+  // The parser reports each object's start and end and each key: a stack of the keys seen in
+  // the open objects finds a repeated one.
+  std::vector<std::set<std::string>> keys;
+  std::string tensor;  // the last key of the header object itself
+  const auto unique_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using event_t = nlohmann::json::parse_event_t;
+    if (event == event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == event_t::object_end) {
+      keys.pop_back();
+    } else if (event == event_t::key) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (keys.size() == 1) tensor = key;
+      if (!keys.back().insert(key).second) {
+        if (keys.size() > 1)
+          throw FileError(path, "malformed header: key '" + excerpt(key) + "' appears twice in '" +
+                                    excerpt(tensor) + "'");
+        throw FileError(path, "malformed header: " +
+                                  (key == "__metadata__" ? key : "tensor '" + excerpt(key) + "'") +
+                                  " appears twice");
+      }
+    }
+    return true;
+  };
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text.begin(), text.end(), unique_keys);
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(path, "the header is not valid JSON: " + json_error_text(e.what()));
+  }
+  if (!header.is_object()) throw FileError(path, "the header is not a JSON object");
+  std::map<std::string, Entry> entries;
+  for (const auto& item : header.items()) {
+    const std::string& name = item.key();
+    const nlohmann::json& v = item.value();
+    if (name == "__metadata__") {
+      bool ok = v.is_object();
+      if (ok)
+        for (const auto& m : v) ok = ok && m.is_string();
+      if (!ok) throw FileError(path, "malformed header: __metadata__ is not a map of strings");
+      continue;
+    }
+    const auto malformed = [&](const std::string& why) {
+      return FileError(path, "malformed header: tensor '" + excerpt(name) + "' " + why);
+    };
+    if (!v.is_object()) throw malformed("is not an object");
+    const auto dt = v.find("dtype");
+    const auto sh = v.find("shape");
+    const auto off = v.find("data_offsets");
+    if (dt == v.end() || !dt->is_string()) throw malformed("has no dtype string");
+    if (sh == v.end() || !sh->is_array()) throw malformed("has no shape array");
+    if (off == v.end() || !off->is_array() || off->size() != 2)
+      throw malformed("has no data_offsets pair");
+    Entry e;
+    e.dtype = dt->get<std::string>();
+    for (const auto& d : *sh) {
+      if (!d.is_number_unsigned()) throw malformed("has a shape entry that is not a size");
+      e.shape.push_back(d.get<std::uint64_t>());
+    }
+    if (!(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned())
+      throw malformed("has data_offsets that are not byte offsets");
+    e.begin = (*off)[0].get<std::uint64_t>();
+    e.end = (*off)[1].get<std::uint64_t>();
+    const std::string where = "tensor '" + excerpt(name) + "': data_offsets [" +
+                              std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
+    if (e.begin > e.end) throw FileError(path, where + " begin after their end");
+    if (e.end > buffer_size)
+      throw FileError(path, where + " reach beyond the data buffer (" +
+                                std::to_string(buffer_size) + " bytes)");
+    entries.emplace(name, std::move(e));
+  }
+  return entries;
+}
+
+CTNN_JSON_FUNCTION std::string header_json(const std::string& signature,
+                                           const std::vector<TensorMap>& maps) {
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {{"format", "pt"}, {"ctnn_signature", signature}};
+  std::uint64_t at = 0;
+  for (const auto& m : maps) {
+    header[m.name] = {
+        {"dtype", m.dtype()}, {"shape", m.shape}, {"data_offsets", {at, at + m.bytes()}}};
+    at += m.bytes();
+  }
+  return header.dump();
+}
+
+}  // namespace ctnn::io::safetensors_detail
