@@ -373,10 +373,10 @@ class Sequential {
   /// One line per layer: index, name, input and output shape, parameter count. Model files store
   /// it to recognise the network they belong to.
   static std::string signature() {
-    std::string s = "Input " + input_shape::name() + "\n";
+    std::string s = detail::join({"Input ", input_shape::name(), "\n"});
     for_each_layer([&]<std::size_t I, class L>() {
-      s += std::to_string(I + 1) + " " + L::name() + " " + L::input_shape::name() + " -> " +
-           L::output_shape::name() + " " + std::to_string(L::parameter_count) + "\n";
+      s += detail::join({std::to_string(I + 1), " ", L::name(), " ", L::input_shape::name(), " -> ",
+                         L::output_shape::name(), " ", std::to_string(L::parameter_count), "\n"});
     });
     return s;
   }

@@ -8,10 +8,52 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace ctnn {
+
+namespace detail {
+
+/// `parts` joined. The names of shapes, layers and networks are built by these non-template
+/// functions, compiled once, rather than by string code repeated in every template.
+inline std::string join(std::initializer_list<std::string_view> parts) {
+  std::size_t n = 0;
+  for (std::string_view p : parts) n += p.size();
+  std::string s;
+  s.reserve(n);
+  for (std::string_view p : parts) s += p;
+  return s;
+}
+
+/// "base<a,b,...>" ("base" without arguments).
+inline std::string angle_name(std::string_view base, std::initializer_list<std::string_view> args) {
+  std::string s(base);
+  if (args.size() == 0) return s;
+  bool first = true;
+  for (std::string_view a : args) {
+    s += first ? '<' : ',';
+    s += a;
+    first = false;
+  }
+  return s + '>';
+}
+
+/// "base<d0,d1,...>" for whole numbers.
+inline std::string dims_name(std::string_view base, std::initializer_list<std::size_t> dims) {
+  std::string s(base);
+  bool first = true;
+  for (std::size_t d : dims) {
+    s += first ? '<' : ',';
+    s += std::to_string(d);
+    first = false;
+  }
+  return s + '>';
+}
+
+}  // namespace detail
 
 /// An image of H rows, W columns and C channels, stored channels-last: element (h, w, c) is at
 /// index (h * W + w) * C + c.
@@ -20,9 +62,7 @@ struct Image {
   static_assert(H > 0 && W > 0 && C > 0, "Image dimensions must be positive");
   static constexpr std::size_t height = H, width = W, channels = C;
   static constexpr std::size_t size = H * W * C;
-  static std::string name() {
-    return "Image<" + std::to_string(H) + "," + std::to_string(W) + "," + std::to_string(C) + ">";
-  }
+  static std::string name() { return detail::dims_name("Image", {H, W, C}); }
 };
 
 /// A sequence of T steps of F features: element (t, f) is at index t * F + f.
@@ -31,9 +71,7 @@ struct Sequence {
   static_assert(T > 0 && F > 0, "Sequence dimensions must be positive");
   static constexpr std::size_t steps = T, features = F;
   static constexpr std::size_t size = T * F;
-  static std::string name() {
-    return "Sequence<" + std::to_string(T) + "," + std::to_string(F) + ">";
-  }
+  static std::string name() { return detail::dims_name("Sequence", {T, F}); }
 };
 
 /// A vector of N values.
@@ -41,7 +79,7 @@ template <std::size_t N>
 struct Vector {
   static_assert(N > 0, "Vector size must be positive");
   static constexpr std::size_t size = N;
-  static std::string name() { return "Vector<" + std::to_string(N) + ">"; }
+  static std::string name() { return detail::dims_name("Vector", {N}); }
 };
 
 template <class S>

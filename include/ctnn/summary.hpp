@@ -14,6 +14,14 @@
 namespace ctnn {
 
 namespace detail {
+/// One row of summary(): `a` and `b` left-aligned in columns of w1 and w2, `c` right-aligned in
+/// w3.
+inline void summary_row(std::ostream& os, const std::string& a, const std::string& b,
+                        const std::string& c, int w1, int w2, int w3) {
+  os << std::left << std::setw(w1) << a << std::setw(w2) << b << std::right << std::setw(w3) << c
+     << "\n";
+}
+
 /// Rows of bound layer L for summary(): its name and, for a composite (a layer with `parts`),
 /// a row per part below it, indented; Residual's parts are labelled main: and shortcut:.
 template <class L, class Row>
@@ -22,16 +30,18 @@ void summary_rows(Row& row, const std::string& indent, const std::string& label)
     const char* kind = L::kind == LayerKind::residual ? "Residual"
                        : L::kind == LayerKind::concat ? "Concat"
                                                       : "Chain";
-    row(indent + label + kind, L::output_shape::name(), std::to_string(L::parameter_count));
+    row(detail::join({indent, label, kind}), L::output_shape::name(),
+        std::to_string(L::parameter_count));
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (summary_rows<std::tuple_element_t<I, typename L::parts>>(
-           row, indent + "  ",
+           row, detail::join({indent, "  "}),
            L::kind == LayerKind::residual ? (I == 0 ? "main: " : "shortcut: ") : ""),
        ...);
     }
     (std::make_index_sequence<std::tuple_size_v<typename L::parts>>{});
   } else {
-    row(indent + label + L::name(), L::output_shape::name(), std::to_string(L::parameter_count));
+    row(detail::join({indent, label, L::name()}), L::output_shape::name(),
+        std::to_string(L::parameter_count));
   }
 }
 }  // namespace detail
@@ -44,8 +54,7 @@ void summary(std::ostream& os) {
   constexpr int w1 = 28, w2 = 22, w3 = 12;
   const std::string rule(w1 + w2 + w3, '-');
   auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
-    os << std::left << std::setw(w1) << a << std::setw(w2) << b << std::right << std::setw(w3) << c
-       << "\n";
+    detail::summary_row(os, a, b, c, w1, w2, w3);
   };
   os << rule << "\n";
   row("Layer", "Output shape", "Param #");

@@ -46,7 +46,8 @@ inline void add_into(float* x, const float* y, std::size_t n) {
 /// x[i] = max(x[i], 0) for i < n.
 inline void relu_in_place(float* x, std::size_t n) {
   kernels::zip(
-      n, x, x, x, [](kernels::simd a, kernels::simd) { return kernels::vmax(a, kernels::simd(0.0f)); },
+      n, x, x, x,
+      [](kernels::simd a, kernels::simd) { return kernels::vmax(a, kernels::simd(0.0f)); },
       [](float a, float) { return std::max(a, 0.0f); });
 }
 
@@ -319,7 +320,9 @@ struct Chain {
     using plan_ = detail::InferencePlan<parts>;
     template <unsigned Ops>
     static void run_plan(const Pass& p, const FusedOutput& f) {
-      const auto pass_of = [&p]<std::size_t I>() { return info::template part_pass<I>(p, nullptr); };
+      const auto pass_of = [&p]<std::size_t I>() {
+        return info::template part_pass<I>(p, nullptr);
+      };
       detail::InferencePlan<parts, Ops>::run(pass_of, p.in, p.out, p.scratch, p.batch, f);
     }
 
@@ -331,7 +334,7 @@ struct Chain {
         2 * plan_::max_output(false) + plan_::scratch_per_sample;
     static constexpr std::size_t inference_scratch_fixed = 16 * 3 + plan_::scratch_fixed;
 
-    static std::string name() { return "Chain<" + detail::part_names<parts>() + ">"; }
+    static std::string name() { return detail::join({"Chain<", detail::part_names<parts>(), ">"}); }
     /// Part i in PyTorch's module (nn.Sequential): "i"; each part reads the one before.
     static std::string part_name(std::size_t i) { return std::to_string(i); }
     static constexpr bool parts_chained = true;
@@ -467,7 +470,7 @@ struct Residual {
                           ctnn::inference_scratch_fixed<shortcut_type>());
 
     static std::string name() {
-      return "Residual<" + main_type::name() + "," + shortcut_type::name() + ">";
+      return detail::angle_name("Residual", {main_type::name(), shortcut_type::name()});
     }
     /// The parts in PyTorch's module: attributes main and shortcut, both reading the input.
     static std::string part_name(std::size_t i) { return i == 0 ? "main" : "shortcut"; }
@@ -644,7 +647,9 @@ struct Concat {
     static constexpr std::size_t inference_scratch_fixed =
         16 * count + info::inference_scratch_fixed;
 
-    static std::string name() { return "Concat<" + detail::part_names<parts>() + ">"; }
+    static std::string name() {
+      return detail::join({"Concat<", detail::part_names<parts>(), ">"});
+    }
     /// The branches in PyTorch's module: an nn.ModuleList `branches`, all reading the input.
     static std::string part_name(std::size_t i) { return "branches." + std::to_string(i); }
     static constexpr bool parts_chained = false;

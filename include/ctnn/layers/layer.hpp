@@ -220,14 +220,7 @@ struct TensorDesc {
 /// Name helper: "Layer<a,b,c>".
 template <class... T>
 std::string layer_name(const char* base, const T&... args) {
-  std::string s = base;
-  if constexpr (sizeof...(T) > 0) {
-    s += '<';
-    bool first = true;
-    ((s += (first ? "" : ","), s += args, first = false), ...);
-    s += '>';
-  }
-  return s;
+  return detail::angle_name(base, {std::string_view(args)...});
 }
 
 /// A float as the shortest decimal text that reads back to the same value ("0.1", "1e-05").
