@@ -12,34 +12,63 @@
 #include <cstring>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string_view>
 #include <tuple>
 
 namespace examples {
 
+namespace {
+
+// A number as the options print it: "0.001", "0.05", "30".
+std::string shortest(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// An augmentation as --augment names it.
+std::string augment_list(const ctnn::data::Augmentation& a) {
+  std::string list;
+  auto add = [&](const char* item) {
+    if (!list.empty()) list += ',';
+    list += item;
+  };
+  if (a.shift > 0) add("shift");
+  if (a.hflip) add("hflip");
+  if (a.erase > 0) add("erase");
+  return list.empty() ? "none" : list;
+}
+
+}  // namespace
+
 void usage(const char* prog, const char* what, std::ostream& os,
-           const std::vector<ExtraFlag>& extra, bool data_dir) {
+           const std::vector<ExtraFlag>& extra, bool data_dir, const Options& d) {
   os << "usage: " << prog << " [options]\n" << what << "\n\n";
   if (data_dir)
-    os << "  --data-dir DIR     Fashion-MNIST idx files (default "
-          "/usr/share/datasets/fashion-mnist)\n";
-  os << "  --epochs N         training epochs (default 5)\n"
-     << "  --batch-size N     mini-batch size (default 32)\n"
-     << "  --lr X             Adam learning rate (default 0.001)\n"
+    os << "  --data-dir DIR     Fashion-MNIST idx files (default " << d.data_dir << ")\n";
+  os << "  --epochs N         training epochs (default " << d.epochs << ")\n"
+     << "  --batch-size N     mini-batch size (default " << d.batch_size << ")\n"
+     << "  --lr X             Adam learning rate (default " << shortest(d.lr) << ")\n"
      << "  --threads N        training threads (default: all cores)\n"
-     << "  --seed N           seed of initialisation, shuffling and dropout (default 1)\n"
+     << "  --seed N           seed of initialisation, shuffling and dropout (default " << d.seed
+     << ")\n"
      << "  --save PATH        write the trained model to PATH\n"
-     << "  --schedule S       learning-rate schedule (default constant):\n"
+     << "  --schedule S       learning-rate schedule (default " << d.schedule << "):\n"
      << "                       constant; step (x0.1 every third of the epochs);\n"
      << "                       cosine (to 0 at the end, after --warmup); onecycle (up to --lr\n"
      << "                       over the first 30% of the steps, then down); plateau (x0.5\n"
      << "                       after 2 epochs without a lower validation or test loss)\n"
-     << "  --warmup EPOCHS    linear warm-up before the cosine schedule (default 0)\n"
-     << "  --weight-decay W   decoupled weight decay: AdamW instead of Adam (default 0)\n"
-     << "  --label-smoothing E  label smoothing of the cross-entropy, in [0, 1) (default 0)\n"
+     << "  --warmup EPOCHS    linear warm-up before the cosine schedule (default "
+     << shortest(d.warmup) << ")\n"
+     << "  --weight-decay W   decoupled weight decay: AdamW instead of Adam (default "
+     << shortest(d.weight_decay) << ")\n"
+     << "  --label-smoothing E  label smoothing of the cross-entropy, in [0, 1) (default "
+     << shortest(d.label_smoothing) << ")\n"
      << "  --clip-norm N      clip the gradient to global L2 norm N (default: off)\n"
      << "  --augment LIST     training-image augmentation, comma-separated: shift (up to 2\n"
-     << "                       pixels), hflip (mirror), erase (random erasing, p = 0.5)\n"
+     << "                       pixels), hflip (mirror), erase (random erasing, p = 0.5), or\n"
+     << "                       none (default " << augment_list(d.augment) << ")\n"
      << "  --validation-split F  hold out a stratified fraction F of the training set, report\n"
      << "                       it every epoch and keep the test set for the end\n"
      << "  --early-stopping P stop after P epochs without a lower validation (or test) loss\n"
@@ -72,11 +101,11 @@ std::string unwritable(const std::string& path) {
 }
 
 Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFlag>& extra,
-              bool data_dir) {
-  Options o;
+              bool data_dir, const Options& defaults) {
+  Options o = defaults;
   auto fail = [&](const std::string& msg) {
     std::cerr << argv[0] << ": " << msg << "\n";
-    usage(argv[0], what, std::cerr, extra, data_dir);
+    usage(argv[0], what, std::cerr, extra, data_dir, defaults);
     std::exit(2);
   };
   // A decimal integer from 0 (or 1) to 2^64 - 1: strtoull alone would take "-1" as 2^64 - 1.
@@ -102,7 +131,7 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
-      usage(argv[0], what, std::cout, extra, data_dir);
+      usage(argv[0], what, std::cout, extra, data_dir, defaults);
       std::exit(0);
     }
     const auto x =
@@ -170,7 +199,8 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
       o.early_stopping = number(a, v, false);
     } else if (a == "--augment") {
       try {
-        o.augment = ctnn::data::parse_augmentation(v);
+        o.augment = std::string_view(v) == "none" ? ctnn::data::Augmentation{}
+                                                  : ctnn::data::parse_augmentation(v);
       } catch (const ctnn::Error& e) {
         fail(std::string("invalid value for --augment: ") + e.what());
       }

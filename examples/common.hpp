@@ -51,20 +51,22 @@ struct ExtraFlag {
   std::function<bool(const char*)> set;
 };
 
-/// Prints the options. `data_dir` false leaves out --data-dir (for examples that do not read
-/// Fashion-MNIST); `extra` lines come before --help.
+/// Prints the options with the defaults of `defaults` (an example whose recipe differs from the
+/// common one passes its own). `data_dir` false leaves out --data-dir (for examples that do not
+/// read Fashion-MNIST); `extra` lines come before --help.
 void usage(const char* prog, const char* what, std::ostream& os,
-           const std::vector<ExtraFlag>& extra = {}, bool data_dir = true);
+           const std::vector<ExtraFlag>& extra = {}, bool data_dir = true,
+           const Options& defaults = {});
 
 /// Why a model cannot be saved at `path` (empty when it can): the path names a directory, or its
 /// directory does not exist or is not writable. ctnn::save writes a temporary file next to
 /// `path` and renames it, so what counts is the directory.
 std::string unwritable(const std::string& path);
 
-/// Parses argv; exits with status 0 after --help and 2 on a bad option. `extra` and `data_dir`
-/// are as for usage().
+/// Parses argv over `defaults`; exits with status 0 after --help and 2 on a bad option. `extra`,
+/// `data_dir` and `defaults` are as for usage().
 Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFlag>& extra = {},
-              bool data_dir = true);
+              bool data_dir = true, const Options& defaults = {});
 
 /// The ten Fashion-MNIST classes, in label order.
 extern const std::vector<std::string> fashion_classes;

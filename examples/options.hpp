@@ -54,11 +54,12 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name,
 
 /// Loads Fashion-MNIST (standardised with `standardize`, see load_fashion()), prints the network
 /// summary, trains with Adam, prints one line per epoch and last "test accuracy: 0.xxxx".
-/// Returns the process exit status.
+/// `defaults` are the options without flags (the example's recipe). Returns the process exit
+/// status.
 template <class Net>
 int run_classifier(int argc, char** argv, const char* name, const char* what,
-                   bool standardize = false) {
-  const Options o = parse(argc, argv, what);
+                   bool standardize = false, const Options& defaults = {}) {
+  const Options o = parse(argc, argv, what, {}, true, defaults);
   try {
     const FashionMnist d = load_fashion(o, standardize);
     train_and_report<Net>(o, name, d.train, d.test, fashion_classes);
