@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ctnn's build, tests, examples and benchmarks use, skipping those
-# already installed. Usage: install_deps.sh [--data] [--fuzz] [--peers]
+# already installed. Usage: install_deps.sh [--data] [--mpi] [--fuzz] [--peers]
 #   --data adds the Fashion-MNIST data set
+#   --mpi adds Open MPI, for distributed training (ctnn::mpi, the examples' --distributed)
 #   --fuzz adds clang and its libFuzzer/sanitizer runtimes, for tests/fuzz/run.sh
 #   --peers adds what bench/compare.sh measures ctnn against: libtorch (C++), oneDNN, PyTorch
 #           (Python), and OpenBLAS's threaded build, without which Debian's torch runs its
@@ -13,9 +14,10 @@ packages=(g++ cmake make libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann
 for arg in "$@"; do
   case "$arg" in
     --data) packages+=(dataset-fashion-mnist) ;;
+    --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --peers) packages+=(libtorch-dev libdnnl-dev python3-torch libopenblas0-pthread) ;;
-    *) echo "install_deps.sh: unknown option $arg (expected --data, --fuzz or --peers)" >&2
+    *) echo "install_deps.sh: unknown option $arg (expected --data, --mpi, --fuzz or --peers)" >&2
        exit 2 ;;
   esac
 done

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "aligned.hpp"
+#include "collective.hpp"
 #include "data/augment.hpp"
 #include "data/dataset.hpp"
 #include "error.hpp"
@@ -88,6 +89,13 @@ struct FitOptions {
   /// Progress line on stderr while an epoch runs: only when stderr is a terminal (so that
   /// `program > log` keeps both the log and the progress on the screen).
   bool progress = true;
+  /// Data-parallel training over a group of processes (e.g. ctnn::mpi::Communicator; see
+  /// Trainer::distribute and docs/distributed.md) when non-null: every process of the group
+  /// calls fit() with the same data, options and optimizer and computes its share of each
+  /// batch (batch_size is the global batch); the test evaluation is shared as well. Only
+  /// process 0 writes `log` and the progress line; callbacks run on every process with the
+  /// same reports (the times are each process's own) and must decide alike.
+  Collective* collective = nullptr;
 };
 
 /// What fit() measured in one epoch.
@@ -168,11 +176,14 @@ inline bool stderr_is_terminal() {
 
 /// Loss, accuracy and confusion matrix of `net` on `data` (inference mode), with `threads`
 /// threads (0: all), each running its share of the data in forward calls of `batch_size`
-/// samples (small batches keep activations in cache). Throws InvalidArgument when the data does not
-/// fit the network.
+/// samples (small batches keep activations in cache). With a `collective`, every process of the
+/// group calls evaluate() with the same network and data, evaluates its share of the samples,
+/// and all get the totals. Throws InvalidArgument when the data does not fit the network; what
+/// the collective throws.
 template <class Loss = SoftmaxCrossEntropy, class Net>
 Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threads = 0,
-                    std::size_t batch_size = 16, const Loss& loss_function = Loss{}) {
+                    std::size_t batch_size = 16, const Loss& loss_function = Loss{},
+                    Collective* collective = nullptr) {
   detail::check_dataset<Net>(data, "evaluate");
   loss_function.check(Net::output_shape::size);
   if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
@@ -184,8 +195,14 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
   for (std::size_t t = 0; t < T; ++t) ws.emplace_back(per_thread, inference_only);
   std::vector<double> loss(T, 0.0);
   std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
+  // This process's share of the samples, split among its threads.
+  const auto part = collective ? detail::share(data.size(), collective->rank(), collective->size())
+                               : std::pair<std::size_t, std::size_t>{0, data.size()};
+  const std::size_t first = part.first, past = part.second;
   pool.run([&](std::size_t t) {
-    auto [begin, end] = detail::share(data.size(), t, T);
+    auto [begin, end] = detail::share(past - first, t, T);
+    begin += first;
+    end += first;
     std::array<float, N> dz;
     for (std::size_t i = begin; i < end; i += per_thread) {
       const std::size_t n = std::min(per_thread, end - i);
@@ -204,6 +221,17 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
     e.loss += loss[t];
     for (std::size_t a = 0; a < N; ++a)
       for (std::size_t b = 0; b < N; ++b) e.confusion[a][b] += confusion[t * N + a][b];
+  }
+  if (collective) {  // counts below 2^53 are exact in doubles
+    std::vector<double> totals(1 + N * N);
+    totals[0] = e.loss;
+    for (std::size_t a = 0; a < N; ++a)
+      for (std::size_t b = 0; b < N; ++b) totals[1 + a * N + b] = double(e.confusion[a][b]);
+    collective->allreduce_sum(totals.data(), totals.size());
+    e.loss = totals[0];
+    for (std::size_t a = 0; a < N; ++a)
+      for (std::size_t b = 0; b < N; ++b)
+        e.confusion[a][b] = static_cast<std::size_t>(totals[1 + a * N + b]);
   }
   for (std::size_t a = 0; a < N; ++a) right += e.confusion[a][a];
   e.loss /= static_cast<double>(data.size());
@@ -258,6 +286,21 @@ class Trainer {
 
   std::size_t threads() const noexcept { return pool_.size(); }
 
+  /// Makes this trainer one of `c.size()` processes training one network together (data
+  /// parallel; docs/distributed.md): process 0's parameters and state are broadcast to all, and
+  /// from then on every step() (called on every process with the same batch) computes this
+  /// process's share of the batch, sums the gradients of all processes and applies the same
+  /// update everywhere. R processes of T threads compute what one process of R * T threads does
+  /// (the same samples, Dropout masks, augmentation and BatchNorm batches per worker), up to the
+  /// order in which the gradients are summed; the parameters stay identical on all processes.
+  /// Every process must construct its trainer with the same threads, seed and max_batch.
+  /// Throws what the collective throws.
+  void distribute(Collective& c) {
+    c.broadcast(net_.parameters().data(), Net::parameter_count);
+    if constexpr (Net::state_count > 0) c.broadcast(net_.state().data(), Net::state_count);
+    collective_ = &c;
+  }
+
   /// Gradient clipping by global norm (Pascanu et al. 2013), as PyTorch's clip_grad_norm_: when
   /// the L2 norm of the whole (batch-mean) gradient exceeds max_norm, the gradient is scaled by
   /// max_norm / (norm + 1e-6) before the update. 0 turns it off. Throws InvalidArgument for a
@@ -299,11 +342,15 @@ class Trainer {
       throw InvalidArgument("Trainer::step: batch of " + std::to_string(n) +
                             " samples, the trainer takes 1 to " + std::to_string(max_batch_));
     const std::size_t T = pool_.size();
+    // The batch is shared among all workers of all processes; this process's are numbered from
+    // `first` among G.
+    const std::size_t G = T * (collective_ ? collective_->size() : 1);
+    const std::size_t first = T * (collective_ ? collective_->rank() : 0);
     const float scale = 1.0f / static_cast<float>(n);
     auto state = net_.state();
     pool_.run([&](std::size_t t) {
       Worker& w = workers_[t];
-      auto [begin, end] = detail::share(n, t, T);
+      auto [begin, end] = detail::share(n, first + t, G);
       const std::size_t m = end - begin;
       w.loss = 0;
       w.correct = 0;
@@ -327,7 +374,7 @@ class Trainer {
         }
       }
       w.state.assign(state.begin(), state.end());
-      Rng rng(derive_seed(seed_, step_id, t));
+      Rng rng(derive_seed(seed_, step_id, first + t));
       const float* y = net_.forward(w.input.data(), m, w.ws, true, w.state.data(), &rng);
       for (std::size_t s = 0; s < m; ++s) {
         w.loss += loss_.template compute<N>(y + s * N, w.labels[s], nullptr, w.dout.data() + s * N,
@@ -341,23 +388,29 @@ class Trainer {
       r.loss += workers_[t].loss;
       r.correct += workers_[t].correct;
     }
+    if (collective_) {
+      double totals[2] = {r.loss, static_cast<double>(r.correct)};
+      collective_->allreduce_sum(totals, 2);
+      r.loss = totals[0];
+      r.correct = static_cast<std::size_t>(totals[1]);
+    }
     if (!std::isfinite(r.loss))
       throw TrainingDiverged(
           "the loss is not finite (the network's outputs overflowed); "
           "lower the learning rate");
     reduce_gradients();
     clip_gradients();
-    if constexpr (Net::state_count > 0) {  // average the threads' running-statistics updates
-      std::size_t active = 0;
-      std::vector<double> acc(Net::state_count, 0.0);
+    if constexpr (Net::state_count > 0) {  // average the workers' running-statistics updates
+      constexpr std::size_t S = Net::state_count;
+      std::vector<double> acc(S + 1, 0.0);  // the sums, then the number of workers with samples
       for (std::size_t t = 0; t < T; ++t) {
-        auto [begin, end] = detail::share(n, t, T);
+        auto [begin, end] = detail::share(n, first + t, G);
         if (end == begin) continue;
-        ++active;
-        for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += workers_[t].state[i];
+        acc[S] += 1;
+        for (std::size_t i = 0; i < S; ++i) acc[i] += workers_[t].state[i];
       }
-      for (std::size_t i = 0; i < acc.size(); ++i)
-        state[i] = static_cast<float>(acc[i] / static_cast<double>(active));
+      if (collective_) collective_->allreduce_sum(acc.data(), acc.size());
+      for (std::size_t i = 0; i < S; ++i) state[i] = static_cast<float>(acc[i] / acc[S]);
     }
     update_parameters();
     return r;
@@ -388,13 +441,19 @@ class Trainer {
   /// threads, and throws TrainingDiverged when a sum is not finite.
   void reduce_gradients() {
     const std::size_t T = pool_.size();
-    const std::size_t bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
+    std::size_t bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
       std::copy(workers_[0].grads.begin() + lo, workers_[0].grads.begin() + hi,
                 grads_.begin() + lo);
       for (std::size_t t = 1; t < T; ++t)
         for (std::size_t i = lo; i < hi; ++i) grads_[i] += workers_[t].grads[i];
-      return lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
+      return collective_ ? hi : lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
     });
+    if (collective_) {  // the sum over the processes, then the check, the same everywhere
+      collective_->allreduce_sum(grads_.data(), grads_.size());
+      bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
+        return lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
+      });
+    }
     if (bad != grads_.size())
       throw TrainingDiverged("the gradient of " + Net::parameter_owner(bad) + " is " +
                              detail::describe_value(grads_[bad]) +
@@ -472,6 +531,7 @@ class Trainer {
   float clip_norm_ = 0.0f;
   double grad_norm_ = 0.0;
   data::Augmentation augmentation_;
+  Collective* collective_ = nullptr;
   std::vector<Worker> workers_;
   aligned_vector<float> grads_;
 };
@@ -510,9 +570,11 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
                                         loss_function);
   trainer.clip_gradient_norm(options.clip_norm);
   trainer.augment(options.augmentation);
+  if (options.collective) trainer.distribute(*options.collective);
+  const bool leader = !options.collective || options.collective->rank() == 0;
   std::vector<std::size_t> order(train.size());
   std::vector<EpochReport> reports;
-  const bool progress = options.progress && detail::stderr_is_terminal();
+  const bool progress = options.progress && leader && detail::stderr_is_terminal();
   const std::size_t batches = (train.size() + B - 1) / B;
   std::size_t first = 0;  // epochs trained before this call
   if constexpr (requires { std::size_t(optimizer.epochs_done); }) first = optimizer.epochs_done;
@@ -583,11 +645,12 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     if constexpr (requires { double(optimizer.learning_rate); })
       r.learning_rate = double(optimizer.learning_rate);
     if (options.test) {
-      const Evaluation e = evaluate(net, *options.test, trainer.threads(), 16, loss_function);
+      const Evaluation e =
+          evaluate(net, *options.test, trainer.threads(), 16, loss_function, options.collective);
       r.test_accuracy = e.accuracy;
       r.test_loss = e.loss;
     }
-    if (options.log) {
+    if (options.log && leader) {
       std::ostringstream line;
       line << std::fixed << "epoch " << epoch << "/" << last << "  loss " << std::setprecision(4)
            << r.loss << "  train accuracy " << r.train_accuracy;

@@ -1,0 +1,152 @@
+// Data-parallel training over MPI: run under mpirun with 2 or more processes (tests/CMakeLists.txt
+// registers `mpirun -np 2`). R processes of T threads must compute what one process of R * T
+// threads computes (up to the order of the gradient sums), and every process must end with the
+// same parameters, bit for bit.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <ctnn/ctnn.hpp>
+#include <ctnn/distributed/mpi.hpp>
+#include <numeric>
+#include <vector>
+
+#include "../datasets.hpp"
+
+using namespace ctnn;
+
+namespace {
+
+mpi::Communicator* world = nullptr;
+
+// Dropout (a random stream per worker), BatchNorm (state averaged over the workers) and a
+// convolution: every part of a step that depends on how the batch is split.
+using Net = Sequential<Input<6, 6, 1>, Conv2D<4, 3>, BatchNorm, ReLU, Dropout<0.3f>, Dense<3>>;
+
+// FNV-1a over the bytes of `v`.
+std::uint64_t checksum(std::span<const float> v) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (float x : v) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    for (int i = 0; i < 4; ++i) h = (h ^ ((bits >> (8 * i)) & 0xff)) * 1099511628211ull;
+  }
+  return h;
+}
+
+// Whether every process holds the same `value`.
+bool same_on_all(std::uint64_t value) {
+  // Two halves as exact doubles: their sums equal size * value on every process iff all agree
+  // (checked against process 0's value, broadcast as floats would lose bits).
+  std::vector<double> parts = {double(value >> 32), double(value & 0xffffffffu)};
+  std::vector<double> sums = parts;
+  world->allreduce_sum(sums.data(), sums.size());
+  std::vector<double> mine = parts, first(2, 0.0);
+  if (world->rank() == 0) first = parts;
+  world->allreduce_sum(first.data(), first.size());
+  double disagree = (mine != first) ? 1.0 : 0.0;
+  world->allreduce_sum(&disagree, 1);
+  return disagree == 0.0;
+}
+
+double max_relative_difference(std::span<const float> a, std::span<const float> b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, std::abs(double(a[i]) - b[i]) / std::max(1e-3, std::abs(double(b[i]))));
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("distributed steps equal the same steps on as many threads in one process") {
+  const std::size_t R = world->size();
+  const auto data = ctnn_test::bands(96, 5);
+  std::vector<std::size_t> order(data.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+
+  // One process, R threads.
+  Net local(3);
+  Adam local_opt(0.01f);
+  Trainer<Net, Adam> single(local, local_opt, 16, R, 9);
+  single.augment(data::parse_augmentation("shift,hflip"));
+
+  // R processes of one thread; process r > 0 starts from other parameters, which the broadcast
+  // replaces with process 0's.
+  Net net(world->rank() == 0 ? 3 : 100 + world->rank());
+  Adam opt(0.01f);
+  Trainer<Net, Adam> spread(net, opt, 16, 1, 9);
+  spread.augment(data::parse_augmentation("shift,hflip"));
+  spread.distribute(*world);
+
+  for (std::size_t s = 0; s < 6; ++s) {
+    const auto a = single.step(data, order.data() + 16 * s, 16, s);
+    const auto b = spread.step(data, order.data() + 16 * s, 16, s);
+    CHECK(b.correct == a.correct);
+    CHECK(b.loss == doctest::Approx(a.loss).epsilon(1e-5));
+  }
+  CHECK(max_relative_difference(net.parameters(), local.parameters()) < 1e-5);
+  CHECK(max_relative_difference(net.state(), local.state()) < 1e-5);
+  CHECK(same_on_all(checksum(net.parameters())));
+  CHECK(same_on_all(checksum(net.state())));
+}
+
+TEST_CASE("distributed fit and evaluate equal one process with as many threads") {
+  const std::size_t R = world->size();
+  const auto train = ctnn_test::bands(120, 6), test = ctnn_test::bands(50, 7);
+  FitOptions o;
+  o.epochs = 2;
+  o.batch_size = 10;
+  o.seed = 4;
+  o.test = &test;
+  o.progress = false;
+
+  Net local(8);
+  Adam local_opt(0.01f);
+  o.threads = R;
+  const auto expected = fit(local, local_opt, train, o);
+
+  Net net(8);
+  Adam opt(0.01f);
+  o.threads = 1;
+  o.collective = world;
+  const auto got = fit(net, opt, train, o);
+
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t e = 0; e < got.size(); ++e) {
+    CHECK(got[e].loss == doctest::Approx(expected[e].loss).epsilon(1e-5));
+    CHECK(got[e].train_accuracy == expected[e].train_accuracy);
+    CHECK(got[e].test_accuracy == expected[e].test_accuracy);
+    CHECK(got[e].test_loss == doctest::Approx(expected[e].test_loss).epsilon(1e-5));
+  }
+  CHECK(max_relative_difference(net.parameters(), local.parameters()) < 1e-5);
+  CHECK(same_on_all(checksum(net.parameters())));
+
+  // evaluate() shards the data over the processes and sums the counts.
+  const Evaluation whole = evaluate(local, test, 1);
+  const Evaluation spread = evaluate(local, test, 1, 16, SoftmaxCrossEntropy{}, world);
+  CHECK(spread.accuracy == whole.accuracy);
+  CHECK(spread.loss == doctest::Approx(whole.loss).epsilon(1e-12));
+  CHECK(spread.confusion == whole.confusion);
+}
+
+int main(int argc, char** argv) {
+  mpi::Environment env(argc, argv);
+  int failed = 0;
+  {
+    mpi::Communicator comm;
+    world = &comm;
+    doctest::Context context(argc, argv);
+    // Only process 0 reports; every process runs every test (they make collective calls).
+    if (comm.rank() != 0) context.setOption("out", "/dev/null");
+    failed = context.run();
+    // A failure on any process fails the run.
+    double any = failed ? 1.0 : 0.0;
+    comm.allreduce_sum(&any, 1);
+    failed = any > 0 ? 1 : 0;
+    world = nullptr;
+  }
+  return failed;
+}
