@@ -3,11 +3,17 @@
 #define CTNN_JSON_IMPLEMENTATION
 #include "common.hpp"
 
+#if defined(CTNN_EXAMPLES_MPI)
+#include <ctnn/distributed/mpi.hpp>
+#endif
+
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
@@ -77,7 +83,14 @@ void usage(const char* prog, const char* what, std::ostream& os,
      << "  --checkpoint PATH  write a checkpoint after every epoch: the network, the optimizer's\n"
      << "                       state, the schedule's and callbacks' state and the history\n"
      << "  --resume PATH      go on from a checkpoint up to --epochs in all; give the options\n"
-     << "                       of the first run (seed, batch size, schedule, ...)\n";
+     << "                       of the first run (seed, batch size, schedule, ...)\n"
+     << "  --distributed      train data-parallel with the other MPI processes of the job\n"
+     << "                       (mpirun -np R ...): --batch-size is the global batch, process 0\n"
+     << "                       prints and writes the files"
+#if !defined(CTNN_EXAMPLES_MPI)
+     << " (not in this build: no MPI)"
+#endif
+     << "\n";
   for (const ExtraFlag& x : extra) {
     std::string left = "  " + x.name + (x.value.empty() ? "" : " " + x.value);
     left.resize(std::max<std::size_t>(left.size() + 1, 21), ' ');
@@ -145,6 +158,16 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
       if (!x->set(v))
         fail("invalid value for " + x->name + (v ? std::string(": '") + v + "'" : std::string()));
       continue;
+    }
+    if (a == "--distributed") {
+#if defined(CTNN_EXAMPLES_MPI)
+      o.distributed = true;
+      continue;
+#else
+      fail(
+          "--distributed: this build has no MPI (apt-get install libopenmpi-dev openmpi-bin, "
+          "then configure and build again)");
+#endif
     }
     if (i + 1 >= argc) fail("unknown option or missing value: " + std::string(a));
     const char* v = argv[++i];
@@ -214,7 +237,51 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
       fail("unknown option: " + std::string(a));
   }
   if (o.warmup > 0 && o.schedule != "cosine") fail("--warmup applies to --schedule cosine");
+  if (o.distributed) {
+    try {
+      collective(o);
+    } catch (const std::exception& e) {
+      fail(std::string("--distributed: ") + e.what());
+    }
+  }
   return o;
+}
+
+#if defined(CTNN_EXAMPLES_MPI)
+ctnn::Collective* collective(const Options& o) {
+  if (!o.distributed) return nullptr;
+  // Made on first use and kept to the end of the program (MPI_Finalize last).
+  static ctnn::mpi::Environment environment;
+  static ctnn::mpi::Communicator world;
+  static const bool quiet = [] {
+    if (world.rank() != 0) std::cout.rdbuf(nullptr);  // only process 0 prints
+    return true;
+  }();
+  (void)quiet;
+  return &world;
+}
+#else
+ctnn::Collective* collective(const Options&) {
+  return nullptr;
+}
+#endif
+
+bool leader(const Options& o) {
+  const ctnn::Collective* c = collective(o);
+  return c == nullptr || c->rank() == 0;
+}
+
+void print_checksum(const Options& o, const char* name, std::span<const float> parameters) {
+  const ctnn::Collective* c = collective(o);
+  if (c == nullptr) return;
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the bytes of the parameters
+  for (float x : parameters) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    for (int i = 0; i < 4; ++i) h = (h ^ ((bits >> (8 * i)) & 0xffu)) * 1099511628211ull;
+  }
+  std::fprintf(stderr, "%s: process %zu of %zu: parameter checksum %016llx\n", name, c->rank(),
+               c->size(), static_cast<unsigned long long>(h));
 }
 
 const std::vector<std::string> fashion_classes = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
@@ -258,8 +325,11 @@ Training::Training(const Options& o, const char* name, const ctnn::data::Dataset
   std::cout << name << ": " << train.size() << " training, "
             << (o.validation_split > 0 ? std::to_string(validation_.size()) + " validation and "
                                        : std::string())
-            << test.size() << " test images, " << o.threads << " threads, batch " << o.batch_size
-            << ", " << (o.weight_decay > 0 ? "AdamW" : "Adam") << " lr " << o.lr << ", schedule "
+            << test.size() << " test images, "
+            << (o.distributed ? std::to_string(collective(o)->size()) + " processes x "
+                              : std::string())
+            << o.threads << " threads, batch " << o.batch_size << ", "
+            << (o.weight_decay > 0 ? "AdamW" : "Adam") << " lr " << o.lr << ", schedule "
             << o.schedule << ", seed " << o.seed << "\n";
 
   ctnn::FitOptions& fo = fit_options;
@@ -271,6 +341,7 @@ Training::Training(const Options& o, const char* name, const ctnn::data::Dataset
   fo.log = &std::cout;
   fo.clip_norm = o.clip_norm;
   fo.augmentation = o.augment;
+  fo.collective = collective(o);
   plateau_ = std::make_shared<ctnn::ReduceLROnPlateau>(o.lr, 0.5f, 2);
   if (o.schedule == "step")
     fo.schedule = ctnn::StepLR(o.lr, std::max<std::size_t>(1, o.epochs / 3), 0.1f);
@@ -342,7 +413,7 @@ void Training::resumed(ctnn::TrainingState& earlier) {
 }
 
 void Training::add_history(const ctnn::TrainingState& earlier) {
-  if (!o_.history.empty())
+  if (!o_.history.empty() && leader(o_))
     fit_options.on_epoch_end.push_back(ctnn::HistoryCsv(o_.history, earlier.history));
 }
 
@@ -368,7 +439,7 @@ void Training::report(const ctnn::Evaluation& e,
                       const std::vector<std::string>& class_names) const {
   std::cout << "confusion matrix of the test set (rows: true class, columns: predicted):\n";
   ctnn::print_confusion(std::cout, e, class_names);
-  if (!o_.confusion.empty())
+  if (!o_.confusion.empty() && leader(o_))
     ctnn::detail::write_text_atomically(o_.confusion, ctnn::confusion_csv(e, class_names));
   std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
 }

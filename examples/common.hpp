@@ -14,6 +14,7 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,8 @@ struct Options {
   std::size_t early_stopping = 0;
   std::string history, confusion;
   std::string checkpoint, resume;
+  // Data-parallel training over MPI (mpirun -np R ... --distributed).
+  bool distributed = false;
 };
 
 /// A flag that one example takes in addition to the common ones. `value` names its argument
@@ -67,6 +70,18 @@ std::string unwritable(const std::string& path);
 /// `data_dir` and `defaults` are as for usage().
 Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFlag>& extra = {},
               bool data_dir = true, const Options& defaults = {});
+
+/// With --distributed, the MPI processes this one trains with (MPI is initialised on first use;
+/// only process 0 writes to stdout from then on); otherwise nullptr.
+ctnn::Collective* collective(const Options& o);
+
+/// Whether this process writes the log and the files: always, but with --distributed only
+/// process 0.
+bool leader(const Options& o);
+
+/// With --distributed, prints "NAME: process R of N: parameter checksum X" on stderr: equal on
+/// every process when their parameters are bit-identical.
+void print_checksum(const Options& o, const char* name, std::span<const float> parameters);
 
 /// The ten Fashion-MNIST classes, in label order.
 extern const std::vector<std::string> fashion_classes;

@@ -39,12 +39,14 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name,
     t.resumed(earlier);
   }
   t.add_history(earlier);
-  if (!o.checkpoint.empty())  // last: the callbacks before it have seen the epoch
+  if (!o.checkpoint.empty() && leader(o))  // last: the callbacks before it have seen the epoch
     t.fit_options.on_epoch_end.push_back(
         ctnn::SaveCheckpoint(*net, t.optimizer, o.checkpoint, earlier, t.collector()));
   ctnn::fit(*net, t.optimizer, t.train(), t.fit_options, t.loss);
-  const ctnn::Evaluation e = ctnn::evaluate(*net, test, o.threads);
-  if (!o.save.empty()) {
+  const ctnn::Evaluation e =
+      ctnn::evaluate(*net, test, o.threads, 16, ctnn::SoftmaxCrossEntropy{}, collective(o));
+  print_checksum(o, name, net->parameters());
+  if (!o.save.empty() && leader(o)) {
     ctnn::save(*net, o.save);
     t.saved();
   }
