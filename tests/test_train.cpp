@@ -1,18 +1,19 @@
 #include <doctest/doctest.h>
-
-#include <ctnn/callbacks.hpp>
-#include <ctnn/ctnn.hpp>
-
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <ctnn/callbacks.hpp>
+#include <ctnn/ctnn.hpp>
 #include <fstream>
-#include <sstream>
 #include <limits>
+#include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "datasets.hpp"
 #include "reference.hpp"
 
 using namespace ctnn;
@@ -61,7 +62,8 @@ TEST_CASE("fit learns a separable problem and evaluate reports it consistently")
   CHECK(e.accuracy == doctest::Approx(reports.back().test_accuracy));
   std::size_t total = 0, right = 0;
   for (std::size_t a = 0; a < 4; ++a)
-    for (std::size_t b = 0; b < 4; ++b) total += e.confusion[a][b], right += a == b ? e.confusion[a][b] : 0;
+    for (std::size_t b = 0; b < 4; ++b)
+      total += e.confusion[a][b], right += a == b ? e.confusion[a][b] : 0;
   CHECK(total == test.size());
   CHECK(double(right) / total == doctest::Approx(e.accuracy));
 }
@@ -84,8 +86,8 @@ TEST_CASE("training is bit-identical for the same seed and thread count") {
   CHECK(a != c);
   // Without Dropout (whose masks depend on the thread), one and two threads differ only by float
   // reassociation of the summed gradients.
-  using Plain = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, ReLU,
-                           Dense<4>>;
+  using Plain =
+      Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, ReLU, Dense<4>>;
   const auto two = run(2, 7, static_cast<Plain*>(nullptr));
   const auto one = run(1, 7, static_cast<Plain*>(nullptr));
   CHECK(ctnn_test::max_abs_diff(two, one) < 1e-4f);
@@ -311,4 +313,40 @@ TEST_CASE("the confusion matrix names the classes it has names for and numbers t
   CHECK_THROWS_AS(ctnn::confusion_csv(e, {"a", "b", "c", "d", "e"}), ctnn::InvalidArgument);
   CHECK_THROWS_AS(ctnn::print_confusion(table, e, {"a", "b", "c", "d", "e"}),
                   ctnn::InvalidArgument);
+}
+
+namespace {
+// A group of one process: what distributed training does besides communicating (the shares,
+// the bucketed sums started during backward) must leave the result exactly as it was.
+struct SoloCollective : ctnn::Collective {
+  std::size_t rank() const override { return 0; }
+  std::size_t size() const override { return 1; }
+  void broadcast(float*, std::size_t) override {}
+  void allreduce_sum(float*, std::size_t) override {}
+  void allreduce_sum(double*, std::size_t) override {}
+};
+}  // namespace
+
+TEST_CASE("a trainer distributed over a group of one steps exactly as a plain trainer") {
+  using Net = ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<4, 3>, ctnn::BatchNorm,
+                               ctnn::ReLU, ctnn::Dropout<0.3f>, ctnn::Dense<3>>;
+  const auto data = ctnn_test::bands(96, 8);
+  std::vector<std::size_t> order(data.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  SoloCollective solo;
+  for (const std::size_t threads : {1, 2, 3})
+    for (const std::size_t bucket :
+         {std::size_t{0}, std::size_t{1}, std::size_t{50}, std::size_t{1} << 20}) {
+      INFO("threads ", threads, ", bucket ", bucket);
+      Net plain(5), spread(5);
+      ctnn::SGD a(0.05f, 0.9f), b(0.05f, 0.9f);
+      ctnn::Trainer<Net, ctnn::SGD> ta(plain, a, 24, threads, 2), tb(spread, b, 24, threads, 2);
+      tb.distribute(solo, bucket);
+      for (std::size_t s = 0; s < 4; ++s) {
+        ta.step(data, order.data() + 24 * s, 24, s);
+        tb.step(data, order.data() + 24 * s, 24, s);
+      }
+      CHECK(std::equal(plain.parameters().begin(), plain.parameters().end(),
+                       spread.parameters().begin()));
+    }
 }

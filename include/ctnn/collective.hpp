@@ -39,6 +39,9 @@ class Collective {
   }
   /// Waits for the operation started with `handle` (each handle once).
   virtual void wait(std::size_t /*handle*/) {}
+  /// Lets started operations advance (MPI progresses non-blocking collectives only inside MPI
+  /// calls): called between pieces of computation.
+  virtual void poll() {}
 };
 
 }  // namespace ctnn

@@ -460,6 +460,15 @@ class Sequential {
   /// parameters()). The input gradient is not computed.
   void backward(const float* in, const float* dout, float* grads, std::size_t batch,
                 Workspace<Sequential>& ws, bool training = true) const {
+    backward(in, dout, grads, batch, ws, training, [](std::size_t) {});
+  }
+
+  /// As above, and calls done(k) after each layer with parameters, k being the index of its
+  /// first one: the layers run last to first, so grads[k .. parameter_count) are then complete
+  /// (distributed training starts summing them across processes while the rest runs).
+  template <class Done>
+  void backward(const float* in, const float* dout, float* grads, std::size_t batch,
+                Workspace<Sequential>& ws, bool training, Done&& done) const {
     check_batch(batch, ws);
     if (ws.is_inference_only())
       throw InvalidArgument(
@@ -481,6 +490,7 @@ class Sequential {
       p.training = training;
       L::backward(p);
       g = din;
+      if constexpr (L::parameter_count > 0) done(parameter_offsets[I]);
     });
   }
 

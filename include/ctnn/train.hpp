@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -96,6 +97,11 @@ struct FitOptions {
   /// process 0 writes `log` and the progress line; callbacks run on every process with the
   /// same reports (the times are each process's own) and must decide alike.
   Collective* collective = nullptr;
+  /// With a collective: the gradient is summed across the processes in buckets of about this
+  /// many floats (whole layers), each started as soon as backward has completed it, so that the
+  /// communication overlaps the rest of backward (Trainer::distribute). 0: one sum after
+  /// backward.
+  std::size_t allreduce_bucket = std::size_t{1} << 18;
 };
 
 /// What fit() measured in one epoch.
@@ -266,6 +272,7 @@ class Trainer {
         loss_(std::move(loss)),
         grads_(Net::parameter_count) {
     if (max_batch == 0) throw InvalidArgument("Trainer: batch size must be at least 1");
+    ready_ = std::vector<std::atomic<std::size_t>>(pool_.size());
     loss_.check(N);
     const std::size_t per_thread = (max_batch + pool_.size() - 1) / pool_.size();
     try {
@@ -295,11 +302,36 @@ class Trainer {
   /// order in which the gradients are summed; the parameters stay identical on all processes.
   /// Every process must construct its trainer with the same threads, seed and max_batch.
   /// Throws what the collective throws.
-  void distribute(Collective& c) {
+  ///
+  /// The gradient is summed in buckets of about `bucket_floats` floats (whole top-level layers,
+  /// from the last layer on): each bucket's sum starts (start_allreduce_sum) as soon as every
+  /// thread's backward has passed its layers, and runs while backward goes on through the
+  /// layers before it. 0: one allreduce_sum after backward.
+  void distribute(Collective& c, std::size_t bucket_floats = std::size_t{1} << 18) {
     c.broadcast(net_.parameters().data(), Net::parameter_count);
     if constexpr (Net::state_count > 0) c.broadcast(net_.state().data(), Net::state_count);
     collective_ = &c;
+    buckets_.clear();
+    if (bucket_floats == 0) return;
+    // Whole layers, last layer first: a bucket closes once it holds bucket_floats (the first
+    // layer closes the last one).
+    constexpr auto offsets = []<std::size_t... I>(std::index_sequence<I...>) {
+      return std::array<std::size_t, sizeof...(I)>{Net::template parameter_offset<I>...};
+    }
+    (std::make_index_sequence<Net::layer_count>{});
+    std::size_t top = Net::parameter_count;  // the upper end of the bucket being filled
+    for (std::size_t i = Net::layer_count; i-- > 0;) {
+      const std::size_t lo = offsets[i];
+      if (top - lo >= bucket_floats || (i == 0 && top > lo)) {
+        buckets_.push_back({lo, top});
+        top = lo;
+      }
+    }
   }
+
+  /// Seconds spent waiting for the gradient sums across processes after backward (the part of
+  /// the communication that computation did not hide), over all steps so far.
+  double communication_wait_seconds() const noexcept { return wait_seconds_; }
 
   /// Gradient clipping by global norm (Pascanu et al. 2013), as PyTorch's clip_grad_norm_: when
   /// the L2 norm of the whole (batch-mean) gradient exceeds max_norm, the gradient is scaled by
@@ -348,6 +380,12 @@ class Trainer {
     const std::size_t first = T * (collective_ ? collective_->rank() : 0);
     const float scale = 1.0f / static_cast<float>(n);
     auto state = net_.state();
+    // Buckets of the gradient start their sum across processes during backward (distribute()).
+    const bool overlap = collective_ && !buckets_.empty();
+    if (overlap) {
+      for (auto& r : ready_) r.store(Net::parameter_count, std::memory_order_relaxed);
+      next_bucket_ = 0;
+    }
     pool_.run([&](std::size_t t) {
       Worker& w = workers_[t];
       auto [begin, end] = detail::share(n, first + t, G);
@@ -355,7 +393,10 @@ class Trainer {
       w.loss = 0;
       w.correct = 0;
       std::fill(w.grads.begin(), w.grads.end(), 0.0f);
-      if (m == 0) return;
+      if (m == 0) {
+        if (overlap) ready_[t].store(0, std::memory_order_release);
+        return;
+      }
       w.labels.resize(m);
       for (std::size_t s = 0; s < m; ++s) {
         const std::size_t idx = indices[begin + s];
@@ -381,8 +422,23 @@ class Trainer {
                                             scale);
         w.correct += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
       }
-      net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true);
+      if (!overlap) {
+        net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true);
+        return;
+      }
+      net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true,
+                    [&](std::size_t k) {
+                      ready_[t].store(k, std::memory_order_release);
+                      if (t == 0) start_buckets();  // the calling thread makes the MPI calls
+                    });
     });
+    if (overlap) {
+      start_buckets();  // the rest: every worker is done
+      const auto waiting = std::chrono::steady_clock::now();
+      for (const Bucket& b : buckets_) collective_->wait(b.handle);
+      wait_seconds_ +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting).count();
+    }
     Step r;
     for (std::size_t t = 0; t < T; ++t) {
       r.loss += workers_[t].loss;
@@ -398,7 +454,10 @@ class Trainer {
       throw TrainingDiverged(
           "the loss is not finite (the network's outputs overflowed); "
           "lower the learning rate");
-    reduce_gradients();
+    if (overlap)
+      check_gradients();
+    else
+      reduce_gradients();
     clip_gradients();
     if constexpr (Net::state_count > 0) {  // average the workers' running-statistics updates
       constexpr std::size_t S = Net::state_count;
@@ -439,9 +498,42 @@ class Trainer {
   /// Sums the threads' gradients into grads_ (thread 0's, plus thread 1's, ..., in that order
   /// for every parameter, so the result does not depend on how the work is split), on all
   /// threads, and throws TrainingDiverged when a sum is not finite.
+  /// Starts the sum across processes of every bucket, in order, that all workers' backward has
+  /// completed: the workers' gradients of the bucket are summed into grads_ (in worker order)
+  /// and handed to the collective. Then lets started sums advance.
+  void start_buckets() {
+    // Every worker has completed the gradient from `ready` on.
+    std::size_t ready = 0;
+    for (const auto& r : ready_) ready = std::max(ready, r.load(std::memory_order_acquire));
+    while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].lo >= ready) {
+      Bucket& b = buckets_[next_bucket_++];
+      std::copy(workers_[0].grads.begin() + b.lo, workers_[0].grads.begin() + b.hi,
+                grads_.begin() + b.lo);
+      for (std::size_t t = 1; t < workers_.size(); ++t)
+        for (std::size_t i = b.lo; i < b.hi; ++i) grads_[i] += workers_[t].grads[i];
+      b.handle = collective_->start_allreduce_sum(grads_.data() + b.lo, b.hi - b.lo);
+    }
+    collective_->poll();
+  }
+
+  /// Throws TrainingDiverged when a summed gradient is not finite.
+  void check_gradients() {
+    const std::size_t bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
+      return lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
+    });
+    if (bad != grads_.size()) throw_bad_gradient(bad);
+  }
+
+  [[noreturn]] void throw_bad_gradient(std::size_t bad) const {
+    throw TrainingDiverged("the gradient of " + Net::parameter_owner(bad) + " is " +
+                           detail::describe_value(grads_[bad]) +
+                           " (the parameters were left as they were before this batch); "
+                           "lower the learning rate or check the loss");
+  }
+
   void reduce_gradients() {
     const std::size_t T = pool_.size();
-    std::size_t bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
+    const std::size_t bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
       std::copy(workers_[0].grads.begin() + lo, workers_[0].grads.begin() + hi,
                 grads_.begin() + lo);
       for (std::size_t t = 1; t < T; ++t)
@@ -449,16 +541,13 @@ class Trainer {
       return collective_ ? hi : lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
     });
     if (collective_) {  // the sum over the processes, then the check, the same everywhere
+      const auto waiting = std::chrono::steady_clock::now();
       collective_->allreduce_sum(grads_.data(), grads_.size());
-      bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
-        return lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
-      });
+      wait_seconds_ +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting).count();
+      return check_gradients();
     }
-    if (bad != grads_.size())
-      throw TrainingDiverged("the gradient of " + Net::parameter_owner(bad) + " is " +
-                             detail::describe_value(grads_[bad]) +
-                             " (the parameters were left as they were before this batch); "
-                             "lower the learning rate or check the loss");
+    if (bad != grads_.size()) throw_bad_gradient(bad);
   }
 
   /// Computes the global L2 norm of grads_ (per-range sums in double, added in thread order)
@@ -532,6 +621,13 @@ class Trainer {
   double grad_norm_ = 0.0;
   data::Augmentation augmentation_;
   Collective* collective_ = nullptr;
+  struct Bucket {
+    std::size_t lo = 0, hi = 0, handle = 0;
+  };
+  std::vector<Bucket> buckets_;  // last layers first
+  std::size_t next_bucket_ = 0;
+  std::vector<std::atomic<std::size_t>> ready_;  // per worker: its backward is done from here on
+  double wait_seconds_ = 0;
   std::vector<Worker> workers_;
   aligned_vector<float> grads_;
 };
@@ -570,7 +666,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
                                         loss_function);
   trainer.clip_gradient_norm(options.clip_norm);
   trainer.augment(options.augmentation);
-  if (options.collective) trainer.distribute(*options.collective);
+  if (options.collective) trainer.distribute(*options.collective, options.allreduce_bucket);
   const bool leader = !options.collective || options.collective->rank() == 0;
   std::vector<std::size_t> order(train.size());
   std::vector<EpochReport> reports;

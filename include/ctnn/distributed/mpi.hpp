@@ -123,6 +123,16 @@ class Communicator final : public Collective {
     return handle;
   }
 
+  void poll() override {
+    for (Pending& p : pending_) {
+      if (p.requests.empty()) continue;
+      int flag = 0;
+      check(MPI_Testall(static_cast<int>(p.requests.size()), p.requests.data(), &flag,
+                        MPI_STATUSES_IGNORE),
+            "MPI_Testall");
+    }
+  }
+
   void wait(std::size_t handle) override {
     if (handle >= pending_.size()) throw InvalidArgument("Communicator::wait: unknown handle");
     const Guard g(*this, "allreduce");
