@@ -114,6 +114,9 @@ struct EpochReport {
   double seconds = 0;            ///< training time of the epoch (without evaluation)
   double images_per_second = 0;  ///< training samples per second
   double learning_rate = 0;      ///< the optimizer's rate at the epoch's last step
+  /// Distributed training: seconds this process waited, after its backward, for the gradient
+  /// sums across processes (the communication its computation did not hide); 0 otherwise.
+  double communication_seconds = 0;
 };
 
 /// Result of evaluate(): mean loss, accuracy and the confusion matrix
@@ -687,6 +690,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     std::size_t right = 0, seen = 0;
     bool stop = false;
     const auto start = std::chrono::steady_clock::now();
+    const double waited_before = trainer.communication_wait_seconds();
     for (std::size_t bi = 0; bi < batches && !stop; ++bi) {
       const std::size_t b0 = bi * B, bn = std::min(B, train.size() - b0);
       typename Trainer<Net, Optimizer, Loss>::Step st;
@@ -738,6 +742,7 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     r.loss = loss_sum / static_cast<double>(seen);
     r.train_accuracy = static_cast<double>(right) / static_cast<double>(seen);
     r.images_per_second = static_cast<double>(seen) / r.seconds;
+    r.communication_seconds = trainer.communication_wait_seconds() - waited_before;
     if constexpr (requires { double(optimizer.learning_rate); })
       r.learning_rate = double(optimizer.learning_rate);
     if (options.test) {
@@ -753,7 +758,11 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       if (options.test)
         line << "  test loss " << r.test_loss << "  test accuracy " << r.test_accuracy;
       line << "  " << std::setprecision(0) << r.images_per_second << " images/s  "
-           << std::setprecision(1) << r.seconds << " s\n";
+           << std::setprecision(1) << r.seconds << " s";
+      if (options.collective)
+        line << " (" << std::setprecision(2) << r.communication_seconds
+             << " s waiting for the other processes)";
+      line << "\n";
       *options.log << line.str() << std::flush;
     }
     reports.push_back(r);
