@@ -90,7 +90,10 @@ void usage(const char* prog, const char* what, std::ostream& os,
 #if !defined(CTNN_EXAMPLES_MPI)
      << " (not in this build: no MPI)"
 #endif
-     << "\n";
+     << "\n"
+     << "  --allreduce-bucket N  with --distributed: sum the gradient across the processes in\n"
+     << "                       buckets of about N floats, started during backward; 0: one\n"
+     << "                       sum after backward (default " << d.allreduce_bucket << ")\n";
   for (const ExtraFlag& x : extra) {
     std::string left = "  " + x.name + (x.value.empty() ? "" : " " + x.value);
     left.resize(std::max<std::size_t>(left.size() + 1, 21), ' ');
@@ -218,6 +221,8 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
         fail("invalid value for --clip-norm: '" + std::string(v) + "' (> 0)");
     } else if (a == "--validation-split") {
       o.validation_split = real(a, v, 0.0, 1.0, false);
+    } else if (a == "--allreduce-bucket") {
+      o.allreduce_bucket = number(a, v, true);
     } else if (a == "--early-stopping") {
       o.early_stopping = number(a, v, false);
     } else if (a == "--augment") {
@@ -342,6 +347,7 @@ Training::Training(const Options& o, const char* name, const ctnn::data::Dataset
   fo.clip_norm = o.clip_norm;
   fo.augmentation = o.augment;
   fo.collective = collective(o);
+  fo.allreduce_bucket = o.allreduce_bucket;
   plateau_ = std::make_shared<ctnn::ReduceLROnPlateau>(o.lr, 0.5f, 2);
   if (o.schedule == "step")
     fo.schedule = ctnn::StepLR(o.lr, std::max<std::size_t>(1, o.epochs / 3), 0.1f);

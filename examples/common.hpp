@@ -42,6 +42,7 @@ struct Options {
   std::string checkpoint, resume;
   // Data-parallel training over MPI (mpirun -np R ... --distributed).
   bool distributed = false;
+  std::size_t allreduce_bucket = std::size_t{1} << 18;  // floats; 0: one sum after backward
 };
 
 /// A flag that one example takes in addition to the common ones. `value` names its argument

@@ -39,8 +39,9 @@ class Collective {
   }
   /// Waits for the operation started with `handle` (each handle once).
   virtual void wait(std::size_t /*handle*/) {}
-  /// Lets started operations advance (MPI progresses non-blocking collectives only inside MPI
-  /// calls): called between pieces of computation.
+  /// Lets started operations advance, for an implementation that progresses them only inside
+  /// its own calls (as MPI's non-blocking collectives do); the trainer calls it between layers
+  /// of backward. ctnn::mpi::Communicator runs them on a thread of its own and needs none.
   virtual void poll() {}
 };
 

@@ -9,8 +9,8 @@
 //   ctnn::mpi::Communicator world;               // MPI_COMM_WORLD
 //   options.collective = &world;                 // fit() and evaluate() are now distributed
 //
-// and run with `mpirun -np R program ...`. MPI calls are made by the thread that calls fit() or
-// evaluate() only (MPI_THREAD_FUNNELED).
+// and run with `mpirun -np R program ...`. The Communicator makes every MPI call from a thread of
+// its own (MPI_THREAD_SERIALIZED), so that gradient sums run while backward computes.
 #pragma once
 
 #include <mpi.h>
@@ -23,6 +23,9 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,9 +36,9 @@
 
 namespace ctnn::mpi {
 
-/// Initialises MPI for the program's life (MPI_Init_thread asking for MPI_THREAD_FUNNELED) and
+/// Initialises MPI for the program's life (MPI_Init_thread asking for MPI_THREAD_SERIALIZED) and
 /// finalises it on destruction. Throws ctnn::Error when MPI cannot be initialised or gives less
-/// than MPI_THREAD_FUNNELED. One per program, before any Communicator.
+/// than MPI_THREAD_SERIALIZED. One per program, before any Communicator.
 class Environment {
  public:
   Environment(int& argc, char**& argv) { init(&argc, &argv); }
@@ -48,21 +51,30 @@ class Environment {
  private:
   static void init(int* argc, char*** argv) {
     int provided = 0;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
       throw Error("MPI: MPI_Init_thread failed");
-    if (provided < MPI_THREAD_FUNNELED) {
+    if (provided < MPI_THREAD_SERIALIZED) {
       MPI_Finalize();
       throw Error("MPI: the library does not allow threads in an MPI process (it provides " +
-                  std::to_string(provided) + ", less than MPI_THREAD_FUNNELED)");
+                  std::to_string(provided) + ", less than MPI_THREAD_SERIALIZED)");
     }
   }
 };
 
-/// A Collective over an MPI communicator (MPI_COMM_WORLD by default). Every operation is bounded
-/// by a time limit: when one does not complete within `timeout_seconds` (a process died, the
-/// network broke), the process prints "ctnn: rank R: ... no answer ..." on stderr and aborts the
-/// whole job (MPI_Abort, exit status 1), rather than waiting for ever. Errors MPI reports are
-/// thrown as ctnn::Error naming the operation.
+/// A Collective over an MPI communicator (MPI_COMM_WORLD by default).
+///
+/// Every MPI call is made, in the order the operations were asked for, by a communication thread
+/// of the communicator's own: an all-reduce started with start_allreduce_sum() runs there, with
+/// MPI's blocking (and best tuned) algorithm, while the calling thread goes on computing; the
+/// blocking operations queue behind the started ones and wait. (Non-blocking MPI collectives
+/// would advance only inside MPI calls of the computing thread.) Hence Environment asks for
+/// MPI_THREAD_SERIALIZED.
+///
+/// Every wait is bounded by a time limit: when an operation does not complete within
+/// `timeout_seconds` (a process died, the network broke), the process prints "ctnn: rank R of
+/// N: no answer ..." on stderr and aborts the whole job (MPI_Abort, exit status 1), rather than
+/// waiting for ever. Errors MPI reports are thrown as ctnn::Error naming the operation, by the
+/// wait that follows them.
 class Communicator final : public Collective {
  public:
   explicit Communicator(MPI_Comm comm = MPI_COMM_WORLD, double timeout_seconds = 20.0)
@@ -74,6 +86,7 @@ class Communicator final : public Collective {
     rank_ = static_cast<std::size_t>(r);
     size_ = static_cast<std::size_t>(s);
     watchdog_ = std::thread([this] { watch(); });
+    worker_ = std::thread([this] { work(); });
   }
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
@@ -83,6 +96,8 @@ class Communicator final : public Collective {
       stop_ = true;
     }
     wake_.notify_all();
+    queued_.notify_all();
+    worker_.join();  // after the operations already queued
     watchdog_.join();
   }
 
@@ -91,61 +106,36 @@ class Communicator final : public Collective {
   MPI_Comm comm() const { return comm_; }
 
   void broadcast(float* data, std::size_t n) override {
-    const Guard g(*this, "broadcast");
-    for (std::size_t at = 0; at < n; at += chunk)
-      check(MPI_Bcast(data + at, count(n - at), MPI_FLOAT, 0, comm_), "MPI_Bcast");
+    wait_for(enqueue([this, data, n] {
+               for (std::size_t at = 0; at < n; at += chunk)
+                 check(MPI_Bcast(data + at, count(n - at), MPI_FLOAT, 0, comm_), "MPI_Bcast");
+             }),
+             "broadcast");
   }
 
   void allreduce_sum(float* data, std::size_t n) override {
-    const Guard g(*this, "allreduce");
-    for (std::size_t at = 0; at < n; at += chunk)
-      check(MPI_Allreduce(MPI_IN_PLACE, data + at, count(n - at), MPI_FLOAT, MPI_SUM, comm_),
-            "MPI_Allreduce");
+    wait_for(start_allreduce_sum(data, n), "allreduce");
   }
 
   void allreduce_sum(double* data, std::size_t n) override {
-    const Guard g(*this, "allreduce");
-    for (std::size_t at = 0; at < n; at += chunk)
-      check(MPI_Allreduce(MPI_IN_PLACE, data + at, count(n - at), MPI_DOUBLE, MPI_SUM, comm_),
-            "MPI_Allreduce");
+    wait_for(
+        enqueue([this, data, n] {
+          for (std::size_t at = 0; at < n; at += chunk)
+            check(MPI_Allreduce(MPI_IN_PLACE, data + at, count(n - at), MPI_DOUBLE, MPI_SUM, comm_),
+                  "MPI_Allreduce");
+        }),
+        "allreduce");
   }
 
   std::size_t start_allreduce_sum(float* data, std::size_t n) override {
-    const std::size_t handle = pending_.size();
-    Pending p;
-    for (std::size_t at = 0; at < n; at += chunk) {
-      MPI_Request r = MPI_REQUEST_NULL;
-      check(MPI_Iallreduce(MPI_IN_PLACE, data + at, count(n - at), MPI_FLOAT, MPI_SUM, comm_, &r),
-            "MPI_Iallreduce");
-      p.requests.push_back(r);
-    }
-    pending_.push_back(std::move(p));
-    return handle;
+    return enqueue([this, data, n] {
+      for (std::size_t at = 0; at < n; at += chunk)
+        check(MPI_Allreduce(MPI_IN_PLACE, data + at, count(n - at), MPI_FLOAT, MPI_SUM, comm_),
+              "MPI_Allreduce");
+    });
   }
 
-  void poll() override {
-    for (Pending& p : pending_) {
-      if (p.requests.empty()) continue;
-      int flag = 0;
-      check(MPI_Testall(static_cast<int>(p.requests.size()), p.requests.data(), &flag,
-                        MPI_STATUSES_IGNORE),
-            "MPI_Testall");
-    }
-  }
-
-  void wait(std::size_t handle) override {
-    if (handle >= pending_.size()) throw InvalidArgument("Communicator::wait: unknown handle");
-    const Guard g(*this, "allreduce");
-    auto& requests = pending_[handle].requests;
-    if (!requests.empty())
-      check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE),
-            "MPI_Waitall");
-    requests.clear();
-    // Handles are reused once all are complete.
-    if (std::all_of(pending_.begin(), pending_.end(),
-                    [](const Pending& q) { return q.requests.empty(); }))
-      pending_.clear();
-  }
+  void wait(std::size_t handle) override { wait_for(handle, "allreduce"); }
 
  private:
   /// Counts are ints in MPI: larger arrays go in chunks of 2^30 elements.
@@ -161,21 +151,54 @@ class Communicator final : public Collective {
                 std::string(text, static_cast<std::size_t>(length)));
   }
 
-  /// Marks an operation in progress for the watchdog.
-  struct Guard {
-    Communicator& c;
-    Guard(Communicator& comm, const char* what) : c(comm) {
-      std::lock_guard<std::mutex> lock(c.mutex_);
-      c.what_ = what;
-      c.started_ = std::chrono::steady_clock::now();
-      c.busy_ = true;
-      c.wake_.notify_all();
+  /// Queues an operation for the communication thread; returns its number.
+  std::size_t enqueue(std::function<void()> op) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(std::move(op));
+    queued_.notify_all();
+    return queued_count_++;
+  }
+
+  /// Waits until operation `handle` (and all before it) is done, under the watchdog; rethrows
+  /// the first error of the operations done so far.
+  void wait_for(std::size_t handle, const char* what) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (handle >= queued_count_) throw InvalidArgument("Communicator::wait: unknown handle");
+    if (done_count_ <= handle) {
+      what_ = what;
+      started_ = std::chrono::steady_clock::now();
+      busy_ = true;
+      wake_.notify_all();
+      finished_.wait(lock, [&] { return done_count_ > handle || error_; });
+      busy_ = false;
     }
-    ~Guard() {
-      std::lock_guard<std::mutex> lock(c.mutex_);
-      c.busy_ = false;
+    if (error_) {
+      std::exception_ptr e = error_;
+      error_ = nullptr;
+      std::rethrow_exception(e);
     }
-  };
+  }
+
+  void work() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      queued_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping, nothing left
+      std::function<void()> op = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      std::exception_ptr failed;
+      try {
+        op();
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      lock.lock();
+      if (failed && !error_) error_ = failed;
+      ++done_count_;
+      finished_.notify_all();
+    }
+  }
 
   void watch() {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -201,20 +224,18 @@ class Communicator final : public Collective {
     }
   }
 
-  struct Pending {
-    std::vector<MPI_Request> requests;
-  };
-
   MPI_Comm comm_;
   double timeout_;
   std::size_t rank_ = 0, size_ = 1;
-  std::vector<Pending> pending_;
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_, queued_, finished_;
+  std::deque<std::function<void()>> jobs_;
+  std::size_t queued_count_ = 0, done_count_ = 0;
+  std::exception_ptr error_;
   bool busy_ = false, stop_ = false;
   const char* what_ = "";
   std::chrono::steady_clock::time_point started_;
-  std::thread watchdog_;
+  std::thread watchdog_, worker_;
 };
 
 }  // namespace ctnn::mpi
