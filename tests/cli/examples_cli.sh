@@ -45,6 +45,12 @@ expect 2 "invalid value for --lr: 'inf'" "$cnn" "${data[@]}" --lr inf
 expect 2 "invalid value for --lr: 'nan'" "$cnn" "${data[@]}" --lr nan
 expect 2 "invalid value for --lr: '1e60'" "$cnn" "${data[@]}" --lr 1e60
 expect 2 "invalid value for --seed: '-1'" "$cnn" "${data[@]}" --seed -1
+expect 2 "invalid value for --allreduce-bucket: '-1'" "$cnn" "${data[@]}" --allreduce-bucket -1
+expect 2 "invalid value for --augment" "$cnn" "${data[@]}" --augment shift,none
+# The ResNet's defaults are its recipe, and --help says so.
+expect 0 "training epochs (default 30)" "$bin/fashion_mnist_resnet" --help
+expect 0 "(default shift,hflip)" "$bin/fashion_mnist_resnet" --help
+expect 0 "training epochs (default 5)" "$cnn" --help
 expect 2 "invalid value for --seed: '18446744073709551616'" "$cnn" "${data[@]}" --seed 18446744073709551616
 expect 0 "seed 18446744073709551615" "$cnn" "${data[@]}" --epochs 0 --seed 18446744073709551615
 expect 0 "seed 9223372036854775808" "$cnn" "${data[@]}" --epochs 0 --seed 9223372036854775808
