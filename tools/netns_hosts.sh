@@ -25,9 +25,7 @@
 set -euo pipefail
 
 readonly PROG=${0##*/}
-HERE=${BASH_SOURCE[0]%/*}
-[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.  # invoked without a directory
-HERE=$(cd "$HERE" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly NS_PREFIX=ctnn-h            # host namespaces: ctnn-h0, ctnn-h1, ...
 readonly NS_SWITCH=ctnn-sw           # the namespace holding the bridge

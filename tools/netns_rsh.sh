@@ -15,9 +15,7 @@
 set -euo pipefail
 
 readonly PROG=${0##*/}
-HERE=${BASH_SOURCE[0]%/*}
-[[ $HERE != "${BASH_SOURCE[0]}" ]] || HERE=.  # invoked without a directory
-HERE=$(cd "$HERE" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 
 die() {

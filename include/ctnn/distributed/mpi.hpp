@@ -107,8 +107,9 @@ class Communicator final : public Collective {
 
   void broadcast(float* data, std::size_t n) override {
     wait_for(enqueue([this, data, n] {
-               for (std::size_t at = 0; at < n; at += chunk)
-                 check(MPI_Bcast(data + at, count(n - at), MPI_FLOAT, 0, comm_), "MPI_Bcast");
+               in_chunks(data, n, [&](float* d, int c) {
+                 check(MPI_Bcast(d, c, MPI_FLOAT, 0, comm_), "MPI_Bcast");
+               });
              }),
              "broadcast");
   }
@@ -118,29 +119,31 @@ class Communicator final : public Collective {
   }
 
   void allreduce_sum(double* data, std::size_t n) override {
-    wait_for(
-        enqueue([this, data, n] {
-          for (std::size_t at = 0; at < n; at += chunk)
-            check(MPI_Allreduce(MPI_IN_PLACE, data + at, count(n - at), MPI_DOUBLE, MPI_SUM, comm_),
-                  "MPI_Allreduce");
-        }),
-        "allreduce");
+    wait_for(enqueue([this, data, n] { sum(data, n, MPI_DOUBLE); }), "allreduce");
   }
 
   std::size_t start_allreduce_sum(float* data, std::size_t n) override {
-    return enqueue([this, data, n] {
-      for (std::size_t at = 0; at < n; at += chunk)
-        check(MPI_Allreduce(MPI_IN_PLACE, data + at, count(n - at), MPI_FLOAT, MPI_SUM, comm_),
-              "MPI_Allreduce");
-    });
+    return enqueue([this, data, n] { sum(data, n, MPI_FLOAT); });
   }
 
   void wait(std::size_t handle) override { wait_for(handle, "allreduce"); }
 
  private:
-  /// Counts are ints in MPI: larger arrays go in chunks of 2^30 elements.
-  static constexpr std::size_t chunk = std::size_t{1} << 30;
-  static int count(std::size_t left) { return static_cast<int>(std::min(left, chunk)); }
+  /// Counts are ints in MPI: f(pointer, count) for each chunk of at most 2^30 elements.
+  template <class T, class F>
+  static void in_chunks(T* data, std::size_t n, F f) {
+    constexpr std::size_t chunk = std::size_t{1} << 30;
+    for (std::size_t at = 0; at < n; at += chunk)
+      f(data + at, static_cast<int>(std::min(n - at, chunk)));
+  }
+
+  /// MPI_Allreduce(MPI_SUM) in place (on the communication thread).
+  template <class T>
+  void sum(T* data, std::size_t n, MPI_Datatype type) {
+    in_chunks(data, n, [&](T* d, int c) {
+      check(MPI_Allreduce(MPI_IN_PLACE, d, c, type, MPI_SUM, comm_), "MPI_Allreduce");
+    });
+  }
 
   void check(int rc, const char* what) const {
     if (rc == MPI_SUCCESS) return;
