@@ -4,14 +4,18 @@
 // same parameters, bit for bit.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
 #include <ctnn/distributed/mpi.hpp>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "../datasets.hpp"
@@ -160,6 +164,51 @@ TEST_CASE("distributed fit and evaluate equal one process with as many threads")
   CHECK(spread.accuracy == whole.accuracy);
   CHECK(spread.loss == doctest::Approx(whole.loss).epsilon(1e-12));
   CHECK(spread.confusion == whole.confusion);
+}
+
+TEST_CASE("a distributed run resumed from process 0's checkpoint goes on as if never stopped") {
+  const auto train = ctnn_test::bands(80, 9), test = ctnn_test::bands(30, 10);
+  FitOptions o;
+  o.epochs = 3;
+  o.batch_size = 8;
+  o.seed = 6;
+  o.threads = 1;
+  o.test = &test;
+  o.progress = false;
+  o.collective = world;
+  o.augmentation.shift = 1;
+
+  Net straight(2);
+  Adam a(0.01f);
+  fit(straight, a, train, o);
+
+  // Process 0 names the file (its process id, exact in a float) and alone writes it.
+  float id = world->rank() == 0 ? static_cast<float>(::getpid()) : 0.0f;
+  world->broadcast(&id, 1);
+  const std::string path = "/tmp/ctnn-mpi-test-" + std::to_string(static_cast<long>(id)) + ".ckpt";
+  Net first(2);
+  Adam b(0.01f);
+  FitOptions two = o;
+  two.epochs = 2;
+  if (world->rank() == 0)
+    two.on_epoch_end.push_back(
+        SaveCheckpoint(first, b, path, TrainingState{o.seed, o.batch_size, 1, {}, {}}));
+  fit(first, b, train, two);
+  double written = 0;  // every process past fit(): the file is complete
+  world->allreduce_sum(&written, 1);
+
+  Net resumed(99);  // replaced by the checkpoint's parameters
+  Adam c(0.01f);
+  load_checkpoint(path, resumed, c);
+  FitOptions rest = o;
+  rest.epochs = 1;
+  fit(resumed, c, train, rest);
+  world->allreduce_sum(&written, 1);  // everyone has read it
+  if (world->rank() == 0) std::remove(path.c_str());
+
+  CHECK(std::equal(resumed.parameters().begin(), resumed.parameters().end(),
+                   straight.parameters().begin()));
+  CHECK(same_on_all(checksum(resumed.parameters())));
 }
 
 int main(int argc, char** argv) {
