@@ -437,10 +437,9 @@ class Trainer {
     });
     if (overlap) {
       start_buckets();  // the rest: every worker is done
-      const auto waiting = std::chrono::steady_clock::now();
-      for (const Bucket& b : buckets_) collective_->wait(b.handle);
-      wait_seconds_ +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting).count();
+      timed_wait([&] {
+        for (const Bucket& b : buckets_) collective_->wait(b.handle);
+      });
     }
     Step r;
     for (std::size_t t = 0; t < T; ++t) {
@@ -498,22 +497,33 @@ class Trainer {
     return *std::min_element(found.begin(), found.end());
   }
 
-  /// Sums the threads' gradients into grads_ (thread 0's, plus thread 1's, ..., in that order
-  /// for every parameter, so the result does not depend on how the work is split), on all
-  /// threads, and throws TrainingDiverged when a sum is not finite.
+  /// grads_[lo, hi) = thread 0's gradient, plus thread 1's, ..., in that order for every
+  /// parameter, so that the result does not depend on how the work is split.
+  void sum_workers(std::size_t lo, std::size_t hi) {
+    std::copy(workers_[0].grads.begin() + lo, workers_[0].grads.begin() + hi, grads_.begin() + lo);
+    for (std::size_t t = 1; t < workers_.size(); ++t)
+      for (std::size_t i = lo; i < hi; ++i) grads_[i] += workers_[t].grads[i];
+  }
+
+  /// Runs f(), a wait for the other processes, adding its time to wait_seconds_.
+  template <class F>
+  void timed_wait(F f) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    wait_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
   /// Starts the sum across processes of every bucket, in order, that all workers' backward has
-  /// completed: the workers' gradients of the bucket are summed into grads_ (in worker order)
-  /// and handed to the collective. Then lets started sums advance.
+  /// completed: the workers' gradients of the bucket are summed into grads_ and handed to the
+  /// collective. Then lets started sums advance.
   void start_buckets() {
     // Every worker has completed the gradient from `ready` on.
     std::size_t ready = 0;
     for (const auto& r : ready_) ready = std::max(ready, r.load(std::memory_order_acquire));
     while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].lo >= ready) {
       Bucket& b = buckets_[next_bucket_++];
-      std::copy(workers_[0].grads.begin() + b.lo, workers_[0].grads.begin() + b.hi,
-                grads_.begin() + b.lo);
-      for (std::size_t t = 1; t < workers_.size(); ++t)
-        for (std::size_t i = b.lo; i < b.hi; ++i) grads_[i] += workers_[t].grads[i];
+      sum_workers(b.lo, b.hi);
       b.handle = collective_->start_allreduce_sum(grads_.data() + b.lo, b.hi - b.lo);
     }
     collective_->poll();
@@ -534,20 +544,16 @@ class Trainer {
                            "lower the learning rate or check the loss");
   }
 
+  /// Sums the threads' gradients into grads_ (sum_workers, on all threads), then across the
+  /// processes when distributed, and throws TrainingDiverged when a sum is not finite (checked
+  /// in the same pass in one process; after the sum across processes, the same everywhere).
   void reduce_gradients() {
-    const std::size_t T = pool_.size();
     const std::size_t bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
-      std::copy(workers_[0].grads.begin() + lo, workers_[0].grads.begin() + hi,
-                grads_.begin() + lo);
-      for (std::size_t t = 1; t < T; ++t)
-        for (std::size_t i = lo; i < hi; ++i) grads_[i] += workers_[t].grads[i];
+      sum_workers(lo, hi);
       return collective_ ? hi : lo + detail::first_non_finite(grads_.data() + lo, hi - lo);
     });
-    if (collective_) {  // the sum over the processes, then the check, the same everywhere
-      const auto waiting = std::chrono::steady_clock::now();
-      collective_->allreduce_sum(grads_.data(), grads_.size());
-      wait_seconds_ +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting).count();
+    if (collective_) {
+      timed_wait([&] { collective_->allreduce_sum(grads_.data(), grads_.size()); });
       return check_gradients();
     }
     if (bad != grads_.size()) throw_bad_gradient(bad);

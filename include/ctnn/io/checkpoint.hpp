@@ -11,10 +11,10 @@
 // never stopping. The byte layout is in docs/model-format.md ("Checkpoints").
 #pragma once
 
-#include <cmath>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
+#include <cstring>
 #include <map>
 #include <string>
 #include <utility>
