@@ -4,6 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <ctnn/data/dataset.hpp>
+#include <ctnn/data/stream.hpp>
+#include <ctnn/error.hpp>
+#include <algorithm>
+#include <vector>
 #include <ctnn/random.hpp>
 
 #include "reference.hpp"
@@ -26,5 +30,36 @@ inline ctnn::data::Dataset bands(std::size_t n, std::uint32_t seed) {
   }
   return d;
 }
+
+/// A SampleStream over a Dataset that records which samples were read, in order.
+class MemoryStream final : public ctnn::data::SampleStream {
+ public:
+  explicit MemoryStream(const ctnn::data::Dataset& d) : d_(d) {}
+  std::size_t size() const override { return d_.size(); }
+  std::size_t sample_size() const override { return d_.sample_size; }
+  std::size_t classes() const override { return d_.classes; }
+  std::int32_t label(std::size_t i) const override { return d_.labels[i]; }
+  void start(std::vector<std::size_t> indices) override {
+    plan_ = std::move(indices);
+    next_ = 0;
+    ++starts;
+  }
+  void read(std::size_t n, float* inputs, std::int32_t* labels) override {
+    if (plan_.size() - next_ < n) throw ctnn::InvalidArgument("MemoryStream: read past the plan");
+    for (std::size_t i = 0; i < n; ++i, ++next_) {
+      const std::size_t k = plan_[next_];
+      std::copy_n(d_.sample(k), d_.sample_size, inputs + i * d_.sample_size);
+      labels[i] = d_.labels[k];
+      read_indices.push_back(k);
+    }
+  }
+  std::vector<std::size_t> read_indices;  ///< every sample read, in order
+  std::size_t starts = 0;                 ///< start() calls
+
+ private:
+  const ctnn::data::Dataset& d_;
+  std::vector<std::size_t> plan_;
+  std::size_t next_ = 0;
+};
 
 }  // namespace ctnn_test

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -33,6 +34,7 @@
 #include "collective.hpp"
 #include "data/augment.hpp"
 #include "data/dataset.hpp"
+#include "data/stream.hpp"
 #include "error.hpp"
 #include "loss.hpp"
 #include "network.hpp"
@@ -71,6 +73,9 @@ struct FitOptions {
   bool shuffle = true;
   /// Evaluated after every epoch when non-null (test accuracy in the report).
   const data::Dataset* test = nullptr;
+  /// A test set read as a stream (data::SampleStream, e.g. data::ImageFileStream), evaluated
+  /// like `test`; at most one of the two.
+  data::SampleStream* test_stream = nullptr;
   /// Per-epoch lines go here (nullptr: silent).
   std::ostream* log = nullptr;
   /// The learning rate of every step (e.g. CosineLR, see optim/schedule.hpp), set on the
@@ -167,6 +172,31 @@ void check_dataset(const data::Dataset& d, const char* what) {
                             std::to_string(Net::output_shape::size) + " outputs");
 }
 
+template <class Net>
+void check_stream(const data::SampleStream& d, const char* what) {
+  if (d.sample_size() != Net::input_shape::size)
+    throw InvalidArgument(std::string(what) + ": samples have " + std::to_string(d.sample_size()) +
+                          " floats, the network's input " + Net::input_shape::name() + " needs " +
+                          std::to_string(Net::input_shape::size));
+  if (d.size() == 0) throw InvalidArgument(std::string(what) + ": the data set is empty");
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (d.label(i) < 0 || static_cast<std::size_t>(d.label(i)) >= Net::output_shape::size)
+      throw InvalidArgument(std::string(what) + ": label " + std::to_string(d.label(i)) +
+                            " of sample " + std::to_string(i) + " is outside the network's " +
+                            std::to_string(Net::output_shape::size) + " outputs");
+}
+
+/// Throws InvalidArgument naming the sample when one of the n samples of `inputs` (read from a
+/// stream, the `first`-th of the batch on) holds a NaN or an infinity.
+inline void check_finite_samples(const float* inputs, std::size_t n, std::size_t sample_size,
+                                 std::size_t first, const char* what) {
+  if (const std::size_t i = first_non_finite(inputs, n * sample_size); i != n * sample_size)
+    throw InvalidArgument(std::string(what) + ": sample " + std::to_string(first + i / sample_size) +
+                          " of the batch read from the stream holds " + describe_value(inputs[i]) +
+                          " at element " + std::to_string(i % sample_size) +
+                          "; inputs must be finite numbers");
+}
+
 inline std::size_t argmax(const float* x, std::size_t n) {
   return static_cast<std::size_t>(std::max_element(x, x + n) - x);
 }
@@ -175,6 +205,38 @@ inline std::size_t argmax(const float* x, std::size_t n) {
 inline std::pair<std::size_t, std::size_t> share(std::size_t n, std::size_t t,
                                                  std::size_t threads) {
   return {n * t / threads, n * (t + 1) / threads};
+}
+
+/// The Evaluation of per-thread loss sums and confusion matrices (thread t's row a is
+/// confusion[t * N + a]), summed over the threads and, with a collective, over the processes;
+/// `size` samples in all.
+inline Evaluation combine_evaluation(const std::vector<double>& loss,
+                                     const std::vector<std::vector<std::size_t>>& confusion,
+                                     std::size_t N, Collective* collective, std::size_t size) {
+  const std::size_t T = loss.size();
+  Evaluation e;
+  e.confusion.assign(N, std::vector<std::size_t>(N, 0));
+  std::size_t right = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    e.loss += loss[t];
+    for (std::size_t a = 0; a < N; ++a)
+      for (std::size_t b = 0; b < N; ++b) e.confusion[a][b] += confusion[t * N + a][b];
+  }
+  if (collective) {  // counts below 2^53 are exact in doubles
+    std::vector<double> totals(1 + N * N);
+    totals[0] = e.loss;
+    for (std::size_t a = 0; a < N; ++a)
+      for (std::size_t b = 0; b < N; ++b) totals[1 + a * N + b] = double(e.confusion[a][b]);
+    collective->allreduce_sum(totals.data(), totals.size());
+    e.loss = totals[0];
+    for (std::size_t a = 0; a < N; ++a)
+      for (std::size_t b = 0; b < N; ++b)
+        e.confusion[a][b] = static_cast<std::size_t>(totals[1 + a * N + b]);
+  }
+  for (std::size_t a = 0; a < N; ++a) right += e.confusion[a][a];
+  e.loss /= static_cast<double>(size);
+  e.accuracy = static_cast<double>(right) / static_cast<double>(size);
+  return e;
 }
 
 inline bool stderr_is_terminal() {
@@ -223,29 +285,57 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
       }
     }
   });
-  Evaluation e;
-  e.confusion.assign(N, std::vector<std::size_t>(N, 0));
-  std::size_t right = 0;
-  for (std::size_t t = 0; t < T; ++t) {
-    e.loss += loss[t];
-    for (std::size_t a = 0; a < N; ++a)
-      for (std::size_t b = 0; b < N; ++b) e.confusion[a][b] += confusion[t * N + a][b];
+  return detail::combine_evaluation(loss, confusion, N, collective, data.size());
+}
+
+/// evaluate() on a stream (data::SampleStream): plans this process's share of the samples in
+/// order (start()) and reads it in blocks of threads x batch_size samples, which the threads
+/// share. The counts and the accuracy equal those of a Dataset holding the same samples; the
+/// loss, summed in another order, agrees up to rounding. Throws as evaluate() on a Dataset,
+/// InvalidArgument when a sample read holds a NaN or an infinity, and what the stream throws.
+template <class Loss = SoftmaxCrossEntropy, class Net>
+Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t threads = 0,
+                    std::size_t batch_size = 16, const Loss& loss_function = Loss{},
+                    Collective* collective = nullptr) {
+  detail::check_stream<Net>(data, "evaluate");
+  loss_function.check(Net::output_shape::size);
+  if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
+  constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
+  ThreadPool pool(threads);
+  const std::size_t T = pool.size();
+  std::vector<Workspace<Net>> ws;
+  for (std::size_t t = 0; t < T; ++t) ws.emplace_back(batch_size, inference_only);
+  std::vector<double> loss(T, 0.0);
+  std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
+  const auto [first, past] = collective
+                                 ? detail::share(data.size(), collective->rank(), collective->size())
+                                 : std::pair<std::size_t, std::size_t>{0, data.size()};
+  std::vector<std::size_t> plan(past - first);
+  std::iota(plan.begin(), plan.end(), first);
+  data.start(std::move(plan));
+  const std::size_t block = T * batch_size;
+  aligned_vector<float> inputs(block * IN);
+  std::vector<std::int32_t> labels(block);
+  for (std::size_t i = first; i < past; i += block) {
+    const std::size_t n = std::min(block, past - i);
+    data.read(n, inputs.data(), labels.data());
+    detail::check_finite_samples(inputs.data(), n, IN, 0, "evaluate");
+    pool.run([&](std::size_t t) {
+      const auto [begin, end] = detail::share(n, t, T);
+      std::array<float, N> dz;
+      for (std::size_t j = begin; j < end; j += batch_size) {
+        const std::size_t m = std::min(batch_size, end - j);
+        const float* y = net.forward(inputs.data() + j * IN, m, ws[t], false, nullptr, nullptr);
+        for (std::size_t s = 0; s < m; ++s) {
+          loss[t] += loss_function.template compute<N>(y + s * N, labels[j + s], nullptr,
+                                                       dz.data(), 1.0f);
+          ++confusion[t * N + static_cast<std::size_t>(labels[j + s])]
+                     [detail::argmax(y + s * N, N)];
+        }
+      }
+    });
   }
-  if (collective) {  // counts below 2^53 are exact in doubles
-    std::vector<double> totals(1 + N * N);
-    totals[0] = e.loss;
-    for (std::size_t a = 0; a < N; ++a)
-      for (std::size_t b = 0; b < N; ++b) totals[1 + a * N + b] = double(e.confusion[a][b]);
-    collective->allreduce_sum(totals.data(), totals.size());
-    e.loss = totals[0];
-    for (std::size_t a = 0; a < N; ++a)
-      for (std::size_t b = 0; b < N; ++b)
-        e.confusion[a][b] = static_cast<std::size_t>(totals[1 + a * N + b]);
-  }
-  for (std::size_t a = 0; a < N; ++a) right += e.confusion[a][a];
-  e.loss /= static_cast<double>(data.size());
-  e.accuracy = static_cast<double>(right) / static_cast<double>(data.size());
-  return e;
+  return detail::combine_evaluation(loss, confusion, N, collective, data.size());
 }
 
 /// One optimizer step at a time: the data-parallel forward, loss, backward, gradient reduction
@@ -373,9 +463,59 @@ class Trainer {
   /// The message says which of these happened and names the layer.
   Step step(const data::Dataset& data, const std::size_t* indices, std::size_t n,
             std::uint64_t step_id) {
+    check_batch(n);
+    return run_step(
+        [&](std::size_t position, float* input) {
+          const std::size_t i = indices[position];
+          std::copy_n(data.sample(i), IN, input);
+          return data.labels[i];
+        },
+        n, step_id);
+  }
+
+  /// One step on a batch of n samples read from a stream: this process reads the samples of its
+  /// share of the batch, positions local_share(n) (all n without a collective), with
+  /// data.read(), so the caller plans them (data.start()) batch after batch; see fit(). Throws as
+  /// the other step(), InvalidArgument when a sample read holds a NaN or an infinity, and what
+  /// the stream throws.
+  Step step(data::SampleStream& data, std::size_t n, std::uint64_t step_id) {
+    check_batch(n);
+    const auto share = local_share(n);
+    const std::size_t lo = share.first, hi = share.second;
+    staged_inputs_.resize((hi - lo) * IN);
+    staged_labels_.resize(hi - lo);
+    if (hi > lo) {
+      data.read(hi - lo, staged_inputs_.data(), staged_labels_.data());
+      detail::check_finite_samples(staged_inputs_.data(), hi - lo, IN, lo, "Trainer::step");
+    }
+    return run_step(
+        [&](std::size_t position, float* input) {
+          std::copy_n(staged_inputs_.data() + (position - lo) * IN, IN, input);
+          return staged_labels_[position - lo];
+        },
+        n, step_id);
+  }
+
+  /// The positions [begin, end) of a batch of n samples that this process computes: all of
+  /// them, or with a collective (distribute()) the shares of its threads' workers.
+  std::pair<std::size_t, std::size_t> local_share(std::size_t n) const {
+    const std::size_t T = pool_.size();
+    const std::size_t G = T * (collective_ ? collective_->size() : 1);
+    const std::size_t first = T * (collective_ ? collective_->rank() : 0);
+    return {detail::share(n, first, G).first, detail::share(n, first + T - 1, G).second};
+  }
+
+ private:
+  void check_batch(std::size_t n) const {
     if (n == 0 || n > max_batch_)
       throw InvalidArgument("Trainer::step: batch of " + std::to_string(n) +
                             " samples, the trainer takes 1 to " + std::to_string(max_batch_));
+  }
+
+  // The step itself; fetch(position, input) copies the batch's sample at `position` to `input`
+  // and returns its label.
+  template <class Fetch>
+  Step run_step(Fetch fetch, std::size_t n, std::uint64_t step_id) {
     const std::size_t T = pool_.size();
     // The batch is shared among all workers of all processes; this process's are numbered from
     // `first` among G.
@@ -401,11 +541,7 @@ class Trainer {
         return;
       }
       w.labels.resize(m);
-      for (std::size_t s = 0; s < m; ++s) {
-        const std::size_t idx = indices[begin + s];
-        std::copy_n(data.sample(idx), IN, w.input.data() + s * IN);
-        w.labels[s] = data.labels[idx];
-      }
+      for (std::size_t s = 0; s < m; ++s) w.labels[s] = fetch(begin + s, w.input.data() + s * IN);
       if constexpr (is_image_v<typename Net::input_shape>) {
         using S = typename Net::input_shape;
         if (augmentation_.enabled()) {
@@ -477,7 +613,6 @@ class Trainer {
     return r;
   }
 
- private:
   /// Parameter range [lo, hi) of thread t: whole cache lines, one range per thread.
   std::pair<std::size_t, std::size_t> parameter_range(std::size_t t) const {
     const std::size_t T = pool_.size(), P = grads_.size(), lines = (P + 15) / 16;
@@ -639,29 +774,21 @@ class Trainer {
   double wait_seconds_ = 0;
   std::vector<Worker> workers_;
   aligned_vector<float> grads_;
+  aligned_vector<float> staged_inputs_;  // this process's share of a batch read from a stream
+  std::vector<std::int32_t> staged_labels_;
 };
 
-/// Trains `net` on `train` with `optimizer` (any type with step(span<float>, span<const float>)
-/// and a learning_rate member) for options.epochs epochs of mini-batches; returns one report per
-/// epoch and writes a line per epoch to options.log. The gradient of each step is the mean over
-/// the batch; a batch size larger than the data set is taken as the data set's size. Throws
-/// InvalidArgument for data that does not fit the network, holds a NaN or an infinity (naming the
-/// sample), a zero batch size or a learning rate that is negative or not finite; TrainingDiverged
-/// when a batch's loss or gradient is not finite, or the update overflows a parameter (naming
-/// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
-/// threads or the training memory cannot be had.
-///
-/// Continuing: an optimizer with an `epochs_done` member (SGD, Adam, AdamW) counts the epochs it
-/// has trained; fit() numbers its epochs on from there, and since each epoch's shuffle and each
-/// step's Dropout masks and augmentation are drawn from generators seeded by options.seed and the
-/// epoch or step number, calling fit() again with the same optimizer goes on exactly as one
-/// longer call would (schedules see the whole run as epochs_done + options.epochs epochs). Set
-/// epochs_done to 0, or use a new optimizer, to start over.
-template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
-std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset& train,
-                             const FitOptions& options = {}, const Loss& loss_function = Loss{}) {
-  detail::check_dataset<Net>(train, "fit");
+namespace detail {
+
+/// fit()'s epochs over a checked Dataset or SampleStream.
+template <class Loss, class Net, class Optimizer, class Data>
+std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
+                                    const FitOptions& options, const Loss& loss_function) {
+  constexpr bool streamed = std::is_base_of_v<data::SampleStream, Data>;
+  if (options.test && options.test_stream)
+    throw InvalidArgument("fit: give the test set as `test` or as `test_stream`, not both");
   if (options.test) detail::check_dataset<Net>(*options.test, "fit (test set)");
+  if (options.test_stream) detail::check_stream<Net>(*options.test_stream, "fit (test set)");
   if (options.batch_size == 0) throw InvalidArgument("fit: batch size must be at least 1");
   if (options.learning_rate) optimizer.learning_rate = *options.learning_rate;
   if constexpr (requires { float(optimizer.learning_rate); })
@@ -692,6 +819,16 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
       for (std::size_t i = order.size() - 1; i > 0; --i)
         std::swap(order[i], order[shuffle_rng.below(i + 1)]);
     }
+    if constexpr (streamed) {  // this process's samples of every batch, in batch order
+      std::vector<std::size_t> plan;
+      plan.reserve(order.size());
+      for (std::size_t b0 = 0; b0 < order.size(); b0 += B) {
+        const auto [lo, hi] = trainer.local_share(std::min(B, order.size() - b0));
+        plan.insert(plan.end(), order.begin() + std::ptrdiff_t(b0 + lo),
+                    order.begin() + std::ptrdiff_t(b0 + hi));
+      }
+      train.start(std::move(plan));
+    }
     double loss_sum = 0;
     std::size_t right = 0, seen = 0;
     bool stop = false;
@@ -710,7 +847,10 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
         optimizer.learning_rate = lr;
       }
       try {
-        st = trainer.step(train, order.data() + b0, bn, (epoch - 1) * batches + bi);
+        if constexpr (streamed)
+          st = trainer.step(train, bn, (epoch - 1) * batches + bi);
+        else
+          st = trainer.step(train, order.data() + b0, bn, (epoch - 1) * batches + bi);
       } catch (const TrainingDiverged& e) {
         if (progress) std::fprintf(stderr, "\n");
         throw TrainingDiverged("training diverged at batch " + std::to_string(bi + 1) +
@@ -751,9 +891,12 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     r.communication_seconds = trainer.communication_wait_seconds() - waited_before;
     if constexpr (requires { double(optimizer.learning_rate); })
       r.learning_rate = double(optimizer.learning_rate);
-    if (options.test) {
+    if (options.test || options.test_stream) {
       const Evaluation e =
-          evaluate(net, *options.test, trainer.threads(), 16, loss_function, options.collective);
+          options.test ? evaluate(net, *options.test, trainer.threads(), 16, loss_function,
+                                  options.collective)
+                       : evaluate(net, *options.test_stream, trainer.threads(), 16,
+                                  loss_function, options.collective);
       r.test_accuracy = e.accuracy;
       r.test_loss = e.loss;
     }
@@ -778,6 +921,46 @@ std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset
     if (control.stop || stop) break;
   }
   return reports;
+}
+
+}  // namespace detail
+
+/// Trains `net` on `train` with `optimizer` (any type with step(span<float>, span<const float>)
+/// and a learning_rate member) for options.epochs epochs of mini-batches; returns one report per
+/// epoch and writes a line per epoch to options.log. The gradient of each step is the mean over
+/// the batch; a batch size larger than the data set is taken as the data set's size. Throws
+/// InvalidArgument for data that does not fit the network, holds a NaN or an infinity (naming the
+/// sample), a zero batch size or a learning rate that is negative or not finite; TrainingDiverged
+/// when a batch's loss or gradient is not finite, or the update overflows a parameter (naming
+/// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
+/// threads or the training memory cannot be had.
+///
+/// Continuing: an optimizer with an `epochs_done` member (SGD, Adam, AdamW) counts the epochs it
+/// has trained; fit() numbers its epochs on from there, and since each epoch's shuffle and each
+/// step's Dropout masks and augmentation are drawn from generators seeded by options.seed and the
+/// epoch or step number, calling fit() again with the same optimizer goes on exactly as one
+/// longer call would (schedules see the whole run as epochs_done + options.epochs epochs). Set
+/// epochs_done to 0, or use a new optimizer, to start over.
+template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
+std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset& train,
+                             const FitOptions& options = {}, const Loss& loss_function = Loss{}) {
+  detail::check_dataset<Net>(train, "fit");
+  return detail::fit_epochs(net, optimizer, train, options, loss_function);
+}
+
+/// fit() on a stream (data::SampleStream, e.g. data::ImageFileStream over image files): the same
+/// training, bit for bit, as on a Dataset holding the same samples. At the start of each epoch,
+/// fit() plans (start()) the samples this process computes of every batch of the epoch, in
+/// batch order (with a collective, only its share: each process reads only its part of the
+/// data); each step reads its samples (Trainer::step on a stream). Throws as fit() on a
+/// Dataset, InvalidArgument when a sample read holds a NaN or an infinity (naming its place in
+/// the batch), and what the stream throws (a FileError naming an image file that cannot be
+/// decoded), with the epochs trained so far kept (epochs_done, checkpoints).
+template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
+std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, data::SampleStream& train,
+                             const FitOptions& options = {}, const Loss& loss_function = Loss{}) {
+  detail::check_stream<Net>(train, "fit");
+  return detail::fit_epochs(net, optimizer, train, options, loss_function);
 }
 
 }  // namespace ctnn

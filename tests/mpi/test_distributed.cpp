@@ -166,6 +166,39 @@ TEST_CASE("distributed fit and evaluate equal one process with as many threads")
   CHECK(spread.confusion == whole.confusion);
 }
 
+TEST_CASE("distributed fit on a stream: each process reads only its share, same training") {
+  const std::size_t R = world->size();
+  const auto train = ctnn_test::bands(70, 11), test = ctnn_test::bands(30, 12);
+  FitOptions o;
+  o.epochs = 2;
+  o.batch_size = 12;
+  o.seed = 6;
+  o.threads = 1;
+  o.progress = false;
+  o.collective = world;
+  o.test = &test;
+  Net a(3), b(3);
+  Adam oa(0.01f), ob(0.01f);
+  const auto expected = fit(a, oa, train, o);
+  ctnn_test::MemoryStream stream(train), test_stream(test);
+  o.test = nullptr;
+  o.test_stream = &test_stream;
+  const auto got = fit(b, ob, stream, o);
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t e = 0; e < got.size(); ++e) {
+    CHECK(got[e].loss == expected[e].loss);
+    CHECK(got[e].test_accuracy == expected[e].test_accuracy);
+  }
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+  CHECK(same_on_all(checksum(b.parameters())));
+  // Between them the processes read every sample once per epoch; each read only its share.
+  CHECK(stream.read_indices.size() <= (o.epochs * train.size() + R - 1) / R + o.epochs * 6);
+  std::vector<double> reads(train.size(), 0.0);
+  for (std::size_t i : stream.read_indices) reads[i] += 1;
+  world->allreduce_sum(reads.data(), reads.size());
+  CHECK(std::all_of(reads.begin(), reads.end(), [&](double r) { return r == double(o.epochs); }));
+}
+
 TEST_CASE("a distributed run resumed from process 0's checkpoint goes on as if never stopped") {
   const auto train = ctnn_test::bands(80, 9), test = ctnn_test::bands(30, 10);
   FitOptions o;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cctype>
 #include <cmath>
 #include <cstddef>
@@ -18,11 +19,14 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <limits>
+#include <mutex>
 #include <new>
 #include <numeric>
 #include <ostream>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -32,6 +36,7 @@
 #include "../shape.hpp"
 #include "dataset.hpp"
 #include "image.hpp"
+#include "stream.hpp"
 
 namespace ctnn::data {
 
@@ -99,6 +104,66 @@ std::vector<std::string> sorted_entries(const std::filesystem::path& dir, Keep k
   return names;
 }
 
+/// Which of a class's n images go to the test set: std::llround(test_fraction * n) of them,
+/// the first ones after a Fisher-Yates shuffle of 0 .. n-1 driven by Rng(derive_seed(seed, k)).
+inline std::vector<bool> test_mask(std::size_t n, double test_fraction, std::uint64_t seed,
+                                   std::size_t k) {
+  const std::size_t n_test = std::min<std::size_t>(
+      n, static_cast<std::size_t>(std::llround(test_fraction * double(n))));
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng rng(derive_seed(seed, k));
+  for (std::size_t i = n - 1; n > 0 && i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+  std::vector<bool> in_test(n, false);
+  for (std::size_t i = 0; i < n_test; ++i) in_test[order[i]] = true;
+  return in_test;
+}
+
+/// The classes of an image folder and the image files of each, sorted; throws as
+/// load_image_folder() does for a folder it cannot use.
+struct FolderFiles {
+  std::vector<std::string> classes;
+  std::vector<std::vector<std::string>> files;  // per class
+  std::size_t total = 0;
+};
+
+inline FolderFiles scan_image_folder(const std::string& root, const ImageFolderOptions& options,
+                                     std::size_t channels, const char* what) {
+  namespace fs = std::filesystem;
+  if (!(options.test_fraction >= 0.0 && options.test_fraction <= 1.0))
+    throw InvalidArgument(std::string(what) + ": test_fraction is " +
+                          std::to_string(options.test_fraction) + "; it must be in [0, 1]");
+  check_image_options(options.image, channels);
+  const fs::path root_path(root);
+  std::error_code ec;
+  if (!fs::is_directory(root_path, ec)) {
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      throw FileError(root, "cannot read: " + ec.message());
+    throw FileError(root, fs::exists(root_path, ec) ? "is not a directory" : "no such directory");
+  }
+  FolderFiles f;
+  f.classes = sorted_entries(root_path, [](const fs::directory_entry& e) {
+    std::error_code ec2;
+    return e.is_directory(ec2);
+  });
+  if (f.classes.empty())
+    throw FileError(root, "no class sub-directories; expected root/<class name>/<image files>");
+  f.files.resize(f.classes.size());
+  for (std::size_t k = 0; k < f.classes.size(); ++k) {
+    const fs::path dir = root_path / f.classes[k];
+    f.files[k] = sorted_entries(dir, [](const fs::directory_entry& e) {
+      std::error_code ec2;
+      return e.is_regular_file(ec2) && has_image_extension(e.path());
+    });
+    if (f.files[k].empty())
+      throw FileError(dir.string(), "class '" + f.classes[k] +
+                                        "' has no image files (.png, .jpg, .jpeg, .bmp, .gif, "
+                                        ".tga)");
+    f.total += f.files[k].size();
+  }
+  return f;
+}
+
 }  // namespace detail
 
 /// Reads `root/<class name>/<image file>` as a training and a test set of `Shape` =
@@ -127,45 +192,15 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
                                          const ImageFolderOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image_folder: the shape must be a ctnn::Image<H, W, C>");
   namespace fs = std::filesystem;
-  if (!(options.test_fraction >= 0.0 && options.test_fraction <= 1.0))
-    throw InvalidArgument("load_image_folder: test_fraction is " +
-                          std::to_string(options.test_fraction) + "; it must be in [0, 1]");
-  detail::check_image_options(options.image, Shape::channels);
-
+  detail::FolderFiles folder = detail::scan_image_folder(root, options, Shape::channels, "load_image_folder");
   const fs::path root_path(root);
-  std::error_code ec;
-  if (!fs::is_directory(root_path, ec)) {
-    if (ec && ec != std::errc::no_such_file_or_directory)
-      throw FileError(root, "cannot read: " + ec.message());
-    throw FileError(root, fs::exists(root_path, ec) ? "is not a directory" : "no such directory");
-  }
-
+  const std::size_t total = folder.total;
+  const std::vector<std::vector<std::string>>& class_files = folder.files;
   ImageFolderData<Shape> d;
-  d.classes = detail::sorted_entries(root_path, [](const fs::directory_entry& e) {
-    std::error_code ec2;
-    return e.is_directory(ec2);
-  });
-  if (d.classes.empty())
-    throw FileError(root, "no class sub-directories; expected root/<class name>/<image files>");
+  d.classes = std::move(folder.classes);
   for (Dataset* s : {&d.train, &d.test}) {
     s->sample_size = Shape::size;
     s->classes = d.classes.size();
-  }
-
-  // The files of every class first, so that the progress line knows the total.
-  std::vector<std::vector<std::string>> class_files(d.classes.size());
-  std::size_t total = 0;
-  for (std::size_t k = 0; k < d.classes.size(); ++k) {
-    const fs::path dir = root_path / d.classes[k];
-    class_files[k] = detail::sorted_entries(dir, [](const fs::directory_entry& e) {
-      std::error_code ec2;
-      return e.is_regular_file(ec2) && detail::has_image_extension(e.path());
-    });
-    if (class_files[k].empty())
-      throw FileError(dir.string(), "class '" + d.classes[k] +
-                                        "' has no image files (.png, .jpg, .jpeg, .bmp, .gif, "
-                                        ".tga)");
-    total += class_files[k].size();
   }
 
   ThreadPool pool(options.threads);
@@ -233,14 +268,7 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
       throw FileError(dir.string(), "class '" + d.classes[k] + "' has no readable images (" +
                                         std::to_string(files.size()) + " skipped)");
 
-    const std::size_t n_test = std::min<std::size_t>(
-        n, static_cast<std::size_t>(std::llround(options.test_fraction * double(n))));
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    Rng rng(derive_seed(options.seed, k));
-    for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
-    std::vector<bool> in_test(n, false);
-    for (std::size_t i = 0; i < n_test; ++i) in_test[order[i]] = true;
+    const std::vector<bool> in_test = detail::test_mask(n, options.test_fraction, options.seed, k);
 
     try {
       for (std::size_t i = 0; i < n; ++i) {
@@ -256,5 +284,212 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
   }
   return d;
 }
+
+/// The files of an image folder, their labels and the train/test split, without their pixels:
+/// what index_image_folder() returns, to be read by ImageFileStream.
+struct ImageFolderIndex {
+  std::vector<std::string> classes;  ///< class names, sorted; label i is classes[i]
+  std::vector<std::string> train_files, test_files;  ///< as root/<class>/<file>
+  std::vector<std::int32_t> train_labels, test_labels;
+};
+
+/// Lists `root/<class name>/<image file>` as load_image_folder() reads it (the same classes,
+/// files, order and split), without decoding any image: every image file counts as readable,
+/// so the split equals load_image_folder()'s whenever all files decode. Memory: the file names.
+/// Throws what load_image_folder() throws for the folder and the options (the check of
+/// `options.image` uses `channels`, 1 or 3), and InvalidArgument with
+/// `options.skip_unreadable`, which needs every image decoded before the split.
+inline ImageFolderIndex index_image_folder(const std::string& root,
+                                           const ImageFolderOptions& options = {},
+                                           std::size_t channels = 1) {
+  if (options.skip_unreadable)
+    throw InvalidArgument(
+        "index_image_folder: skip_unreadable needs every image decoded before the split; use "
+        "load_image_folder");
+  detail::FolderFiles folder =
+      detail::scan_image_folder(root, options, channels, "index_image_folder");
+  ImageFolderIndex x;
+  x.classes = std::move(folder.classes);
+  for (std::size_t k = 0; k < x.classes.size(); ++k) {
+    const std::vector<std::string>& files = folder.files[k];
+    const std::vector<bool> in_test =
+        detail::test_mask(files.size(), options.test_fraction, options.seed, k);
+    const std::filesystem::path dir = std::filesystem::path(root) / x.classes[k];
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      (in_test[i] ? x.test_files : x.train_files).push_back((dir / files[i]).string());
+      (in_test[i] ? x.test_labels : x.train_labels).push_back(static_cast<std::int32_t>(k));
+    }
+  }
+  return x;
+}
+
+/// Options of ImageFileStream.
+struct ImageStreamOptions {
+  /// Threads that decode images ahead of the reader (0: one per hardware thread). They sleep
+  /// while `prefetch` decoded images wait to be read.
+  std::size_t threads = 2;
+  /// At most this many decoded images are held (read ahead of the reader, or being copied out):
+  /// memory prefetch * Shape::size floats, plus one image per thread being decoded. At least 1;
+  /// a few batches' worth keeps the decoding ahead of training.
+  std::size_t prefetch = 512;
+};
+
+/// Image files read as a SampleStream of `Shape` = Image<H, W, C> samples, each decoded by
+/// load_image() with `image` when it is about to be read: in memory are only the file names,
+/// their labels and at most `prefetch` decoded images, whatever the number of files. After
+/// start(), `threads` threads decode the planned files in plan order, up to `prefetch` ahead of
+/// read(); read() copies them out in order, so the samples, and fit()'s results, are those of a
+/// Dataset holding the same images (load_image_folder), bit for bit.
+///
+/// A file that cannot be decoded is found when it is read: read() throws the FileError
+/// load_image() threw for it (naming the file), and fit() stops there. Construct from
+/// index_image_folder()'s lists:
+///
+///   auto x = ctnn::data::index_image_folder("photos", {}, Net::input_shape::channels);
+///   ctnn::data::ImageFileStream<Net::input_shape> train(x.train_files, x.train_labels,
+///                                                        x.classes.size());
+///   ctnn::fit(net, optimizer, train, options);
+template <class Shape>
+class ImageFileStream final : public SampleStream {
+  static_assert(is_image_v<Shape>, "ImageFileStream: the shape must be a ctnn::Image<H, W, C>");
+
+ public:
+  /// Throws InvalidArgument when files and labels differ in length, a label is outside
+  /// [0, classes), `stream.prefetch` is 0 or `image` is invalid (see load_image); ctnn::Error
+  /// when the threads cannot be started.
+  ImageFileStream(std::vector<std::string> files, std::vector<std::int32_t> labels,
+                  std::size_t classes, const ImageOptions& image = {},
+                  const ImageStreamOptions& stream = {})
+      : files_(std::move(files)), labels_(std::move(labels)), classes_(classes), image_(image) {
+    if (files_.size() != labels_.size())
+      throw InvalidArgument("ImageFileStream: " + std::to_string(files_.size()) + " files and " +
+                            std::to_string(labels_.size()) + " labels");
+    for (std::size_t i = 0; i < labels_.size(); ++i)
+      if (labels_[i] < 0 || static_cast<std::size_t>(labels_[i]) >= classes_)
+        throw InvalidArgument("ImageFileStream: label " + std::to_string(labels_[i]) + " of " +
+                              files_[i] + " is outside [0, " + std::to_string(classes_) + ")");
+    if (stream.prefetch == 0)
+      throw InvalidArgument("ImageFileStream: prefetch must be at least 1");
+    detail::check_image_options(image_, Shape::channels);
+    slots_.resize(stream.prefetch);
+    std::size_t threads = stream.threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    try {
+      for (std::size_t t = 0; t < threads; ++t) decoders_.emplace_back([this] { decode(); });
+    } catch (const std::system_error& e) {
+      stop();
+      throw Error(std::string("ImageFileStream: cannot start the decoding threads: ") + e.what());
+    }
+  }
+  ImageFileStream(const ImageFileStream&) = delete;
+  ImageFileStream& operator=(const ImageFileStream&) = delete;
+  ~ImageFileStream() override { stop(); }
+
+  std::size_t size() const override { return files_.size(); }
+  std::size_t sample_size() const override { return Shape::size; }
+  std::size_t classes() const override { return classes_; }
+  std::int32_t label(std::size_t i) const override { return labels_[i]; }
+  /// The file of sample i.
+  const std::string& file(std::size_t i) const { return files_[i]; }
+
+  void start(std::vector<std::size_t> indices) override {
+    for (std::size_t i : indices)
+      if (i >= files_.size())
+        throw InvalidArgument("ImageFileStream::start: sample " + std::to_string(i) +
+                              " of a stream of " + std::to_string(files_.size()));
+    {
+      std::lock_guard lock(mutex_);
+      plan_ = std::move(indices);
+      claimed_ = read_ = 0;
+      ++generation_;
+      for (Slot& s : slots_) {
+        s.position = none;
+        s.pixels.clear();
+        s.error = nullptr;
+      }
+    }
+    wake_decoders_.notify_all();
+  }
+
+  void read(std::size_t n, float* inputs, std::int32_t* labels) override {
+    std::unique_lock lock(mutex_);
+    if (plan_.size() - read_ < n)
+      throw InvalidArgument("ImageFileStream::read: " + std::to_string(n) + " samples asked, " +
+                            std::to_string(plan_.size() - read_) + " left of the plan");
+    for (std::size_t i = 0; i < n; ++i) {
+      Slot& s = slots_[read_ % slots_.size()];
+      const std::size_t position = read_;
+      wake_reader_.wait(lock, [&] { return s.position == position; });
+      if (s.error) std::rethrow_exception(s.error);
+      std::copy(s.pixels.begin(), s.pixels.end(), inputs + i * Shape::size);
+      labels[i] = labels_[plan_[read_]];
+      s.position = none;
+      ++read_;
+      wake_decoders_.notify_one();
+    }
+  }
+
+ private:
+  static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+  struct Slot {
+    std::size_t position = none;  // the plan position it holds, or none
+    std::vector<float> pixels;
+    std::exception_ptr error;
+  };
+
+  // A decoding thread: takes the next planned position while fewer than slots_.size() are
+  // ahead of the reader, decodes it without the lock and files it in its slot, unless start()
+  // made a new plan meanwhile.
+  void decode() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_decoders_.wait(lock, [&] {
+        return stopping_ || (claimed_ < plan_.size() && claimed_ < read_ + slots_.size());
+      });
+      if (stopping_) return;
+      const std::size_t position = claimed_++;
+      const std::uint64_t generation = generation_;
+      const std::string& path = files_[plan_[position]];
+      lock.unlock();
+      std::vector<float> pixels;
+      std::exception_ptr error;
+      try {
+        pixels = load_image<Shape>(path, image_);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      if (generation != generation_) continue;
+      Slot& s = slots_[position % slots_.size()];
+      s.position = position;
+      s.pixels = std::move(pixels);
+      s.error = error;
+      wake_reader_.notify_one();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_decoders_.notify_all();
+    for (std::thread& t : decoders_)
+      if (t.joinable()) t.join();
+  }
+
+  const std::vector<std::string> files_;
+  const std::vector<std::int32_t> labels_;
+  const std::size_t classes_;
+  const ImageOptions image_;
+  std::mutex mutex_;
+  std::condition_variable wake_decoders_, wake_reader_;
+  std::vector<std::size_t> plan_;
+  std::size_t claimed_ = 0, read_ = 0;  // plan positions taken by decoders, given to the reader
+  std::uint64_t generation_ = 0;        // counts start() calls
+  std::vector<Slot> slots_;             // position p in slots_[p % prefetch]
+  bool stopping_ = false;
+  std::vector<std::thread> decoders_;
+};
 
 }  // namespace ctnn::data
