@@ -316,21 +316,37 @@ int report_error(const char* name, const std::exception& e) {
 
 Training::Training(const Options& o, const char* name, const ctnn::data::Dataset& full_train,
                    const ctnn::data::Dataset& test)
-    : optimizer(o.lr), o_(o), full_train_(full_train) {
+    : optimizer(o.lr), o_(o), full_train_(&full_train) {
   if (o.validation_split > 0)
     std::tie(train_part_, validation_) =
         ctnn::data::stratified_split(full_train, o.validation_split, o.seed);
-  const ctnn::data::Dataset& train = this->train();
   const ctnn::data::Dataset& watched = o.validation_split > 0 ? validation_ : test;
-  if (train.size() == 0 || watched.size() == 0)
-    throw ctnn::InvalidArgument("--validation-split " + std::to_string(o.validation_split) +
-                                " leaves " + std::to_string(train.size()) + " training and " +
-                                std::to_string(watched.size()) + " validation images");
+  set_up(name, train().size(), watched.size(), test.size());
+  fit_options.test = &watched;
+}
 
-  std::cout << name << ": " << train.size() << " training, "
-            << (o.validation_split > 0 ? std::to_string(validation_.size()) + " validation and "
+Training::Training(const Options& o, const char* name, ctnn::data::SampleStream& train,
+                   ctnn::data::SampleStream& test)
+    : optimizer(o.lr), o_(o) {
+  if (o.validation_split > 0)
+    throw ctnn::InvalidArgument(
+        "--validation-split needs the training images in memory; leave out --stream");
+  set_up(name, train.size(), test.size(), test.size());
+  fit_options.test_stream = &test;
+}
+
+void Training::set_up(const char* name, std::size_t train_size, std::size_t watched_size,
+                      std::size_t test_size) {
+  const Options& o = o_;
+  if (train_size == 0 || watched_size == 0)
+    throw ctnn::InvalidArgument("--validation-split " + std::to_string(o.validation_split) +
+                                " leaves " + std::to_string(train_size) + " training and " +
+                                std::to_string(watched_size) + " validation images");
+
+  std::cout << name << ": " << train_size << " training, "
+            << (o.validation_split > 0 ? std::to_string(watched_size) + " validation and "
                                        : std::string())
-            << test.size() << " test images, "
+            << test_size << " test images, "
             << (o.distributed ? std::to_string(collective(o)->size()) + " processes x "
                               : std::string())
             << o.threads << " threads, batch " << o.batch_size << ", "
@@ -342,7 +358,6 @@ Training::Training(const Options& o, const char* name, const ctnn::data::Dataset
   fo.batch_size = o.batch_size;
   fo.threads = o.threads;
   fo.seed = o.seed;
-  fo.test = &watched;
   fo.log = &std::cout;
   fo.clip_norm = o.clip_norm;
   fo.augmentation = o.augment;

@@ -112,12 +112,16 @@ class Training {
   /// is empty.
   Training(const Options& o, const char* name, const ctnn::data::Dataset& full_train,
            const ctnn::data::Dataset& test);
+  /// The same for data read as streams (fit_options.test_stream is `test`); throws
+  /// InvalidArgument with --validation-split, which needs the training set in memory.
+  Training(const Options& o, const char* name, ctnn::data::SampleStream& train,
+           ctnn::data::SampleStream& test);
   Training(const Training&) = delete;
   Training& operator=(const Training&) = delete;
 
   /// The training set: all of the given one, or what the validation split left of it.
   const ctnn::data::Dataset& train() const {
-    return o_.validation_split > 0 ? train_part_ : full_train_;
+    return o_.validation_split > 0 ? train_part_ : *full_train_;
   }
 
   /// The training state a checkpoint of a new run starts from.
@@ -146,8 +150,12 @@ class Training {
   ctnn::FitOptions fit_options;
 
  private:
+  // The line naming the data and settings, and the FitOptions and recipe (test set aside).
+  void set_up(const char* name, std::size_t train_size, std::size_t watched_size,
+              std::size_t test_size);
+
   const Options& o_;
-  const ctnn::data::Dataset& full_train_;
+  const ctnn::data::Dataset* full_train_ = nullptr;
   ctnn::data::Dataset train_part_, validation_;
   std::shared_ptr<ctnn::ReduceLROnPlateau> plateau_;
   std::optional<ctnn::EarlyStopping> stopping_;

@@ -3,8 +3,14 @@
 // test accuracy.
 //
 //   image_folder_train --root DIR [--test-fraction X] [--invert] [--skip-unreadable]
+//                      [--stream] [--prefetch N] [--decode-threads N]
 //                      [--epochs N] [--batch-size N] [--lr X] [--threads N] [--seed N]
 //                      [--save PATH]
+//
+// By default every image is decoded into memory first; with --stream only the file names are
+// listed, and the images of each batch are decoded as training reaches them, on their own
+// threads, at most --prefetch images ahead (data::ImageFileStream): memory no longer grows with
+// the folder, and with --distributed each process decodes only its share of every batch.
 #include <ctnn/data/image_folder.hpp>
 
 #include <cstdlib>
@@ -20,6 +26,15 @@ int main(int argc, char** argv) {
   using Net = examples::FashionCnn;
   std::string root;
   ctnn::data::ImageFolderOptions fo;
+  bool stream = false;
+  ctnn::data::ImageStreamOptions so;
+  const auto positive = [](const char* v, std::size_t& out) {
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(v, &end, 10);
+    if (end == v || *end || *v == '-' || n == 0 || n > (1ull << 24)) return false;
+    out = static_cast<std::size_t>(n);
+    return true;
+  };
   const std::vector<examples::ExtraFlag> extra = {
       {"--root", "DIR", "the image folder: DIR/<class name>/<image files> (required)",
        [&](const char* v) {
@@ -42,6 +57,15 @@ int main(int argc, char** argv) {
          fo.skip_unreadable = true;
          return true;
        }},
+      {"--stream", "", "decode each batch's images as training reaches them (bounded memory)",
+       [&](const char*) {
+         stream = true;
+         return true;
+       }},
+      {"--prefetch", "N", "with --stream: images decoded ahead at most (default 512)",
+       [&](const char* v) { return positive(v, so.prefetch); }},
+      {"--decode-threads", "N", "with --stream: threads decoding images (default 2)",
+       [&](const char* v) { return positive(v, so.threads); }},
   };
   const char* what =
       "Trains a convolutional network (Conv2D 32-64-64, Dense 128; at most 10 classes) on a\n"
@@ -56,28 +80,44 @@ int main(int argc, char** argv) {
   fo.seed = o.seed;
   fo.threads = o.threads;
 
-  try {
-    const auto d = ctnn::data::load_image_folder<Net::input_shape>(root, fo);
+  // The classes, and whether the split left something on both sides.
+  const auto check = [&](const std::vector<std::string>& classes, std::size_t train,
+                         std::size_t test) {
     std::cout << "classes:";
-    for (std::size_t k = 0; k < d.classes.size(); ++k)
-      std::cout << (k ? ", " : " ") << k << " \"" << d.classes[k] << '"';
+    for (std::size_t k = 0; k < classes.size(); ++k)
+      std::cout << (k ? ", " : " ") << k << " \"" << classes[k] << '"';
     std::cout << "\n";
     constexpr std::size_t outputs = Net::output_shape::size;
-    if (d.classes.size() > outputs)
-      throw ctnn::InvalidArgument(root + " has " + std::to_string(d.classes.size()) +
+    if (classes.size() > outputs)
+      throw ctnn::InvalidArgument(root + " has " + std::to_string(classes.size()) +
                                   " classes; the network has " + std::to_string(outputs) +
                                   " outputs");
-    if (d.train.size() == 0 || d.test.size() == 0)
-      throw ctnn::InvalidArgument("the split left " + std::to_string(d.train.size()) +
-                                  " training and " + std::to_string(d.test.size()) +
-                                  " test images; both need at least one");
+    if (train == 0 || test == 0)
+      throw ctnn::InvalidArgument("the split left " + std::to_string(train) + " training and " +
+                                  std::to_string(test) + " test images; both need at least one");
     if (!o.save.empty()) {
       std::cout << "the saved model classifies with: classify --model " << o.save << " --classes '";
-      for (std::size_t k = 0; k < d.classes.size(); ++k)
-        std::cout << (k ? "," : "") << d.classes[k];
+      for (std::size_t k = 0; k < classes.size(); ++k) std::cout << (k ? "," : "") << classes[k];
       std::cout << "'" << (fo.image.invert ? " --invert" : "") << " IMAGE...\n";
     }
-    examples::train_and_report<Net>(o, "image_folder_train", d.train, d.test, d.classes);
+  };
+  try {
+    if (stream) {
+      if (fo.skip_unreadable)
+        throw ctnn::InvalidArgument(
+            "--skip-unreadable decodes every image before the split; leave out --stream");
+      const auto x = ctnn::data::index_image_folder(root, fo, Net::input_shape::channels);
+      check(x.classes, x.train_files.size(), x.test_files.size());
+      ctnn::data::ImageFileStream<Net::input_shape> train(x.train_files, x.train_labels,
+                                                          x.classes.size(), fo.image, so);
+      ctnn::data::ImageFileStream<Net::input_shape> test(x.test_files, x.test_labels,
+                                                         x.classes.size(), fo.image, so);
+      examples::train_and_report<Net>(o, "image_folder_train", train, test, x.classes);
+    } else {
+      const auto d = ctnn::data::load_image_folder<Net::input_shape>(root, fo);
+      check(d.classes, d.train.size(), d.test.size());
+      examples::train_and_report<Net>(o, "image_folder_train", d.train, d.test, d.classes);
+    }
   } catch (const std::exception& e) {
     return examples::report_error("image_folder_train", e);
   }

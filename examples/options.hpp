@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common.hpp"
@@ -19,12 +20,11 @@ namespace examples {
 /// Prints a line naming the data and settings and the network summary, trains a new network
 /// with Adam (AdamW with --weight-decay) and the recipe's options, printing one line per epoch,
 /// saves it when --save was given, prints the confusion matrix and last
-/// "test accuracy: 0.xxxx". Returns the trained network. Throws what fit(), evaluate() and save()
-/// throw.
-template <class Net>
-std::unique_ptr<Net> train_and_report(const Options& o, const char* name,
-                                      const ctnn::data::Dataset& full_train,
-                                      const ctnn::data::Dataset& test,
+/// "test accuracy: 0.xxxx". Returns the trained network. `Data` is a Dataset (const) or a
+/// SampleStream, read as fit() reads them. Throws what fit(), evaluate() and save() throw.
+template <class Net, class Data>
+std::unique_ptr<Net> train_and_report(const Options& o, const char* name, Data& full_train,
+                                      Data& test,
                                       const std::vector<std::string>& class_names = {}) {
   Training t(o, name, full_train, test);
   ctnn::summary<Net>(std::cout);
@@ -42,7 +42,10 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name,
   if (!o.checkpoint.empty() && leader(o))  // last: the callbacks before it have seen the epoch
     t.fit_options.on_epoch_end.push_back(
         ctnn::SaveCheckpoint(*net, t.optimizer, o.checkpoint, earlier, t.collector()));
-  ctnn::fit(*net, t.optimizer, t.train(), t.fit_options, t.loss);
+  if constexpr (std::is_base_of_v<ctnn::data::SampleStream, Data>)
+    ctnn::fit(*net, t.optimizer, full_train, t.fit_options, t.loss);
+  else
+    ctnn::fit(*net, t.optimizer, t.train(), t.fit_options, t.loss);
   const ctnn::Evaluation e =
       ctnn::evaluate(*net, test, o.threads, 16, ctnn::SoftmaxCrossEntropy{}, collective(o));
   print_checksum(o, name, net->parameters());
