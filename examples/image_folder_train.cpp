@@ -17,6 +17,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "networks.hpp"
@@ -106,12 +107,12 @@ int main(int argc, char** argv) {
       if (fo.skip_unreadable)
         throw ctnn::InvalidArgument(
             "--skip-unreadable decodes every image before the split; leave out --stream");
-      const auto x = ctnn::data::index_image_folder(root, fo, Net::input_shape::channels);
+      auto x = ctnn::data::index_image_folder(root, fo, Net::input_shape::channels);
       check(x.classes, x.train_files.size(), x.test_files.size());
-      ctnn::data::ImageFileStream<Net::input_shape> train(x.train_files, x.train_labels,
-                                                          x.classes.size(), fo.image, so);
-      ctnn::data::ImageFileStream<Net::input_shape> test(x.test_files, x.test_labels,
-                                                         x.classes.size(), fo.image, so);
+      ctnn::data::ImageFileStream<Net::input_shape> train(
+          std::move(x.train_files), std::move(x.train_labels), x.classes.size(), fo.image, so);
+      ctnn::data::ImageFileStream<Net::input_shape> test(
+          std::move(x.test_files), std::move(x.test_labels), x.classes.size(), fo.image, so);
       examples::train_and_report<Net>(o, "image_folder_train", train, test, x.classes);
     } else {
       const auto d = ctnn::data::load_image_folder<Net::input_shape>(root, fo);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,14 @@ struct BandsFolder {
 
 using Img = Net::input_shape;
 
+// fit()'s log without the images/s and seconds of each line.
+std::string without_speed(const std::string& log) {
+  std::istringstream in(log);
+  std::string out, line;
+  while (std::getline(in, line)) out += line.substr(0, line.rfind("  ", line.find(" images/s"))) + "\n";
+  return out;
+}
+
 std::vector<std::size_t> permutation(std::size_t n, std::uint64_t seed) {
   std::vector<std::size_t> p(n);
   std::iota(p.begin(), p.end(), std::size_t{0});
@@ -85,12 +94,17 @@ TEST_CASE("fit and evaluate on a stream equal fit and evaluate on a Dataset of t
     o.test = &test;
     Net a(5), b(5);
     Adam oa(0.01f), ob(0.01f);
+    std::ostringstream log_a, log_b;
+    o.log = &log_a;
     const auto expected = fit(a, oa, train, o);
     ctnn_test::MemoryStream stream(train), test_stream(test);
     o.test = nullptr;
     o.test_stream = &test_stream;
+    o.log = &log_b;
     const auto got = fit(b, ob, stream, o);
     check_same_training(got, expected);
+    CHECK(without_speed(log_b.str()) == without_speed(log_a.str()));
+    CHECK(log_b.str().find("test accuracy") != std::string::npos);
     CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
     // Every epoch reads every sample once, in the epoch's shuffled order.
     CHECK(stream.starts == 3);

@@ -10,7 +10,11 @@ standard library is used: the PNG files (8-bit grayscale, no interlacing, filter
 are assembled by hand with zlib and struct, following the PNG specification (ISO/IEC 15948).
 
     python3 tools/make_image_folder.py OUT [--per-class N] [--data-dir DIR] [--split test|train]
-                                           [--invert]
+                                           [--invert] [--copies K]
+
+With --copies K every image is written K times, as <index>.png, <index>-1.png, ...,
+<index>-(K-1).png: a folder larger than the data set (for measuring memory and speed of
+readers on many files).
 """
 
 import argparse
@@ -74,9 +78,13 @@ def main():
                    help="t10k-* (test, default) or train-* files")
     p.add_argument("--invert", action="store_true",
                    help="write 255 - value: dark objects on a light background, like photos")
+    p.add_argument("--copies", type=int, default=1, metavar="K",
+                   help="write every image K times (default 1)")
     a = p.parse_args()
     if a.per_class < 1:
         p.error("--per-class must be at least 1")
+    if a.copies < 1:
+        p.error("--copies must be at least 1")
 
     prefix = "t10k" if a.split == "test" else "train"
     (count, rows, cols), images = read_idx(
@@ -98,15 +106,18 @@ def main():
             pixels = pixels.translate(flip)
         folder = os.path.join(a.out, CLASSES[k].replace("/", "_"))
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, f"{i}.png"), "wb") as f:
-            f.write(png_grey(cols, rows, pixels))
+        png = png_grey(cols, rows, pixels)
+        for c in range(a.copies):
+            with open(os.path.join(folder, f"{i}-{c}.png" if c else f"{i}.png"), "wb") as f:
+                f.write(png)
         written[k] += 1
         if min(written) >= a.per_class:
             break
     for k, n in enumerate(written):
         if n < a.per_class:
             print(f"warning: only {n} images of class {CLASSES[k]!r}", file=sys.stderr)
-    print(f"wrote {sum(written)} images of {len(CLASSES)} classes to {a.out}")
+    copies = f" ({a.copies} copies each)" if a.copies > 1 else ""
+    print(f"wrote {sum(written) * a.copies} images{copies} of {len(CLASSES)} classes to {a.out}")
 
 
 if __name__ == "__main__":

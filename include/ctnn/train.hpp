@@ -904,7 +904,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
       std::ostringstream line;
       line << std::fixed << "epoch " << epoch << "/" << last << "  loss " << std::setprecision(4)
            << r.loss << "  train accuracy " << r.train_accuracy;
-      if (options.test)
+      if (options.test || options.test_stream)
         line << "  test loss " << r.test_loss << "  test accuracy " << r.test_accuracy;
       line << "  " << std::setprecision(0) << r.images_per_second << " images/s  "
            << std::setprecision(1) << r.seconds << " s";
