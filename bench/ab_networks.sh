@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 ref="${1:?usage: bench/ab_networks.sh REF [--rounds R] [--filter REGEX] [--old-bin PATH]}"
 shift
-rounds=3 filter=. old_bin=
+rounds=3 filter='/M[123]_' old_bin=
 while (($#)); do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;

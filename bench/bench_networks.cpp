@@ -2,7 +2,10 @@
 //   M1 batch-1 inference latency on one thread (median of single-forward timings),
 //   M2 batch-256 inference throughput on all threads,
 //   M3 training throughput at batch 32 with Adam on 1 and on all threads, and for the image
-//      networks also with on-the-fly augmentation (shift 2, hflip, erase: what it costs).
+//      networks also with on-the-fly augmentation (shift 2, hflip, erase: what it costs);
+//   the time of one training step on one thread for batches of 1 to 256 samples
+//      (<net>/step_1thread/<batch>): the compute part of the scaling model of distributed
+//      training (tools/scaling_model.py), where the batch is one process's share.
 // Inputs are synthetic (pixel values in [0, 1]); the work does not depend on the values.
 #include <benchmark/benchmark.h>
 
@@ -91,6 +94,27 @@ void BM_M3_Train(benchmark::State& state) {
   state.counters["threads"] = double(threads);
 }
 
+// One Trainer::step on one thread for a batch of state.range(0) samples, with Adam.
+template <class Net>
+void BM_StepPerBatch(benchmark::State& state) {
+  const auto batch = static_cast<std::size_t>(state.range(0));
+  auto net = std::make_unique<Net>(1);
+  const auto d = synthetic<Net>(batch * 16);
+  ctnn::Adam adam(1e-3f);
+  ctnn::Trainer<Net, ctnn::Adam> trainer(*net, adam, batch, 1, 1);
+  std::vector<std::size_t> idx(d.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::size_t step = 0;
+  for (auto _ : state) {
+    const auto r = trainer.step(d, idx.data() + (step % 16) * batch, batch, step);
+    benchmark::DoNotOptimize(r.loss);
+    ++step;
+  }
+  state.counters["images/s"] =
+      benchmark::Counter(double(state.iterations() * batch), benchmark::Counter::kIsRate);
+  state.counters["parameters"] = double(Net::parameter_count);
+}
+
 }  // namespace
 
 #define CTNN_NETWORK_BENCHMARKS(Net, label) \
@@ -121,11 +145,23 @@ void BM_M3_Train(benchmark::State& state) {
       ->MinTime(3.0)                              \
       ->Unit(benchmark::kMillisecond)
 
+#define CTNN_STEP_BENCHMARK(Net, label)             \
+  BENCHMARK(BM_StepPerBatch<Net>)                   \
+      ->Name(label "/step_1thread")                 \
+      ->RangeMultiplier(2)                          \
+      ->Range(1, 256)                               \
+      ->UseRealTime()                               \
+      ->MinTime(0.5)                                \
+      ->Unit(benchmark::kMillisecond)
+
 CTNN_NETWORK_BENCHMARKS(examples::FashionCnn, "cnn");
 CTNN_AUGMENTED_BENCHMARK(examples::FashionCnn, "cnn");
 CTNN_NETWORK_BENCHMARKS(examples::FashionLstm, "lstm");
 CTNN_NETWORK_BENCHMARKS(examples::FashionCrnn, "crnn");
 CTNN_AUGMENTED_BENCHMARK(examples::FashionCrnn, "crnn");
 CTNN_NETWORK_BENCHMARKS(examples::FashionResNet, "resnet");
+CTNN_STEP_BENCHMARK(examples::FashionCnn, "cnn");
+CTNN_STEP_BENCHMARK(examples::FashionLstm, "lstm");
+CTNN_STEP_BENCHMARK(examples::FashionCrnn, "crnn");
 
 BENCHMARK_MAIN();

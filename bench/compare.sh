@@ -104,8 +104,8 @@ quick_flag=()
 } | tee "$raw/machine.txt"
 
 run_ctnn() {  # round
-  flock "$lock" "$ctnn_bin" --benchmark_format=console --benchmark_out="$raw/ctnn.$1.json" \
-    --benchmark_out_format=json > "$raw/ctnn.$1.log" 2>&1
+  flock "$lock" "$ctnn_bin" --benchmark_filter='/M[123]_' --benchmark_format=console \
+    --benchmark_out="$raw/ctnn.$1.json" --benchmark_out_format=json > "$raw/ctnn.$1.log" 2>&1
 }
 run_libtorch() { flock "$lock" "$libtorch_bin" "${quick_flag[@]}" > "$raw/libtorch.$1.txt" 2> "$raw/libtorch.$1.err"; }
 run_onednn() { flock "$lock" "$onednn_bin" "${quick_flag[@]}" > "$raw/onednn.$1.txt" 2> "$raw/onednn.$1.err"; }
