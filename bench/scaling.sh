@@ -56,7 +56,7 @@ for rate in $rates; do
   tools/netns_hosts.sh rate "$rate" > /dev/null
   flock "$lock" tools/netns_hosts.sh run 2 -- "$PWD/$bin/bench/bench_allreduce" \
     --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
-    --benchmark_format=json > "$out/allreduce.$rate.json"
+    --benchmark_format=json | sed -n '/^{/,$p' > "$out/allreduce.$rate.json"
   for net in $nets; do
     for bucket in 262144 0; do
       log="$out/$net.2hosts.$rate.$bucket.log"

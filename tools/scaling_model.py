@@ -76,9 +76,11 @@ def compute_time(points, b):
 
 def read_allreduce(path):
     """(alpha, beta) from 2-process all-reduce times: least squares of t = a + bytes / beta over
-    the sizes from 64 KiB up, and alpha = half the time of the smallest size."""
+    the sizes from 64 KiB to 1 MiB (a bucket's size), and alpha = half the time of the smallest
+    size."""
     with open(path) as f:
-        data = json.load(f)
+        text = f.read()
+    data = json.loads(text[text.index("{"):])
     pts = []
     for b in aggregate(data):
         if not b["name"].startswith("allreduce/"):
@@ -86,7 +88,7 @@ def read_allreduce(path):
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
         pts.append((b["bytes"], b["real_time"] * scale))
     pts.sort()
-    big = [(x, y) for x, y in pts if x >= 65536]
+    big = [(x, y) for x, y in pts if 65536 <= x <= 1 << 20]
     n = len(big)
     mx = sum(x for x, _ in big) / n
     my = sum(y for _, y in big) / n
@@ -99,6 +101,26 @@ def comm_time(alpha, beta, R, parameters):
         return 0.0
     buckets = max(1, math.ceil(parameters / BUCKET))
     return buckets * 2 * (R - 1) * alpha + 2 * (R - 1) / R * 4 * parameters / beta
+
+
+def link_rate(rate):
+    """Bytes per second of a tc rate such as 1gbit or 10gbit."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)bit", rate.lower())
+    if not m:
+        return None
+    return float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2)] / 8
+
+
+def rig_comm_time(alpha, beta, beta_cpu, rate, parameters, idle):
+    """The all-reduce of 2 test hosts (tools/netns_hosts.sh) after `idle` seconds of
+    computation: tbf's bucket refills at the link rate while the link is idle, up to 5 ms of
+    traffic, and lets that much through unlimited; only the bytes beyond it wait for the rate.
+    The rest goes at the speed the two cores move data through the kernel (beta_cpu, the
+    fastest link measured)."""
+    total = 4 * parameters
+    buckets = max(1, math.ceil(parameters / BUCKET))
+    burst = (link_rate(rate) or 0) * min(idle, 0.005)
+    return buckets * 2 * alpha + max(total / beta_cpu, (total - burst) / beta)
 
 
 def per_process_limit(points, alpha, beta, R, parameters):
@@ -145,7 +167,7 @@ def main():
         print("\n### Two hosts, one process of one thread each, global batch 32 (measured vs model)\n")
         print("| network | link | allreduce | step (ms) | waiting (ms/step) | hidden | "
               "scaling efficiency | model, idle cores: no overlap / full overlap (ms) | "
-              "model, shared cores (ms) |")
+              "model, shared cores and the test link (ms) |")
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             if r["hosts"] != "2":
@@ -168,15 +190,19 @@ def main():
                 model = f"{(tc + tm) * 1e3:.2f} / {max(tc, tm) * 1e3:.2f}"
                 if net in shared:
                     ts = shared[net]
-                    shared_model = f"{(ts + tm) * 1e3:.2f} / {max(ts, tm) * 1e3:.2f}"
+                    beta_cpu = max(b for _, b, _ in links.values())
+                    tr = rig_comm_time(alpha, beta, beta_cpu, rate, params, ts)
+                    shared_model = f"{(ts + tr) * 1e3:.2f} / {max(ts, tr) * 1e3:.2f}"
             kind = f"buckets of {bucket}" if bucket else "one sum after backward"
             print(f"| {net} | {rate} | {kind} | {step * 1e3:.2f} | {wait * 1e3:.2f} | {hidden} | "
                   f"{eff:.2f} | {model} | {shared_model} |")
         print("\nscaling efficiency: one process's epoch time / (2 x the two hosts' epoch time); "
               "one process, one thread, epoch (s): " +
               ", ".join(f"{n} {s:.1f}" for n, s in single.items()) +
-              "; model, shared cores: the computation takes the step time of one process of two "
-              "threads (ms): " + ", ".join(f"{n} {t * 1e3:.2f}" for n, t in shared.items()))
+              "; model, shared cores and the test link: the computation takes the step time of "
+              "one process of two threads (ms: " +
+              ", ".join(f"{n} {t * 1e3:.2f}" for n, t in shared.items()) +
+              ") and the all-reduce gets tbf's burst (rig_comm_time)")
 
     for rate, (alpha, beta, _) in links.items():
         print(f"\n### Model at {rate} (alpha {alpha * 1e6:.1f} us, beta {beta / 1e6:.0f} MB/s)\n")
