@@ -126,6 +126,29 @@ expect 1 "truncated" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/short"
 expect 0 "the loaded networks predict exactly what the trained one does" "$bin/custom_layer" \
   --data-dir "$work/rand" --epochs 1 --batch-size 16 --threads 2
 
+# An image folder read in memory and streamed: the same training, so the same model file.
+python3 "$(dirname "$0")/../../tools/make_image_folder.py" "$work/folder" --data-dir "$work/rand" \
+  --split train --per-class 3 > /dev/null 2>&1
+folder=(--root "$work/folder" --epochs 2 --batch-size 8 --threads 2)
+ift="$bin/image_folder_train"
+expect 0 "saved the model" "$ift" "${folder[@]}" --save "$work/folder.ctnn"
+expect 0 "saved the model" "$ift" "${folder[@]}" --stream --prefetch 5 --decode-threads 3 \
+  --save "$work/streamed.ctnn"
+if cmp -s "$work/folder.ctnn" "$work/streamed.ctnn"; then
+  echo "ok: --stream trains the same model as the folder in memory"
+else
+  echo "FAIL: --stream trained another model than the folder in memory"
+  failures=$((failures + 1))
+fi
+expect 2 "invalid value for --prefetch: '0'" "$ift" "${folder[@]}" --stream --prefetch 0
+expect 1 "--skip-unreadable decodes every image" "$ift" "${folder[@]}" --stream --skip-unreadable
+expect 1 "--validation-split needs the training images in memory" "$ift" "${folder[@]}" --stream \
+  --validation-split 0.2
+# A file that does not decode is found when training (or the test) reaches it, and named.
+broken="$work/folder/$(ls "$work/folder" | head -n 1)/broken.png"
+printf 'not a png' > "$broken"
+expect 1 "$broken" "$ift" "${folder[@]}" --stream
+
 if [[ $failures -ne 0 ]]; then
   echo "$failures case(s) failed"
   exit 1
