@@ -150,40 +150,40 @@ inline std::string describe_value(float v) {
   return std::isnan(v) ? "NaN" : v > 0 ? "+infinity" : "-infinity";
 }
 
-template <class Net>
-void check_dataset(const data::Dataset& d, const char* what) {
-  if (d.sample_size != Net::input_shape::size)
-    throw InvalidArgument(std::string(what) + ": samples have " + std::to_string(d.sample_size) +
+/// Throws InvalidArgument unless samples of `sample_size` floats fit the network's input, there
+/// is at least one, and every label_of(i), i < size, indexes one of its outputs.
+template <class Net, class LabelOf>
+void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of,
+                   const char* what) {
+  if (sample_size != Net::input_shape::size)
+    throw InvalidArgument(std::string(what) + ": samples have " + std::to_string(sample_size) +
                           " floats, the network's input " + Net::input_shape::name() + " needs " +
                           std::to_string(Net::input_shape::size));
+  if (size == 0) throw InvalidArgument(std::string(what) + ": the data set is empty");
+  for (std::size_t i = 0; i < size; ++i)
+    if (const std::int32_t l = label_of(i);
+        l < 0 || static_cast<std::size_t>(l) >= Net::output_shape::size)
+      throw InvalidArgument(std::string(what) + ": label " + std::to_string(l) + " of sample " +
+                            std::to_string(i) + " is outside the network's " +
+                            std::to_string(Net::output_shape::size) + " outputs");
+}
+
+template <class Net>
+void check_dataset(const data::Dataset& d, const char* what) {
+  check_samples<Net>(d.sample_size, d.size(), [&](std::size_t i) { return d.labels[i]; }, what);
   if (d.inputs.size() != d.size() * d.sample_size)
     throw InvalidArgument(std::string(what) + ": inputs hold " + std::to_string(d.inputs.size()) +
                           " floats for " + std::to_string(d.size()) + " samples");
-  if (d.size() == 0) throw InvalidArgument(std::string(what) + ": the data set is empty");
   if (const std::size_t i = first_non_finite(d.inputs.data(), d.inputs.size());
       i != d.inputs.size())
     throw InvalidArgument(std::string(what) + ": sample " + std::to_string(i / d.sample_size) +
                           " holds " + describe_value(d.inputs[i]) + " at element " +
                           std::to_string(i % d.sample_size) + "; inputs must be finite numbers");
-  for (std::size_t i = 0; i < d.size(); ++i)
-    if (d.labels[i] < 0 || static_cast<std::size_t>(d.labels[i]) >= Net::output_shape::size)
-      throw InvalidArgument(std::string(what) + ": label " + std::to_string(d.labels[i]) +
-                            " of sample " + std::to_string(i) + " is outside the network's " +
-                            std::to_string(Net::output_shape::size) + " outputs");
 }
 
 template <class Net>
 void check_stream(const data::SampleStream& d, const char* what) {
-  if (d.sample_size() != Net::input_shape::size)
-    throw InvalidArgument(std::string(what) + ": samples have " + std::to_string(d.sample_size()) +
-                          " floats, the network's input " + Net::input_shape::name() + " needs " +
-                          std::to_string(Net::input_shape::size));
-  if (d.size() == 0) throw InvalidArgument(std::string(what) + ": the data set is empty");
-  for (std::size_t i = 0; i < d.size(); ++i)
-    if (d.label(i) < 0 || static_cast<std::size_t>(d.label(i)) >= Net::output_shape::size)
-      throw InvalidArgument(std::string(what) + ": label " + std::to_string(d.label(i)) +
-                            " of sample " + std::to_string(i) + " is outside the network's " +
-                            std::to_string(Net::output_shape::size) + " outputs");
+  check_samples<Net>(d.sample_size(), d.size(), [&](std::size_t i) { return d.label(i); }, what);
 }
 
 /// Throws InvalidArgument naming the sample when one of the n samples of `inputs` (read from a
