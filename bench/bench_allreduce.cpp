@@ -23,7 +23,8 @@ void BM_Allreduce(benchmark::State& state) {
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     world->allreduce_sum(data.data(), data.size());
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    state.SetIterationTime(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::fill(data.begin(), data.end(), 1.0f);  // keep the values finite
   }
   state.counters["processes"] = double(world->size());
@@ -31,10 +32,22 @@ void BM_Allreduce(benchmark::State& state) {
 }
 
 // Fixed iteration counts (no calibration run, which could differ between processes).
-BENCHMARK(BM_Allreduce)->Name("allreduce")->Arg(1)->Arg(1 << 10)->Arg(1 << 14)->Arg(1 << 16)
-    ->UseManualTime()->Iterations(400)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Allreduce)->Name("allreduce")->Arg(1 << 18)->Arg(1 << 20)
-    ->UseManualTime()->Iterations(40)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Allreduce)
+    ->Name("allreduce")
+    ->Arg(1)
+    ->Arg(1 << 10)
+    ->Arg(1 << 14)
+    ->Arg(1 << 16)
+    ->UseManualTime()
+    ->Iterations(400)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Allreduce)
+    ->Name("allreduce")
+    ->Arg(1 << 18)
+    ->Arg(1 << 20)
+    ->UseManualTime()
+    ->Iterations(40)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

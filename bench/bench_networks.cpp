@@ -145,13 +145,13 @@ void BM_StepPerBatch(benchmark::State& state) {
       ->MinTime(3.0)                              \
       ->Unit(benchmark::kMillisecond)
 
-#define CTNN_STEP_BENCHMARK(Net, label)             \
-  BENCHMARK(BM_StepPerBatch<Net>)                   \
-      ->Name(label "/step_1thread")                 \
-      ->RangeMultiplier(2)                          \
-      ->Range(1, 256)                               \
-      ->UseRealTime()                               \
-      ->MinTime(0.5)                                \
+#define CTNN_STEP_BENCHMARK(Net, label) \
+  BENCHMARK(BM_StepPerBatch<Net>)       \
+      ->Name(label "/step_1thread")     \
+      ->RangeMultiplier(2)              \
+      ->Range(1, 256)                   \
+      ->UseRealTime()                   \
+      ->MinTime(0.5)                    \
       ->Unit(benchmark::kMillisecond)
 
 CTNN_NETWORK_BENCHMARKS(examples::FashionCnn, "cnn");

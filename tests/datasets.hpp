@@ -1,14 +1,14 @@
 // Small synthetic data sets that training tests learn in a few epochs.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <ctnn/data/dataset.hpp>
 #include <ctnn/data/stream.hpp>
 #include <ctnn/error.hpp>
-#include <algorithm>
-#include <vector>
 #include <ctnn/random.hpp>
+#include <vector>
 
 #include "reference.hpp"
 

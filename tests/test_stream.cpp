@@ -66,7 +66,8 @@ using Img = Net::input_shape;
 std::string without_speed(const std::string& log) {
   std::istringstream in(log);
   std::string out, line;
-  while (std::getline(in, line)) out += line.substr(0, line.rfind("  ", line.find(" images/s"))) + "\n";
+  while (std::getline(in, line))
+    out += line.substr(0, line.rfind("  ", line.find(" images/s"))) + "\n";
   return out;
 }
 
@@ -195,7 +196,7 @@ TEST_CASE("ImageFileStream reads its plan in order whatever its threads and read
     CAPTURE(s.threads);
     CAPTURE(s.prefetch);
     data::ImageFileStream<Img> stream(x.train_files, x.train_labels, x.classes.size(), {},
-                                        {s.threads, s.prefetch});
+                                      {s.threads, s.prefetch});
     REQUIRE(stream.size() == d.train.size());
     // A plan with repeats, read in pieces of 1 to 7 samples.
     std::vector<std::size_t> plan = permutation(d.train.size(), s.threads);

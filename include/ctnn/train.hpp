@@ -153,8 +153,7 @@ inline std::string describe_value(float v) {
 /// Throws InvalidArgument unless samples of `sample_size` floats fit the network's input, there
 /// is at least one, and every label_of(i), i < size, indexes one of its outputs.
 template <class Net, class LabelOf>
-void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of,
-                   const char* what) {
+void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of, const char* what) {
   if (sample_size != Net::input_shape::size)
     throw InvalidArgument(std::string(what) + ": samples have " + std::to_string(sample_size) +
                           " floats, the network's input " + Net::input_shape::name() + " needs " +
@@ -170,7 +169,8 @@ void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of,
 
 template <class Net>
 void check_dataset(const data::Dataset& d, const char* what) {
-  check_samples<Net>(d.sample_size, d.size(), [&](std::size_t i) { return d.labels[i]; }, what);
+  check_samples<Net>(
+      d.sample_size, d.size(), [&](std::size_t i) { return d.labels[i]; }, what);
   if (d.inputs.size() != d.size() * d.sample_size)
     throw InvalidArgument(std::string(what) + ": inputs hold " + std::to_string(d.inputs.size()) +
                           " floats for " + std::to_string(d.size()) + " samples");
@@ -183,7 +183,8 @@ void check_dataset(const data::Dataset& d, const char* what) {
 
 template <class Net>
 void check_stream(const data::SampleStream& d, const char* what) {
-  check_samples<Net>(d.sample_size(), d.size(), [&](std::size_t i) { return d.label(i); }, what);
+  check_samples<Net>(
+      d.sample_size(), d.size(), [&](std::size_t i) { return d.label(i); }, what);
 }
 
 /// Throws InvalidArgument naming the sample when one of the n samples of `inputs` (read from a
@@ -191,10 +192,10 @@ void check_stream(const data::SampleStream& d, const char* what) {
 inline void check_finite_samples(const float* inputs, std::size_t n, std::size_t sample_size,
                                  std::size_t first, const char* what) {
   if (const std::size_t i = first_non_finite(inputs, n * sample_size); i != n * sample_size)
-    throw InvalidArgument(std::string(what) + ": sample " + std::to_string(first + i / sample_size) +
-                          " of the batch read from the stream holds " + describe_value(inputs[i]) +
-                          " at element " + std::to_string(i % sample_size) +
-                          "; inputs must be finite numbers");
+    throw InvalidArgument(
+        std::string(what) + ": sample " + std::to_string(first + i / sample_size) +
+        " of the batch read from the stream holds " + describe_value(inputs[i]) + " at element " +
+        std::to_string(i % sample_size) + "; inputs must be finite numbers");
 }
 
 inline std::size_t argmax(const float* x, std::size_t n) {
@@ -307,9 +308,9 @@ Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t thread
   for (std::size_t t = 0; t < T; ++t) ws.emplace_back(batch_size, inference_only);
   std::vector<double> loss(T, 0.0);
   std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
-  const auto [first, past] = collective
-                                 ? detail::share(data.size(), collective->rank(), collective->size())
-                                 : std::pair<std::size_t, std::size_t>{0, data.size()};
+  const auto [first, past] =
+      collective ? detail::share(data.size(), collective->rank(), collective->size())
+                 : std::pair<std::size_t, std::size_t>{0, data.size()};
   std::vector<std::size_t> plan(past - first);
   std::iota(plan.begin(), plan.end(), first);
   data.start(std::move(plan));
@@ -327,8 +328,8 @@ Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t thread
         const std::size_t m = std::min(batch_size, end - j);
         const float* y = net.forward(inputs.data() + j * IN, m, ws[t], false, nullptr, nullptr);
         for (std::size_t s = 0; s < m; ++s) {
-          loss[t] += loss_function.template compute<N>(y + s * N, labels[j + s], nullptr,
-                                                       dz.data(), 1.0f);
+          loss[t] +=
+              loss_function.template compute<N>(y + s * N, labels[j + s], nullptr, dz.data(), 1.0f);
           ++confusion[t * N + static_cast<std::size_t>(labels[j + s])]
                      [detail::argmax(y + s * N, N)];
         }
@@ -892,11 +893,10 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
     if constexpr (requires { double(optimizer.learning_rate); })
       r.learning_rate = double(optimizer.learning_rate);
     if (options.test || options.test_stream) {
-      const Evaluation e =
-          options.test ? evaluate(net, *options.test, trainer.threads(), 16, loss_function,
-                                  options.collective)
-                       : evaluate(net, *options.test_stream, trainer.threads(), 16,
-                                  loss_function, options.collective);
+      const Evaluation e = options.test ? evaluate(net, *options.test, trainer.threads(), 16,
+                                                   loss_function, options.collective)
+                                        : evaluate(net, *options.test_stream, trainer.threads(), 16,
+                                                   loss_function, options.collective);
       r.test_accuracy = e.accuracy;
       r.test_loss = e.loss;
     }

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cctype>
 #include <cmath>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -108,8 +108,8 @@ std::vector<std::string> sorted_entries(const std::filesystem::path& dir, Keep k
 /// the first ones after a Fisher-Yates shuffle of 0 .. n-1 driven by Rng(derive_seed(seed, k)).
 inline std::vector<bool> test_mask(std::size_t n, double test_fraction, std::uint64_t seed,
                                    std::size_t k) {
-  const std::size_t n_test = std::min<std::size_t>(
-      n, static_cast<std::size_t>(std::llround(test_fraction * double(n))));
+  const std::size_t n_test =
+      std::min<std::size_t>(n, static_cast<std::size_t>(std::llround(test_fraction * double(n))));
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   Rng rng(derive_seed(seed, k));
@@ -192,7 +192,8 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
                                          const ImageFolderOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image_folder: the shape must be a ctnn::Image<H, W, C>");
   namespace fs = std::filesystem;
-  detail::FolderFiles folder = detail::scan_image_folder(root, options, Shape::channels, "load_image_folder");
+  detail::FolderFiles folder =
+      detail::scan_image_folder(root, options, Shape::channels, "load_image_folder");
   const fs::path root_path(root);
   const std::size_t total = folder.total;
   const std::vector<std::vector<std::string>>& class_files = folder.files;
@@ -288,7 +289,7 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
 /// The files of an image folder, their labels and the train/test split, without their pixels:
 /// what index_image_folder() returns, to be read by ImageFileStream.
 struct ImageFolderIndex {
-  std::vector<std::string> classes;  ///< class names, sorted; label i is classes[i]
+  std::vector<std::string> classes;                  ///< class names, sorted; label i is classes[i]
   std::vector<std::string> train_files, test_files;  ///< as root/<class>/<file>
   std::vector<std::int32_t> train_labels, test_labels;
 };
@@ -368,8 +369,7 @@ class ImageFileStream final : public SampleStream {
       if (labels_[i] < 0 || static_cast<std::size_t>(labels_[i]) >= classes_)
         throw InvalidArgument("ImageFileStream: label " + std::to_string(labels_[i]) + " of " +
                               files_[i] + " is outside [0, " + std::to_string(classes_) + ")");
-    if (stream.prefetch == 0)
-      throw InvalidArgument("ImageFileStream: prefetch must be at least 1");
+    if (stream.prefetch == 0) throw InvalidArgument("ImageFileStream: prefetch must be at least 1");
     detail::check_image_options(image_, Shape::channels);
     slots_.resize(stream.prefetch);
     std::size_t threads = stream.threads;
