@@ -116,6 +116,16 @@ std::string unwritable(const std::string& path) {
   return {};
 }
 
+std::optional<std::uint64_t> parse_count(const char* text, bool allow_zero) {
+  // strtoull alone would take "-1" as 2^64 - 1, and " 1" as 1.
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  if (errno || *end || end == text || !(*text >= '0' && *text <= '9') || (!allow_zero && v == 0))
+    return std::nullopt;
+  return static_cast<std::uint64_t>(v);
+}
+
 Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFlag>& extra,
               bool data_dir, const Options& defaults) {
   Options o = defaults;
@@ -124,14 +134,10 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
     usage(argv[0], what, std::cerr, extra, data_dir, defaults);
     std::exit(2);
   };
-  // A decimal integer from 0 (or 1) to 2^64 - 1: strtoull alone would take "-1" as 2^64 - 1.
   auto number = [&](std::string_view flag, const char* text, bool allow_zero) {
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long v = std::strtoull(text, &end, 10);
-    if (errno || *end || end == text || !(*text >= '0' && *text <= '9') || (!allow_zero && v == 0))
-      fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
-    return static_cast<std::uint64_t>(v);
+    const std::optional<std::uint64_t> v = parse_count(text, allow_zero);
+    if (!v) fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
+    return *v;
   };
   // A finite number in [lo, hi] (hi itself only when hi_inclusive).
   auto real = [&](std::string_view flag, const char* text, double lo, double hi,

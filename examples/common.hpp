@@ -67,6 +67,10 @@ void usage(const char* prog, const char* what, std::ostream& os,
 /// `path` and renames it, so what counts is the directory.
 std::string unwritable(const std::string& path);
 
+/// A decimal integer from 0 (or, without `allow_zero`, 1) to 2^64 - 1, or nothing for any other
+/// text ("-1", "", "12x", a number out of range): the value of an option that counts.
+std::optional<std::uint64_t> parse_count(const char* text, bool allow_zero);
+
 /// Parses argv over `defaults`; exits with status 0 after --help and 2 on a bad option. `extra`,
 /// `data_dir` and `defaults` are as for usage().
 Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFlag>& extra = {},

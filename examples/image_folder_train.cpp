@@ -13,9 +13,11 @@
 // the folder, and with --distributed each process decodes only its share of every batch.
 #include <ctnn/data/image_folder.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,11 +31,10 @@ int main(int argc, char** argv) {
   ctnn::data::ImageFolderOptions fo;
   bool stream = false;
   ctnn::data::ImageStreamOptions so;
-  const auto positive = [](const char* v, std::size_t& out) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(v, &end, 10);
-    if (end == v || *end || *v == '-' || n == 0 || n > (1ull << 24)) return false;
-    out = static_cast<std::size_t>(n);
+  const auto positive = [](const char* v, std::size_t& out) {  // 1 to 2^24
+    const std::optional<std::uint64_t> n = examples::parse_count(v, false);
+    if (!n || *n > (std::uint64_t{1} << 24)) return false;
+    out = static_cast<std::size_t>(*n);
     return true;
   };
   const std::vector<examples::ExtraFlag> extra = {

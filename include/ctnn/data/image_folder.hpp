@@ -124,7 +124,6 @@ inline std::vector<bool> test_mask(std::size_t n, double test_fraction, std::uin
 struct FolderFiles {
   std::vector<std::string> classes;
   std::vector<std::vector<std::string>> files;  // per class
-  std::size_t total = 0;
 };
 
 inline FolderFiles scan_image_folder(const std::string& root, const ImageFolderOptions& options,
@@ -159,7 +158,6 @@ inline FolderFiles scan_image_folder(const std::string& root, const ImageFolderO
       throw FileError(dir.string(), "class '" + f.classes[k] +
                                         "' has no image files (.png, .jpg, .jpeg, .bmp, .gif, "
                                         ".tga)");
-    f.total += f.files[k].size();
   }
   return f;
 }
@@ -195,8 +193,9 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
   detail::FolderFiles folder =
       detail::scan_image_folder(root, options, Shape::channels, "load_image_folder");
   const fs::path root_path(root);
-  const std::size_t total = folder.total;
   const std::vector<std::vector<std::string>>& class_files = folder.files;
+  std::size_t total = 0;  // for the progress line
+  for (const auto& files : class_files) total += files.size();
   ImageFolderData<Shape> d;
   d.classes = std::move(folder.classes);
   for (Dataset* s : {&d.train, &d.test}) {
