@@ -25,3 +25,4 @@
 #include "io/model_file.hpp"
 #include "io/safetensors.hpp"
 #include "io/checkpoint.hpp"
+#include "callbacks.hpp"
