@@ -1,6 +1,7 @@
 // ctnn/ctnn.hpp — everything ctnn offers, in one include.
 #pragma once
 
+#include "version.hpp"
 #include "error.hpp"
 #include "shape.hpp"
 #include "network.hpp"

@@ -3,12 +3,18 @@
 #include <ctnn/ctnn.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 using Net = ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<4, 3>, ctnn::ReLU,
                              ctnn::MaxPool2D<2>, ctnn::Dense<3>>;
 
 int main() {
+  if (std::strcmp(CTNN_VERSION_STRING, CTNN_PACKAGE_VERSION) != 0) {
+    std::printf("consumer: the headers say %s, the CMake package %s\n", CTNN_VERSION_STRING,
+                CTNN_PACKAGE_VERSION);
+    return 1;
+  }
   ctnn::data::Dataset d;
   d.sample_size = 36;
   d.classes = 3;
