@@ -6,19 +6,39 @@
 # Runs in the one-at-a-time lock of compare.sh, so nothing else benchmarks meanwhile.
 # Usage: bench/ab_networks.sh REF [--rounds R] [--filter REGEX] [--old-bin PATH]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
-ref="${1:?usage: bench/ab_networks.sh REF [--rounds R] [--filter REGEX] [--old-bin PATH]}"
-shift
-rounds=3 filter='/M[123]_' old_bin=
+usage() {
+  cat <<'EOF'
+usage: bench/ab_networks.sh REF [--rounds R] [--filter REGEX] [--old-bin PATH]
+  REF             the earlier commit, built in a git worktree under /tmp
+  --rounds R      alternate runs of the old and the new bench_networks (default 3)
+  --filter REGEX  the benchmarks to run (default /M[123]_)
+  --old-bin PATH  an already built bench_networks of REF instead of building one
+  --help          this text
+EOF
+}
+# value OPTION ARGS...: the value after OPTION, or a refusal when there is none.
+value() {
+  (($# >= 2)) || { echo "ab_networks.sh: $1 needs a value" >&2; exit 2; }
+  printf '%s' "$2"
+}
+ref= rounds=3 filter='/M[123]_' old_bin=
 while (($#)); do
   case "$1" in
-    --rounds) rounds="$2"; shift 2 ;;
-    --filter) filter="$2"; shift 2 ;;
-    --old-bin) old_bin="$2"; shift 2 ;;
-    *) echo "ab_networks.sh: unknown argument $1" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    --rounds) rounds="$(value "$@")"; shift 2 ;;
+    --filter) filter="$(value "$@")"; shift 2 ;;
+    --old-bin) old_bin="$(value "$@")"; shift 2 ;;
+    -*) echo "ab_networks.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *)
+      [[ -z "$ref" ]] || { echo "ab_networks.sh: one REF only ($ref, $1)" >&2; exit 2; }
+      ref="$1"
+      shift
+      ;;
   esac
 done
+[[ -n "$ref" ]] || { echo "ab_networks.sh: needs a commit REF to compare with" >&2; usage >&2; exit 2; }
+cd "$(dirname "$0")/.."
+repo=$PWD
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "ab_networks.sh: --rounds needs a positive number" >&2; exit 2; }
 new_bin="$repo/build/release/bench/bench_networks"
 [[ -x "$new_bin" ]] || { echo "ab_networks.sh: $new_bin not built (cmake --build --preset release)" >&2; exit 1; }

@@ -29,6 +29,12 @@ OPENBLAS_NUM_THREADS=1 (set by the script).
 EOF
 }
 
+# value OPTION ARGS...: the value after OPTION, or a refusal when there is none.
+value() {
+  (($# >= 2)) || { echo "compare.sh: $1 needs a value" >&2; exit 2; }
+  printf '%s' "$2"
+}
+
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="$repo/build/release"
@@ -39,14 +45,14 @@ python=0
 raw=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --rounds) rounds="$2"; shift 2 ;;
+    --rounds) rounds="$(value "$@")"; shift 2 ;;
     --quick) quick=1; shift ;;
-    --csv) csv="$2"; shift 2 ;;
-    --build-dir) build="$2"; shift 2 ;;
+    --csv) csv="$(value "$@")"; shift 2 ;;
+    --build-dir) build="$(value "$@")"; shift 2 ;;
     --python) python=1; shift ;;
-    --keep) raw="$2"; shift 2 ;;
+    --keep) raw="$(value "$@")"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    *) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 [[ -n "$rounds" ]] || rounds=$([[ $quick == 1 ]] && echo 1 || echo 3)

@@ -6,8 +6,30 @@
 # release); the rest of the build is brought up to date first so that only the example compiles.
 # Usage: bench/compile_times.sh [builds per example]
 set -euo pipefail
+usage() {
+  cat <<'EOF'
+usage: bench/compile_times.sh [N]
+  N        builds of each example (default 2), a positive number
+  --help   this text
+Touches each example's source and rebuilds that target alone with one job, N times, in the
+configured release build (cmake --preset release), after bringing the rest of the build up to
+date; prints wall and CPU time, the compiler's peak memory and the binary's sizes (Markdown).
+EOF
+}
+runs=2 positional=0
+while (($#)); do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    -*) echo "compile_times.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *)
+      ((positional == 0)) || { echo "compile_times.sh: too many arguments" >&2; exit 2; }
+      runs="$1" positional=1
+      shift
+      ;;
+  esac
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "compile_times.sh: N needs a positive number, not '$runs'" >&2; exit 2; }
 cd "$(dirname "$0")/.."
-runs="${1:-2}"
 build=build/release
 examples=(fashion_mnist_cnn fashion_mnist_lstm fashion_mnist_crnn fashion_mnist_resnet custom_layer classify
   image_folder_train)

@@ -12,16 +12,33 @@
 # release build with MPI. Takes about 10 minutes.
 # Usage: bench/scaling.sh [--out DIR] [--rates "1gbit 10gbit"] [--nets "cnn lstm crnn"]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+usage() {
+  cat <<'EOF'
+usage: bench/scaling.sh [--out DIR] [--rates "1gbit 10gbit"] [--nets "cnn lstm crnn"]
+  --out DIR      where the measurements go (default /tmp/ctnn-scaling)
+  --rates LIST   link rates of the two test hosts, as tc writes them (default "1gbit 10gbit")
+  --nets LIST    examples to train (default "cnn lstm crnn")
+  --help         this text
+Needs root (network namespaces), Open MPI and a release build with MPI; about 10 minutes.
+EOF
+}
+# value OPTION ARGS...: the value after OPTION, or a refusal when there is none.
+value() {
+  (($# >= 2)) || { echo "scaling.sh: $1 needs a value" >&2; exit 2; }
+  printf '%s' "$2"
+}
 out=/tmp/ctnn-scaling rates="1gbit 10gbit" nets="cnn lstm crnn"
 while (($#)); do
   case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --rates) rates="$2"; shift 2 ;;
-    --nets) nets="$2"; shift 2 ;;
-    *) echo "scaling.sh: unknown argument $1" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    --out) out="$(value "$@")"; shift 2 ;;
+    --rates) rates="$(value "$@")"; shift 2 ;;
+    --nets) nets="$(value "$@")"; shift 2 ;;
+    -*) echo "scaling.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) echo "scaling.sh: unexpected argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+cd "$(dirname "$0")/.."
 bin=build/release
 for b in bench/bench_networks bench/bench_allreduce examples/fashion_mnist_cnn; do
   [[ -x $bin/$b ]] || { echo "scaling.sh: $bin/$b not built (release preset, with MPI)" >&2; exit 1; }

@@ -7,15 +7,32 @@
 # Folders of many files: python3 tools/make_image_folder.py OUT --split train --per-class 6000
 # --copies 2 (120,000 files).
 set -euo pipefail
+usage() {
+  cat <<'EOF'
+usage: bench/stream_memory.sh FOLDER... [-- EXTRA image_folder_train FLAGS]
+  FOLDER   an image folder (root/<class>/<images>); write one whose name starts with - as ./-name
+  --help   this text
+Trains image_folder_train (release build) for one epoch on each folder, in memory and with
+--stream, and prints the peak resident memory, images/s and wall time of each run.
+EOF
+}
+folders=() extra=()
+while (($#)); do
+  case "$1" in
+    --) shift; extra=("$@"); break ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "stream_memory.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) folders+=("$1"); shift ;;
+  esac
+done
+((${#folders[@]})) || { echo "stream_memory.sh: needs at least one FOLDER" >&2; usage >&2; exit 2; }
+for i in "${!folders[@]}"; do  # relative to the caller's directory, as given
+  [[ -d ${folders[i]} ]] || { echo "stream_memory.sh: not a directory: ${folders[i]}" >&2; exit 2; }
+  folders[i]="$(cd "${folders[i]}" && pwd)"
+done
 cd "$(dirname "$0")/.."
 bin=build/release/examples/image_folder_train
 [[ -x $bin ]] || { echo "stream_memory.sh: $bin not built (cmake --build --preset release)" >&2; exit 1; }
-folders=() extra=()
-while (($#)); do
-  if [[ $1 == -- ]]; then shift; extra=("$@"); break; fi
-  folders+=("$1"); shift
-done
-((${#folders[@]})) || { echo "usage: bench/stream_memory.sh FOLDER... [-- FLAGS]" >&2; exit 2; }
 echo "| folder | files | mode | peak RSS (MiB) | images/s | wall (s) |"
 echo "|---|---|---|---|---|---|"
 for f in "${folders[@]}"; do
