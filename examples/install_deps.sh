@@ -9,7 +9,7 @@
 #           matrix products on the reference BLAS and is several times slower than it should be
 set -euo pipefail
 
-packages=(g++ cmake make libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann-json3-dev
+packages=(g++ cmake make python3 libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann-json3-dev
           libbenchmark-dev)
 for arg in "$@"; do
   case "$arg" in
