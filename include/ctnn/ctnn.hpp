@@ -1,4 +1,4 @@
-// ctnn/ctnn.hpp — everything ctnn offers, in one include.
+// ctnn/ctnn.hpp — everything ctnn offers but MPI (ctnn/distributed/mpi.hpp), in one include.
 #pragma once
 
 #include "version.hpp"
