@@ -257,6 +257,65 @@ TEST_CASE("safetensors: Dense after an image uses PyTorch's (c, h, w) column ord
   CHECK(v == static_cast<float>(N));
 }
 
+namespace {
+// Saves `a` (every parameter and state value distinct), loads the file into a network of type B,
+// which must read the same state_dict, and checks that B predicts what `a` predicts and saves the
+// same tensors.
+template <class B, class A>
+void check_same_state_dict(A& a) {
+  for (std::size_t j = 0; j < A::parameter_count; ++j)
+    a.parameters()[j] = 0.5f + static_cast<float>(j) * (j % 2 ? 1.0f : -0.25f);
+  for (std::size_t j = 0; j < A::state_count; ++j)
+    a.state()[j] = j < A::state_count / 2 ? 0.1f * j : 1.0f + 0.5f * j;
+  TempDir dir;
+  save_safetensors(a, dir.file("a.safetensors"));
+  B b(uninitialized);
+  load_safetensors(b, dir.file("a.safetensors"));
+  save_safetensors(b, dir.file("b.safetensors"));
+  const Parsed fa = parse(read_all(dir.file("a.safetensors")));
+  const Parsed fb = parse(read_all(dir.file("b.safetensors")));
+  for (const auto& item : fa.header.items()) {
+    const std::string key = item.key();
+    if (key == "__metadata__") continue;
+    INFO("tensor ", key);
+    REQUIRE(fb.header.contains(key));
+    CHECK(tensor_bytes(fb, key) == tensor_bytes(fa, key));
+  }
+  std::vector<float> x(3 * A::input_shape::size);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7) % 11) - 4.0f;
+  std::vector<float> ya(3 * A::output_shape::size), yb(ya.size());
+  Workspace<A> wa(3);
+  Workspace<B> wb(3);
+  a.predict(x.data(), ya.data(), 3, wa);
+  b.predict(x.data(), yb.data(), 3, wb);
+  CHECK(ya == yb);
+}
+}  // namespace
+
+TEST_CASE("safetensors: a Flatten at the end of a composite keeps PyTorch's (c, h, w) order") {
+  // Same keys ("1.weight", "1.bias"): the Chain's Flatten must give the order of a top-level
+  // Flatten. With the weights 1000, 100, 10, 1 over ctnn's (h, w, c) inputs 4, 3, 2, 6 the
+  // top-level network predicts 4326.
+  using Top = Sequential<Input<2, 1, 2>, Flatten, Dense<1>>;
+  using InChain = Sequential<Input<2, 1, 2>, Chain<Flatten>, Dense<1>>;
+  Top top(uninitialized);
+  const float w[] = {1000, 100, 10, 1, 0};
+  std::copy(std::begin(w), std::end(w), top.parameters().begin());
+  TempDir dir;
+  save_safetensors(top, dir.file("top.safetensors"));
+  InChain nested(uninitialized);
+  load_safetensors(nested, dir.file("top.safetensors"));
+  const float x[] = {4, 3, 2, 6};
+  CHECK(top.predict(x)[0] == 4326.0f);
+  CHECK(nested.predict(x)[0] == 4326.0f);
+
+  Top a;
+  check_same_state_dict<InChain>(a);
+  Sequential<Input<3, 2, 2>, Flatten, BatchNorm, Dense<3>> bn;
+  check_same_state_dict<Sequential<Input<3, 2, 2>, Chain<Flatten>, BatchNorm, Dense<3>>>(bn);
+  check_same_state_dict<Sequential<Input<3, 2, 2>, Chain<Chain<Flatten>>, BatchNorm, Dense<3>>>(bn);
+}
+
 TEST_CASE("safetensors: damaged files throw FileError naming the file; the network is unchanged") {
   TempDir dir;
   BnFlatten a(5);
