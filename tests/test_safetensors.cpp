@@ -39,6 +39,28 @@ using ConcatSmall =
                Concat<Conv2D<3, 1>, Chain<Conv2D<2, 1>, ReLU, Conv2D<4, 3, 1, Same>>, Identity>,
                ReLU, Flatten, Dense<4>>;
 
+// Flatten as the last part of a composite, then Dense, or BatchNorm and Dense: both read the
+// flattened images in PyTorch's (c, h, w) order. Concat's branches: a flattened image, a
+// channel mean (no image order) and the flattened input.
+using ChainFlatten = Sequential<Input<4, 3, 2>, Conv2D<3, 2>, Chain<ReLU, Flatten>, Dense<5>>;
+using ChainFlattenBn =
+    Sequential<Input<4, 3, 2>, Conv2D<3, 2>, Chain<ReLU, Flatten>, BatchNorm, Dense<5>>;
+using ResidualFlatten =
+    Sequential<Input<4, 3, 2>, Conv2D<3, 1>,
+               Residual<Chain<Conv2D<3, 3, 1, Same>, Flatten>, Flatten>, Dense<5>>;
+using ResidualFlattenBn =
+    Sequential<Input<4, 3, 2>, Conv2D<3, 1>,
+               Residual<Chain<Conv2D<3, 3, 1, Same>, Flatten>, Flatten>, BatchNorm, Dense<5>>;
+using ConcatFlatten =
+    Sequential<Input<4, 3, 2>, Concat<Chain<Conv2D<3, 2>, Flatten>, GlobalAvgPool2D, Flatten>,
+               Dense<5>>;
+using ConcatFlattenBn =
+    Sequential<Input<4, 3, 2>, Concat<Chain<Conv2D<3, 2>, Flatten>, GlobalAvgPool2D, Flatten>,
+               BatchNorm, Dense<5>>;
+using NestedFlatten =
+    Sequential<Input<4, 3, 2>, Chain<Conv2D<3, 2>, Chain<ReLU, Chain<Flatten>>, BatchNorm>,
+               Dense<5>>;
+
 namespace {
 
 using ctnn_test::read_all;
@@ -191,6 +213,13 @@ TEST_CASE("safetensors: PyTorch's weights reproduce PyTorch's logits") {
           ", ConcatSmall ", concat);
   CHECK(res < 1e-4);
   CHECK(concat < 1e-4);
+  CHECK(max_logit_difference<ChainFlatten>("chain_flatten") < 1e-4);
+  CHECK(max_logit_difference<ChainFlattenBn>("chain_flatten_bn") < 1e-4);
+  CHECK(max_logit_difference<ResidualFlatten>("residual_flatten") < 1e-4);
+  CHECK(max_logit_difference<ResidualFlattenBn>("residual_flatten_bn") < 1e-4);
+  CHECK(max_logit_difference<ConcatFlatten>("concat_flatten") < 1e-4);
+  CHECK(max_logit_difference<ConcatFlattenBn>("concat_flatten_bn") < 1e-4);
+  CHECK(max_logit_difference<NestedFlatten>("nested_flatten") < 1e-4);
   CHECK(cnn < 1e-4);
   CHECK(lstm < 1e-4);
   CHECK(crnn < 1e-4);
@@ -206,6 +235,13 @@ TEST_CASE("safetensors: saving loaded PyTorch weights writes PyTorch's tensors")
   check_resave_matches<BiRnn>("birnn");
   check_resave_matches<ResSmall>("res_small");
   check_resave_matches<ConcatSmall>("concat_small");
+  check_resave_matches<ChainFlatten>("chain_flatten");
+  check_resave_matches<ChainFlattenBn>("chain_flatten_bn");
+  check_resave_matches<ResidualFlatten>("residual_flatten");
+  check_resave_matches<ResidualFlattenBn>("residual_flatten_bn");
+  check_resave_matches<ConcatFlatten>("concat_flatten");
+  check_resave_matches<ConcatFlattenBn>("concat_flatten_bn");
+  check_resave_matches<NestedFlatten>("nested_flatten");
 }
 
 TEST_CASE("safetensors: save then load gives identical parameters and state") {
