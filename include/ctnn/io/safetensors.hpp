@@ -193,23 +193,24 @@ inline constexpr bool parts_summed = requires {
   requires L::parts_summed;
 };
 
-/// Whether all the parts of the summing composite L give the same order (they must, for its
-/// sum to add the same elements as PyTorch's); always true when its output is no Vector.
-template <class L, class Incoming>
-constexpr bool summed_orders_agree() {
-  if constexpr (!is_vector_v<typename L::output_shape>) {
-    return true;
-  } else {
-    return []<class First, class... Rest>(std::type_identity<std::tuple<First, Rest...>>) {
-      return (std::is_same_v<First, Rest> && ...);
-    }(std::type_identity<part_orders_t<L, Incoming>>{});
-  }
-}
+/// Checks that the output orders Os of the parts of a summing composite (Residual) agree: they
+/// must, for its sum to add the elements PyTorch's adds. Instantiated for Vector outputs only.
+template <class First, class... Os>
+struct check_summed_orders {
+  static_assert((std::is_same_v<First, Os> && ...),
+                "safetensors: Residual's Main and Shortcut give Vectors whose elements are in "
+                "different orders relative to PyTorch's (an image flattened by Flatten is "
+                "(h, w, c) in ctnn, (c, h, w) in PyTorch), so their sum has no counterpart in "
+                "PyTorch's module: flatten images of the same shape on both paths (a Main ending "
+                "in Flatten with a Flatten shortcut) or add before flattening (the instantiation "
+                "notes show both orders: same_order<N>, N elements in the same order; "
+                "image_order<H*W, C>, a flattened image)");
+};
 
 /// The order of L's output read flat, given the order Incoming of its input: an Image or a
 /// Sequence, its own; a Vector from a layer that keeps the order, its input's; from a Chain,
 /// its parts' in turn; from a Concat, its branches' one after the other; from a Residual, its
-/// parts' (which agree, see add_parts); from any other layer, the same order.
+/// parts' (which must agree: check_summed_orders); from any other layer, the same order.
 template <class L, class Incoming>
 constexpr auto output_order_of() {
   using Out = typename L::output_shape;
@@ -259,14 +260,10 @@ template <class L, class Incoming>
 void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so) {
   using Parts = typename L::parts;
   using Info = typename L::info;
-  if constexpr (parts_summed<L>) {
-    static_assert(summed_orders_agree<L, Incoming>(),
-                  "safetensors: a Residual's Main and Shortcut give Vectors whose elements are in "
-                  "different orders relative to PyTorch's (a flattened image is (h, w, c) in ctnn "
-                  "and (c, h, w) in PyTorch), so the sum would not add the elements PyTorch adds; "
-                  "make both paths flatten images of the same shape (e.g. Flatten as the "
-                  "Shortcut of a Main ending in Flatten), or add before flattening (the "
-                  "instantiation notes show the orders)");
+  if constexpr (parts_summed<L> && is_vector_v<typename L::output_shape>) {
+    []<class... Os>(std::type_identity<std::tuple<Os...>>) {
+      using checked [[maybe_unused]] = decltype(sizeof(check_summed_orders<Os...>));
+    }(std::type_identity<part_orders_t<L, Incoming>>{});
   }
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (add_layer<std::tuple_element_t<I, Parts>,
