@@ -39,6 +39,28 @@ using ConcatSmall =
                Concat<Conv2D<3, 1>, Chain<Conv2D<2, 1>, ReLU, Conv2D<4, 3, 1, Same>>, Identity>,
                ReLU, Flatten, Dense<4>>;
 
+// Flatten as the last part of a composite, then Dense, or BatchNorm and Dense: both read the
+// flattened images in PyTorch's (c, h, w) order. Concat's branches: a flattened image, a
+// channel mean (no image order) and the flattened input.
+using ChainFlatten = Sequential<Input<4, 3, 2>, Conv2D<3, 2>, Chain<ReLU, Flatten>, Dense<5>>;
+using ChainFlattenBn =
+    Sequential<Input<4, 3, 2>, Conv2D<3, 2>, Chain<ReLU, Flatten>, BatchNorm, Dense<5>>;
+using ResidualFlatten =
+    Sequential<Input<4, 3, 2>, Conv2D<3, 1>,
+               Residual<Chain<Conv2D<3, 3, 1, Same>, Flatten>, Flatten>, Dense<5>>;
+using ResidualFlattenBn =
+    Sequential<Input<4, 3, 2>, Conv2D<3, 1>,
+               Residual<Chain<Conv2D<3, 3, 1, Same>, Flatten>, Flatten>, BatchNorm, Dense<5>>;
+using ConcatFlatten =
+    Sequential<Input<4, 3, 2>, Concat<Chain<Conv2D<3, 2>, Flatten>, GlobalAvgPool2D, Flatten>,
+               Dense<5>>;
+using ConcatFlattenBn =
+    Sequential<Input<4, 3, 2>, Concat<Chain<Conv2D<3, 2>, Flatten>, GlobalAvgPool2D, Flatten>,
+               BatchNorm, Dense<5>>;
+using NestedFlatten =
+    Sequential<Input<4, 3, 2>, Chain<Conv2D<3, 2>, Chain<ReLU, Chain<Flatten>>, BatchNorm>,
+               Dense<5>>;
+
 namespace {
 
 using ctnn_test::read_all;
@@ -191,6 +213,13 @@ TEST_CASE("safetensors: PyTorch's weights reproduce PyTorch's logits") {
           ", ConcatSmall ", concat);
   CHECK(res < 1e-4);
   CHECK(concat < 1e-4);
+  CHECK(max_logit_difference<ChainFlatten>("chain_flatten") < 1e-4);
+  CHECK(max_logit_difference<ChainFlattenBn>("chain_flatten_bn") < 1e-4);
+  CHECK(max_logit_difference<ResidualFlatten>("residual_flatten") < 1e-4);
+  CHECK(max_logit_difference<ResidualFlattenBn>("residual_flatten_bn") < 1e-4);
+  CHECK(max_logit_difference<ConcatFlatten>("concat_flatten") < 1e-4);
+  CHECK(max_logit_difference<ConcatFlattenBn>("concat_flatten_bn") < 1e-4);
+  CHECK(max_logit_difference<NestedFlatten>("nested_flatten") < 1e-4);
   CHECK(cnn < 1e-4);
   CHECK(lstm < 1e-4);
   CHECK(crnn < 1e-4);
@@ -206,6 +235,13 @@ TEST_CASE("safetensors: saving loaded PyTorch weights writes PyTorch's tensors")
   check_resave_matches<BiRnn>("birnn");
   check_resave_matches<ResSmall>("res_small");
   check_resave_matches<ConcatSmall>("concat_small");
+  check_resave_matches<ChainFlatten>("chain_flatten");
+  check_resave_matches<ChainFlattenBn>("chain_flatten_bn");
+  check_resave_matches<ResidualFlatten>("residual_flatten");
+  check_resave_matches<ResidualFlattenBn>("residual_flatten_bn");
+  check_resave_matches<ConcatFlatten>("concat_flatten");
+  check_resave_matches<ConcatFlattenBn>("concat_flatten_bn");
+  check_resave_matches<NestedFlatten>("nested_flatten");
 }
 
 TEST_CASE("safetensors: save then load gives identical parameters and state") {
@@ -255,6 +291,65 @@ TEST_CASE("safetensors: Dense after an image uses PyTorch's (c, h, w) column ord
   float v;
   std::memcpy(&v, b.data() + 4 * 1, 4);  // PyTorch [0][1] = ctnn w[1][0]
   CHECK(v == static_cast<float>(N));
+}
+
+namespace {
+// Saves `a` (every parameter and state value distinct), loads the file into a network of type B,
+// which must read the same state_dict, and checks that B predicts what `a` predicts and saves the
+// same tensors.
+template <class B, class A>
+void check_same_state_dict(A& a) {
+  for (std::size_t j = 0; j < A::parameter_count; ++j)
+    a.parameters()[j] = 0.5f + static_cast<float>(j) * (j % 2 ? 1.0f : -0.25f);
+  for (std::size_t j = 0; j < A::state_count; ++j)
+    a.state()[j] = j < A::state_count / 2 ? 0.1f * j : 1.0f + 0.5f * j;
+  TempDir dir;
+  save_safetensors(a, dir.file("a.safetensors"));
+  B b(uninitialized);
+  load_safetensors(b, dir.file("a.safetensors"));
+  save_safetensors(b, dir.file("b.safetensors"));
+  const Parsed fa = parse(read_all(dir.file("a.safetensors")));
+  const Parsed fb = parse(read_all(dir.file("b.safetensors")));
+  for (const auto& item : fa.header.items()) {
+    const std::string key = item.key();
+    if (key == "__metadata__") continue;
+    INFO("tensor ", key);
+    REQUIRE(fb.header.contains(key));
+    CHECK(tensor_bytes(fb, key) == tensor_bytes(fa, key));
+  }
+  std::vector<float> x(3 * A::input_shape::size);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7) % 11) - 4.0f;
+  std::vector<float> ya(3 * A::output_shape::size), yb(ya.size());
+  Workspace<A> wa(3);
+  Workspace<B> wb(3);
+  a.predict(x.data(), ya.data(), 3, wa);
+  b.predict(x.data(), yb.data(), 3, wb);
+  CHECK(ya == yb);
+}
+}  // namespace
+
+TEST_CASE("safetensors: a Flatten at the end of a composite keeps PyTorch's (c, h, w) order") {
+  // Same keys ("1.weight", "1.bias"): the Chain's Flatten must give the order of a top-level
+  // Flatten. With the weights 1000, 100, 10, 1 over ctnn's (h, w, c) inputs 4, 3, 2, 6 the
+  // top-level network predicts 4326.
+  using Top = Sequential<Input<2, 1, 2>, Flatten, Dense<1>>;
+  using InChain = Sequential<Input<2, 1, 2>, Chain<Flatten>, Dense<1>>;
+  Top top(uninitialized);
+  const float w[] = {1000, 100, 10, 1, 0};
+  std::copy(std::begin(w), std::end(w), top.parameters().begin());
+  TempDir dir;
+  save_safetensors(top, dir.file("top.safetensors"));
+  InChain nested(uninitialized);
+  load_safetensors(nested, dir.file("top.safetensors"));
+  const float x[] = {4, 3, 2, 6};
+  CHECK(top.predict(x)[0] == 4326.0f);
+  CHECK(nested.predict(x)[0] == 4326.0f);
+
+  Top a;
+  check_same_state_dict<InChain>(a);
+  Sequential<Input<3, 2, 2>, Flatten, BatchNorm, Dense<3>> bn;
+  check_same_state_dict<Sequential<Input<3, 2, 2>, Chain<Flatten>, BatchNorm, Dense<3>>>(bn);
+  check_same_state_dict<Sequential<Input<3, 2, 2>, Chain<Chain<Flatten>>, BatchNorm, Dense<3>>>(bn);
 }
 
 TEST_CASE("safetensors: damaged files throw FileError naming the file; the network is unchanged") {

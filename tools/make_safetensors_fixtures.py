@@ -19,8 +19,12 @@ three example networks), and writes per network
 The example networks (cnn, lstm, crnn; examples/networks.hpp) take the first 64
 Fashion-MNIST test images: their files hold `pixels` [64, 28, 28], the raw bytes
 0..255, and the input is pixels / 255 in float32. The small networks
-(bn_flatten, birnn; defined in tests/test_safetensors.cpp) hold `x` directly, in
+(bn_flatten, birnn, res_small, concat_small and the *_flatten networks of
+FLATTEN_NETS; defined in tests/test_safetensors.cpp) hold `x` directly, in
 ctnn's layout (channels-last for images). Every file holds `logits` [B, classes].
+Each safetensors file written is read back and loaded into a new model with
+strict=True, which must give the same logits. --nets writes only the networks
+named.
 
 The second form is the reverse direction: it reads a safetensors file written by
 ctnn's save_safetensors(), loads it (strict) into the PyTorch model, recomputes
@@ -202,6 +206,45 @@ class ConcatSmall(nn.Module):
         return self.seq(x.permute(0, 3, 1, 2))
 
 
+class ImageSeq(nn.Module):
+    """The modules as an nn.Sequential `seq` (ctnn's layer indices) on a channels-last image."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        self.seq = nn.Sequential(*modules)
+
+    def forward(self, x):  # x [B, H, W, C], channels-last as ctnn stores it
+        return self.seq(x.permute(0, 3, 1, 2))
+
+
+# Flatten as the last part of a composite, then Linear, or BatchNorm1d and Linear (the networks
+# of the same names in tests/test_safetensors.cpp; input [B, 4, 3, 2]): the Linear and the
+# BatchNorm1d read the flattened images in PyTorch's (c, h, w) order.
+def chain_flatten(bn=False):
+    return ImageSeq(nn.Conv2d(2, 3, 2), nn.Sequential(nn.ReLU(), nn.Flatten()),
+                    *([nn.BatchNorm1d(18)] if bn else []), nn.Linear(18, 5))
+
+
+def residual_flatten(bn=False):
+    return ImageSeq(nn.Conv2d(2, 3, 1),
+                    Residual(nn.Sequential(Conv2dSame(3, 3, 3), nn.Flatten()), nn.Flatten()),
+                    *([nn.BatchNorm1d(36)] if bn else []), nn.Linear(36, 5))
+
+
+def concat_flatten(bn=False):
+    """Branches: a flattened 3x2x3 map, a channel mean (no image order), the flattened input."""
+    return ImageSeq(Concat(nn.Sequential(nn.Conv2d(2, 3, 2), nn.Flatten()), GlobalAvgPool2d(),
+                           nn.Flatten()),
+                    *([nn.BatchNorm1d(44)] if bn else []), nn.Linear(44, 5))
+
+
+def nested_flatten():
+    return ImageSeq(nn.Sequential(nn.Conv2d(2, 3, 2),
+                                  nn.Sequential(nn.ReLU(), nn.Sequential(nn.Flatten())),
+                                  nn.BatchNorm1d(18)),
+                    nn.Linear(18, 5))
+
+
 # name -> (module class, seed, description, input: "fashion" or the shape of x)
 NETS = {
     "cnn": (Cnn, 2001, "examples::FashionCnn", "fashion"),
@@ -211,7 +254,23 @@ NETS = {
     "birnn": (BiRnn, 2005, "BiRnn in tests/test_safetensors.cpp", (8, 6, 4)),
     "res_small": (ResSmall, 2006, "ResSmall in tests/test_safetensors.cpp", (8, 8, 8, 2)),
     "concat_small": (ConcatSmall, 2007, "ConcatSmall in tests/test_safetensors.cpp", (8, 6, 6, 2)),
+    "chain_flatten": (chain_flatten, 2008, "ChainFlatten in tests/test_safetensors.cpp",
+                      (8, 4, 3, 2)),
+    "chain_flatten_bn": (lambda: chain_flatten(bn=True), 2009,
+                         "ChainFlattenBn in tests/test_safetensors.cpp", (8, 4, 3, 2)),
+    "residual_flatten": (residual_flatten, 2010, "ResidualFlatten in tests/test_safetensors.cpp",
+                         (8, 4, 3, 2)),
+    "residual_flatten_bn": (lambda: residual_flatten(bn=True), 2011,
+                            "ResidualFlattenBn in tests/test_safetensors.cpp", (8, 4, 3, 2)),
+    "concat_flatten": (concat_flatten, 2012, "ConcatFlatten in tests/test_safetensors.cpp",
+                       (8, 4, 3, 2)),
+    "concat_flatten_bn": (lambda: concat_flatten(bn=True), 2013,
+                          "ConcatFlattenBn in tests/test_safetensors.cpp", (8, 4, 3, 2)),
+    "nested_flatten": (nested_flatten, 2014, "NestedFlatten in tests/test_safetensors.cpp",
+                       (8, 4, 3, 2)),
 }
+FLATTEN_NETS = ["chain_flatten", "chain_flatten_bn", "residual_flatten", "residual_flatten_bn",
+                "concat_flatten", "concat_flatten_bn", "nested_flatten"]
 
 # PyTorch state_dict prefix -> ctnn layer index, where they differ.
 KEY_RENAMES = {
@@ -219,6 +278,7 @@ KEY_RENAMES = {
     "bn_flatten": {"seq.": ""},
     "res_small": {"seq.": ""},
     "concat_small": {"seq.": ""},
+    **{net: {"seq.": ""} for net in FLATTEN_NETS},
 }
 
 
@@ -391,8 +451,30 @@ def write_all(args):
             for name, a in inputs.items():
                 f.write(format_tensor(name, a))
             f.write(format_tensor("logits", logits))
+        check_strict_load(net, st_path, x, logits)
         print("wrote %s (%d bytes) and %s (%d bytes)"
               % (st_path, os.path.getsize(st_path), txt_path, os.path.getsize(txt_path)))
+
+
+def load_into_model(net, path):
+    """A new model of `net` with the tensors of the safetensors file `path` (ctnn's names), loaded
+    with strict=True: every key of the model is in the file and the file has no other."""
+    tensors, metadata = read_safetensors(path)
+    model = NETS[net][0]()
+    state = to_torch_names(net, tensors)
+    for key, t in model.state_dict().items():  # keep the dtypes of the module's own tensors
+        if key in state:
+            state[key] = state[key].to(t.dtype)
+    model.load_state_dict(state, strict=True)
+    return model, metadata
+
+
+def check_strict_load(net, path, x, logits):
+    """The file just written loads (strict) into a new model that gives the same logits: the
+    file that ctnn's save_safetensors() must reproduce byte for byte is one PyTorch reads."""
+    model, _ = load_into_model(net, path)
+    if not np.array_equal(logits_of(model, x), logits):
+        sys.exit("%s: the model loaded from %s gives other logits" % (net, path))
 
 
 def reverse(args):
@@ -400,17 +482,11 @@ def reverse(args):
     if net not in NETS:
         sys.exit("unknown network %r: pass --net (one of %s)" % (net, ", ".join(NETS)))
     logits_path = args.logits or os.path.join(args.out, net + "_logits.txt")
-    tensors, metadata = read_safetensors(args.reverse)
+    model, metadata = load_into_model(net, args.reverse)
     print("%s: metadata format=%r, ctnn_signature %s" % (
         args.reverse, metadata.get("format"),
         "present (%d layers)" % (metadata["ctnn_signature"].count("\n") - 1)
         if "ctnn_signature" in metadata else "absent"))
-    model = NETS[net][0]()
-    state = to_torch_names(net, tensors)
-    for key, t in model.state_dict().items():  # keep the dtypes of the module's own tensors
-        if key in state:
-            state[key] = state[key].to(t.dtype)
-    model.load_state_dict(state, strict=True)
     fixture = parse_fixture(logits_path)
     if "pixels" in fixture:
         x = torch.from_numpy(fixture["pixels"].astype(np.uint8)).float() / 255

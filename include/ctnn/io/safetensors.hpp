@@ -30,8 +30,12 @@
 // an Image, or a Vector made by Flatten from an Image with only activations, Softmax, Dropout or
 // BatchNorm in between), the K axis of {i}.weight is PyTorch's (c, h, w) order: column
 // (c*H + h)*W + w holds ctnn's row (h*W + w)*C + c. A BatchNorm on such a Vector is permuted the
-// same way. Recurrent layers that read an Image take its rows as steps of W*C features with
-// channels innermost; the PyTorch model must feed them x.permute(0, 2, 3, 1).reshape(B, H, W*C).
+// same way. The order passes through composites: a Chain's output is in the order of its last
+// part's (a Chain ending in Flatten gives a flattened image), a Concat of Vectors' is its
+// branches' one after the other (each permuted on its own), a Residual's is that of Main and
+// Shortcut, which must agree (a compile error otherwise). Recurrent layers that read an Image take
+// its rows as steps of W*C features with channels innermost; the PyTorch model must feed them
+// x.permute(0, 2, 3, 1).reshape(B, H, W*C).
 //
 // Errors: both functions throw FileError (message "<path>: <reason>") and leave `net` unchanged
 // when loading fails; see load_safetensors() for the reasons.
@@ -47,6 +51,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -84,6 +90,55 @@ struct TensorMap {
   const char* dtype() const { return counter ? "I64" : "F32"; }
 };
 
+/// Element orders at compile time (ElementOrder, layer.hpp, at run time): order<S...> of
+/// segments same_order<N>, N elements in the same order in ctnn and PyTorch, and
+/// image_order<P, C>, an image of P = H*W positions and C channels that ctnn flattens (h, w, c)
+/// and PyTorch (c, h, w) (the map depends on H*W and C only). Normalised: an image of one channel
+/// or one position is in the same order, and neighbouring same-order segments are one, so that
+/// two orders are the same map exactly when they are the same type.
+template <std::size_t N>
+struct same_order {};
+template <std::size_t P, std::size_t C>
+struct image_order {};
+template <class... Segments>
+struct order {};
+
+/// Segment S in front of order O (merged with a same-order segment there).
+template <class S, class O>
+struct prepend;
+template <class S, class... R>
+struct prepend<S, order<R...>> {
+  using type = order<S, R...>;
+};
+template <std::size_t A, std::size_t B, class... R>
+struct prepend<same_order<A>, order<same_order<B>, R...>> {
+  using type = order<same_order<A + B>, R...>;
+};
+
+/// The orders Os one after the other, as a Concat of Vectors joins its branches' elements.
+template <class... Os>
+struct join {
+  using type = order<>;
+};
+template <class... R, class... Os>
+struct join<order<>, order<R...>, Os...> : join<order<R...>, Os...> {};
+template <class S, class... R, class... Os>
+struct join<order<S, R...>, Os...> {
+  using type = typename prepend<S, typename join<order<R...>, Os...>::type>::type;
+};
+
+/// The order of shape In read flat by itself: an Image's flattening; the same order for a
+/// Vector and for a Sequence (both libraries flatten a sequence step by step).
+template <class In>
+struct own_order {
+  using type = order<same_order<In::size>>;
+};
+template <std::size_t H, std::size_t W, std::size_t C>
+struct own_order<Image<H, W, C>> {
+  using type = std::conditional_t<C == 1 || H * W == 1, order<same_order<H * W * C>>,
+                                  order<image_order<H * W, C>>>;
+};
+
 /// Whether a bound layer keeps the element order of its input (its output, read flat, is its
 /// input's elements in the same order, or one value per element as in BatchNorm on a Vector).
 template <class L>
@@ -93,67 +148,144 @@ constexpr bool keeps_order() {
   };
 }
 
-/// The image whose channels-last flattening the input of L is, given `incoming` (that of the
-/// output of the layer before it): L's own input when it is an Image, else `incoming`.
-template <class L>
-constexpr FlatImage flat_input(FlatImage incoming) {
-  using In = typename L::input_shape;
-  if constexpr (is_image_v<In>)
-    return {In::height, In::width, In::channels};
-  else if constexpr (is_vector_v<In>)
-    return incoming;
+/// The order of L's input read flat, Incoming being the order of the output of the layer before
+/// it: Incoming for a Vector, else the input's own.
+template <class L, class Incoming>
+using input_order = std::conditional_t<is_vector_v<typename L::input_shape>, Incoming,
+                                       typename own_order<typename L::input_shape>::type>;
+
+template <class L, class Incoming>
+constexpr auto output_order_of();
+/// The order of L's output read flat, given the order Incoming of its input (see
+/// output_order_of).
+template <class L, class Incoming>
+using output_order = typename decltype(output_order_of<L, Incoming>())::type;
+
+/// The order after parts I to End - 1 of a chained composite's Parts, Incoming before part I.
+template <class Parts, std::size_t I, std::size_t End, class Incoming>
+constexpr auto chained_order_of() {
+  if constexpr (I == End)
+    return std::type_identity<Incoming>{};
   else
-    return {};
+    return chained_order_of<Parts, I + 1, End,
+                            output_order<std::tuple_element_t<I, Parts>, Incoming>>();
+}
+/// The order of the input of part End of a chain of Parts whose input is in order Incoming.
+template <class Parts, std::size_t End, class Incoming>
+using chained_order = typename decltype(chained_order_of<Parts, 0, End, Incoming>())::type;
+
+/// The output orders of the parts of a composite L that all read its input (order Incoming).
+template <class L, class Incoming, std::size_t... I>
+constexpr auto part_orders(std::index_sequence<I...>) {
+  return std::tuple<output_order<std::tuple_element_t<I, typename L::parts>, Incoming>...>{};
+}
+template <class L, class Incoming>
+using part_orders_t =
+    decltype(part_orders<L, Incoming>(std::make_index_sequence<L::info::count>{}));
+
+/// Whether the composite L joins its parts' outputs end to end (Concat) or adds them (Residual).
+template <class L>
+inline constexpr bool parts_joined = requires {
+  requires L::parts_joined;
+};
+template <class L>
+inline constexpr bool parts_summed = requires {
+  requires L::parts_summed;
+};
+
+/// Checks that the output orders Os of the parts of a summing composite (Residual) agree: they
+/// must, for its sum to add the elements PyTorch's adds. Instantiated for Vector outputs only.
+template <class First, class... Os>
+struct check_summed_orders {
+  static_assert((std::is_same_v<First, Os> && ...),
+                "safetensors: Residual's Main and Shortcut give Vectors whose elements are in "
+                "different orders relative to PyTorch's (an image flattened by Flatten is "
+                "(h, w, c) in ctnn, (c, h, w) in PyTorch), so their sum has no counterpart in "
+                "PyTorch's module: flatten images of the same shape on both paths (a Main ending "
+                "in Flatten with a Flatten shortcut) or add before flattening (the instantiation "
+                "notes show both orders: same_order<N>, N elements in the same order; "
+                "image_order<H*W, C>, a flattened image)");
+};
+
+/// The order of L's output read flat, given the order Incoming of its input: an Image or a
+/// Sequence, its own; a Vector from a layer that keeps the order, its input's; from a Chain,
+/// its parts' in turn; from a Concat, its branches' one after the other; from a Residual, its
+/// parts' (which must agree: check_summed_orders); from any other layer, the same order.
+template <class L, class Incoming>
+constexpr auto output_order_of() {
+  using Out = typename L::output_shape;
+  if constexpr (!is_vector_v<Out>) {
+    return std::type_identity<typename own_order<Out>::type>{};
+  } else if constexpr (requires { typename L::parts; }) {
+    if constexpr (L::parts_chained) {
+      return std::type_identity<
+          chained_order<typename L::parts, std::tuple_size_v<typename L::parts>, Incoming>>{};
+    } else if constexpr (parts_joined<L>) {
+      return []<class... Os>(std::type_identity<std::tuple<Os...>>) {
+        return std::type_identity<typename join<Os...>::type>{};
+      }(std::type_identity<part_orders_t<L, Incoming>>{});
+    } else if constexpr (parts_summed<L>) {
+      return std::type_identity<std::tuple_element_t<0, part_orders_t<L, Incoming>>>{};
+    } else {
+      return std::type_identity<order<same_order<Out::size>>>{};
+    }
+  } else if constexpr (keeps_order<L>()) {
+    return std::type_identity<input_order<L, Incoming>>{};
+  } else {
+    return std::type_identity<order<same_order<Out::size>>>{};
+  }
 }
 
-/// The same for L's output: what L's input was when L keeps the order and gives a Vector.
-template <class L>
-constexpr FlatImage flat_output(FlatImage incoming) {
-  if constexpr (keeps_order<L>() && is_vector_v<typename L::output_shape>)
-    return flat_input<L>(incoming);
-  else
-    return {};
+/// The run-time form of an order.
+template <std::size_t N>
+ElementOrder::Segment segment_of(same_order<N>) {
+  return {N, {}};
+}
+template <std::size_t P, std::size_t C>
+ElementOrder::Segment segment_of(image_order<P, C>) {
+  return {P * C, {P, 1, C}};
+}
+template <class... S>
+ElementOrder element_order(order<S...>) {
+  return {{segment_of(S{})...}};
 }
 
-template <class L>
-void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
-               FlatImage incoming);
+template <class L, class Incoming>
+void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so);
 
 /// The tensors of the parts of a composite L, part I under prefix p + L::part_name(I) + ".", its
 /// parameters and state at po and so plus its offsets in the composite; with L::parts_chained
 /// each part's input is the previous part's output (Chain), else all take the composite's input.
-template <class L>
-void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
-               FlatImage incoming) {
+template <class L, class Incoming>
+void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so) {
   using Parts = typename L::parts;
   using Info = typename L::info;
-  constexpr bool chained = L::parts_chained;
-  FlatImage flat = incoming;
+  if constexpr (parts_summed<L> && is_vector_v<typename L::output_shape>) {
+    []<class... Os>(std::type_identity<std::tuple<Os...>>) {
+      using checked [[maybe_unused]] = decltype(sizeof(check_summed_orders<Os...>));
+    }(std::type_identity<part_orders_t<L, Incoming>>{});
+  }
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (
-        [&] {
-          using Part = std::tuple_element_t<I, Parts>;
-          add_layer<Part>(out, p + L::part_name(I) + ".", po + Info::parameter_offsets[I],
-                          so + Info::state_offsets[I], chained ? flat : incoming);
-          if constexpr (chained) flat = flat_output<Part>(flat);
-        }(),
-        ...);
+    (add_layer<std::tuple_element_t<I, Parts>,
+               std::conditional_t<L::parts_chained, chained_order<Parts, I, Incoming>, Incoming>>(
+         out, p + L::part_name(I) + ".", po + Info::parameter_offsets[I],
+         so + Info::state_offsets[I]),
+     ...);
   }
   (std::make_index_sequence<std::tuple_size_v<Parts>>{});
 }
 
 /// The tensors of bound layer L, named prefix `p` + the layer's own names ("3.weight", or
 /// "3.main.0.weight" inside a Residual), its parameters at po in parameters() and its state at
-/// so in state(); `incoming` is the image whose flattening its input is, if any. A composite
-/// (a layer with `parts`) gives its parts' tensors under its part_name()s; any other layer is
-/// asked for its tensors().
-template <class L>
-void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so,
-               FlatImage incoming) {
+/// so in state(); Incoming is the order of the output of the layer before it. A composite (a
+/// layer with `parts`) gives its parts' tensors under its part_name()s; any other layer is asked
+/// for its tensors(), with the order of its input read flat.
+template <class L, class Incoming>
+void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so) {
   if constexpr (requires { typename L::parts; }) {
-    add_parts<L>(out, p, po, so, incoming);
+    add_parts<L, Incoming>(out, p, po, so);
   } else if constexpr (requires(const TensorContext& c) { L::tensors(c); }) {
-    for (TensorDesc& d : L::tensors(TensorContext{flat_input<L>(incoming)})) {
+    for (TensorDesc& d : L::tensors(TensorContext{element_order(input_order<L, Incoming>{})})) {
       TensorMap m;
       m.name = p + d.name;
       m.shape = std::move(d.shape);
@@ -171,19 +303,20 @@ void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po
   }
 }
 
-/// Every tensor of Net's file, in layer order.
+/// Every tensor of Net's file, in layer order (the network is a chain of its layers, its input
+/// in the same order in both libraries).
 template <class Net>
 std::vector<TensorMap> tensor_maps() {
+  using Layers = typename Net::layers;
+  using In = order<same_order<Net::input_shape::size>>;
   std::vector<TensorMap> out;
   std::size_t state_offset = 0;
-  FlatImage flat{};
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (
         [&] {
-          using L = typename Net::template layer<I>;
-          add_layer<L>(out, std::to_string(I) + ".", Net::template parameter_offset<I>,
-                       state_offset, flat);
-          flat = flat_output<L>(flat);
+          using L = std::tuple_element_t<I, Layers>;
+          add_layer<L, chained_order<Layers, I, In>>(
+              out, std::to_string(I) + ".", Net::template parameter_offset<I>, state_offset);
           state_offset += L::state_count;
         }(),
         ...);

@@ -75,7 +75,7 @@ struct BatchNormSpec {
     /// (I64, not kept). On a Vector that flattens an image, the features in PyTorch's (c, h, w)
     /// order.
     static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
-      FlatImage im;
+      ElementOrder im;
       if constexpr (!is_image_v<In>) im = ctx.flat_input;
       auto first = [im](std::size_t e) { return im.from_chw(e); };
       auto second = [im](std::size_t e) { return C + im.from_chw(e); };

@@ -475,6 +475,8 @@ struct Residual {
     /// The parts in PyTorch's module: attributes main and shortcut, both reading the input.
     static std::string part_name(std::size_t i) { return i == 0 ? "main" : "shortcut"; }
     static constexpr bool parts_chained = false;
+    /// Its output is the sum of its parts' (element by element).
+    static constexpr bool parts_summed = true;
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     /// Inference (an inference-only pass) with the ReLU after the block fused: Shortcut runs
@@ -653,6 +655,8 @@ struct Concat {
     /// The branches in PyTorch's module: an nn.ModuleList `branches`, all reading the input.
     static std::string part_name(std::size_t i) { return "branches." + std::to_string(i); }
     static constexpr bool parts_chained = false;
+    /// Its output is its parts' joined (Vectors: one after the other).
+    static constexpr bool parts_joined = true;
     static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
 
     static void forward(const Pass& p) {

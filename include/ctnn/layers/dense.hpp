@@ -88,8 +88,9 @@ struct Dense {
     /// PyTorch's nn.Linear: weight [N, K] (ctnn's [k][n] transposed; a flattened image's K axis
     /// in PyTorch's (c, h, w) order), bias [N].
     static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
-      FlatImage im = ctx.flat_input;
-      if constexpr (is_image_v<In>) im = {In::height, In::width, In::channels};
+      ElementOrder im = ctx.flat_input;
+      if constexpr (is_image_v<In>)
+        im = ElementOrder::of_image({In::height, In::width, In::channels});
       return {{"weight", {N, K}, [im](std::size_t e) { return im.from_chw(e % K) * N + e / K; }},
               {"bias", {N}, [](std::size_t e) { return weight_count + e; }}};
     }

@@ -196,11 +196,38 @@ struct FlatImage {
   }
 };
 
+/// Where the elements of a Vector are in PyTorch's order of the same values: segments one after
+/// the other, each `size` elements that are a flattened image (`image`: ctnn's (h, w, c), PyTorch's
+/// (c, h, w); size = h * w * c) or, with image.h == 0, in the same order in both. A Flatten of an
+/// Image is one image segment; a Concat of Vectors joins its branches' segments (a
+/// GlobalAvgPool2D or Dense output is a same-order segment). No segments: the same order.
+struct ElementOrder {
+  struct Segment {
+    std::size_t size = 0;
+    FlatImage image;
+  };
+  std::vector<Segment> segments;
+
+  /// The order of one flattened image.
+  static ElementOrder of_image(FlatImage im) { return {{{im.h * im.w * im.c, im}}}; }
+  /// PyTorch's position q -> ctnn's position (q itself past the segments).
+  std::size_t from_chw(std::size_t q) const {
+    std::size_t start = 0;
+    for (const Segment& s : segments) {
+      if (q - start < s.size) return start + s.image.from_chw(q - start);
+      start += s.size;
+    }
+    return q;
+  }
+};
+
 /// What a layer's tensors() may depend on besides its own type.
 struct TensorContext {
-  /// When the layer's input is a Vector that flattens an image (an Image read flat by Dense,
-  /// or Flatten's output with only order-keeping layers between): that image.
-  FlatImage flat_input;
+  /// The order of the layer's input read flat when it is a Vector (for an Image input: the
+  /// image's own): an image flattened by Flatten, also as the last part of a Chain, a Residual
+  /// or a Concat branch, with only order-keeping layers (keeps_order) between, is in PyTorch's
+  /// (c, h, w) order in file formats that store PyTorch's layouts (io/safetensors.hpp).
+  ElementOrder flat_input;
 };
 
 /// One tensor of a layer as PyTorch's state_dict holds it (safetensors files, io/safetensors.hpp):
