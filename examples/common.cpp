@@ -349,15 +349,15 @@ void Training::set_up(const char* name, std::size_t train_size, std::size_t watc
                                 " leaves " + std::to_string(train_size) + " training and " +
                                 std::to_string(watched_size) + " validation images");
 
+  // nullptr without --distributed, and always in a build without MPI.
+  const ctnn::Collective* c = collective(o);
   std::cout << name << ": " << train_size << " training, "
             << (o.validation_split > 0 ? std::to_string(watched_size) + " validation and "
                                        : std::string())
             << test_size << " test images, "
-            << (o.distributed ? std::to_string(collective(o)->size()) + " processes x "
-                              : std::string())
-            << o.threads << " threads, batch " << o.batch_size << ", "
-            << (o.weight_decay > 0 ? "AdamW" : "Adam") << " lr " << o.lr << ", schedule "
-            << o.schedule << ", seed " << o.seed << "\n";
+            << (c ? std::to_string(c->size()) + " processes x " : std::string()) << o.threads
+            << " threads, batch " << o.batch_size << ", " << (o.weight_decay > 0 ? "AdamW" : "Adam")
+            << " lr " << o.lr << ", schedule " << o.schedule << ", seed " << o.seed << "\n";
 
   ctnn::FitOptions& fo = fit_options;
   fo.epochs = o.epochs;
