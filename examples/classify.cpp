@@ -12,10 +12,12 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common.hpp"
 #include "networks.hpp"
 
 namespace {
@@ -87,10 +89,9 @@ int main(int argc, char** argv) {
       if (a == "--model") {
         model = v;
       } else if (a == "--top-k") {
-        char* end = nullptr;
-        const long k = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end || k < 1) fail("invalid value for --top-k: '" + v + "'");
-        top_k = static_cast<std::size_t>(k);
+        const std::optional<std::uint64_t> k = examples::parse_count(v.c_str(), false);
+        if (!k) fail("invalid value for --top-k: '" + v + "' (a whole number >= 1)");
+        top_k = static_cast<std::size_t>(*k);
       } else {
         classes = split_commas(v);
         if (classes.size() > kOutputs)

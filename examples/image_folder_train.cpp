@@ -31,10 +31,12 @@ int main(int argc, char** argv) {
   ctnn::data::ImageFolderOptions fo;
   bool stream = false;
   ctnn::data::ImageStreamOptions so;
-  const auto positive = [](const char* v, std::size_t& out) {  // 1 to 2^24
+  std::string stream_only;  // "--prefetch N": the last flag given that needs --stream
+  const auto positive = [&](const char* flag, const char* v, std::size_t& out) {  // 1 to 2^24
     const std::optional<std::uint64_t> n = examples::parse_count(v, false);
     if (!n || *n > (std::uint64_t{1} << 24)) return false;
     out = static_cast<std::size_t>(*n);
+    stream_only = std::string(flag) + " " + v;
     return true;
   };
   const std::vector<examples::ExtraFlag> extra = {
@@ -45,9 +47,9 @@ int main(int argc, char** argv) {
        }},
       {"--test-fraction", "X", "share of each class held out for testing (default 0.2)",
        [&](const char* v) {
-         char* end = nullptr;
-         fo.test_fraction = std::strtod(v, &end);
-         return end != v && !*end && fo.test_fraction > 0.0 && fo.test_fraction < 1.0;
+         const std::optional<double> x = examples::parse_real(v);
+         fo.test_fraction = x.value_or(0.0);
+         return fo.test_fraction > 0.0 && fo.test_fraction < 1.0;
        }},
       {"--invert", "", "invert the images (for dark objects on a light background)",
        [&](const char*) {
@@ -65,20 +67,22 @@ int main(int argc, char** argv) {
          return true;
        }},
       {"--prefetch", "N", "with --stream: images decoded ahead at most (default 512)",
-       [&](const char* v) { return positive(v, so.prefetch); }},
+       [&](const char* v) { return positive("--prefetch", v, so.prefetch); }},
       {"--decode-threads", "N", "with --stream: threads decoding images (default 2)",
-       [&](const char* v) { return positive(v, so.threads); }},
+       [&](const char* v) { return positive("--decode-threads", v, so.threads); }},
   };
   const char* what =
       "Trains a convolutional network (Conv2D 32-64-64, Dense 128; at most 10 classes) on a\n"
       "folder of images with Adam. Images (PNG, JPEG, BMP, GIF, TGA) are converted to grey and\n"
       "resized to 28 x 28; classes are the sub-directories, in name order.";
   const examples::Options o = examples::parse(argc, argv, what, extra, false);
-  if (root.empty()) {
-    std::cerr << argv[0] << ": --root is required\n";
+  const auto misuse = [&](const std::string& message) {
+    std::cerr << argv[0] << ": " << message << "\n";
     examples::usage(argv[0], what, std::cerr, extra, false);
     return 2;
-  }
+  };
+  if (root.empty()) return misuse("--root is required");
+  if (!stream && !stream_only.empty()) return misuse(stream_only + ": only with --stream");
   fo.seed = o.seed;
   fo.threads = o.threads;
 

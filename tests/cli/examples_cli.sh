@@ -55,6 +55,22 @@ expect 2 "invalid value for --seed: '18446744073709551616'" "$cnn" "${data[@]}" 
 expect 0 "seed 18446744073709551615" "$cnn" "${data[@]}" --epochs 0 --seed 18446744073709551615
 expect 0 "seed 9223372036854775808" "$cnn" "${data[@]}" --epochs 0 --seed 9223372036854775808
 expect 2 "invalid value for --batch-size: '0'" "$cnn" "${data[@]}" --batch-size 0
+# Numbers are read whole: no spaces, no sign '+', no hexadecimal, nothing after the number.
+expect 2 "invalid value for --lr: ' 1'" "$cnn" "${data[@]}" --lr ' 1'
+expect 2 "invalid value for --lr: '1e-3 '" "$cnn" "${data[@]}" --lr '1e-3 '
+expect 2 "invalid value for --lr: '0x10'" "$cnn" "${data[@]}" --lr 0x10
+expect 2 "invalid value for --warmup: '0x10'" "$cnn" "${data[@]}" --schedule cosine --warmup 0x10
+expect 2 "invalid value for --label-smoothing: '+0.1'" "$cnn" "${data[@]}" --label-smoothing +0.1
+expect 2 "invalid value for --lr: '1e-50' (a finite number > 0)" "$cnn" "${data[@]}" --lr 1e-50
+# A warm-up longer than the run is refused; as long as the run, it is the whole run.
+expect 2 "--warmup 5.5 is longer than the run (--epochs 5)" "$cnn" "${data[@]}" --schedule cosine \
+  --warmup 5.5
+expect 0 "test accuracy:" "$cnn" "${data[@]}" --epochs 1 --schedule cosine --warmup 1
+# A validation split too small to hold one image (2 per class here) names the fraction exactly.
+expect 1 "--validation-split 1e-09 leaves 20 training and 0 validation images" "$cnn" \
+  "${data[@]}" --epochs 1 --validation-split 1e-9
+expect 1 "--validation-split 0.2 leaves 20 training and 0 validation images" "$cnn" \
+  "${data[@]}" --epochs 1 --validation-split 0.2
 
 # --save is checked before training.
 expect 2 "--save needs a file name" "$cnn" "${data[@]}" --save ""
@@ -144,6 +160,18 @@ expect 2 "invalid value for --prefetch: '0'" "$ift" "${folder[@]}" --stream --pr
 expect 1 "--skip-unreadable decodes every image" "$ift" "${folder[@]}" --stream --skip-unreadable
 expect 1 "--validation-split needs the training images in memory" "$ift" "${folder[@]}" --stream \
   --validation-split 0.2
+expect 2 "--prefetch 5: only with --stream" "$ift" "${folder[@]}" --prefetch 5
+expect 2 "--decode-threads 3: only with --stream" "$ift" "${folder[@]}" --decode-threads 3
+expect 2 "invalid value for --test-fraction: ' 0.5'" "$ift" "${folder[@]}" --test-fraction ' 0.5'
+expect 2 "invalid value for --test-fraction: '0x0.8p0'" "$ift" "${folder[@]}" --test-fraction 0x0.8p0
+
+# classify.
+pngs=("$work/folder"/*/*.png)
+img="${pngs[0]}"
+cls="$bin/classify"
+expect 0 "$img" "$cls" --model "$work/m.ctnn" "$img"
+expect 2 "invalid value for --top-k: ' 2'" "$cls" --model "$work/m.ctnn" --top-k ' 2' "$img"
+
 # A file that does not decode is found when training (or the test) reaches it, and named.
 broken="$work/folder/$(ls "$work/folder" | head -n 1)/broken.png"
 printf 'not a png' > "$broken"
