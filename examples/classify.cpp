@@ -39,21 +39,28 @@ void usage(const char* prog, std::ostream& os) {
      << "  --invert           invert the images first: for dark objects on a light background,\n"
      << "                     as in most photos (Fashion-MNIST's are light on black)\n"
      << "  --classes A,B,...  names of the network's outputs 0, 1, ... (default: Fashion-MNIST's\n"
-     << "                     10 classes); with fewer than 10 names only those outputs are used\n"
+     << "                     10 classes); with fewer than 10 names only those outputs are used;\n"
+     << "                     \\, is a comma and \\\\ a backslash inside a name\n"
      << "  --help             this text\n"
      << "Exit status: 0 when every image was classified, 1 when the model or an image could not\n"
      << "be read, 2 for a bad option.\n";
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
+// The names of --classes: split at the commas that no backslash escapes (\, is a comma and \\ a
+// backslash inside a name). Nothing for another backslash, or one at the end.
+std::optional<std::vector<std::string>> split_classes(const std::string& s) {
+  std::vector<std::string> out(1);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == ',') {
+      out.emplace_back();
+    } else if (s[i] == '\\') {
+      if (i + 1 == s.size() || (s[i + 1] != ',' && s[i + 1] != '\\')) return std::nullopt;
+      out.back() += s[++i];
+    } else {
+      out.back() += s[i];
+    }
   }
+  return out;
 }
 
 }  // namespace
@@ -93,7 +100,11 @@ int main(int argc, char** argv) {
         if (!k) fail("invalid value for --top-k: '" + v + "' (a whole number >= 1)");
         top_k = static_cast<std::size_t>(*k);
       } else {
-        classes = split_commas(v);
+        const auto names = split_classes(v);
+        if (!names)
+          fail("invalid value for --classes: '" + v +
+               "' (a backslash must be followed by a comma or a backslash)");
+        classes = *names;
         if (classes.size() > kOutputs)
           fail("--classes names " + std::to_string(classes.size()) + " classes; the network has " +
                std::to_string(kOutputs) + " outputs");

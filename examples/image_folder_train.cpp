@@ -13,7 +13,9 @@
 // the folder, and with --distributed each process decodes only its share of every batch.
 #include <ctnn/data/image_folder.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -24,6 +26,53 @@
 
 #include "networks.hpp"
 #include "options.hpp"
+
+namespace {
+
+// `s` for a POSIX shell: in single quotes, each ' written as '\''.
+std::string shell_quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// classify's --classes argument for these names: joined by commas, with each comma and backslash
+// inside a name escaped by a backslash.
+std::string classes_argument(const std::vector<std::string>& classes) {
+  std::string a;
+  for (std::size_t k = 0; k < classes.size(); ++k) {
+    if (k) a += ',';
+    for (char c : classes[k]) {
+      if (c == ',' || c == '\\') a += '\\';
+      a += c;
+    }
+  }
+  return a;
+}
+
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+
+// `s` with its control characters as \n, \t or \xNN.
+std::string visible(const std::string& s) {
+  std::string v;
+  for (unsigned char c : s) {
+    if (c == '\n')
+      v += "\\n";
+    else if (c == '\t')
+      v += "\\t";
+    else if (is_control(c)) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      v += hex;
+    } else
+      v += static_cast<char>(c);
+  }
+  return v;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using Net = examples::FashionCnn;
@@ -89,6 +138,12 @@ int main(int argc, char** argv) {
   // The classes, and whether the split left something on both sides.
   const auto check = [&](const std::vector<std::string>& classes, std::size_t train,
                          std::size_t test) {
+    // The report and classify print one class name per line.
+    for (const std::string& c : classes)
+      if (std::any_of(c.begin(), c.end(), is_control))
+        throw ctnn::InvalidArgument(root + ": the class directory '" + visible(c) +
+                                    "' has a control character in its name (a newline, a tab, "
+                                    "...), which the reports cannot show; rename it");
     std::cout << "classes:";
     for (std::size_t k = 0; k < classes.size(); ++k)
       std::cout << (k ? ", " : " ") << k << " \"" << classes[k] << '"';
@@ -101,11 +156,10 @@ int main(int argc, char** argv) {
     if (train == 0 || test == 0)
       throw ctnn::InvalidArgument("the split left " + std::to_string(train) + " training and " +
                                   std::to_string(test) + " test images; both need at least one");
-    if (!o.save.empty()) {
-      std::cout << "the saved model classifies with: classify --model " << o.save << " --classes '";
-      for (std::size_t k = 0; k < classes.size(); ++k) std::cout << (k ? "," : "") << classes[k];
-      std::cout << "'" << (fo.image.invert ? " --invert" : "") << " IMAGE...\n";
-    }
+    if (!o.save.empty())
+      std::cout << "the saved model classifies with: classify --model " << shell_quoted(o.save)
+                << " --classes " << shell_quoted(classes_argument(classes))
+                << (fo.image.invert ? " --invert" : "") << " IMAGE...\n";
   };
   try {
     if (stream) {

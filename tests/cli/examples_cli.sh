@@ -171,6 +171,31 @@ img="${pngs[0]}"
 cls="$bin/classify"
 expect 0 "$img" "$cls" --model "$work/m.ctnn" "$img"
 expect 2 "invalid value for --top-k: ' 2'" "$cls" --model "$work/m.ctnn" --top-k ' 2' "$img"
+expect 2 "invalid value for --classes: 'a\\b'" "$cls" --model "$work/m.ctnn" --classes 'a\b' "$img"
+
+# The classify line image_folder_train suggests gives back the class names exactly, whatever
+# quotes, commas, spaces and backslashes they hold; a name with a newline is refused up front.
+names=("it's a coat" "bag, small" 'back\slash' "plain")
+for name in "${names[@]}"; do
+  mkdir -p "$work/names/$name"
+  cp "${pngs[@]:0:3}" "$work/names/$name/"
+done
+out="$("$ift" --root "$work/names" --epochs 1 --threads 2 --save "$work/it's, a model.ctnn" 2>&1)"
+line="$(grep -o "classify --model .* IMAGE\.\.\.$" <<<"$out")"
+got="$(eval "\"\$bin/\"${line% IMAGE...} --top-k 4 \"\$img\"" 2>&1 | tail -n +2 | cut -c11-)"
+want="$(printf '%s\n' "${names[@]}" | sort)"
+if [[ -n "$line" && "$(sort <<<"$got")" == "$want" ]]; then
+  echo "ok: the suggested classify line gives back the class names"
+else
+  echo "FAIL: the suggested classify line: $line"
+  echo "$got"
+  failures=$((failures + 1))
+fi
+mkdir -p "$work/newline/"$'two\nlines' "$work/newline/plain"
+cp "${pngs[@]:0:3}" "$work/newline/"$'two\nlines'/
+cp "${pngs[@]:0:3}" "$work/newline/plain/"
+expect 1 "the class directory 'two\\nlines' has a control character in its name" "$ift" \
+  --root "$work/newline" --epochs 1 --threads 2
 
 # A file that does not decode is found when training (or the test) reaches it, and named.
 broken="$work/folder/$(ls "$work/folder" | head -n 1)/broken.png"
