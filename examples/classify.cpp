@@ -43,7 +43,7 @@ void usage(const char* prog, std::ostream& os) {
      << "                     \\, is a comma and \\\\ a backslash inside a name\n"
      << "  --help             this text\n"
      << "Exit status: 0 when every image was classified, 1 when the model or an image could not\n"
-     << "be read, 2 for a bad option.\n";
+     << "be read or the network's outputs for an image are not finite, 2 for a bad option.\n";
 }
 
 // The names of --classes: split at the commas that no backslash escapes (\, is a comma and \\ a
@@ -143,6 +143,14 @@ int main(int argc, char** argv) {
       continue;
     }
     net->predict(x.data(), logits.data(), 1, ws);
+    // Finite parameters (load() checks them) can still overflow: no NaN probabilities.
+    if (!std::all_of(logits.begin(), logits.begin() + n,
+                     [](float v) { return std::isfinite(v); })) {
+      std::cerr << "classify: error: " << path
+                << ": the network's outputs are not finite (its weights are too large)\n";
+      failed = true;
+      continue;
+    }
     // Softmax over the named outputs, shifted by the largest logit so exp cannot overflow.
     const float top = *std::max_element(logits.begin(), logits.begin() + n);
     std::vector<double> p(n);

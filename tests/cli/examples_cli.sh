@@ -165,13 +165,34 @@ expect 2 "--decode-threads 3: only with --stream" "$ift" "${folder[@]}" --decode
 expect 2 "invalid value for --test-fraction: ' 0.5'" "$ift" "${folder[@]}" --test-fraction ' 0.5'
 expect 2 "invalid value for --test-fraction: '0x0.8p0'" "$ift" "${folder[@]}" --test-fraction 0x0.8p0
 
-# classify.
+# classify: a model holding a NaN (written as a diverged network would be: the CRC is right) is
+# refused, naming the layer; one whose outputs overflow prints no NaN probabilities.
 pngs=("$work/folder"/*/*.png)
 img="${pngs[0]}"
 cls="$bin/classify"
 expect 0 "$img" "$cls" --model "$work/m.ctnn" "$img"
 expect 2 "invalid value for --top-k: ' 2'" "$cls" --model "$work/m.ctnn" --top-k ' 2' "$img"
 expect 2 "invalid value for --classes: 'a\\b'" "$cls" --model "$work/m.ctnn" --classes 'a\b' "$img"
+# patch_model IN OUT VALUE [ALL]: IN with its first parameter (all of them with ALL) set to VALUE
+# and the CRC-32 recomputed.
+patch_model() {
+  python3 - "$@" <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+at = 40 + struct.unpack_from("<I", b, 12)[0]  # the first parameter, after the signature
+count = struct.unpack_from("<Q", b, at - 16)[0] if len(sys.argv) > 4 else 1
+for i in range(count):
+    struct.pack_into("<f", b, at + 4 * i, float(sys.argv[3]))
+struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))
+open(sys.argv[2], "wb").write(b)
+PY
+}
+patch_model "$work/m.ctnn" "$work/nan.ctnn" nan
+expect 1 "$work/nan.ctnn: layer 1 (Conv2D<32,3" "$cls" --model "$work/nan.ctnn" "$img"
+expect 1 "parameter 0 (of 320) is nan; parameters must be finite" "$cls" --model "$work/nan.ctnn" \
+  "$img"
+patch_model "$work/m.ctnn" "$work/huge.ctnn" 3e38 all
+expect 1 "$img: the network's outputs are not finite" "$cls" --model "$work/huge.ctnn" "$img"
 
 # The classify line image_folder_train suggests gives back the class names exactly, whatever
 # quotes, commas, spaces and backslashes they hold; a name with a newline is refused up front.
