@@ -12,10 +12,12 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common.hpp"
 #include "networks.hpp"
 
 namespace {
@@ -37,21 +39,28 @@ void usage(const char* prog, std::ostream& os) {
      << "  --invert           invert the images first: for dark objects on a light background,\n"
      << "                     as in most photos (Fashion-MNIST's are light on black)\n"
      << "  --classes A,B,...  names of the network's outputs 0, 1, ... (default: Fashion-MNIST's\n"
-     << "                     10 classes); with fewer than 10 names only those outputs are used\n"
+     << "                     10 classes); with fewer than 10 names only those outputs are used;\n"
+     << "                     \\, is a comma and \\\\ a backslash inside a name\n"
      << "  --help             this text\n"
      << "Exit status: 0 when every image was classified, 1 when the model or an image could not\n"
-     << "be read, 2 for a bad option.\n";
+     << "be read or the network's outputs for an image are not finite, 2 for a bad option.\n";
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
+// The names of --classes: split at the commas that no backslash escapes (\, is a comma and \\ a
+// backslash inside a name). Nothing for another backslash, or one at the end.
+std::optional<std::vector<std::string>> split_classes(const std::string& s) {
+  std::vector<std::string> out(1);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == ',') {
+      out.emplace_back();
+    } else if (s[i] == '\\') {
+      if (i + 1 == s.size() || (s[i + 1] != ',' && s[i + 1] != '\\')) return std::nullopt;
+      out.back() += s[++i];
+    } else {
+      out.back() += s[i];
+    }
   }
+  return out;
 }
 
 }  // namespace
@@ -87,12 +96,15 @@ int main(int argc, char** argv) {
       if (a == "--model") {
         model = v;
       } else if (a == "--top-k") {
-        char* end = nullptr;
-        const long k = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end || k < 1) fail("invalid value for --top-k: '" + v + "'");
-        top_k = static_cast<std::size_t>(k);
+        const std::optional<std::uint64_t> k = examples::parse_count(v.c_str(), false);
+        if (!k) fail("invalid value for --top-k: '" + v + "' (a whole number >= 1)");
+        top_k = static_cast<std::size_t>(*k);
       } else {
-        classes = split_commas(v);
+        const auto names = split_classes(v);
+        if (!names)
+          fail("invalid value for --classes: '" + v +
+               "' (a backslash must be followed by a comma or a backslash)");
+        classes = *names;
         if (classes.size() > kOutputs)
           fail("--classes names " + std::to_string(classes.size()) + " classes; the network has " +
                std::to_string(kOutputs) + " outputs");
@@ -131,6 +143,14 @@ int main(int argc, char** argv) {
       continue;
     }
     net->predict(x.data(), logits.data(), 1, ws);
+    // Finite parameters (load() checks them) can still overflow: no NaN probabilities.
+    if (!std::all_of(logits.begin(), logits.begin() + n,
+                     [](float v) { return std::isfinite(v); })) {
+      std::cerr << "classify: error: " << path
+                << ": the network's outputs are not finite (its weights are too large)\n";
+      failed = true;
+      continue;
+    }
     // Softmax over the named outputs, shifted by the largest logit so exp cannot overflow.
     const float top = *std::max_element(logits.begin(), logits.begin() + n);
     std::vector<double> p(n);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -18,8 +19,10 @@
 #include <cstring>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 
 namespace examples {
@@ -31,6 +34,12 @@ std::string shortest(double v) {
   std::ostringstream s;
   s << v;
   return s.str();
+}
+
+// A number as the messages quote it: the shortest text that reads back to it ("1e-09", "0.3").
+std::string exact(double v) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
 
 // An augmentation as --augment names it.
@@ -65,8 +74,8 @@ void usage(const char* prog, const char* what, std::ostream& os,
      << "                       cosine (to 0 at the end, after --warmup); onecycle (up to --lr\n"
      << "                       over the first 30% of the steps, then down); plateau (x0.5\n"
      << "                       after 2 epochs without a lower validation or test loss)\n"
-     << "  --warmup EPOCHS    linear warm-up before the cosine schedule (default "
-     << shortest(d.warmup) << ")\n"
+     << "  --warmup EPOCHS    linear warm-up before the cosine schedule, at most --epochs\n"
+     << "                       (default " << shortest(d.warmup) << ")\n"
      << "  --weight-decay W   decoupled weight decay: AdamW instead of Adam (default "
      << shortest(d.weight_decay) << ")\n"
      << "  --label-smoothing E  label smoothing of the cross-entropy, in [0, 1) (default "
@@ -116,6 +125,16 @@ std::string unwritable(const std::string& path) {
   return {};
 }
 
+std::optional<double> parse_real(const char* text) {
+  // std::from_chars with chars_format::general, unlike strtod, takes no leading space, no '+'
+  // and no hexadecimal ("0x10" stops after the 0); the whole text must be read.
+  const char* end = text + std::strlen(text);
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(text, end, v, std::chars_format::general);
+  if (ec != std::errc() || ptr != end || end == text || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
 std::optional<std::uint64_t> parse_count(const char* text, bool allow_zero) {
   // strtoull alone would take "-1" as 2^64 - 1, and " 1" as 1.
   char* end = nullptr;
@@ -139,16 +158,13 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
     if (!v) fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
     return *v;
   };
-  // A finite number in [lo, hi] (hi itself only when hi_inclusive).
+  // A finite number in [lo, hi] (hi itself only when hi_inclusive), read by parse_real().
   auto real = [&](std::string_view flag, const char* text, double lo, double hi,
                   bool hi_inclusive) {
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(text, &end);
-    if (errno || *end || end == text || !std::isfinite(v) || v < lo || v > hi ||
-        (!hi_inclusive && v == hi))
+    const std::optional<double> v = parse_real(text);
+    if (!v || *v < lo || *v > hi || (!hi_inclusive && *v == hi))
       fail(std::string("invalid value for ") + std::string(flag) + ": '" + text + "'");
-    return v;
+    return *v;
   };
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -239,15 +255,19 @@ Options parse(int argc, char** argv, const char* what, const std::vector<ExtraFl
         fail(std::string("invalid value for --augment: ") + e.what());
       }
     } else if (a == "--lr") {
-      char* end = nullptr;
-      errno = 0;
-      o.lr = std::strtof(v, &end);
-      if (errno || *end || end == v || !std::isfinite(o.lr) || !(o.lr > 0.0f))
+      // In float's range (converting a larger double is undefined) and not rounded to 0.
+      const std::optional<double> lr = parse_real(v);
+      if (!lr || !(*lr > 0.0) || *lr > std::numeric_limits<float>::max() ||
+          static_cast<float>(*lr) == 0.0f)
         fail(std::string("invalid value for --lr: '") + v + "' (a finite number > 0)");
+      o.lr = static_cast<float>(*lr);
     } else
       fail("unknown option: " + std::string(a));
   }
   if (o.warmup > 0 && o.schedule != "cosine") fail("--warmup applies to --schedule cosine");
+  if (o.warmup > double(o.epochs))
+    fail("--warmup " + exact(o.warmup) + " is longer than the run (--epochs " +
+         std::to_string(o.epochs) + ")");
   if (o.distributed) {
     try {
       collective(o);
@@ -344,20 +364,24 @@ Training::Training(const Options& o, const char* name, ctnn::data::SampleStream&
 void Training::set_up(const char* name, std::size_t train_size, std::size_t watched_size,
                       std::size_t test_size) {
   const Options& o = o_;
+  if (o.validation_split > 0 && (train_size == 0 || watched_size == 0))
+    throw ctnn::InvalidArgument("--validation-split " + exact(o.validation_split) + " leaves " +
+                                std::to_string(train_size) + " training and " +
+                                std::to_string(watched_size) +
+                                " validation images; each needs at least one");
   if (train_size == 0 || watched_size == 0)
-    throw ctnn::InvalidArgument("--validation-split " + std::to_string(o.validation_split) +
-                                " leaves " + std::to_string(train_size) + " training and " +
-                                std::to_string(watched_size) + " validation images");
+    throw ctnn::InvalidArgument("no " + std::string(train_size == 0 ? "training" : "test") +
+                                " images");
 
+  // nullptr without --distributed, and always in a build without MPI.
+  const ctnn::Collective* c = collective(o);
   std::cout << name << ": " << train_size << " training, "
             << (o.validation_split > 0 ? std::to_string(watched_size) + " validation and "
                                        : std::string())
             << test_size << " test images, "
-            << (o.distributed ? std::to_string(collective(o)->size()) + " processes x "
-                              : std::string())
-            << o.threads << " threads, batch " << o.batch_size << ", "
-            << (o.weight_decay > 0 ? "AdamW" : "Adam") << " lr " << o.lr << ", schedule "
-            << o.schedule << ", seed " << o.seed << "\n";
+            << (c ? std::to_string(c->size()) + " processes x " : std::string()) << o.threads
+            << " threads, batch " << o.batch_size << ", " << (o.weight_decay > 0 ? "AdamW" : "Adam")
+            << " lr " << o.lr << ", schedule " << o.schedule << ", seed " << o.seed << "\n";
 
   ctnn::FitOptions& fo = fit_options;
   fo.epochs = o.epochs;

@@ -67,6 +67,10 @@ void usage(const char* prog, const char* what, std::ostream& os,
 /// `path` and renames it, so what counts is the directory.
 std::string unwritable(const std::string& path);
 
+/// A finite decimal number ("0.2", "1e-3", "5"), the whole text read by std::from_chars: nothing
+/// for any other text (" 1", "1 ", "+1", "0x10", "1e999", "nan", "", "1x").
+std::optional<double> parse_real(const char* text);
+
 /// A decimal integer from 0 (or, without `allow_zero`, 1) to 2^64 - 1, or nothing for any other
 /// text ("-1", "", "12x", a number out of range): the value of an option that counts.
 std::optional<std::uint64_t> parse_count(const char* text, bool allow_zero);

@@ -13,7 +13,9 @@
 // the folder, and with --distributed each process decodes only its share of every batch.
 #include <ctnn/data/image_folder.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -25,16 +27,65 @@
 #include "networks.hpp"
 #include "options.hpp"
 
+namespace {
+
+// `s` for a POSIX shell: in single quotes, each ' written as '\''.
+std::string shell_quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// classify's --classes argument for these names: joined by commas, with each comma and backslash
+// inside a name escaped by a backslash.
+std::string classes_argument(const std::vector<std::string>& classes) {
+  std::string a;
+  for (std::size_t k = 0; k < classes.size(); ++k) {
+    if (k) a += ',';
+    for (char c : classes[k]) {
+      if (c == ',' || c == '\\') a += '\\';
+      a += c;
+    }
+  }
+  return a;
+}
+
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+
+// `s` with its control characters as \n, \t or \xNN.
+std::string visible(const std::string& s) {
+  std::string v;
+  for (unsigned char c : s) {
+    if (c == '\n')
+      v += "\\n";
+    else if (c == '\t')
+      v += "\\t";
+    else if (is_control(c)) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      v += hex;
+    } else
+      v += static_cast<char>(c);
+  }
+  return v;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using Net = examples::FashionCnn;
   std::string root;
   ctnn::data::ImageFolderOptions fo;
   bool stream = false;
   ctnn::data::ImageStreamOptions so;
-  const auto positive = [](const char* v, std::size_t& out) {  // 1 to 2^24
+  std::string stream_only;  // "--prefetch N": the last flag given that needs --stream
+  const auto positive = [&](const char* flag, const char* v, std::size_t& out) {  // 1 to 2^24
     const std::optional<std::uint64_t> n = examples::parse_count(v, false);
     if (!n || *n > (std::uint64_t{1} << 24)) return false;
     out = static_cast<std::size_t>(*n);
+    stream_only = std::string(flag) + " " + v;
     return true;
   };
   const std::vector<examples::ExtraFlag> extra = {
@@ -45,9 +96,9 @@ int main(int argc, char** argv) {
        }},
       {"--test-fraction", "X", "share of each class held out for testing (default 0.2)",
        [&](const char* v) {
-         char* end = nullptr;
-         fo.test_fraction = std::strtod(v, &end);
-         return end != v && !*end && fo.test_fraction > 0.0 && fo.test_fraction < 1.0;
+         const std::optional<double> x = examples::parse_real(v);
+         fo.test_fraction = x.value_or(0.0);
+         return fo.test_fraction > 0.0 && fo.test_fraction < 1.0;
        }},
       {"--invert", "", "invert the images (for dark objects on a light background)",
        [&](const char*) {
@@ -65,26 +116,34 @@ int main(int argc, char** argv) {
          return true;
        }},
       {"--prefetch", "N", "with --stream: images decoded ahead at most (default 512)",
-       [&](const char* v) { return positive(v, so.prefetch); }},
+       [&](const char* v) { return positive("--prefetch", v, so.prefetch); }},
       {"--decode-threads", "N", "with --stream: threads decoding images (default 2)",
-       [&](const char* v) { return positive(v, so.threads); }},
+       [&](const char* v) { return positive("--decode-threads", v, so.threads); }},
   };
   const char* what =
       "Trains a convolutional network (Conv2D 32-64-64, Dense 128; at most 10 classes) on a\n"
       "folder of images with Adam. Images (PNG, JPEG, BMP, GIF, TGA) are converted to grey and\n"
       "resized to 28 x 28; classes are the sub-directories, in name order.";
   const examples::Options o = examples::parse(argc, argv, what, extra, false);
-  if (root.empty()) {
-    std::cerr << argv[0] << ": --root is required\n";
+  const auto misuse = [&](const std::string& message) {
+    std::cerr << argv[0] << ": " << message << "\n";
     examples::usage(argv[0], what, std::cerr, extra, false);
     return 2;
-  }
+  };
+  if (root.empty()) return misuse("--root is required");
+  if (!stream && !stream_only.empty()) return misuse(stream_only + ": only with --stream");
   fo.seed = o.seed;
   fo.threads = o.threads;
 
   // The classes, and whether the split left something on both sides.
   const auto check = [&](const std::vector<std::string>& classes, std::size_t train,
                          std::size_t test) {
+    // The report and classify print one class name per line.
+    for (const std::string& c : classes)
+      if (std::any_of(c.begin(), c.end(), is_control))
+        throw ctnn::InvalidArgument(root + ": the class directory '" + visible(c) +
+                                    "' has a control character in its name (a newline, a tab, "
+                                    "...), which the reports cannot show; rename it");
     std::cout << "classes:";
     for (std::size_t k = 0; k < classes.size(); ++k)
       std::cout << (k ? ", " : " ") << k << " \"" << classes[k] << '"';
@@ -97,11 +156,10 @@ int main(int argc, char** argv) {
     if (train == 0 || test == 0)
       throw ctnn::InvalidArgument("the split left " + std::to_string(train) + " training and " +
                                   std::to_string(test) + " test images; both need at least one");
-    if (!o.save.empty()) {
-      std::cout << "the saved model classifies with: classify --model " << o.save << " --classes '";
-      for (std::size_t k = 0; k < classes.size(); ++k) std::cout << (k ? "," : "") << classes[k];
-      std::cout << "'" << (fo.image.invert ? " --invert" : "") << " IMAGE...\n";
-    }
+    if (!o.save.empty())
+      std::cout << "the saved model classifies with: classify --model " << shell_quoted(o.save)
+                << " --classes " << shell_quoted(classes_argument(classes))
+                << (fo.image.invert ? " --invert" : "") << " IMAGE...\n";
   };
   try {
     if (stream) {

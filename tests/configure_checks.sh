@@ -3,7 +3,9 @@
 #  - without doctest and Google Benchmark the project still configures and installs its headers,
 #    and says with a STATUS line what it skips;
 #  - a peer package that is installed but cannot be loaded (oneDNN's CMake config without
-#    OpenCL) does not stop the configure.
+#    OpenCL) does not stop the configure;
+#  - without MPI the examples' common code (whose --distributed then only fails) compiles without
+#    warnings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
@@ -23,3 +25,10 @@ echo "ok: configures and installs the headers without doctest and Google Benchma
 
 cmake -S . -B "$work/no-opencl" -DCMAKE_DISABLE_FIND_PACKAGE_OpenCL=ON >"$work/no-opencl.log"
 echo "ok: configures with OpenCL hidden from oneDNN's CMake config"
+
+cmake -S . -B "$work/no-mpi" -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON \
+      -DCMAKE_DISABLE_FIND_PACKAGE_OpenCL=ON -DCTNN_WERROR=ON >"$work/no-mpi.log"
+grep -q "MPI not found" "$work/no-mpi.log"
+cmake --build "$work/no-mpi" --target ctnn_examples_common >"$work/no-mpi-build.log" 2>&1 ||
+  { cat "$work/no-mpi-build.log"; exit 1; }
+echo "ok: without MPI the examples' common code compiles without warnings"

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "files.hpp"
 #include "reference.hpp"
@@ -260,4 +261,83 @@ TEST_CASE("a signature mismatch quotes at most 200 characters of the file's line
     CHECK(m.find(std::string(201, 'x')) == std::string::npos);
     CHECK(m.size() < path.size() + 500);
   }
+}
+
+TEST_CASE("a model holding a value that is not finite, or a negative variance, is refused") {
+  // Net: 1 Conv2D<4,3> (40 parameters), 2 ReLU, 3 MaxPool2D, 4 Dense<16> (592), 5 BatchNorm
+  // (32 parameters, 32 state: running_mean [16], running_var [16]), 6 ReLU, 7 Dense<3> (51).
+  TempDir dir;
+  const std::string path = dir.file("m.ctnn");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  Net n(4);
+  const std::vector<float> params(n.parameters().begin(), n.parameters().end());
+  const std::vector<float> state(n.state().begin(), n.state().end());
+  auto expect_refused = [&](auto&& edit, const std::vector<std::string>& needles) {
+    Net a(3);
+    edit(a);
+    save(a, path);
+    try {
+      load(n, path);
+      FAIL("load accepted a model with a bad value; expected '", needles[0], "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == path);
+      for (const auto& needle : needles) CHECK(m.find(needle) != std::string::npos);
+    }
+    CHECK(std::equal(params.begin(), params.end(), n.parameters().begin()));
+    CHECK(std::equal(state.begin(), state.end(), n.state().begin()));
+  };
+  expect_refused([&](Net& a) { a.parameters()[Net::parameter_offset<3> + 17] = nan; },
+                 {"layer 4 (Dense<16>): parameter 17 (of 592) is nan", "must be finite"});
+  expect_refused([&](Net& a) { a.parameters()[Net::parameter_count - 1] = -inf; },
+                 {"layer 7 (Dense<3>): parameter 50 (of 51) is -inf"});
+  expect_refused([&](Net& a) { a.state()[3] = inf; },
+                 {"layer 5 (BatchNorm<", "state value 3 (of 32) is inf", "must be finite"});
+  expect_refused([&](Net& a) { a.state()[16 + 2] = -0.5f; },
+                 {"layer 5 (BatchNorm<", "running variance of channel 2 (of 16) is -0.5",
+                  "a variance must be >= 0"});
+
+  // A BatchNorm inside a composite is named by its part.
+  using Res =
+      Sequential<Input<6, 6, 2>, Residual<Chain<Conv2D<2, 3, 1, Same>, BatchNorm>>, Dense<3>>;
+  Res r(1);
+  r.state()[3] = -1.0f;  // running_var of channel 1
+  save(r, path);
+  Res into(2);
+  try {
+    load(into, path);
+    FAIL("load accepted a negative running variance inside a Residual");
+  } catch (const FileError& e) {
+    const std::string m = e.what();
+    INFO("message: ", m);
+    CHECK(m.find("layer 1, part main.1 (BatchNorm<") != std::string::npos);
+    CHECK(m.find("running variance of channel 1 (of 2) is -1") != std::string::npos);
+  }
+
+  // A checkpoint's model is checked the same way.
+  Net c(5);
+  c.parameters()[0] = nan;
+  Adam opt(0.01f);
+  save_checkpoint(dir.file("c.ckpt"), c, opt, TrainingState{});
+  try {
+    load_checkpoint(dir.file("c.ckpt"), n, opt);
+    FAIL("load_checkpoint accepted a model with a NaN");
+  } catch (const FileError& e) {
+    const std::string m = e.what();
+    INFO("message: ", m);
+    CHECK(m.find("the model in the checkpoint: layer 1 (Conv2D<") != std::string::npos);
+    CHECK(m.find("parameter 0 (of 40) is nan") != std::string::npos);
+  }
+
+  // Extreme finite values and a zero variance load.
+  Net ok(6);
+  ok.parameters()[0] = std::numeric_limits<float>::max();
+  ok.parameters()[1] = -std::numeric_limits<float>::denorm_min();
+  ok.state()[16] = 0.0f;
+  save(ok, path);
+  load(n, path);
+  CHECK(std::equal(ok.parameters().begin(), ok.parameters().end(), n.parameters().begin()));
+  CHECK(std::equal(ok.state().begin(), ok.state().end(), n.state().begin()));
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -464,6 +465,62 @@ TEST_CASE("safetensors: damaged files throw FileError naming the file; the netwo
   load_safetensors(net, bad);
   CHECK(std::equal(a.parameters().begin(), a.parameters().end(), net.parameters().begin()));
   CHECK(std::equal(a.state().begin(), a.state().end(), net.state().begin()));
+}
+
+TEST_CASE("safetensors: a value that is not finite, or a negative running variance, is refused") {
+  // BnFlatten's tensors: 0.weight [3, 2, 3, 3] and 0.bias [3] (Conv2D), 1.* [3] (BatchNorm on
+  // the image), 4.* [108] (BatchNorm on the flattened 6x6x3 image: PyTorch's (c, h, w) order),
+  // 5.weight [5, 108] and 5.bias [5] (Dense).
+  TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  BnFlatten net(6);
+  const std::vector<float> params(net.parameters().begin(), net.parameters().end());
+  const std::vector<float> state(net.state().begin(), net.state().end());
+  auto expect_refused = [&](auto&& edit, const std::string& needle) {
+    BnFlatten a(5);
+    edit(a);
+    save_safetensors(a, path);
+    try {
+      load_safetensors(net, path);
+      FAIL("load_safetensors accepted a bad value; expected '", needle, "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == path);
+      CHECK(m.find(needle) != std::string::npos);
+    }
+    CHECK(std::equal(params.begin(), params.end(), net.parameters().begin()));
+    CHECK(std::equal(state.begin(), state.end(), net.state().begin()));
+  };
+  // ctnn's w[kh][kw][c][f]: its second value is filter 1's, PyTorch's [1, 0, 0, 0].
+  expect_refused([&](BnFlatten& a) { a.parameters()[1] = nan; },
+                 "tensor '0.weight' [3, 2, 3, 3]: element [1, 0, 0, 0] is nan; the values must "
+                 "be finite");
+  expect_refused([&](BnFlatten& a) { a.parameters()[54 + 2] = -inf; },
+                 "tensor '0.bias' [3]: element [2] is -inf");
+  expect_refused([&](BnFlatten& a) { a.state()[0] = inf; },
+                 "tensor '1.running_mean' [3]: element [0] is inf");
+  expect_refused([&](BnFlatten& a) { a.state()[3 + 1] = -0.5f; },
+                 "tensor '1.running_var' [3]: element [1] is -0.5; a variance must be >= 0");
+  expect_refused([&](BnFlatten& a) { a.state()[3 + 1] = nan; },
+                 "tensor '1.running_var' [3]: element [1] is nan; the values must be finite");
+  // Channel (h 1, w 2, c 1) of the flattened image is ctnn's (1*6 + 2)*3 + 1 = 25 and PyTorch's
+  // (1*6 + 1)*6 + 2 = 44.
+  expect_refused([&](BnFlatten& a) { a.state()[6 + 108 + 25] = -2.0f; },
+                 "tensor '4.running_var' [108]: element [44] is -2");
+
+  // Extreme finite values and a zero variance load.
+  BnFlatten ok(7);
+  ok.parameters()[0] = -std::numeric_limits<float>::max();
+  ok.parameters()[1] = std::numeric_limits<float>::denorm_min();
+  ok.state()[3] = 0.0f;
+  ok.state()[4] = -0.0f;
+  save_safetensors(ok, path);
+  load_safetensors(net, path);
+  CHECK(std::equal(ok.parameters().begin(), ok.parameters().end(), net.parameters().begin()));
+  CHECK(std::equal(ok.state().begin(), ok.state().end(), net.state().begin()));
 }
 
 TEST_CASE("safetensors: a directory given as the path throws FileError naming it") {

@@ -55,6 +55,22 @@ expect 2 "invalid value for --seed: '18446744073709551616'" "$cnn" "${data[@]}" 
 expect 0 "seed 18446744073709551615" "$cnn" "${data[@]}" --epochs 0 --seed 18446744073709551615
 expect 0 "seed 9223372036854775808" "$cnn" "${data[@]}" --epochs 0 --seed 9223372036854775808
 expect 2 "invalid value for --batch-size: '0'" "$cnn" "${data[@]}" --batch-size 0
+# Numbers are read whole: no spaces, no sign '+', no hexadecimal, nothing after the number.
+expect 2 "invalid value for --lr: ' 1'" "$cnn" "${data[@]}" --lr ' 1'
+expect 2 "invalid value for --lr: '1e-3 '" "$cnn" "${data[@]}" --lr '1e-3 '
+expect 2 "invalid value for --lr: '0x10'" "$cnn" "${data[@]}" --lr 0x10
+expect 2 "invalid value for --warmup: '0x10'" "$cnn" "${data[@]}" --schedule cosine --warmup 0x10
+expect 2 "invalid value for --label-smoothing: '+0.1'" "$cnn" "${data[@]}" --label-smoothing +0.1
+expect 2 "invalid value for --lr: '1e-50' (a finite number > 0)" "$cnn" "${data[@]}" --lr 1e-50
+# A warm-up longer than the run is refused; as long as the run, it is the whole run.
+expect 2 "--warmup 5.5 is longer than the run (--epochs 5)" "$cnn" "${data[@]}" --schedule cosine \
+  --warmup 5.5
+expect 0 "test accuracy:" "$cnn" "${data[@]}" --epochs 1 --schedule cosine --warmup 1
+# A validation split too small to hold one image (2 per class here) names the fraction exactly.
+expect 1 "--validation-split 1e-09 leaves 20 training and 0 validation images" "$cnn" \
+  "${data[@]}" --epochs 1 --validation-split 1e-9
+expect 1 "--validation-split 0.2 leaves 20 training and 0 validation images" "$cnn" \
+  "${data[@]}" --epochs 1 --validation-split 0.2
 
 # --save is checked before training.
 expect 2 "--save needs a file name" "$cnn" "${data[@]}" --save ""
@@ -144,6 +160,64 @@ expect 2 "invalid value for --prefetch: '0'" "$ift" "${folder[@]}" --stream --pr
 expect 1 "--skip-unreadable decodes every image" "$ift" "${folder[@]}" --stream --skip-unreadable
 expect 1 "--validation-split needs the training images in memory" "$ift" "${folder[@]}" --stream \
   --validation-split 0.2
+expect 2 "--prefetch 5: only with --stream" "$ift" "${folder[@]}" --prefetch 5
+expect 2 "--decode-threads 3: only with --stream" "$ift" "${folder[@]}" --decode-threads 3
+expect 2 "invalid value for --test-fraction: ' 0.5'" "$ift" "${folder[@]}" --test-fraction ' 0.5'
+expect 2 "invalid value for --test-fraction: '0x0.8p0'" "$ift" "${folder[@]}" --test-fraction 0x0.8p0
+
+# classify: a model holding a NaN (written as a diverged network would be: the CRC is right) is
+# refused, naming the layer; one whose outputs overflow prints no NaN probabilities.
+pngs=("$work/folder"/*/*.png)
+img="${pngs[0]}"
+cls="$bin/classify"
+expect 0 "$img" "$cls" --model "$work/m.ctnn" "$img"
+expect 2 "invalid value for --top-k: ' 2'" "$cls" --model "$work/m.ctnn" --top-k ' 2' "$img"
+expect 2 "invalid value for --classes: 'a\\b'" "$cls" --model "$work/m.ctnn" --classes 'a\b' "$img"
+# patch_model IN OUT VALUE [ALL]: IN with its first parameter (all of them with ALL) set to VALUE
+# and the CRC-32 recomputed.
+patch_model() {
+  python3 - "$@" <<'PY'
+import struct, sys, zlib
+b = bytearray(open(sys.argv[1], "rb").read())
+at = 40 + struct.unpack_from("<I", b, 12)[0]  # the first parameter, after the signature
+count = struct.unpack_from("<Q", b, at - 16)[0] if len(sys.argv) > 4 else 1
+for i in range(count):
+    struct.pack_into("<f", b, at + 4 * i, float(sys.argv[3]))
+struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))
+open(sys.argv[2], "wb").write(b)
+PY
+}
+patch_model "$work/m.ctnn" "$work/nan.ctnn" nan
+expect 1 "$work/nan.ctnn: layer 1 (Conv2D<32,3" "$cls" --model "$work/nan.ctnn" "$img"
+expect 1 "parameter 0 (of 320) is nan; parameters must be finite" "$cls" --model "$work/nan.ctnn" \
+  "$img"
+patch_model "$work/m.ctnn" "$work/huge.ctnn" 3e38 all
+expect 1 "$img: the network's outputs are not finite" "$cls" --model "$work/huge.ctnn" "$img"
+
+# The classify line image_folder_train suggests gives back the class names exactly, whatever
+# quotes, commas, spaces and backslashes they hold; a name with a newline is refused up front.
+names=("it's a coat" "bag, small" 'back\slash' "plain")
+for name in "${names[@]}"; do
+  mkdir -p "$work/names/$name"
+  cp "${pngs[@]:0:3}" "$work/names/$name/"
+done
+out="$("$ift" --root "$work/names" --epochs 1 --threads 2 --save "$work/it's, a model.ctnn" 2>&1)"
+line="$(grep -o "classify --model .* IMAGE\.\.\.$" <<<"$out")"
+got="$(eval "\"\$bin/\"${line% IMAGE...} --top-k 4 \"\$img\"" 2>&1 | tail -n +2 | cut -c11-)"
+want="$(printf '%s\n' "${names[@]}" | sort)"
+if [[ -n "$line" && "$(sort <<<"$got")" == "$want" ]]; then
+  echo "ok: the suggested classify line gives back the class names"
+else
+  echo "FAIL: the suggested classify line: $line"
+  echo "$got"
+  failures=$((failures + 1))
+fi
+mkdir -p "$work/newline/"$'two\nlines' "$work/newline/plain"
+cp "${pngs[@]:0:3}" "$work/newline/"$'two\nlines'/
+cp "${pngs[@]:0:3}" "$work/newline/plain/"
+expect 1 "the class directory 'two\\nlines' has a control character in its name" "$ift" \
+  --root "$work/newline" --epochs 1 --threads 2
+
 # A file that does not decode is found when training (or the test) reaches it, and named.
 broken="$work/folder/$(ls "$work/folder" | head -n 1)/broken.png"
 printf 'not a png' > "$broken"

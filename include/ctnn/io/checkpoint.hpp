@@ -102,7 +102,8 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
 /// state. All or nothing: on any error `net` and `optimizer` are unchanged. Throws
 /// SignatureMismatch when the checkpoint holds another network type (naming the first
 /// differing layer); FileError when the file cannot be read, is not a checkpoint, has another
-/// version, is truncated or longer than it says, is malformed, or fails its CRC-32;
+/// version, is truncated or longer than it says, is malformed, fails its CRC-32, or its model
+/// holds a value that is not finite or a negative running variance (as load() refuses);
 /// InvalidArgument when it holds another optimizer's state (say AdamW's for an Adam) or
 /// buffers that do not fit the network.
 template <class Net, class Optimizer>

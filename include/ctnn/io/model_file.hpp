@@ -25,6 +25,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -318,6 +319,74 @@ std::vector<unsigned char> model_image(const Net& net) {
   return bytes;
 }
 
+/// Whether `v` is a finite float, from its bits (so that -ffast-math cannot fold the test away).
+inline bool finite_bits(float v) noexcept {
+  return (std::bit_cast<std::uint32_t>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+/// Calls f.template operator()<L>(label, po, so) for layer L, whose parameters are at po and
+/// state at so, or for each part of it when it is a composite (recursively): `label` is "layer 5"
+/// for a layer of the network, "layer 5, part main.1" for a part inside one.
+template <class L, class F>
+void for_each_leaf(const std::string& label, bool in_part, std::size_t po, std::size_t so, F& f) {
+  if constexpr (requires { typename L::parts; }) {
+    using Parts = typename L::parts;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (for_each_leaf<std::tuple_element_t<I, Parts>>(
+           label + (in_part ? "." : ", part ") + L::part_name(I), true,
+           po + L::info::parameter_offsets[I], so + L::info::state_offsets[I], f),
+       ...);
+    }
+    (std::make_index_sequence<std::tuple_size_v<Parts>>{});
+  } else {
+    f.template operator()<L>(label, po, so);
+  }
+}
+
+/// Checks the values of a model for Net, its parameters followed by its state: every value must
+/// be finite, and every BatchNorm's running variance >= 0. Throws FileError naming `path`
+/// (messages prefixed by `where`), the layer ("layer 4 (Dense<16>)", or "layer 5, part main.1
+/// (BatchNorm<0.1,1e-05>)" inside a composite), the index of the value in the layer's parameters
+/// or state (or the channel) and the value.
+template <class Net>
+void check_values(const std::vector<float>& values, const std::string& path,
+                  const std::string& where = "") {
+  auto visit = [&]<class L>(const std::string& label, std::size_t po, std::size_t so) {
+    auto fail = [&](const std::string& what, std::size_t i, std::size_t n, float v,
+                    const char* must) {
+      throw FileError(path, where + label + " (" + L::name() + "): " + what + " " +
+                                std::to_string(i) + " (of " + std::to_string(n) + ") is " +
+                                format_float(v) + "; " + must);
+    };
+    for (std::size_t i = 0; i < L::parameter_count; ++i)
+      if (!finite_bits(values[po + i]))
+        fail("parameter", i, L::parameter_count, values[po + i], "parameters must be finite");
+    const float* state = values.data() + Net::parameter_count + so;
+    for (std::size_t i = 0; i < L::state_count; ++i)
+      if (!finite_bits(state[i]))
+        fail("state value", i, L::state_count, state[i], "the state must be finite");
+    if constexpr (kind_of<L>() == LayerKind::batchnorm) {
+      // State: running_mean [C], then running_var [C].
+      constexpr std::size_t C = L::state_count / 2;
+      for (std::size_t c = 0; c < C; ++c)
+        if (state[C + c] < 0.0f)
+          fail("running variance of channel", c, C, state[C + c], "a variance must be >= 0");
+    }
+  };
+  std::size_t so = 0;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          using L = typename Net::template layer<I>;
+          for_each_leaf<L>("layer " + std::to_string(I + 1), false,
+                           Net::template parameter_offset<I>, so, visit);
+          so += L::state_count;
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<Net::layer_count>{});
+}
+
 /// Reads a model image of `n` bytes for Net through read(offset, count) -> the bytes [offset,
 /// offset + count) of the image, asking only for what each check needs: 16 bytes of header, then
 /// the signature block, then, once sizes agree with the network, the whole image. Every failure
@@ -375,6 +444,8 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
   std::vector<float> values(Net::parameter_count + Net::state_count);
   for (std::size_t i = 0; i < values.size(); ++i)
     values[i] = get<float>(b.data() + data_at + 4 * i);
+  // The CRC only proves that the file is as written: a diverged network is saved with NaNs.
+  check_values<Net>(values, path, where);
   return values;
 }
 
@@ -403,7 +474,10 @@ void save(const Net& net, const std::string& path) {
 /// Reads a model written by save() into `net`: all or nothing. Throws SignatureMismatch when the
 /// file was written for another network type (the message names the first differing layer),
 /// FileError when the file cannot be read, has the wrong magic or version, is truncated or
-/// longer than its header says, or fails its CRC-32. On any error `net` is unchanged.
+/// longer than its header says, or fails its CRC-32, and when a parameter or state value is not
+/// finite (NaN or infinite, as a network that diverged in training is saved) or a BatchNorm's
+/// running variance is negative: the message names the layer, the index and the value. On any
+/// error `net` is unchanged.
 template <class Net>
 void load(Net& net, const std::string& path) {
   // Each check reads only the bytes it needs, and sizes are checked against the file's size

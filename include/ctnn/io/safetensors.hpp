@@ -342,6 +342,16 @@ inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
   return excerpt(s + "]");
 }
 
+/// The index of element e (row-major) of a tensor of `shape`: "[1, 0, 2, 2]".
+inline std::string element_text(std::size_t e, const std::vector<std::uint64_t>& shape) {
+  std::vector<std::uint64_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = e % shape[d];
+    e /= shape[d];
+  }
+  return shape_text(index);
+}
+
 /// Names joined with ", ". With `cut`, names from a file: each is cut as excerpt() does, and
 /// the list ends with "... (N in all)" where it would pass max_quoted characters.
 inline std::string names_text(const std::vector<std::string>& names, bool cut = false) {
@@ -488,8 +498,10 @@ void save_safetensors(const Net& net, const std::string& path) {
 /// strings; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
 /// not F32 (I64 for num_batches_tracked); a shape differs (expected and found named);
 /// data_offsets begin after their end, reach beyond the data buffer, do not span shape * dtype
-/// size bytes, or two tensors overlap. The metadata's values are not used; gaps in the buffer are
-/// allowed.
+/// size bytes, or two tensors overlap; a value is not finite (NaN or infinite), or one of a
+/// running_var tensor (BatchNorm's running variance) is negative: the message names the tensor
+/// and the element ("tensor '1.running_var' [3]: element [2] is -0.5; a variance must be >= 0").
+/// The metadata's values are not used; gaps in the buffer are allowed.
 template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
@@ -506,8 +518,17 @@ void load_safetensors(Net& net, const std::string& path) {
     // Only the tensors' own bytes are read: gaps and bytes after the last tensor are not.
     const auto src = f.bytes(data + entries.at(m.name).begin, m.bytes(), "tensor '" + m.name + "'");
     float* dst = (m.in_state ? state.data() : params.data()) + m.offset;
-    for (std::size_t e = 0, n = m.elements(); e < n; ++e)
-      dst[m.index(e)] = io::detail::get<float>(src.data() + 4 * e);
+    const bool variance = m.in_state && m.name.ends_with(".running_var");
+    for (std::size_t e = 0, n = m.elements(); e < n; ++e) {
+      const float v = io::detail::get<float>(src.data() + 4 * e);
+      if (!io::detail::finite_bits(v) || (variance && v < 0.0f))
+        throw FileError(
+            path, "tensor '" + m.name + "' " + shape_text(m.shape) + ": element " +
+                      element_text(e, m.shape) + " is " + format_float(v) +
+                      (variance && io::detail::finite_bits(v) ? "; a variance must be >= 0"
+                                                              : "; the values must be finite"));
+      dst[m.index(e)] = v;
+    }
   }
   std::copy(params.begin(), params.end(), net.parameters().begin());
   std::copy(state.begin(), state.end(), net.state().begin());
