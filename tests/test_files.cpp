@@ -1,11 +1,13 @@
 // What every file writer (save, save_safetensors, save_checkpoint, HistoryCsv and the confusion
 // matrix's write_text_atomically) does when its target is not a plain regular file: a FIFO, a
-// character device, a directory, a symbolic link (to a file, dangling, to a FIFO, a loop).
+// character device, a directory, a symbolic link (to a file, dangling, to a FIFO, a loop), and
+// the temporary files that killed saves leave behind.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
 #include <filesystem>
@@ -175,5 +177,30 @@ TEST_CASE("every writer refuses a dangling link, a link to a FIFO and a loop of 
     check_refused(write, loop, std::strerror(ELOOP));
     CHECK(type_of(loop) == S_IFLNK);
     CHECK(entries(dir.path) == 4);
+  }
+}
+
+TEST_CASE("a save removes the stale temporary files of earlier saves of the same file only") {
+  for (const auto& [name, write] : writers()) {
+    INFO("writer: ", name);
+    TempDir dir;
+    const auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
+    auto make = [&](const std::string& file, bool stale) {
+      ctnn_test::write_all(dir.file(file), std::string("partial"));
+      if (stale) fs::last_write_time(dir.path / file, old);
+    };
+    make("m.tmp-Ab3dE9", true);      // a killed save of m: removed
+    make("m.tmp-xY7kQ2", false);     // a save of m that may be going on: kept
+    make("m.tmp-Ab3dE", true);       // not a name a save makes: kept
+    make("m.tmp-Ab3dE9.bak", true);  // kept
+    make("m.tmp-Ab-dE9", true);      // kept
+    make("other.tmp-Ab3dE9", true);  // another file's: kept
+    fs::create_symlink("m.tmp-xY7kQ2", dir.path / "m.tmp-Link12");  // not a regular file: kept
+    write(dir.file("m"));
+    CHECK(!fs::exists(dir.path / "m.tmp-Ab3dE9"));
+    for (const char* kept : {"m.tmp-xY7kQ2", "m.tmp-Ab3dE", "m.tmp-Ab3dE9.bak", "m.tmp-Ab-dE9",
+                             "other.tmp-Ab3dE9", "m.tmp-Link12"})
+      CHECK_MESSAGE(fs::exists(fs::symlink_status(dir.path / kept)), kept);
+    CHECK(entries(dir.path) == 7);
   }
 }

@@ -8,6 +8,7 @@
 // The signature is Net::signature(): one line per layer with its name and shapes.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <new>
 #include <string>
@@ -325,15 +327,50 @@ inline SaveTarget save_target(const std::string& path, std::string& why) {
   return t;
 }
 
+/// How long a temporary file of a save (`<path>.tmp-XXXXXX`) must have gone unmodified before
+/// the next save of the same path takes it for the remains of a process killed while saving and
+/// removes it. A save in progress writes its temporary file continuously; one held up for longer
+/// (a stopped process) finds it gone and throws FileError when it renames, leaving `path` as it
+/// was.
+inline constexpr std::time_t stale_temporary_seconds = 3600;
+
+/// Removes the temporary files that saves of `path` left behind when killed: regular files in
+/// its directory named `path` + ".tmp-" + six letters and digits, owned by this process's user,
+/// not modified for stale_temporary_seconds. Best effort: failures are ignored.
+inline void remove_stale_temporary_files(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp-";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  const std::time_t now = std::time(nullptr);
+  const ::uid_t me = ::geteuid();
+  while (const ::dirent* e = ::readdir(d)) {
+    const std::string_view name(e->d_name);
+    if (name.size() != prefix.size() + 6 || name.substr(0, prefix.size()) != prefix) continue;
+    const bool random = std::all_of(name.begin() + prefix.size(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    });
+    struct ::stat st {};
+    if (!random || ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISREG(st.st_mode) && st.st_uid == me && now - st.st_mtime >= stale_temporary_seconds)
+      ::unlinkat(::dirfd(d), e->d_name, 0);
+  }
+  ::closedir(d);
+}
+
 /// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same directory is
 /// written, fsync'ed and renamed over `path`, so an existing file is replaced only by a complete
 /// one. A new file gets the mode open(2) gives (0666 less the umask); a file that is replaced
 /// keeps its mode. Only a regular file is replaced: when `path` is a symbolic link, the file it
 /// leads to is replaced (the temporary file is made beside that file) and the link stays; a
 /// directory, device, FIFO or socket, a dangling link or a link to one of them is refused before
-/// anything is written (save_target), and checked again just before the rename. Throws
-/// FileError naming `path`, with the reason (errno of the call that failed, or the kind of file
-/// found), on any failure (the temporary file is removed).
+/// anything is written (save_target), and checked again just before the rename. After the rename,
+/// stale temporary files of earlier, killed saves of the same file are removed
+/// (remove_stale_temporary_files). Throws FileError naming `path`, with the reason (errno of the
+/// call that failed, or the kind of file found), on any failure (the temporary file is removed).
 inline void write_file_atomically(const std::string& path,
                                   const std::vector<unsigned char>& bytes) {
   std::string why;
@@ -375,6 +412,7 @@ inline void write_file_atomically(const std::string& path,
     ::unlink(tmp.c_str());
     throw FileError(path, std::string("cannot replace the file: ") + std::strerror(rename_error));
   }
+  remove_stale_temporary_files(file);
 }
 
 /// The bytes save() writes for `net`: a whole model file image.
