@@ -26,6 +26,18 @@ expect() {
   fi
 }
 
+# check DESCRIPTION command...: the command (a test) must succeed.
+check() {
+  local what="$1"
+  shift
+  if "$@"; then
+    echo "ok: $what"
+  else
+    echo "FAIL: $what"
+    failures=$((failures + 1))
+  fi
+}
+
 # A small Fashion-MNIST-shaped data set: 20 training and 10 test images, all black, in IDX files.
 python3 - "$work/data" <<'PY'
 import os, struct, sys
@@ -63,6 +75,37 @@ expect 2 "cannot save to '$work/missing/model.ctnn'" "$cnn" "${data[@]}" --save 
 touch "$work/file"
 expect 2 "is not a directory" "$cnn" "${data[@]}" --save "$work/file/model.ctnn"
 expect 0 "saved the model to $work/m.ctnn" "$cnn" "${data[@]}" --epochs 1 --save "$work/m.ctnn"
+
+# Only a regular file is replaced. A FIFO or a device is refused before training and stays what
+# it was. The device is a node of our own with /dev/null's numbers, made only where that is
+# allowed (as root), so that a regression cannot replace the system's /dev/null.
+mkfifo "$work/fifo"
+expect 2 "cannot save to '$work/fifo': it is a FIFO, not a regular file" "$cnn" "${data[@]}" \
+  --epochs 1 --save "$work/fifo"
+for flag in --history --confusion --checkpoint; do
+  expect 2 "cannot write '$work/fifo': it is a FIFO, not a regular file" "$cnn" "${data[@]}" \
+    --epochs 1 "$flag" "$work/fifo"
+done
+check "the FIFO is still a FIFO" test -p "$work/fifo"
+if mknod "$work/null" c 1 3 2> /dev/null; then
+  expect 2 "cannot save to '$work/null': it is a character device, not a regular file" "$cnn" \
+    "${data[@]}" --epochs 1 --save "$work/null"
+  expect 2 "cannot write '$work/null': it is a character device" "$cnn" "${data[@]}" \
+    --epochs 1 --history "$work/null"
+  check "the device is still a device" test -c "$work/null"
+fi
+# Through a symbolic link the file it leads to is replaced, and the link stays; a dangling link
+# is refused.
+printf 'old' > "$work/target.ctnn"
+ln -s target.ctnn "$work/link.ctnn"
+expect 0 "saved the model to $work/link.ctnn" "$cnn" "${data[@]}" --epochs 1 \
+  --save "$work/link.ctnn"
+check "the link is still a link" test -L "$work/link.ctnn"
+check "the link's target holds the model" test "$(head -c 8 "$work/target.ctnn")" = CTNNMODL
+ln -s missing/m.ctnn "$work/dangling"
+expect 2 "it is a symbolic link to 'missing/m.ctnn', which does not exist" "$cnn" "${data[@]}" \
+  --epochs 1 --save "$work/dangling"
+check "the dangling link stays" test -L "$work/dangling"
 
 # A batch larger than the data set is the whole data set.
 expect 0 "test accuracy:" "$cnn" "${data[@]}" --epochs 1 --batch-size 100000000
