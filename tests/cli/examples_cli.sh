@@ -168,6 +168,24 @@ expect 1 "truncated" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/short"
 # A layer defined outside the library trains, and both file formats give it back exactly.
 expect 0 "the loaded networks predict exactly what the trained one does" "$bin/custom_layer" \
   --data-dir "$work/rand" --epochs 1 --batch-size 16 --threads 2
+# Its temporary directory is a new one of its own (mkdtemp): a directory, or a link to one,
+# named ctnn-custom-layer-<its process id> is neither used nor removed, nor is anything else in
+# $TMPDIR. `exec` gives the program the process id of the shell that made the name.
+tmp="$work/tmp"
+mkdir -p "$tmp/theirs"
+touch "$tmp/theirs/file"
+for kind in directory link; do
+  expect 0 "the loaded networks predict exactly" env TMPDIR="$tmp" KIND="$kind" bash -c '
+    if [[ $KIND == directory ]]; then mkdir "$TMPDIR/ctnn-custom-layer-$$" &&
+      touch "$TMPDIR/ctnn-custom-layer-$$/file"
+    else ln -s theirs "$TMPDIR/ctnn-custom-layer-$$"; fi && exec "$@"' _ "$bin/custom_layer" \
+    --data-dir "$work/rand" --epochs 1 --batch-size 16 --threads 2
+  planted=("$tmp"/ctnn-custom-layer-*)
+  check "custom_layer left the $kind it did not make" test ${#planted[@]} -eq 1 -a \
+    "$(ls "$tmp/theirs")" = file -a "$(ls "$planted")" = file
+  check "custom_layer removed its own directory" test "$(ls "$tmp" | wc -l)" -eq 2
+  rm -r "${planted[@]}"
+done
 
 # An image folder read in memory and streamed: the same training, so the same model file.
 python3 "$(dirname "$0")/../../tools/make_image_folder.py" "$work/folder" --data-dir "$work/rand" \
