@@ -112,12 +112,15 @@ void usage(const char* prog, const char* what, std::ostream& os,
 }
 
 std::string unwritable(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return "it is a directory";
-  const std::size_t slash = path.find_last_of('/');
+  std::string why;
+  // The file a save replaces: `path`, or the file a symbolic link leads to.
+  const std::string file = ctnn::io::detail::save_target(path, why).path;
+  if (!why.empty()) return why;
+  const std::size_t slash = file.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "."
                           : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
+                                                     : file.substr(0, slash);
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return "directory '" + dir + "': " + std::strerror(errno);
   if (!S_ISDIR(st.st_mode)) return "'" + dir + "' is not a directory";
   if (::access(dir.c_str(), W_OK | X_OK) != 0)

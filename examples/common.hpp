@@ -62,9 +62,11 @@ void usage(const char* prog, const char* what, std::ostream& os,
            const std::vector<ExtraFlag>& extra = {}, bool data_dir = true,
            const Options& defaults = {});
 
-/// Why a model cannot be saved at `path` (empty when it can): the path names a directory, or its
-/// directory does not exist or is not writable. ctnn::save writes a temporary file next to
-/// `path` and renames it, so what counts is the directory.
+/// Why a model cannot be saved at `path` (empty when it can): the path names something other
+/// than a regular file (a directory, a device, a FIFO, a socket, a dangling symbolic link: the
+/// reasons of ctnn::io::detail::save_target), or the directory of the file it replaces (the
+/// target of a symbolic link) does not exist or is not writable. ctnn::save writes a temporary
+/// file next to that file and renames it, so what counts is the directory.
 std::string unwritable(const std::string& path);
 
 /// A finite decimal number ("0.2", "1e-3", "5"), the whole text read by std::from_chars: nothing

@@ -1,10 +1,15 @@
 // A network with a layer defined outside the library (examples/channel_scale.hpp): trains it on
 // Fashion-MNIST with the options of the other examples, then saves it as a model file and as
 // safetensors, loads both into new networks and checks that they predict exactly what the
-// trained one does.
+// trained one does. The two files go to a new private directory that mkdtemp(3) makes under
+// $TMPDIR (or /tmp), removed at the end; nothing that was there before is used or removed.
 //
 //   custom_layer [--data-dir DIR] [--epochs N] [--batch-size N] [--lr X] [--threads N]
 //                [--seed N] [--save PATH] [--schedule S] [--augment LIST] ...
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "channel_scale.hpp"
@@ -23,16 +28,19 @@ int main(int argc, char** argv) {
       "with Adam, then saves it as a model file and as safetensors (in a temporary directory) "
       "and checks that both load back exactly.");
   namespace fs = std::filesystem;
-  const fs::path dir =
-      fs::temp_directory_path() / ("ctnn-custom-layer-" + std::to_string(::getpid()));
+  std::string dir;  // made once there is a model to save, removed at the end
   int status = 0;
   try {
     const examples::FashionMnist data = examples::load_fashion(o);
     const ctnn::data::Dataset& test = data.test;
     const auto net = examples::train_and_report<Net>(o, "custom_layer", data.train, test,
                                                      examples::fashion_classes);
-    fs::create_directories(dir);
-    const std::string base = (dir / "model").string();
+    std::string name = (fs::temp_directory_path() / "ctnn-custom-layer-XXXXXX").string();
+    if (::mkdtemp(name.data()) == nullptr)
+      throw ctnn::FileError(
+          name, std::string("cannot create a temporary directory: ") + std::strerror(errno));
+    dir = name;
+    const std::string base = dir + "/model";
     ctnn::save(*net, base + ".ctnn");
     ctnn::save_safetensors(*net, base + ".safetensors");
     auto from_model = std::make_unique<Net>(ctnn::uninitialized);
@@ -62,6 +70,6 @@ int main(int argc, char** argv) {
     status = examples::report_error("custom_layer", e);
   }
   std::error_code ec;
-  fs::remove_all(dir, ec);
+  if (!dir.empty()) fs::remove_all(dir, ec);
   return status;
 }

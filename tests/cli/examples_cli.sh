@@ -26,6 +26,18 @@ expect() {
   fi
 }
 
+# check DESCRIPTION command...: the command (a test) must succeed.
+check() {
+  local what="$1"
+  shift
+  if "$@"; then
+    echo "ok: $what"
+  else
+    echo "FAIL: $what"
+    failures=$((failures + 1))
+  fi
+}
+
 # A small Fashion-MNIST-shaped data set: 20 training and 10 test images, all black, in IDX files.
 python3 - "$work/data" <<'PY'
 import os, struct, sys
@@ -79,6 +91,37 @@ expect 2 "cannot save to '$work/missing/model.ctnn'" "$cnn" "${data[@]}" --save 
 touch "$work/file"
 expect 2 "is not a directory" "$cnn" "${data[@]}" --save "$work/file/model.ctnn"
 expect 0 "saved the model to $work/m.ctnn" "$cnn" "${data[@]}" --epochs 1 --save "$work/m.ctnn"
+
+# Only a regular file is replaced. A FIFO or a device is refused before training and stays what
+# it was. The device is a node of our own with /dev/null's numbers, made only where that is
+# allowed (as root), so that a regression cannot replace the system's /dev/null.
+mkfifo "$work/fifo"
+expect 2 "cannot save to '$work/fifo': it is a FIFO, not a regular file" "$cnn" "${data[@]}" \
+  --epochs 1 --save "$work/fifo"
+for flag in --history --confusion --checkpoint; do
+  expect 2 "cannot write '$work/fifo': it is a FIFO, not a regular file" "$cnn" "${data[@]}" \
+    --epochs 1 "$flag" "$work/fifo"
+done
+check "the FIFO is still a FIFO" test -p "$work/fifo"
+if mknod "$work/null" c 1 3 2> /dev/null; then
+  expect 2 "cannot save to '$work/null': it is a character device, not a regular file" "$cnn" \
+    "${data[@]}" --epochs 1 --save "$work/null"
+  expect 2 "cannot write '$work/null': it is a character device" "$cnn" "${data[@]}" \
+    --epochs 1 --history "$work/null"
+  check "the device is still a device" test -c "$work/null"
+fi
+# Through a symbolic link the file it leads to is replaced, and the link stays; a dangling link
+# is refused.
+printf 'old' > "$work/target.ctnn"
+ln -s target.ctnn "$work/link.ctnn"
+expect 0 "saved the model to $work/link.ctnn" "$cnn" "${data[@]}" --epochs 1 \
+  --save "$work/link.ctnn"
+check "the link is still a link" test -L "$work/link.ctnn"
+check "the link's target holds the model" test "$(head -c 8 "$work/target.ctnn")" = CTNNMODL
+ln -s missing/m.ctnn "$work/dangling"
+expect 2 "it is a symbolic link to 'missing/m.ctnn', which does not exist" "$cnn" "${data[@]}" \
+  --epochs 1 --save "$work/dangling"
+check "the dangling link stays" test -L "$work/dangling"
 
 # A batch larger than the data set is the whole data set.
 expect 0 "test accuracy:" "$cnn" "${data[@]}" --epochs 1 --batch-size 100000000
@@ -141,6 +184,24 @@ expect 1 "truncated" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/short"
 # A layer defined outside the library trains, and both file formats give it back exactly.
 expect 0 "the loaded networks predict exactly what the trained one does" "$bin/custom_layer" \
   --data-dir "$work/rand" --epochs 1 --batch-size 16 --threads 2
+# Its temporary directory is a new one of its own (mkdtemp): a directory, or a link to one,
+# named ctnn-custom-layer-<its process id> is neither used nor removed, nor is anything else in
+# $TMPDIR. `exec` gives the program the process id of the shell that made the name.
+tmp="$work/tmp"
+mkdir -p "$tmp/theirs"
+touch "$tmp/theirs/file"
+for kind in directory link; do
+  expect 0 "the loaded networks predict exactly" env TMPDIR="$tmp" KIND="$kind" bash -c '
+    if [[ $KIND == directory ]]; then mkdir "$TMPDIR/ctnn-custom-layer-$$" &&
+      touch "$TMPDIR/ctnn-custom-layer-$$/file"
+    else ln -s theirs "$TMPDIR/ctnn-custom-layer-$$"; fi && exec "$@"' _ "$bin/custom_layer" \
+    --data-dir "$work/rand" --epochs 1 --batch-size 16 --threads 2
+  planted=("$tmp"/ctnn-custom-layer-*)
+  check "custom_layer left the $kind it did not make" test ${#planted[@]} -eq 1 -a \
+    "$(ls "$tmp/theirs")" = file -a "$(ls "$planted")" = file
+  check "custom_layer removed its own directory" test "$(ls "$tmp" | wc -l)" -eq 2
+  rm -r "${planted[@]}"
+done
 
 # An image folder read in memory and streamed: the same training, so the same model file.
 python3 "$(dirname "$0")/../../tools/make_image_folder.py" "$work/folder" --data-dir "$work/rand" \

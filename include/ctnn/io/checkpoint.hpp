@@ -71,8 +71,9 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
 
 /// Writes a checkpoint of `net`, `optimizer` (its state(): see optim/state.hpp) and `training`
 /// to `path`, atomically as save() writes (a complete file or the previous one, never half of
-/// one; a new file gets mode 0666 less the umask, a replaced one keeps its mode). Throws
-/// FileError on any I/O failure.
+/// one; a new file gets mode 0666 less the umask, a replaced one keeps its mode; only a regular
+/// file, or the one a symbolic link leads to, is replaced). Throws FileError on any I/O failure
+/// and for a target save() refuses (a directory, device, FIFO, socket, dangling link).
 template <class Net, class Optimizer>
 void save_checkpoint(const std::string& path, const Net& net, const Optimizer& optimizer,
                      const TrainingState& training) {

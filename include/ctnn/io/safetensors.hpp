@@ -459,8 +459,9 @@ inline void check_entries(const std::string& path, const std::map<std::string, E
 /// `model.load_state_dict(safetensors.torch.load_file(path))` works for the matching PyTorch
 /// module (keys shifted where the PyTorch model has extra modules, such as nn.Flatten).
 /// Atomic like save(): a temporary file in the same directory is written, fsync'ed and renamed
-/// over `path`; a new file gets mode 0666 less the umask, a replaced file keeps its mode. Throws
-/// FileError on any I/O failure.
+/// over `path`; a new file gets mode 0666 less the umask, a replaced file keeps its mode; only a
+/// regular file (or the one a symbolic link leads to) is replaced. Throws FileError on any I/O
+/// failure and for a target save() refuses (a directory, device, FIFO, socket, dangling link).
 template <class Net>
 void save_safetensors(const Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
