@@ -3,11 +3,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
 #include <filesystem>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,49 @@ using namespace ctnn;
 namespace {
 
 using ctnn_test::bands;
+
+std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void put_u64(std::vector<char>& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i) & 0xff));
+}
+
+/// `file` with its last 4 bytes replaced by the CRC-32 of the bytes before them.
+std::vector<char> with_crc(std::vector<char> file) {
+  const auto crc =
+      io::detail::crc32_of(reinterpret_cast<const unsigned char*>(file.data()), file.size() - 4);
+  for (int i = 0; i < 4; ++i) file[file.size() - 4 + i] = static_cast<char>(crc >> (8 * i));
+  return file;
+}
+
+/// A checkpoint split at its training state (the JSON block): what comes before its length,
+/// the JSON and the optimizer's buffers.
+struct CheckpointParts {
+  std::vector<char> head;
+  std::string state;
+  std::vector<char> buffers;
+
+  explicit CheckpointParts(const std::vector<char>& file) {
+    const std::uint64_t m = get_u64(file.data() + 12);
+    const std::uint64_t j = get_u64(file.data() + 20 + m);
+    const auto at = [&](std::uint64_t i) { return file.begin() + static_cast<std::ptrdiff_t>(i); };
+    head.assign(file.begin(), at(20 + m));
+    state.assign(at(28 + m), at(28 + m + j));
+    buffers.assign(at(28 + m + j), file.end() - 4);
+  }
+  /// The file again, with a correct CRC-32.
+  std::vector<char> file() const {
+    std::vector<char> f = head;
+    put_u64(f, state.size());
+    f.insert(f.end(), state.begin(), state.end());
+    f.insert(f.end(), buffers.begin(), buffers.end());
+    f.insert(f.end(), 4, '\0');
+    return with_crc(std::move(f));
+  }
+};
 
 // Dropout, BatchNorm (state) and augmentation: every random stream and every kind of value.
 using CkptNet = Sequential<Input<6, 6, 1>, Conv2D<4, 3>, BatchNorm, ReLU, Dropout<0.3f>, Dense<3>>;
@@ -184,10 +231,12 @@ TEST_CASE("a bad checkpoint throws and changes neither the network nor the optim
   for (std::size_t n = 0; n < good.size(); n += std::max<std::size_t>(1, n / 7))
     refused(std::vector<char>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)),
             "truncated");
-  // A byte more.
+  // A byte more: the checksum, read from the last 4 bytes, fails; with it recomputed, the
+  // lengths do.
   auto longer = good;
   longer.push_back(0);
-  refused(longer, "unexpected bytes after the checksum");
+  refused(longer, "CRC-32 mismatch");
+  refused(with_crc(longer), "unexpected bytes after the checksum");
   // One flipped bit anywhere after the header: the model's CRC, the JSON or the outer CRC.
   for (std::size_t at = 20; at < good.size(); at += 97) {
     auto bad = good;
@@ -268,4 +317,95 @@ TEST_CASE("EarlyStopping, SaveBest and HistoryCsv go on from restored state") {
   const std::string s(text.begin(), text.end());
   CHECK(s.find("\n1,") != std::string::npos);
   CHECK(s.find("\n2,") != std::string::npos);
+}
+
+namespace {
+
+/// A checkpoint of a network and an Adam trained for one epoch, with its history.
+struct OneEpoch {
+  ctnn_test::TempDir dir;
+  std::vector<char> bytes;
+
+  OneEpoch() {
+    const auto train = bands(40, 5);
+    CkptNet net(2);
+    Adam adam(0.01f);
+    FitOptions o;
+    o.epochs = 1;
+    o.threads = 1;
+    TrainingState t;
+    t.history = fit(net, adam, train, o);
+    save_checkpoint(dir.file("good.ckpt"), net, adam, t);
+    bytes = ctnn_test::read_all(dir.file("good.ckpt"));
+  }
+};
+
+/// Loads `bytes` as a checkpoint into a trained network and optimizer; checks that it throws
+/// E with `expect` in a message of reasonable length and that both are unchanged.
+template <class E>
+void check_refused(const OneEpoch& good, const std::vector<char>& bytes,
+                   const std::string& expect) {
+  static const auto train = bands(40, 5);
+  CkptNet target(9);
+  Adam target_opt(0.5f);
+  FitOptions o;
+  o.epochs = 1;
+  o.threads = 1;
+  fit(target, target_opt, train, o);
+  const std::vector<float> params(target.parameters().begin(), target.parameters().end());
+  const OptimizerState opt_state = target_opt.state();
+  const std::string p = good.dir.file("bad.ckpt");
+  ctnn_test::write_all(p, bytes);
+  try {
+    load_checkpoint(p, target, target_opt);
+    FAIL("loaded a bad checkpoint: ", expect);
+  } catch (const E& e) {
+    const std::string m = e.what();
+    INFO("message: ", m.substr(0, 600));
+    CHECK(m.find(expect) != std::string::npos);
+    CHECK(m.find(p) != std::string::npos);
+    CHECK(m.size() < p.size() + 600);
+  }
+  CHECK(std::equal(params.begin(), params.end(), target.parameters().begin()));
+  CHECK(target_opt.state().buffers == opt_state.buffers);
+  CHECK(target_opt.state().settings == opt_state.settings);
+  CHECK(target_opt.state().epochs_done == opt_state.epochs_done);
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint's CRC-32 is checked before its JSON, which is read with limits") {
+  const OneEpoch good;
+  const CheckpointParts parts(good.bytes);
+  const auto refused = [&](const std::vector<char>& bytes, const std::string& expect) {
+    check_refused<FileError>(good, bytes, expect);
+  };
+  const auto with_state = [&](const std::string& state) {
+    CheckpointParts edited = parts;
+    edited.state = state;
+    return edited.file();
+  };
+  // A damaged JSON block with the CRC-32 as written: the checksum fails, the JSON is not read.
+  std::string broken = parts.state;
+  broken[0] = 'x';
+  std::vector<char> damaged = with_state(broken);
+  std::copy(good.bytes.end() - 4, good.bytes.end(), damaged.end() - 4);
+  refused(damaged, "CRC-32 mismatch");
+  // With a matching CRC-32, what is wrong with the JSON is named.
+  refused(with_state(broken), "is not valid JSON");
+  const std::string rest = parts.state.substr(1);  // after the opening brace
+  refused(with_state("{\"history\": [], " + rest), "the key 'history' appears twice");
+  refused(with_state("{\"x\": " + std::string(32, '[') + std::string(32, ']') + ", " + rest),
+          "nested deeper than 32 levels");
+  std::string zeros = "[0";
+  for (int i = 0; i < (1 << 20); ++i) zeros += ",0";
+  refused(with_state("{\"x\": " + zeros + "], " + rest), "more than 1048576 JSON values");
+  // Members it does not know are read and left alone, however many objects they hold.
+  std::string objects = "[{}";
+  for (int i = 0; i < 200'000; ++i) objects += ",{}";
+  const std::string p = good.dir.file("objects.ckpt");
+  ctnn_test::write_all(p, with_state("{\"x\": " + objects + "], " + rest));
+  CkptNet net(uninitialized);
+  Adam adam;
+  CHECK(load_checkpoint(p, net, adam).history.size() == 1);
 }

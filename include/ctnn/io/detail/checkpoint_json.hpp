@@ -5,11 +5,13 @@
 
 #include <cmath>
 #include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "../checkpoint.hpp"
+#include "json_reader.hpp"
 
 namespace ctnn::io::detail {
 
@@ -30,6 +32,9 @@ inline nlohmann::json report_to_json(const EpochReport& r) {
           {"seconds", number_to_json(r.seconds)},
           {"images_per_second", number_to_json(r.images_per_second)}};
 }
+
+/// What the JSON block of a checkpoint may hold: see JsonLimits and docs/model-format.md.
+inline constexpr JsonLimits checkpoint_json_limits{};
 
 /// Reads the JSON block of a checkpoint; every malformed part throws FileError naming `path`.
 class CheckpointJson {
@@ -92,14 +97,28 @@ CTNN_JSON_FUNCTION std::string checkpoint_state_json(const OptimizerState& optim
   return j.dump(1);
 }
 
-CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path,
-                                                         const std::vector<unsigned char>& text,
-                                                         std::uint64_t offset,
-                                                         std::size_t parameter_count) {
+inline CheckpointState checkpoint_state_of(const std::string& path,
+                                           const std::vector<unsigned char>& text,
+                                           std::uint64_t offset, std::size_t parameter_count) {
   const CheckpointJson in(path);
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded())
-    in.corrupt("the training state at offset " + std::to_string(offset) + " is not valid JSON");
+  nlohmann::json j;
+  const JsonProblem problem = parse_json(text, checkpoint_json_limits, j);
+  const std::string at = "the training state at offset " + std::to_string(offset);
+  switch (problem.kind) {
+    case JsonProblem::none:
+      break;
+    case JsonProblem::syntax:
+      in.corrupt(at + " is not valid JSON");
+    case JsonProblem::duplicate:
+      in.corrupt(at + ": the key '" + excerpt(problem.key) + "' appears twice in an object" +
+                 (problem.depth > 1 ? " of '" + excerpt(problem.outer_key) + "'" : ""));
+    case JsonProblem::too_deep:
+      in.corrupt(at + " is nested deeper than " + std::to_string(checkpoint_json_limits.max_depth) +
+                 " levels");
+    case JsonProblem::too_many:
+      in.corrupt(at + " holds more than " + std::to_string(checkpoint_json_limits.max_values) +
+                 " JSON values");
+  }
   if (!j.is_object() || j.value("format", std::string()) != "ctnn checkpoint")
     in.corrupt("the training state does not say \"format\": \"ctnn checkpoint\"");
 
@@ -152,6 +171,19 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
     ts.history.push_back(r);
   }
   return cs;
+}
+
+CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path,
+                                                         const std::vector<unsigned char>& text,
+                                                         std::uint64_t offset,
+                                                         std::size_t parameter_count) {
+  try {
+    return checkpoint_state_of(path, text, offset, parameter_count);
+  } catch (const std::bad_alloc&) {
+    throw FileError(path, "out of memory reading the training state (" +
+                              std::to_string(text.size()) + " bytes at offset " +
+                              std::to_string(offset) + ")");
+  }
 }
 
 }  // namespace ctnn::io::detail
