@@ -18,6 +18,7 @@
 #include <cstring>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -409,6 +410,8 @@ ctnn::TrainingState Training::initial_state() const {
 }
 
 void Training::resume_failed(const ctnn::InvalidArgument& e) const {
+  // The hint is for another optimizer's state, not for a state out of range.
+  if (std::string_view(e.what()).find(", this optimizer is ") == std::string_view::npos) throw e;
   throw ctnn::InvalidArgument(std::string(e.what()) +
                               " (resume with the options of the first run: --weight-decay "
                               "chooses AdamW over Adam)");
@@ -424,12 +427,29 @@ void Training::resumed(ctnn::TrainingState& earlier) {
     const auto it = earlier.values.find(key);
     return it == earlier.values.end() ? otherwise : it->second;
   };
-  plateau_->restore(value("plateau.best", plateau_->best()),
-                    std::size_t(value("plateau.bad_epochs", 0)),
-                    float(value("plateau.scale", 1.0)));
+  // Its values, checked: they may be anything (a NaN is not converted to a count).
+  const auto number = [&](const char* key, double otherwise, double low, double high) {
+    const double v = value(key, otherwise);
+    if (!(v >= low && v <= high))
+      throw ctnn::InvalidArgument(o_.resume + ": values." + key + " is " + shortest(v) +
+                                  ", expected a number from " + shortest(low) + " to " +
+                                  shortest(high));
+    return v;
+  };
+  const auto count = [&](const char* key) {
+    const double v = number(key, 0, 0, double(optimizer.epochs_done));
+    if (v != std::floor(v))
+      throw ctnn::InvalidArgument(o_.resume + ": values." + key + " is " + shortest(v) +
+                                  ", expected a whole number of epochs");
+    return static_cast<std::size_t>(v);
+  };
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  plateau_->restore(
+      number("plateau.best", plateau_->best(), -inf, inf), count("plateau.bad_epochs"),
+      float(number("plateau.scale", 1.0, double(std::numeric_limits<float>::denorm_min()), 1.0)));
   if (stopping_)
-    stopping_->restore(value("early_stopping.best", stopping_->best()),
-                       std::size_t(value("early_stopping.waited", 0)));
+    stopping_->restore(number("early_stopping.best", stopping_->best(), -inf, inf),
+                       count("early_stopping.waited"));
   std::cout << "resumed from " << o_.resume << " after epoch " << optimizer.epochs_done;
   if (earlier.threads != o_.threads)
     std::cout << " (written with " << earlier.threads

@@ -147,6 +147,7 @@ TEST_CASE("checkpoints keep NaN, infinities, large seeds and the optimizer's set
   ctnn_test::TempDir dir;
   CkptNet net(3);
   Adam adam(0.002f, 0.8f, 0.99f, 1e-7f, 0.25f);
+  adam.epochs_done = 1;  // the history's epoch
   TrainingState t;
   t.seed = 18446744073709551615ULL;
   t.batch_size = 64;
@@ -408,4 +409,112 @@ TEST_CASE("a checkpoint's CRC-32 is checked before its JSON, which is read with 
   CkptNet net(uninitialized);
   Adam adam;
   CHECK(load_checkpoint(p, net, adam).history.size() == 1);
+}
+
+TEST_CASE("a checkpoint's fields are checked against their ranges, naming them") {
+  const OneEpoch good;
+  const CheckpointParts parts(good.bytes);
+  const auto edited = [&](auto&& edit) {
+    CheckpointParts c = parts;
+    nlohmann::json j = nlohmann::json::parse(c.state);
+    edit(j);
+    c.state = j.dump(1);
+    return c.file();
+  };
+  const auto corrupt = [&](auto&& edit, const std::string& expect) {
+    check_refused<FileError>(good, edited(edit), expect);
+  };
+  const auto invalid = [&](auto&& edit, const std::string& expect) {
+    check_refused<InvalidArgument>(good, edited(edit), expect);
+  };
+  constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+  // Counts: an epoch count that would never end training, a step count that overflows.
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = most; },
+          "optimizer.epochs_done is 18446744073709551615, more than 100000");
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = 100'001; },
+          "optimizer.epochs_done is 100001");
+  corrupt([&](auto& j) { j["optimizer"]["steps"] = most; },
+          "optimizer.steps is 18446744073709551615");
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = -5; },
+          "optimizer.epochs_done is not a whole number >= 0");
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = 1.5; },
+          "optimizer.epochs_done is not a whole number >= 0");
+  // The history: no more epochs than were trained, none past them.
+  corrupt([&](auto& j) { j["history"].push_back(j["history"][0]); },
+          "history holds 2 epochs, optimizer.epochs_done 1");
+  corrupt([&](auto& j) { j["history"][0]["epoch"] = 7; }, "history[].epoch is 7, more than 1");
+  // A type name of 5 MB is quoted as much as any other text of a file.
+  corrupt([&](auto& j) { j["optimizer"]["type"] = std::string(5'000'000, 'x'); },
+          "optimizer.type is 5000000 characters long");
+  // Adam's settings in their ranges.
+  invalid([&](auto& j) { j["optimizer"]["settings"]["beta1"] = 1; },
+          "the setting beta1 is 1, expected a finite float in [0, 1)");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["beta2"] = 2; }, "the setting beta2 is 2");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["beta2"] = 0.99999999999; },
+          "the setting beta2 is 0.99999999999");  // 1 as a float
+  invalid([&](auto& j) { j["optimizer"]["settings"]["epsilon"] = -1e-8; },
+          "the setting epsilon is -1e-08, expected a finite float > 0");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["epsilon"] = 0; }, "the setting epsilon is 0");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["weight_decay"] = "inf"; },
+          "the setting weight_decay is inf");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["learning_rate"] = "nan"; },
+          "the setting learning_rate is nan");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["learning_rate"] = 1e300; },
+          "the setting learning_rate is 1e+300");
+  // The moments: finite, the second >= 0.
+  const auto with_float = [&](std::size_t index, float v) {
+    CheckpointParts c = parts;
+    std::memcpy(c.buffers.data() + 4 * index, &v, 4);
+    return c.file();
+  };
+  check_refused<InvalidArgument>(good, with_float(3, std::numeric_limits<float>::quiet_NaN()),
+                                 "the buffer exp_avg holds nan at index 3");
+  check_refused<InvalidArgument>(good, with_float(CkptNet::parameter_count + 2, -1.0f),
+                                 "the buffer exp_avg_sq holds -1 at index 2");
+  check_refused<InvalidArgument>(good, with_float(1, std::numeric_limits<float>::infinity()),
+                                 "the buffer exp_avg holds inf at index 1");
+}
+
+TEST_CASE("SGD::restore checks the settings of the state") {
+  SGD sgd(0.1f, 0.9f);
+  const OptimizerState good = sgd.state();
+  const auto refused = [&](const char* name, double v, const std::string& expect) {
+    OptimizerState s = good;
+    s.settings[name] = v;
+    SGD other(0.5f);
+    CHECK_THROWS_WITH_AS(other.restore(s), doctest::Contains(expect.c_str()), InvalidArgument);
+    CHECK(other.learning_rate == 0.5f);
+  };
+  refused("nesterov", 0.5, "the setting nesterov is 0.5, expected 0 or 1");
+  refused("momentum", -1, "the setting momentum is -1");
+  refused("weight_decay", std::numeric_limits<double>::quiet_NaN(), "weight_decay is nan");
+  OptimizerState s = good;
+  s.steps = std::numeric_limits<std::uint64_t>::max();
+  SGD other;
+  CHECK_THROWS_WITH_AS(other.restore(s), doctest::Contains("steps"), InvalidArgument);
+  other.restore(good);
+  CHECK(other.momentum == 0.9f);
+}
+
+TEST_CASE("fit refuses an epoch count that overflows, and save_checkpoint what a load refuses") {
+  const auto train = bands(20, 5);
+  CkptNet net(4);
+  Adam adam(0.01f);
+  adam.epochs_done = std::numeric_limits<std::size_t>::max();
+  FitOptions o;
+  o.epochs = 1;
+  o.threads = 1;
+  CHECK_THROWS_WITH_AS(fit(net, adam, train, o), doctest::Contains("overflow the epoch count"),
+                       InvalidArgument);
+  o.epochs = 0;
+  CHECK(fit(net, adam, train, o).empty());  // and returns
+
+  ctnn_test::TempDir dir;
+  Adam fresh;
+  TrainingState t;
+  t.history.resize(1);
+  CHECK_THROWS_WITH_AS(save_checkpoint(dir.file("a.ckpt"), net, fresh, t),
+                       doctest::Contains("the history holds 1 epochs"), InvalidArgument);
+  CHECK_THROWS_AS(save_checkpoint(dir.file("a.ckpt"), net, adam, TrainingState{}), InvalidArgument);
+  CHECK(!std::filesystem::exists(dir.file("a.ckpt")));
 }

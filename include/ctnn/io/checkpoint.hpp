@@ -38,7 +38,7 @@ struct TrainingState {
   std::size_t threads = 0;     ///< the number of training threads
   /// State of schedules and callbacks by name, e.g. "plateau.best" (NaN and infinities kept).
   std::map<std::string, double> values;
-  /// The reports of the epochs trained so far.
+  /// The reports of the epochs trained so far: at most the optimizer's epochs_done.
   std::vector<EpochReport> history;
 };
 
@@ -90,12 +90,25 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
 /// Writes a checkpoint of `net`, `optimizer` (its state(): see optim/state.hpp) and `training`
 /// to `path`, atomically as save() writes (a complete file or the previous one, never half of
 /// one; a new file gets mode 0666 less the umask, a replaced one keeps its mode). Throws
-/// FileError on any I/O failure.
+/// FileError on any I/O failure; InvalidArgument, writing nothing, when the optimizer's
+/// epochs_done or steps pass OptimizerState::max_epochs or max_steps, or the history holds more
+/// epochs than epochs_done.
 template <class Net, class Optimizer>
 void save_checkpoint(const std::string& path, const Net& net, const Optimizer& optimizer,
                      const TrainingState& training) {
   using namespace io::detail;
   const OptimizerState os = optimizer.state();
+  // What load_checkpoint() would refuse is not written.
+  if (os.epochs_done > OptimizerState::max_epochs || os.steps > OptimizerState::max_steps)
+    throw InvalidArgument("save_checkpoint: the optimizer has trained " +
+                          std::to_string(os.epochs_done) + " epochs in " +
+                          std::to_string(os.steps) + " steps; a checkpoint holds at most " +
+                          std::to_string(OptimizerState::max_epochs) + " epochs and " +
+                          std::to_string(OptimizerState::max_steps) + " steps");
+  if (training.history.size() > os.epochs_done)
+    throw InvalidArgument("save_checkpoint: the history holds " +
+                          std::to_string(training.history.size()) +
+                          " epochs, the optimizer has trained " + std::to_string(os.epochs_done));
   const std::string text = checkpoint_state_json(os, training);
 
   const std::vector<unsigned char> model = model_image(net);
