@@ -427,6 +427,16 @@ void Training::resumed(ctnn::TrainingState& earlier) {
     const auto it = earlier.values.find(key);
     return it == earlier.values.end() ? otherwise : it->second;
   };
+  // The options the checkpoint records: the learning rate (the optimizer's own with the
+  // constant schedule, which restoring set) and AdamW's weight decay (restoring set it too).
+  const bool constant = o_.schedule == "constant";
+  const double lr = value("options.lr", constant ? optimizer.learning_rate : o_.lr);
+  const double weight_decay = optimizer.decoupled ? optimizer.weight_decay : o_.weight_decay;
+  if (float(lr) != o_.lr || float(weight_decay) != o_.weight_decay)
+    throw ctnn::InvalidArgument(
+        o_.resume + ": the checkpoint was written with " +
+        (float(lr) != o_.lr ? "--lr " + shortest(lr) : "--weight-decay " + shortest(weight_decay)) +
+        "; resume with the same, since it is part of the training that goes on");
   // Its values, checked: they may be anything (a NaN is not converted to a count).
   const auto number = [&](const char* key, double otherwise, double low, double high) {
     const double v = value(key, otherwise);
@@ -455,6 +465,9 @@ void Training::resumed(ctnn::TrainingState& earlier) {
     std::cout << " (written with " << earlier.threads
               << " threads: the same training up to float rounding)";
   std::cout << "\n";
+  if (optimizer.epochs_done >= o_.epochs)
+    std::cout << "nothing to train: the checkpoint has trained " << optimizer.epochs_done
+              << " epochs, --epochs asks for " << o_.epochs << "\n";
   fit_options.epochs = o_.epochs - std::min(o_.epochs, optimizer.epochs_done);
   earlier.threads = o_.threads;
 }
@@ -467,7 +480,8 @@ void Training::add_history(const ctnn::TrainingState& earlier) {
 std::function<void(ctnn::TrainingState&)> Training::collector() const {
   // What a checkpoint keeps besides the network and the optimizer: the schedule's and the
   // early stopping's state, by name. (Copies of EarlyStopping share its state.)
-  return [plateau = plateau_, stopping = stopping_](ctnn::TrainingState& t) {
+  return [plateau = plateau_, stopping = stopping_, lr = o_.lr](ctnn::TrainingState& t) {
+    t.values["options.lr"] = lr;
     t.values["plateau.best"] = plateau->best();
     t.values["plateau.bad_epochs"] = double(plateau->bad_epochs());
     t.values["plateau.scale"] = plateau->scale();

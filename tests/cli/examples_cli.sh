@@ -112,8 +112,15 @@ else
   echo "FAIL: the history is"; cat "$work/h.csv"
   failures=$((failures + 1))
 fi
-expect 0 "after epoch 3" "$cnn" "${rand[@]}" --epochs 3 --resume "$work/ck"
+expect 0 "nothing to train: the checkpoint has trained 3 epochs, --epochs asks for 3" "$cnn" \
+  "${rand[@]}" --epochs 3 --resume "$work/ck"
 expect 1 "resume with the same" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/ck" --seed 2
+# The options the checkpoint records: the learning rate and the weight decay.
+expect 1 "the checkpoint was written with --lr 0.001;" "$cnn" "${rand[@]}" --epochs 4 \
+  --resume "$work/ck" --lr 0.5
+expect 1 "the checkpoint was written with --weight-decay 0.01;" "$cnn" --data-dir "$work/rand" \
+  --batch-size 16 --threads 2 --augment shift,hflip,erase --weight-decay 0.02 --epochs 4 \
+  --resume "$work/ck"
 # edit_checkpoint IN OUT STATEMENT: IN with its training state (the JSON object j) changed by a
 # Python statement, written to OUT with a correct CRC-32.
 edit_checkpoint() {
@@ -130,6 +137,9 @@ out = b[:20 + m] + struct.pack("<Q", len(t)) + t + b[28 + m + n:-4]
 open(dst, "wb").write(out + struct.pack("<I", zlib.crc32(out)))
 PY
 }
+edit_checkpoint "$work/ck" "$work/ck_old" 'del j["values"]["options.lr"]'
+expect 1 "the checkpoint was written with --lr 0.001;" "$cnn" "${rand[@]}" --epochs 4 \
+  --resume "$work/ck_old" --lr 0.5
 # Fields out of their ranges, named.
 edit_checkpoint "$work/ck" "$work/ck_bad" 'j["optimizer"]["epochs_done"] = 2**64 - 1'
 expect 1 "optimizer.epochs_done is 18446744073709551615, more than 100000" "$cnn" "${rand[@]}" \
