@@ -140,10 +140,10 @@ PY
 edit_checkpoint "$work/ck" "$work/ck_old" 'del j["values"]["options.lr"]'
 expect 1 "the checkpoint was written with --lr 0.001;" "$cnn" "${rand[@]}" --epochs 4 \
   --resume "$work/ck_old" --lr 0.5
-# Fields out of their ranges, named.
+# Fields out of their ranges, named (this epochs_done used to make training go on forever).
 edit_checkpoint "$work/ck" "$work/ck_bad" 'j["optimizer"]["epochs_done"] = 2**64 - 1'
-expect 1 "optimizer.epochs_done is 18446744073709551615, more than 100000" "$cnn" "${rand[@]}" \
-  --epochs 4 --resume "$work/ck_bad"
+expect 1 "optimizer.epochs_done is 18446744073709551615, more than 100000" timeout 120 "$cnn" \
+  "${rand[@]}" --epochs 4 --resume "$work/ck_bad"
 edit_checkpoint "$work/ck" "$work/ck_bad" 'j["optimizer"]["settings"]["beta1"] = 1'
 expect 1 "the setting beta1 is 1, expected a finite float in [0, 1)" "$cnn" "${rand[@]}" \
   --epochs 4 --resume "$work/ck_bad"
