@@ -446,6 +446,8 @@ TEST_CASE("a checkpoint's fields are checked against their ranges, naming them")
   // A type name of 5 MB is quoted as much as any other text of a file.
   corrupt([&](auto& j) { j["optimizer"]["type"] = std::string(5'000'000, 'x'); },
           "optimizer.type is 5000000 characters long");
+  corrupt([&](auto& j) { j["optimizer"]["buffers"][0]["name"] = std::string(5'000'000, 'b'); },
+          "optimizer.buffers[].name is 5000000 characters long");
   // Adam's settings in their ranges.
   invalid([&](auto& j) { j["optimizer"]["settings"]["beta1"] = 1; },
           "the setting beta1 is 1, expected a finite float in [0, 1)");

@@ -77,9 +77,9 @@ struct CheckpointState {
 
 /// Reads the JSON block `text` of the checkpoint `path`, found at byte `offset` of the file.
 /// Throws FileError naming `path` for malformed JSON (a key twice in an object included), JSON
-/// past checkpoint_json_limits (nesting, number of values), a missing or mistyped member, or
-/// when memory runs out, and
-/// InvalidArgument for a buffer whose size is neither 0 nor `parameter_count`.
+/// past checkpoint_json_limits (nesting, number of values), a missing or mistyped member, a
+/// field out of its range (docs/model-format.md), or when memory runs out; InvalidArgument for
+/// a buffer whose size is neither 0 nor `parameter_count`.
 CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path,
                                                          const std::vector<unsigned char>& text,
                                                          std::uint64_t offset,

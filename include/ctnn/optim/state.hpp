@@ -28,7 +28,7 @@ namespace ctnn {
 ///
 /// restore() refuses a state past max_epochs or max_steps, a setting outside its range or a
 /// buffer holding a NaN or an infinity, naming it; so does load_checkpoint(), which also
-/// refuses a type name longer than 200 characters.
+/// refuses a type or buffer name longer than 200 characters.
 struct OptimizerState {
   /// The most epochs_done a state may hold.
   static constexpr std::size_t max_epochs = 100'000;

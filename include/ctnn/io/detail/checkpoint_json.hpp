@@ -147,6 +147,9 @@ inline CheckpointState checkpoint_state_of(const std::string& path,
   for (const auto& x : jb) {
     const std::string name =
         in.text(in.member(x, "name", "optimizer.buffers[]."), "a buffer's name");
+    if (name.size() > max_quoted)
+      in.corrupt("optimizer.buffers[].name is " + std::to_string(name.size()) +
+                 " characters long, not a buffer's name: '" + excerpt(name) + "'");
     const std::uint64_t size = in.count(in.member(x, "size", "optimizer.buffers[]."),
                                         "the size of buffer " + excerpt(name));
     if (size != 0 && size != parameter_count)
