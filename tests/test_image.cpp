@@ -709,7 +709,8 @@ double peak_rss_mib() {
 }  // namespace
 
 TEST_CASE("Image: a file too small for the pixels its header declares is refused undecoded") {
-  // Each file declares 16384 x 16384 pixels, 2^28, as many as load_image accepts. stb_image
+  // Each file declares 16384 x 16384 pixels, 2^28, as many as load_image accepts (for an input
+  // of 512 x 512 pixels or more). stb_image
   // 2.27 would allocate the whole image (up to 2.4 GB for a GIF) and read zeros past the end of
   // the file for seconds, then fail or return a black image.
   TempDir dir;
@@ -770,7 +771,7 @@ TEST_CASE("Image: a file too small for the pixels its header declares is refused
     CAPTURE(path);
     const double rss = peak_rss_mib();
     const auto start = std::chrono::steady_clock::now();
-    const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+    const std::string m = file_error([&] { load_image<Image<512, 512, 1>>(path); }, path);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CAPTURE(m);
@@ -807,8 +808,38 @@ TEST_CASE("Image: a PNG over the pixel limit is refused with the limit and its s
     png[16 + 3 - std::size_t(i)] = png[20 + 3 - std::size_t(i)] = std::uint8_t(20000u >> (8 * i));
   const std::string path = dir.file("huge.png");
   ctnn_test::write_all(path, png);
-  const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+  // 512 x 512 is an input size whose limit is 2^28, the largest.
+  const std::string m = file_error([&] { load_image<Image<512, 512, 1>>(path); }, path);
   CHECK(m.find("unknown image type") == std::string::npos);
   CHECK(m.find("20000 x 20000") != std::string::npos);
   CHECK(m.find("268435456") != std::string::npos);
+}
+
+TEST_CASE("Image: the pixel limit follows the input size, and a header over it is not decoded") {
+  using ctnn::data::detail::image_pixel_limit;
+  CHECK(image_pixel_limit(28, 28) == std::uint64_t{1} << 26);  // at least 2^26
+  CHECK(image_pixel_limit(300, 300) == 1024u * 300 * 300);
+  CHECK(image_pixel_limit(512, 512) == std::uint64_t{1} << 28);  // at most 2^28
+  CHECK(image_pixel_limit(4096, 4096) == std::uint64_t{1} << 28);
+
+  // A 33-byte PNG header of 16384 x 8192 grey pixels (2^27): stb_image would allocate 128 MB for
+  // its pixels and, had the file its data, the floats of 2^27 pixels, for a 28 x 28 input.
+  TempDir dir;
+  Bytes png = {0x89, 'P',  'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0,
+               0,    0x40, 0,   0,   0,    0x20, 0,    8,    0, 0, 0, 0,  0,   0,   0,   0};
+  const std::string path = dir.file("wide.png");
+  ctnn_test::write_all(path, png);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string m = file_error([&] { load_image<Image<28, 28, 1>>(path); }, path);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CAPTURE(m);
+  CHECK(m.find("16384 x 8192") != std::string::npos);
+  CHECK(m.find("more than the 67108864") != std::string::npos);
+  CHECK(m.find("not decoded") != std::string::npos);
+  CHECK(seconds < 1.0);
+  // For a larger input the same size is within the limit (and this file then fails to decode,
+  // having no pixel data).
+  CHECK(file_error([&] { load_image<Image<512, 512, 1>>(path); }, path).find("more than the") ==
+        std::string::npos);
 }

@@ -125,18 +125,23 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 ///     fitted to H x W.
 ///  3. Values, as ImageOptions describes.
 ///
+/// Limits: an image may have at most 1024 times the H x W pixels of `Shape` (32 times its height
+/// and width), but never fewer than 2^26 pixels (8192 x 8192) nor more than 2^28
+/// (data/image_checks.hpp, image_pixel_limit): decoding costs up to about 4 * C + 8 bytes per
+/// pixel of the file, for pixels the network does not use.
+///
 /// Throws ctnn::InvalidArgument (before opening the file) if `options.scale` or a used mean is not
 /// finite, or a used std is not positive and finite. Throws ctnn::FileError, whose message starts
 /// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
 /// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, or resizing
 /// fails; and, before stb_image sees it (data/image_checks.hpp), if it is an HDR, PSD or PIC file,
-/// its header declares more than 2^28 pixels (the message gives both), it is smaller than the
-/// pixels its header declares need (per format, a bound no valid file is under: uncompressed BMP,
-/// TGA and PNM rows; a packet byte and a pixel per 128 pixels of a run-length encoded TGA; a bit
-/// per 8 x 8 block of each JPEG component; a bit per 4096 pixels of a GIF's first image), it is a
-/// GIF without a first image stb_image can decode, a JPEG whose Huffman tables would make
-/// stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than the rest of the
-/// file.
+/// its header declares more pixels than the limit above (the message gives both), it is smaller
+/// than the pixels its header declares need (per format, a bound no valid file is under:
+/// uncompressed BMP, TGA and PNM rows; a packet byte and a pixel per 128 pixels of a run-length
+/// encoded TGA; a bit per 8 x 8 block of each JPEG component; a bit per 4096 pixels of a GIF's
+/// first image), it is a GIF without a first image stb_image can decode, a JPEG whose Huffman
+/// tables would make stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than
+/// the rest of the file.
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
@@ -151,8 +156,10 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw FileError(path, "is a directory, not an image");
+  constexpr std::uint64_t max_pixels = detail::image_pixel_limit(H, W);
   const std::vector<unsigned char> bytes = detail::read_image_file(path);
-  if (const std::string why = detail::decoder_problem(bytes.data(), bytes.size()); !why.empty())
+  if (const std::string why = detail::decoder_problem(bytes.data(), bytes.size(), max_pixels);
+      !why.empty())
     throw FileError(path, why);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
@@ -163,16 +170,15 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
   if (w <= 0 || h <= 0)
     throw FileError(path, "the image is " + std::to_string(w) + " x " + std::to_string(h) +
                               " pixels; width and height must be at least 1");
-  if (std::uint64_t(w) * std::uint64_t(h) > detail::kMaxImagePixels)
+  if (std::uint64_t(w) * std::uint64_t(h) > max_pixels)
     throw FileError(path, "the image is " + std::to_string(w) + " x " + std::to_string(h) +
-                              " pixels, more than the " + std::to_string(detail::kMaxImagePixels) +
-                              " load_image accepts");
+                              " pixels, more than the " + std::to_string(max_pixels) +
+                              " load_image accepts for this input size");
 
   std::unique_ptr<unsigned char, detail::StbiFree> pixels(
       stbi_load_from_memory(data, size, &w, &h, &n, 0));
   if (!pixels) throw FileError(path, "cannot decode the image: " + detail::stb_reason());
-  if (w <= 0 || h <= 0 || n < 1 || n > 4 ||
-      std::uint64_t(w) * std::uint64_t(h) > detail::kMaxImagePixels)
+  if (w <= 0 || h <= 0 || n < 1 || n > 4 || std::uint64_t(w) * std::uint64_t(h) > max_pixels)
     throw FileError(path, "the decoder returned a " + std::to_string(w) + " x " +
                               std::to_string(h) + " image with " + std::to_string(n) +
                               " channels, which load_image does not accept");
