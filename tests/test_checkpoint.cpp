@@ -269,3 +269,11 @@ TEST_CASE("EarlyStopping, SaveBest and HistoryCsv go on from restored state") {
   CHECK(s.find("\n1,") != std::string::npos);
   CHECK(s.find("\n2,") != std::string::npos);
 }
+
+TEST_CASE("load_checkpoint refuses a FIFO, a device or a directory at once, without blocking") {
+  ctnn_test::check_refuses_special_files([](const std::string& path) {
+    CkptNet n(1);
+    Adam adam;
+    load_checkpoint(path, n, adam);
+  });
+}

@@ -589,38 +589,8 @@ TEST_CASE("Image: a PNG chunk longer than the rest of the file is refused undeco
 
 namespace {
 
-// What a call run by finishes_within() did: finished (false: still running at the time limit),
-// and the FileError it threw, if any.
-struct Outcome {
-  bool finished = false, file_error = false;
-  std::string path, message;
-};
-
-// Runs f on a thread of its own and waits at most `limit` for it. A call that does not finish is
-// left running on its detached thread (the process ends it at exit), so a decoder that loops
-// forever fails the test instead of hanging the suite. f must own what it uses (capture by
-// value).
-template <class F>
-Outcome finishes_within(std::chrono::seconds limit, F f) {
-  auto promise = std::make_shared<std::promise<Outcome>>();
-  std::future<Outcome> done = promise->get_future();
-  std::thread([promise, f]() mutable {
-    Outcome o;
-    o.finished = true;
-    try {
-      f();
-    } catch (const ctnn::FileError& e) {
-      o.file_error = true;
-      o.path = e.path();
-      o.message = e.what();
-    } catch (const std::exception& e) {
-      o.message = e.what();
-    }
-    promise->set_value(std::move(o));
-  }).detach();
-  if (done.wait_for(limit) != std::future_status::ready) return {};
-  return done.get();
-}
+using ctnn_test::finishes_within;
+using ctnn_test::Outcome;
 
 // A Radiance HDR file of 49 bytes: a header for one 8-pixel scanline, then the start of an RLE
 // scanline and the end of the file. stb_image 2.27 (CVE-2021-42715) reads count bytes of 0 past
@@ -842,4 +812,35 @@ TEST_CASE("Image: the pixel limit follows the input size, and a header over it i
   // having no pixel data).
   CHECK(file_error([&] { load_image<Image<512, 512, 1>>(path); }, path).find("more than the") ==
         std::string::npos);
+}
+
+TEST_CASE("Image: a FIFO, a device or a directory is refused at once, without blocking") {
+  ctnn_test::check_refuses_special_files(
+      [](const std::string& path) { load_image<Image<4, 4, 1>>(path); });
+}
+
+TEST_CASE("Image: the header is judged on the first bytes, before the rest is read") {
+  // Files of 256 MiB (sparse: no disk blocks) whose first bytes are no image, or a PNG header
+  // over the pixel limit: refused after 64 KiB, not read whole.
+  TempDir dir;
+  Bytes png = {0x89, 'P', 'N',  'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+               0,    0,   0x40, 0,   0,    0,    0x40, 0,    8, 0, 0, 0,  0,   0,   0,   0};
+  const std::uint64_t size = std::uint64_t{256} << 20;
+  struct Case {
+    std::string name;
+    Bytes head;
+    std::string reason;
+  };
+  for (const Case& c : {Case{"zeros.png", Bytes(16, 0), "unknown image type"},
+                        Case{"huge.png", png, "16384 x 16384"}}) {
+    const std::string path = dir.file(c.name);
+    ctnn_test::write_sparse(path, c.head, size);
+    CAPTURE(path);
+    const auto before = ctnn_test::bytes_read_so_far();
+    const std::string m = file_error([&] { load_image<Image<28, 28, 1>>(path); }, path);
+    const auto after = ctnn_test::bytes_read_so_far();
+    CHECK(m.find(c.reason) != std::string::npos);
+    // 64 KiB, and the counter's own file: not the 256 MiB.
+    if (before && after) CHECK(*after - *before < (std::uint64_t{1} << 20));
+  }
 }

@@ -261,3 +261,10 @@ TEST_CASE("a signature mismatch quotes at most 200 characters of the file's line
     CHECK(m.size() < path.size() + 500);
   }
 }
+
+TEST_CASE("load refuses a FIFO, a device or a directory at once, without blocking or reading") {
+  ctnn_test::check_refuses_special_files([](const std::string& path) {
+    Net n(1);
+    load(n, path);
+  });
+}

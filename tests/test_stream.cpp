@@ -5,6 +5,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <ctnn/ctnn.hpp>
@@ -12,8 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -294,4 +297,43 @@ TEST_CASE("ImageFileStream: an undecodable file is a FileError naming it when it
   CHECK_THROWS_AS(S(x.train_files, out_of_range, 3), InvalidArgument);
   CHECK_THROWS_AS(S(x.train_files, x.train_labels, 3, {}, {1, 0}), InvalidArgument);
   CHECK_THROWS_AS(stream.start({x.train_files.size()}), InvalidArgument);
+}
+
+TEST_CASE("ImageFileStream: a file replaced by a FIFO during an epoch is a FileError, not a hang") {
+  // Opening a FIFO that has no writer for reading blocks until a writer comes: a decoding thread
+  // that did so would stop the epoch for good.
+  auto f = std::make_shared<BandsFolder>(30, 15);
+  const auto x = data::index_image_folder(f->root(), [] {
+    data::ImageFolderOptions o;
+    o.test_fraction = 0;
+    return o;
+  }());
+  const std::string last = x.train_files.back();
+  const auto start = std::chrono::steady_clock::now();
+  const ctnn_test::Outcome o = ctnn_test::finishes_within(std::chrono::seconds(5), [f, x, last] {
+    // One thread, one image ahead: the last file is opened long after the first batch.
+    data::ImageFileStream<Img> stream(x.train_files, x.train_labels, x.classes.size(), {}, {1, 1});
+    Net net(1);
+    Adam adam(0.01f);
+    FitOptions fo;
+    fo.epochs = 1;
+    fo.batch_size = 4;
+    fo.threads = 1;
+    fo.shuffle = false;
+    fo.progress = false;
+    fo.on_batch_end.push_back([&](const BatchReport& r, TrainingControl&) {
+      if (r.batch != 1) return;
+      fs::remove(last);
+      if (::mkfifo(last.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+    });
+    fit(net, adam, stream, fo);
+  });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE_MESSAGE(o.finished, "fit was still waiting for the FIFO after 5 s");
+  CAPTURE(o.message);
+  CHECK(o.file_error);
+  CHECK(o.path == last);
+  CHECK(o.message.find("FIFO") != std::string::npos);
+  CHECK(seconds < 2.0);
 }

@@ -76,6 +76,19 @@ expect 0 "test accuracy:" "$bin/fashion_mnist_lstm" "${data[@]}" --epochs 1 --ce
 expect 1 "cannot start 2000 threads" bash -c 'ulimit -v 2000000 && exec "$@"' _ "$cnn" \
   "${data[@]}" --epochs 1 --threads 2000
 
+# classify reads only regular files: a FIFO (whose opening would wait for a writer) or a device
+# given as the model or an image is an error, at once.
+mkfifo "$work/fifo"
+classify=("$bin/classify" --model "$work/m.ctnn")
+expect 1 "$work/fifo: cannot open: it is a FIFO (named pipe), not a regular file" \
+  timeout 20 "$bin/classify" --model "$work/fifo" "$work/fifo"
+expect 1 "$work/fifo: cannot open: it is a FIFO (named pipe), not a regular file" \
+  timeout 20 "${classify[@]}" "$work/fifo"
+expect 1 "/dev/zero: cannot open: it is a character device, not a regular file" \
+  timeout 20 "${classify[@]}" /dev/zero
+expect 1 "/dev/urandom: cannot open: it is a character device, not a regular file" \
+  timeout 20 "${classify[@]}" /dev/urandom
+
 # Checkpoints. A data set of random pixels (64 training, 16 test images), so that training,
 # augmentation and the shuffle all matter.
 python3 - "$work/rand" <<'PY'

@@ -345,18 +345,18 @@ void save_safetensors(const Net& net, const std::string& path) {
   io::detail::write_file_atomically(path, bytes);
 }
 
-/// Reads a safetensors file with PyTorch's names and layouts (see the header comment) into
-/// `net`: all or nothing, `net` is unchanged when anything is wrong. The file must hold exactly
-/// the network's tensors (num_batches_tracked may be absent). Throws FileError, the message
-/// naming `path` and the reason, when the file cannot be read; is shorter than 8 bytes; declares
-/// a header length over 100 MB or past the end of the file; the header is not a valid JSON
-/// object, a key appears twice in an object (a tensor name, or a field of an entry or of
-/// __metadata__), an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of
-/// strings; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
-/// not F32 (I64 for num_batches_tracked); a shape differs (expected and found named);
-/// data_offsets begin after their end, reach beyond the data buffer, do not span shape * dtype
-/// size bytes, or two tensors overlap. The metadata's values are not used; gaps in the buffer are
-/// allowed.
+/// Reads a safetensors file with PyTorch's names and layouts (see the header comment) into `net`:
+/// all or nothing, `net` is unchanged when anything is wrong. The file must hold exactly the
+/// network's tensors (num_batches_tracked may be absent). Throws FileError, the message naming
+/// `path` and the reason, when the file cannot be read or is not a regular file (a directory, a
+/// FIFO or a device is refused when opened, without blocking); is shorter than 8 bytes; declares a
+/// header length over 100 MB or past the end of the file; the header is not a valid JSON object, a
+/// key appears twice in an object (a tensor name, or a field of an entry or of __metadata__), an
+/// entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of strings; a tensor is
+/// missing (named) or the file has unexpected tensors (named); a dtype is not F32 (I64 for
+/// num_batches_tracked); a shape differs (expected and found named); data_offsets begin after their
+/// end, reach beyond the data buffer, do not span shape * dtype size bytes, or two tensors overlap.
+/// The metadata's values are not used; gaps in the buffer are allowed.
 template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
