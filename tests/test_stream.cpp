@@ -337,3 +337,39 @@ TEST_CASE("ImageFileStream: a file replaced by a FIFO during an epoch is a FileE
   CHECK(o.message.find("FIFO") != std::string::npos);
   CHECK(seconds < 2.0);
 }
+
+TEST_CASE("ImageFileStream: threads and read-ahead are bounded by the files and the plan") {
+  BandsFolder f(12, 16);
+  const auto d = data::load_image_folder<Img>(f.root(), [] {
+    data::ImageFolderOptions o;
+    o.test_fraction = 0;
+    return o;
+  }());
+  const auto x = data::index_image_folder(f.root(), [] {
+    data::ImageFolderOptions o;
+    o.test_fraction = 0;
+    return o;
+  }());
+  const std::size_t n = x.train_files.size();
+  REQUIRE(n == 12);
+  // A read-ahead of 2^40 images would be 2^40 slots before any image is decoded.
+  data::ImageFileStream<Img> stream(x.train_files, x.train_labels, x.classes.size(), {},
+                                    {64, std::size_t{1} << 40});
+  CHECK(stream.threads() == n);
+  data::ImageFileStream<Img> few(x.train_files, x.train_labels, x.classes.size(), {}, {64, 3});
+  CHECK(few.threads() == 3);
+  // They read what they are asked for, as the folder loaded in memory holds it.
+  for (data::ImageFileStream<Img>* s : {&stream, &few}) {
+    const std::vector<std::size_t> plan = permutation(n, 3);
+    s->start(plan);
+    std::vector<float> in(n * Img::size);
+    std::vector<std::int32_t> labels(n);
+    s->read(n, in.data(), labels.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      CAPTURE(i);
+      CHECK(labels[i] == d.train.labels[plan[i]]);
+      CHECK(std::equal(in.begin() + std::ptrdiff_t(i * Img::size),
+                       in.begin() + std::ptrdiff_t((i + 1) * Img::size), d.train.sample(plan[i])));
+    }
+  }
+}
