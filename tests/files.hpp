@@ -8,15 +8,19 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <ctnn/error.hpp>
@@ -179,6 +183,72 @@ void check_save_modes(const TempDir& dir, const std::string& name, const std::st
     REQUIRE(::chmod(path.c_str(), mode) == 0);
     save(path);
     CHECK(mode_of(path) == mode);
+  }
+}
+
+// What a call run by finishes_within() did: finished (false: still running at the time limit),
+// and the FileError it threw, if any.
+struct Outcome {
+  bool finished = false, file_error = false;
+  std::string path, message;
+};
+
+// Runs f on a thread of its own and waits at most `limit` for it. A call that does not finish is
+// left running on its detached thread (the process ends it at exit), so a reader that loops or
+// blocks forever fails the test instead of hanging the suite. f must own what it uses (capture
+// by value).
+template <class F>
+Outcome finishes_within(std::chrono::seconds limit, F f) {
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  std::future<Outcome> done = promise->get_future();
+  std::thread([promise, f]() mutable {
+    Outcome o;
+    o.finished = true;
+    try {
+      f();
+    } catch (const ctnn::FileError& e) {
+      o.file_error = true;
+      o.path = e.path();
+      o.message = e.what();
+    } catch (const std::exception& e) {
+      o.message = e.what();
+    }
+    promise->set_value(std::move(o));
+  }).detach();
+  if (done.wait_for(limit) != std::future_status::ready) return {};
+  return done.get();
+}
+
+/// Checks that `read(path)` refuses, within a second and with a FileError naming the path and
+/// saying what it is, what is not a regular file: a FIFO without a writer (opening it for
+/// reading blocks until a writer comes), /dev/zero and /dev/urandom (they never end) and a
+/// directory. `read` must own what it uses (capture by value).
+template <class Read>
+void check_refuses_special_files(Read read) {
+  TempDir dir("ctnn-special");
+  const std::string fifo = dir.file("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string folder = dir.file("folder");
+  std::filesystem::create_directory(folder);
+  struct Case {
+    std::string path, what;
+  };
+  for (const Case& c : {Case{fifo, "it is a FIFO (named pipe), not a regular file"},
+                        Case{"/dev/zero", "it is a character device, not a regular file"},
+                        Case{"/dev/urandom", "it is a character device, not a regular file"},
+                        Case{folder, std::strerror(EISDIR)}}) {
+    CAPTURE(c.path);
+    const auto start = std::chrono::steady_clock::now();
+    const Outcome o =
+        finishes_within(std::chrono::seconds(5), [read, path = c.path] { read(path); });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    REQUIRE_MESSAGE(o.finished, "the reader was still blocked or reading after 5 s");
+    CAPTURE(o.message);
+    CHECK(o.file_error);
+    CHECK(o.path == c.path);
+    CHECK(o.message.find(c.what) != std::string::npos);
+    CHECK(seconds < 1.0);
   }
 }
 

@@ -520,3 +520,11 @@ TEST_CASE("fit refuses an epoch count that overflows, and save_checkpoint what a
   CHECK_THROWS_AS(save_checkpoint(dir.file("a.ckpt"), net, adam, TrainingState{}), InvalidArgument);
   CHECK(!std::filesystem::exists(dir.file("a.ckpt")));
 }
+
+TEST_CASE("load_checkpoint refuses a FIFO, a device or a directory at once, without blocking") {
+  ctnn_test::check_refuses_special_files([](const std::string& path) {
+    CkptNet n(1);
+    Adam adam;
+    load_checkpoint(path, n, adam);
+  });
+}

@@ -430,3 +430,8 @@ TEST_CASE("IDX: Fashion-MNIST test split loads (if installed)") {
   CHECK(lo == 0.0f);
   CHECK(hi == 1.0f);
 }
+
+TEST_CASE("IDX: a FIFO, a device or a directory is refused at once, without blocking or reading") {
+  ctnn_test::check_refuses_special_files(
+      [](const std::string& path) { ctnn::data::read_idx(path); });
+}

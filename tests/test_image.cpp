@@ -589,38 +589,8 @@ TEST_CASE("Image: a PNG chunk longer than the rest of the file is refused undeco
 
 namespace {
 
-// What a call run by finishes_within() did: finished (false: still running at the time limit),
-// and the FileError it threw, if any.
-struct Outcome {
-  bool finished = false, file_error = false;
-  std::string path, message;
-};
-
-// Runs f on a thread of its own and waits at most `limit` for it. A call that does not finish is
-// left running on its detached thread (the process ends it at exit), so a decoder that loops
-// forever fails the test instead of hanging the suite. f must own what it uses (capture by
-// value).
-template <class F>
-Outcome finishes_within(std::chrono::seconds limit, F f) {
-  auto promise = std::make_shared<std::promise<Outcome>>();
-  std::future<Outcome> done = promise->get_future();
-  std::thread([promise, f]() mutable {
-    Outcome o;
-    o.finished = true;
-    try {
-      f();
-    } catch (const ctnn::FileError& e) {
-      o.file_error = true;
-      o.path = e.path();
-      o.message = e.what();
-    } catch (const std::exception& e) {
-      o.message = e.what();
-    }
-    promise->set_value(std::move(o));
-  }).detach();
-  if (done.wait_for(limit) != std::future_status::ready) return {};
-  return done.get();
-}
+using ctnn_test::finishes_within;
+using ctnn_test::Outcome;
 
 // A Radiance HDR file of 49 bytes: a header for one 8-pixel scanline, then the start of an RLE
 // scanline and the end of the file. stb_image 2.27 (CVE-2021-42715) reads count bytes of 0 past
@@ -709,7 +679,8 @@ double peak_rss_mib() {
 }  // namespace
 
 TEST_CASE("Image: a file too small for the pixels its header declares is refused undecoded") {
-  // Each file declares 16384 x 16384 pixels, 2^28, as many as load_image accepts. stb_image
+  // Each file declares 16384 x 16384 pixels, 2^28, as many as load_image accepts (for an input
+  // of 512 x 512 pixels or more). stb_image
   // 2.27 would allocate the whole image (up to 2.4 GB for a GIF) and read zeros past the end of
   // the file for seconds, then fail or return a black image.
   TempDir dir;
@@ -770,7 +741,7 @@ TEST_CASE("Image: a file too small for the pixels its header declares is refused
     CAPTURE(path);
     const double rss = peak_rss_mib();
     const auto start = std::chrono::steady_clock::now();
-    const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+    const std::string m = file_error([&] { load_image<Image<512, 512, 1>>(path); }, path);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CAPTURE(m);
@@ -807,8 +778,69 @@ TEST_CASE("Image: a PNG over the pixel limit is refused with the limit and its s
     png[16 + 3 - std::size_t(i)] = png[20 + 3 - std::size_t(i)] = std::uint8_t(20000u >> (8 * i));
   const std::string path = dir.file("huge.png");
   ctnn_test::write_all(path, png);
-  const std::string m = file_error([&] { load_image<Image<4, 4, 1>>(path); }, path);
+  // 512 x 512 is an input size whose limit is 2^28, the largest.
+  const std::string m = file_error([&] { load_image<Image<512, 512, 1>>(path); }, path);
   CHECK(m.find("unknown image type") == std::string::npos);
   CHECK(m.find("20000 x 20000") != std::string::npos);
   CHECK(m.find("268435456") != std::string::npos);
+}
+
+TEST_CASE("Image: the pixel limit follows the input size, and a header over it is not decoded") {
+  using ctnn::data::detail::image_pixel_limit;
+  CHECK(image_pixel_limit(28, 28) == std::uint64_t{1} << 26);  // at least 2^26
+  CHECK(image_pixel_limit(300, 300) == 1024u * 300 * 300);
+  CHECK(image_pixel_limit(512, 512) == std::uint64_t{1} << 28);  // at most 2^28
+  CHECK(image_pixel_limit(4096, 4096) == std::uint64_t{1} << 28);
+
+  // A 33-byte PNG header of 16384 x 8192 grey pixels (2^27): stb_image would allocate 128 MB for
+  // its pixels and, had the file its data, the floats of 2^27 pixels, for a 28 x 28 input.
+  TempDir dir;
+  Bytes png = {0x89, 'P',  'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0,
+               0,    0x40, 0,   0,   0,    0x20, 0,    8,    0, 0, 0, 0,  0,   0,   0,   0};
+  const std::string path = dir.file("wide.png");
+  ctnn_test::write_all(path, png);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string m = file_error([&] { load_image<Image<28, 28, 1>>(path); }, path);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CAPTURE(m);
+  CHECK(m.find("16384 x 8192") != std::string::npos);
+  CHECK(m.find("more than the 67108864") != std::string::npos);
+  CHECK(m.find("not decoded") != std::string::npos);
+  CHECK(seconds < 1.0);
+  // For a larger input the same size is within the limit (and this file then fails to decode,
+  // having no pixel data).
+  CHECK(file_error([&] { load_image<Image<512, 512, 1>>(path); }, path).find("more than the") ==
+        std::string::npos);
+}
+
+TEST_CASE("Image: a FIFO, a device or a directory is refused at once, without blocking") {
+  ctnn_test::check_refuses_special_files(
+      [](const std::string& path) { load_image<Image<4, 4, 1>>(path); });
+}
+
+TEST_CASE("Image: the header is judged on the first bytes, before the rest is read") {
+  // Files of 256 MiB (sparse: no disk blocks) whose first bytes are no image, or a PNG header
+  // over the pixel limit: refused after 64 KiB, not read whole.
+  TempDir dir;
+  Bytes png = {0x89, 'P', 'N',  'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+               0,    0,   0x40, 0,   0,    0,    0x40, 0,    8, 0, 0, 0,  0,   0,   0,   0};
+  const std::uint64_t size = std::uint64_t{256} << 20;
+  struct Case {
+    std::string name;
+    Bytes head;
+    std::string reason;
+  };
+  for (const Case& c : {Case{"zeros.png", Bytes(16, 0), "unknown image type"},
+                        Case{"huge.png", png, "16384 x 16384"}}) {
+    const std::string path = dir.file(c.name);
+    ctnn_test::write_sparse(path, c.head, size);
+    CAPTURE(path);
+    const auto before = ctnn_test::bytes_read_so_far();
+    const std::string m = file_error([&] { load_image<Image<28, 28, 1>>(path); }, path);
+    const auto after = ctnn_test::bytes_read_so_far();
+    CHECK(m.find(c.reason) != std::string::npos);
+    // 64 KiB, and the counter's own file: not the 256 MiB.
+    if (before && after) CHECK(*after - *before < (std::uint64_t{1} << 20));
+  }
 }

@@ -341,3 +341,10 @@ TEST_CASE("a model holding a value that is not finite, or a negative variance, i
   CHECK(std::equal(ok.parameters().begin(), ok.parameters().end(), n.parameters().begin()));
   CHECK(std::equal(ok.state().begin(), ok.state().end(), n.state().begin()));
 }
+
+TEST_CASE("load refuses a FIFO, a device or a directory at once, without blocking or reading") {
+  ctnn_test::check_refuses_special_files([](const std::string& path) {
+    Net n(1);
+    load(n, path);
+  });
+}

@@ -741,3 +741,10 @@ TEST_CASE("safetensors functions are reachable as ctnn::io::") {
   std::filesystem::remove(path);
   CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
 }
+
+TEST_CASE("safetensors: a FIFO, a device or a directory is refused at once, without blocking") {
+  ctnn_test::check_refuses_special_files([](const std::string& path) {
+    BiRnn n(1);
+    load_safetensors(n, path);
+  });
+}

@@ -5,6 +5,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <ctnn/ctnn.hpp>
@@ -12,8 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -294,4 +297,79 @@ TEST_CASE("ImageFileStream: an undecodable file is a FileError naming it when it
   CHECK_THROWS_AS(S(x.train_files, out_of_range, 3), InvalidArgument);
   CHECK_THROWS_AS(S(x.train_files, x.train_labels, 3, {}, {1, 0}), InvalidArgument);
   CHECK_THROWS_AS(stream.start({x.train_files.size()}), InvalidArgument);
+}
+
+TEST_CASE("ImageFileStream: a file replaced by a FIFO during an epoch is a FileError, not a hang") {
+  // Opening a FIFO that has no writer for reading blocks until a writer comes: a decoding thread
+  // that did so would stop the epoch for good.
+  auto f = std::make_shared<BandsFolder>(30, 15);
+  const auto x = data::index_image_folder(f->root(), [] {
+    data::ImageFolderOptions o;
+    o.test_fraction = 0;
+    return o;
+  }());
+  const std::string last = x.train_files.back();
+  const auto start = std::chrono::steady_clock::now();
+  const ctnn_test::Outcome o = ctnn_test::finishes_within(std::chrono::seconds(5), [f, x, last] {
+    // One thread, one image ahead: the last file is opened long after the first batch.
+    data::ImageFileStream<Img> stream(x.train_files, x.train_labels, x.classes.size(), {}, {1, 1});
+    Net net(1);
+    Adam adam(0.01f);
+    FitOptions fo;
+    fo.epochs = 1;
+    fo.batch_size = 4;
+    fo.threads = 1;
+    fo.shuffle = false;
+    fo.progress = false;
+    fo.on_batch_end.push_back([&](const BatchReport& r, TrainingControl&) {
+      if (r.batch != 1) return;
+      fs::remove(last);
+      if (::mkfifo(last.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+    });
+    fit(net, adam, stream, fo);
+  });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE_MESSAGE(o.finished, "fit was still waiting for the FIFO after 5 s");
+  CAPTURE(o.message);
+  CHECK(o.file_error);
+  CHECK(o.path == last);
+  CHECK(o.message.find("FIFO") != std::string::npos);
+  CHECK(seconds < 2.0);
+}
+
+TEST_CASE("ImageFileStream: threads and read-ahead are bounded by the files and the plan") {
+  BandsFolder f(12, 16);
+  const auto d = data::load_image_folder<Img>(f.root(), [] {
+    data::ImageFolderOptions o;
+    o.test_fraction = 0;
+    return o;
+  }());
+  const auto x = data::index_image_folder(f.root(), [] {
+    data::ImageFolderOptions o;
+    o.test_fraction = 0;
+    return o;
+  }());
+  const std::size_t n = x.train_files.size();
+  REQUIRE(n == 12);
+  // A read-ahead of 2^40 images would be 2^40 slots before any image is decoded.
+  data::ImageFileStream<Img> stream(x.train_files, x.train_labels, x.classes.size(), {},
+                                    {64, std::size_t{1} << 40});
+  CHECK(stream.threads() == n);
+  data::ImageFileStream<Img> few(x.train_files, x.train_labels, x.classes.size(), {}, {64, 3});
+  CHECK(few.threads() == 3);
+  // They read what they are asked for, as the folder loaded in memory holds it.
+  for (data::ImageFileStream<Img>* s : {&stream, &few}) {
+    const std::vector<std::size_t> plan = permutation(n, 3);
+    s->start(plan);
+    std::vector<float> in(n * Img::size);
+    std::vector<std::int32_t> labels(n);
+    s->read(n, in.data(), labels.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      CAPTURE(i);
+      CHECK(labels[i] == d.train.labels[plan[i]]);
+      CHECK(std::equal(in.begin() + std::ptrdiff_t(i * Img::size),
+                       in.begin() + std::ptrdiff_t((i + 1) * Img::size), d.train.sample(plan[i])));
+    }
+  }
 }

@@ -282,7 +282,8 @@ TEST_CASE("threads that cannot be started are a ctnn::Error, and the started one
     FitOptions o;
     o.epochs = 1;
     o.threads = 1000;
-    fit(net, adam, quadrants(16, 1), o);
+    o.batch_size = 1000;  // fit starts no more threads than a batch has samples
+    fit(net, adam, quadrants(1000, 1), o);
   } catch (const Error& e) {
     fit_error = e.what();
   }
@@ -295,6 +296,32 @@ TEST_CASE("threads that cannot be started are a ctnn::Error, and the started one
   CHECK(ran == std::vector<int>{1, 1});
 }
 #endif
+
+TEST_CASE("threads beyond the batch are not started, and the training is that of as many threads") {
+  // Each thread holds a workspace and a whole gradient; with more threads than samples the rest
+  // would sit idle. Dropout's masks are drawn per worker, so the training shows which ran.
+  const auto train = quadrants(24, 6);
+  Net probe(1);
+  Adam probe_adam;
+  CHECK(Trainer<Net, Adam>(probe, probe_adam, 4, 64).threads() == 4);
+  CHECK(Trainer<Net, Adam>(probe, probe_adam, 4, 3).threads() == 3);
+  auto run = [&](std::size_t threads) {
+    Net net(3);
+    Adam adam;
+    FitOptions o;
+    o.epochs = 2;
+    o.batch_size = 4;
+    o.threads = threads;
+    o.test = &train;
+    o.progress = false;
+    const auto reports = fit(net, adam, train, o);
+    std::vector<double> figures;
+    for (const EpochReport& r : reports) figures.insert(figures.end(), {r.loss, r.test_loss});
+    figures.insert(figures.end(), net.parameters().begin(), net.parameters().end());
+    return figures;
+  };
+  CHECK(run(64) == run(4));
+}
 
 TEST_CASE("the confusion matrix names the classes it has names for and numbers the others") {
   // A network with 4 outputs evaluated on a data set of 2 named classes (an image folder of 2

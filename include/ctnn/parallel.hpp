@@ -20,6 +20,18 @@
 
 namespace ctnn {
 
+namespace detail {
+
+/// The threads that `work` items (samples, files) can use: `threads` (0: one per hardware
+/// thread), but at most `work` and at least 1. A thread beyond the items would have nothing to
+/// do and still cost its stack and whatever per-thread memory its user gives it.
+inline std::size_t useful_threads(std::size_t threads, std::size_t work) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<std::size_t>(1, std::min(threads, work));
+}
+
+}  // namespace detail
+
 class ThreadPool {
  public:
   /// threads == 0 means one per hardware thread. Throws ctnn::Error, after stopping the

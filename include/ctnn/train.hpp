@@ -68,8 +68,10 @@ struct FitOptions {
   std::size_t batch_size = 32;
   /// When set, replaces the optimizer's learning rate.
   std::optional<float> learning_rate;
-  std::size_t threads = 0;  ///< 0: one per hardware thread
-  std::uint64_t seed = 1;   ///< shuffling and dropout
+  /// 0: one per hardware thread. At most batch_size are used (Trainer), and the test set's
+  /// evaluation uses as many.
+  std::size_t threads = 0;
+  std::uint64_t seed = 1;  ///< shuffling and dropout
   bool shuffle = true;
   /// Evaluated after every epoch when non-null (test accuracy in the report).
   const data::Dataset* test = nullptr;
@@ -247,11 +249,11 @@ inline bool stderr_is_terminal() {
 }  // namespace detail
 
 /// Loss, accuracy and confusion matrix of `net` on `data` (inference mode), with `threads`
-/// threads (0: all), each running its share of the data in forward calls of `batch_size`
-/// samples (small batches keep activations in cache). With a `collective`, every process of the
-/// group calls evaluate() with the same network and data, evaluates its share of the samples,
-/// and all get the totals. Throws InvalidArgument when the data does not fit the network; what
-/// the collective throws.
+/// threads (0: all; no more than the samples evaluated here, since each holds a workspace), each
+/// running its share of the data in forward calls of `batch_size` samples (small batches keep
+/// activations in cache). With a `collective`, every process of the group calls evaluate() with the
+/// same network and data, evaluates its share of the samples, and all get the totals. Throws
+/// InvalidArgument when the data does not fit the network; what the collective throws.
 template <class Loss = SoftmaxCrossEntropy, class Net>
 Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threads = 0,
                     std::size_t batch_size = 16, const Loss& loss_function = Loss{},
@@ -260,17 +262,17 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
   loss_function.check(Net::output_shape::size);
   if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
   constexpr std::size_t N = Net::output_shape::size;
-  ThreadPool pool(threads);
+  // This process's share of the samples, split among its threads.
+  const auto part = collective ? detail::share(data.size(), collective->rank(), collective->size())
+                               : std::pair<std::size_t, std::size_t>{0, data.size()};
+  const std::size_t first = part.first, past = part.second;
+  ThreadPool pool(detail::useful_threads(threads, past - first));
   const std::size_t T = pool.size();
   const std::size_t per_thread = batch_size;  // samples per forward call of each thread
   std::vector<Workspace<Net>> ws;
   for (std::size_t t = 0; t < T; ++t) ws.emplace_back(per_thread, inference_only);
   std::vector<double> loss(T, 0.0);
   std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
-  // This process's share of the samples, split among its threads.
-  const auto part = collective ? detail::share(data.size(), collective->rank(), collective->size())
-                               : std::pair<std::size_t, std::size_t>{0, data.size()};
-  const std::size_t first = part.first, past = part.second;
   pool.run([&](std::size_t t) {
     auto [begin, end] = detail::share(past - first, t, T);
     begin += first;
@@ -302,15 +304,15 @@ Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t thread
   loss_function.check(Net::output_shape::size);
   if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
   constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
-  ThreadPool pool(threads);
+  const auto [first, past] =
+      collective ? detail::share(data.size(), collective->rank(), collective->size())
+                 : std::pair<std::size_t, std::size_t>{0, data.size()};
+  ThreadPool pool(detail::useful_threads(threads, past - first));
   const std::size_t T = pool.size();
   std::vector<Workspace<Net>> ws;
   for (std::size_t t = 0; t < T; ++t) ws.emplace_back(batch_size, inference_only);
   std::vector<double> loss(T, 0.0);
   std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
-  const auto [first, past] =
-      collective ? detail::share(data.size(), collective->rank(), collective->size())
-                 : std::pair<std::size_t, std::size_t>{0, data.size()};
   std::vector<std::size_t> plan(past - first);
   std::iota(plan.begin(), plan.end(), first);
   data.start(std::move(plan));
@@ -354,13 +356,14 @@ class Trainer {
   };
 
   /// Prepares per-thread workspaces for batches of up to max_batch samples on `threads` threads
-  /// (0: one per hardware thread). Throws InvalidArgument when max_batch is 0 or the loss's
-  /// settings are invalid (Loss::check).
+  /// (0: one per hardware thread), but no more than max_batch: a thread beyond the batch would
+  /// have no sample and still hold a workspace and a gradient (threads() says how many). Throws
+  /// InvalidArgument when max_batch is 0 or the loss's settings are invalid (Loss::check).
   Trainer(Net& net, Optimizer& optimizer, std::size_t max_batch, std::size_t threads = 0,
           std::uint64_t seed = 1, Loss loss = Loss{})
       : net_(net),
         optimizer_(optimizer),
-        pool_(threads),
+        pool_(detail::useful_threads(threads, max_batch)),
         seed_(seed),
         max_batch_(max_batch),
         loss_(std::move(loss)),
@@ -385,6 +388,7 @@ class Trainer {
     }
   }
 
+  /// The threads (workers) the trainer uses: the `threads` it was given, at most max_batch.
   std::size_t threads() const noexcept { return pool_.size(); }
 
   /// Makes this trainer one of `c.size()` processes training one network together (data

@@ -131,9 +131,36 @@ expect 0 "test accuracy:" "$bin/fashion_mnist_lstm" "${data[@]}" --epochs 1
 expect 0 "test accuracy:" "$bin/fashion_mnist_lstm" "${data[@]}" --epochs 1 --cell gru
 
 # Threads that cannot be started: a clear error, not a hang or an abort. 2000 threads' stacks do
-# not fit in 2 GiB of address space.
+# not fit in 2 GiB of address space. Training starts no more threads than a batch has samples,
+# so the data set has 2000 images and the batch as many.
+python3 - "$work/many" <<'PY'
+import os, struct, sys
+d = sys.argv[1]
+os.makedirs(d)
+for prefix, n in (("train", 2000), ("t10k", 10)):
+    with open(os.path.join(d, prefix + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(n * 784))
+    with open(os.path.join(d, prefix + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+PY
 expect 1 "cannot start 2000 threads" bash -c 'ulimit -v 2000000 && exec "$@"' _ "$cnn" \
-  "${data[@]}" --epochs 1 --threads 2000
+  --data-dir "$work/many" --epochs 1 --batch-size 2000 --threads 2000
+# More threads than a batch has samples: only as many as it has are started, not 2000 workspaces.
+expect 0 "test accuracy:" bash -c 'ulimit -v 2000000 && exec "$@"' _ "$cnn" "${data[@]}" \
+  --epochs 1 --batch-size 4 --threads 2000
+
+# classify reads only regular files: a FIFO (whose opening would wait for a writer) or a device
+# given as the model or an image is an error, at once.
+mkfifo "$work/fifo"
+classify=("$bin/classify" --model "$work/m.ctnn")
+expect 1 "$work/fifo: cannot open: it is a FIFO (named pipe), not a regular file" \
+  timeout 20 "$bin/classify" --model "$work/fifo" "$work/fifo"
+expect 1 "$work/fifo: cannot open: it is a FIFO (named pipe), not a regular file" \
+  timeout 20 "${classify[@]}" "$work/fifo"
+expect 1 "/dev/zero: cannot open: it is a character device, not a regular file" \
+  timeout 20 "${classify[@]}" /dev/zero
+expect 1 "/dev/urandom: cannot open: it is a character device, not a regular file" \
+  timeout 20 "${classify[@]}" /dev/urandom
 
 # Checkpoints. A data set of random pixels (64 training, 16 test images), so that training,
 # augmentation and the shuffle all matter.

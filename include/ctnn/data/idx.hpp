@@ -8,19 +8,17 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <limits>
-#include <memory>
 #include <new>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "../error.hpp"
+#include "../io/detail/regular_file.hpp"
 #include "dataset.hpp"
 
 namespace ctnn::data {
@@ -72,13 +70,7 @@ inline std::string idx_type_name(std::uint8_t type) {
 /// and corrupt or cut-off gzip streams throw FileError.
 class IdxByteSource {
  public:
-  explicit IdxByteSource(const std::string& path) : path_(path) {
-    errno = 0;
-    file_.reset(std::fopen(path.c_str(), "rb"));
-    if (!file_) {
-      const int err = errno;
-      throw FileError(path_, "cannot open: " + std::generic_category().message(err));
-    }
+  explicit IdxByteSource(const std::string& path) : path_(path), file_(path) {
     prefix_size_ = read_file(prefix_, 2);
     if (prefix_size_ == 2 && prefix_[0] == 0x1F && prefix_[1] == 0x8B) {
       gzip_ = true;
@@ -113,22 +105,8 @@ class IdxByteSource {
  private:
   static constexpr std::size_t kChunk = std::size_t{1} << 16;
 
-  struct FileCloser {
-    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-  };
-
   // Reads up to n bytes from the file itself; short only at end of file.
-  std::size_t read_file(std::uint8_t* dst, std::size_t n) {
-    errno = 0;
-    const std::size_t got = std::fread(dst, 1, n, file_.get());
-    if (got < n && std::ferror(file_.get())) {
-      const int err = errno;
-      throw FileError(path_, "read error at byte " + std::to_string(file_offset_ + got) + ": " +
-                                 std::generic_category().message(err));
-    }
-    file_offset_ += got;
-    return got;
-  }
+  std::size_t read_file(std::uint8_t* dst, std::size_t n) { return file_.read(dst, n); }
 
   std::size_t raw(std::uint8_t* dst, std::size_t n) {
     std::size_t done = 0;
@@ -204,8 +182,7 @@ class IdxByteSource {
   }
 
   std::string path_;
-  std::unique_ptr<std::FILE, FileCloser> file_;
-  std::uint64_t file_offset_ = 0;
+  io::detail::RegularFile file_;
   std::uint8_t prefix_[2] = {0, 0};
   std::size_t prefix_size_ = 0;
   std::size_t prefix_pos_ = 0;
@@ -249,11 +226,12 @@ inline std::string idx_dims_text(const std::vector<std::size_t>& dims) {
 /// header or data count from the start of the IDX content (after decompression); messages about
 /// the gzip stream give compressed offsets.
 ///
-/// Throws ctnn::FileError (the message starts with `path`) if the file cannot be opened or read,
-/// the gzip stream is corrupt or cut off, the magic is not 00 00, the type byte is not 0x08, the
-/// dimension count or a dimension is out of range, the data is shorter ("truncated") or longer
-/// ("trailing bytes") than the dimensions say, or memory runs out ("out of memory", saying for
-/// what). The buffer grows with the data read, never beyond what the header declares.
+/// Throws ctnn::FileError (the message starts with `path`) if the file cannot be opened or read, is
+/// not a regular file (a directory, a FIFO, a device: refused when opened, without blocking or
+/// reading), the gzip stream is corrupt or cut off, the magic is not 00 00, the type byte is not
+/// 0x08, the dimension count or a dimension is out of range, the data is shorter ("truncated") or
+/// longer ("trailing bytes") than the dimensions say, or memory runs out ("out of memory", saying
+/// for what). The buffer grows with the data read, never beyond what the header declares.
 inline IdxArray read_idx(const std::string& path) try {
   detail::IdxByteSource src(path);
 

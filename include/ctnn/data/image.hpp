@@ -15,19 +15,17 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 
+#include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "../error.hpp"
+#include "../io/detail/regular_file.hpp"
 #include "../shape.hpp"
 #include "image_checks.hpp"
 
@@ -58,31 +56,39 @@ inline std::string stb_reason() {
   return r ? r : "unknown error";
 }
 
-struct StdioCloser {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-
 struct StbiFree {
   void operator()(unsigned char* p) const noexcept { stbi_image_free(p); }
 };
 
-/// The whole file. Throws FileError if it cannot be opened or read, or is larger than stb_image
-/// takes (2^31 - 1 bytes).
-inline std::vector<unsigned char> read_image_file(const std::string& path) {
-  errno = 0;
-  std::unique_ptr<std::FILE, StdioCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) {
-    const int err = errno;
-    throw FileError(path, "cannot open: " + std::generic_category().message(err));
+/// The bytes of an image file read before its header is judged.
+inline constexpr std::size_t kImageHeadBytes = std::size_t{1} << 16;
+
+/// The whole file, read header first: the first kImageHeadBytes bytes are read and judged
+/// (header_problem with `max_pixels`, and the format must be one stb_image decodes) before the
+/// rest is read. Throws FileError if the file cannot be opened, is not a regular file (a FIFO, a
+/// device or a directory is refused when opened, without blocking or reading), is larger than
+/// stb_image takes (2^31 - 1 bytes), its header is refused, or a read fails.
+inline std::vector<unsigned char> read_image_file(const std::string& path,
+                                                  std::uint64_t max_pixels) {
+  io::detail::RegularFile file(path);
+  if (file.size() > std::uint64_t{INT32_MAX})
+    throw FileError(path, "the file has " + std::to_string(file.size()) +
+                              " bytes, more than the 2 GiB stb_image reads");
+  const auto size = static_cast<std::size_t>(file.size());
+  std::vector<unsigned char> bytes(std::min(size, kImageHeadBytes));
+  std::size_t got = file.read(bytes.data(), bytes.size());
+  const ImageHeader h = image_header(bytes.data(), got);
+  if (h.format == ImageFormat::unknown)
+    throw FileError(path,
+                    "cannot decode the image: unknown image type (not PNG, JPEG, BMP, GIF, "
+                    "TGA, PGM or PPM)");
+  if (const std::string why = header_problem(h, max_pixels); !why.empty())
+    throw FileError(path, why);
+  if (got == bytes.size() && size > bytes.size()) {
+    bytes.resize(size);
+    got += file.read(bytes.data() + got, size - got);
   }
-  std::vector<unsigned char> bytes;
-  unsigned char buffer[1 << 16];
-  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0;) {
-    if (bytes.size() + got > std::size_t{INT32_MAX})
-      throw FileError(path, "the file is larger than the 2 GiB stb_image reads");
-    bytes.insert(bytes.end(), buffer, buffer + got);
-  }
-  if (std::ferror(file.get())) throw FileError(path, "read failed");
+  bytes.resize(got);  // the file shrank while it was read: what it held is judged below
   return bytes;
 }
 
@@ -125,18 +131,26 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
 ///     fitted to H x W.
 ///  3. Values, as ImageOptions describes.
 ///
+/// Limits: only a regular file is read (a FIFO, a device or a directory is refused when it is
+/// opened, without blocking or reading from it), and its header is judged on its first 64 KiB
+/// before the rest is read. An image may have at most 1024 times the H x W pixels of `Shape` (32
+/// times its height and width), but never fewer than 2^26 pixels (8192 x 8192) nor more than
+/// 2^28 (data/image_checks.hpp, image_pixel_limit): decoding costs up to about 4 * C + 8 bytes
+/// per pixel of the file, for pixels the network does not use.
+///
 /// Throws ctnn::InvalidArgument (before opening the file) if `options.scale` or a used mean is not
 /// finite, or a used std is not positive and finite. Throws ctnn::FileError, whose message starts
-/// with `path`, if the file cannot be opened, stb_image cannot decode it (the message gives stb's
-/// reason, such as "unknown image type" or "bad png sig"), its width or height is 0, or resizing
-/// fails; and, before stb_image sees it (data/image_checks.hpp), if it is an HDR, PSD or PIC file,
-/// its header declares more than 2^28 pixels (the message gives both), it is smaller than the
-/// pixels its header declares need (per format, a bound no valid file is under: uncompressed BMP,
-/// TGA and PNM rows; a packet byte and a pixel per 128 pixels of a run-length encoded TGA; a bit
-/// per 8 x 8 block of each JPEG component; a bit per 4096 pixels of a GIF's first image), it is a
-/// GIF without a first image stb_image can decode, a JPEG whose Huffman tables would make
-/// stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than the rest of the
-/// file.
+/// with `path`, if the file cannot be opened or is not a regular file (the message says what it
+/// is), stb_image cannot decode it (the message gives stb's reason, such as "unknown image type" or
+/// "bad png sig"), its width or height is 0, or resizing fails; and, before stb_image sees it
+/// (data/image_checks.hpp), if it is in no format stb_image decodes ("unknown image type"), an HDR,
+/// PSD or PIC file, its header declares more pixels than the limit above (the message gives both),
+/// it is smaller than the pixels its header declares need (per format, a bound no valid file is
+/// under: uncompressed BMP, TGA and PNM rows; a packet byte and a pixel per 128 pixels of a
+/// run-length encoded TGA; a bit per 8 x 8 block of each JPEG component; a bit per 4096 pixels of a
+/// GIF's first image), it is a GIF without a first image stb_image can decode, a JPEG whose Huffman
+/// tables would make stb_image 2.27 read or write out of bounds, or a PNG with a chunk longer than
+/// the rest of the file.
 template <class Shape>
 std::vector<float> load_image(const std::string& path, const ImageOptions& options = {}) {
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
@@ -148,11 +162,10 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
 
   detail::check_image_options(options, C);
 
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw FileError(path, "is a directory, not an image");
-  const std::vector<unsigned char> bytes = detail::read_image_file(path);
-  if (const std::string why = detail::decoder_problem(bytes.data(), bytes.size()); !why.empty())
+  constexpr std::uint64_t max_pixels = detail::image_pixel_limit(H, W);
+  const std::vector<unsigned char> bytes = detail::read_image_file(path, max_pixels);
+  if (const std::string why = detail::decoder_problem(bytes.data(), bytes.size(), max_pixels);
+      !why.empty())
     throw FileError(path, why);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
@@ -163,16 +176,15 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
   if (w <= 0 || h <= 0)
     throw FileError(path, "the image is " + std::to_string(w) + " x " + std::to_string(h) +
                               " pixels; width and height must be at least 1");
-  if (std::uint64_t(w) * std::uint64_t(h) > detail::kMaxImagePixels)
+  if (std::uint64_t(w) * std::uint64_t(h) > max_pixels)
     throw FileError(path, "the image is " + std::to_string(w) + " x " + std::to_string(h) +
-                              " pixels, more than the " + std::to_string(detail::kMaxImagePixels) +
-                              " load_image accepts");
+                              " pixels, more than the " + std::to_string(max_pixels) +
+                              " load_image accepts for this input size");
 
   std::unique_ptr<unsigned char, detail::StbiFree> pixels(
       stbi_load_from_memory(data, size, &w, &h, &n, 0));
   if (!pixels) throw FileError(path, "cannot decode the image: " + detail::stb_reason());
-  if (w <= 0 || h <= 0 || n < 1 || n > 4 ||
-      std::uint64_t(w) * std::uint64_t(h) > detail::kMaxImagePixels)
+  if (w <= 0 || h <= 0 || n < 1 || n > 4 || std::uint64_t(w) * std::uint64_t(h) > max_pixels)
     throw FileError(path, "the decoder returned a " + std::to_string(w) + " x " +
                               std::to_string(h) + " image with " + std::to_string(n) +
                               " channels, which load_image does not accept");

@@ -8,8 +8,9 @@
 //    are told apart by their signatures whatever the file's name: Radiance HDR ("#?RADIANCE\n" or
 //    "#?RGBE\n"), whose RLE decoder loops forever on a run count of 0 read past the end of the
 //    file (CVE-2021-42715: 49 bytes hang the program), Photoshop PSD ("8BPS") and Softimage PIC;
-//  - headers declaring more than kMaxImagePixels pixels (stb_image's own size checks can fail
-//    first, and its format detection then reports "unknown image type");
+//  - headers declaring more pixels than load_image decodes for the input size (image_pixel_limit,
+//    at most kMaxImagePixels; stb_image's own size checks can fail first, and its format
+//    detection then reports "unknown image type");
 //  - files too small for the pixels their header declares. stb_image allocates the whole image
 //    and reads zeros past the end of the file, so a 54-byte BMP declaring 16384 x 16384 pixels
 //    costs seconds and a gigabyte before "succeeding" with a black image. Each format has a
@@ -41,9 +42,22 @@
 
 namespace ctnn::data::detail {
 
-/// The largest image load_image decodes: 2^28 pixels (256 megapixels). Loading one takes up to
-/// 4 bytes per pixel for the decoded bytes and 4 * C for the converted floats.
+/// The largest image load_image decodes for any input size: 2^28 pixels (256 megapixels).
+/// Loading one takes up to 4 bytes per pixel for the decoded bytes (and, for a PNG, about as much
+/// again for its inflated data) and 4 * C for the converted floats.
 inline constexpr std::uint64_t kMaxImagePixels = std::uint64_t{1} << 28;
+
+/// The limit load_image never goes below: 2^26 pixels (67 megapixels, 8192 x 8192), so that
+/// photos of any common camera load whatever the input size.
+inline constexpr std::uint64_t kMinImagePixelLimit = std::uint64_t{1} << 26;
+
+/// The most pixels load_image decodes for an input of height x width pixels: 1024 times as
+/// many (32 times the height and the width), but at least kMinImagePixelLimit and at most
+/// kMaxImagePixels. Decoding costs memory per pixel of the file (see kMaxImagePixels), while the
+/// network uses only height x width: a larger image costs hundreds of megabytes for nothing.
+constexpr std::uint64_t image_pixel_limit(std::uint64_t height, std::uint64_t width) {
+  return std::clamp<std::uint64_t>(1024 * height * width, kMinImagePixelLimit, kMaxImagePixels);
+}
 
 /// For bytes that stb_image would decode as a JPEG (0xFF, optional 0xFF fill bytes, then the SOI
 /// marker 0xD8), returns why it must not be decoded: a Huffman table with more than 256 codes, or
@@ -526,18 +540,34 @@ inline ImageHeader image_header(const unsigned char* data, std::size_t size) {
   return h;
 }
 
-/// Why load_image must not hand the bytes to stb_image, or "" when it may: a format it does not
-/// read, more pixels than kMaxImagePixels, a corrupt JPEG or PNG (jpeg_problem, png_problem), a
-/// GIF without a decodable first image, or fewer bytes than the declared pixels need.
-inline std::string decoder_problem(const unsigned char* data, std::size_t size) {
-  const ImageHeader h = image_header(data, size);
+/// Why load_image must not decode an image with the header `h`, or "" when it may: a format it
+/// does not read, or more pixels than `max_pixels`. Reads only the header's fields, so it can
+/// judge the first bytes of a file before the rest is read.
+inline std::string header_problem(const ImageHeader& h, std::uint64_t max_pixels) {
   const std::string name = format_name(h.format);
   if (h.format == ImageFormat::hdr || h.format == ImageFormat::psd || h.format == ImageFormat::pic)
     return name + " file, not decoded: load_image reads PNG, JPEG, BMP, GIF, TGA and binary " +
            "PGM/PPM files only";
-  if (h.width * h.height > kMaxImagePixels)
+  if (h.width * h.height > max_pixels)
     return name + " of " + dims(h.width, h.height) + " pixels, more than the " +
-           std::to_string(kMaxImagePixels) + " (2^28) load_image decodes; not decoded";
+           std::to_string(max_pixels) +
+           (max_pixels == kMaxImagePixels
+                ? std::string(" (2^28) load_image decodes")
+                : std::string(" load_image decodes for this input size (1024 times its pixels, "
+                              "at least 2^26, at most 2^28)")) +
+           "; not decoded";
+  return "";
+}
+
+/// Why load_image must not hand the bytes to stb_image, or "" when it may: a format it does not
+/// read, more pixels than `max_pixels` (header_problem), a corrupt JPEG or PNG (jpeg_problem,
+/// png_problem), a GIF without a decodable first image, or fewer bytes than the declared pixels
+/// need.
+inline std::string decoder_problem(const unsigned char* data, std::size_t size,
+                                   std::uint64_t max_pixels = kMaxImagePixels) {
+  const ImageHeader h = image_header(data, size);
+  const std::string name = format_name(h.format);
+  if (std::string why = header_problem(h, max_pixels); !why.empty()) return why;
   std::string why = jpeg_problem(data, size);
   if (!why.empty()) return "corrupt JPEG, not decoded: " + why;
   why = png_problem(data, size);

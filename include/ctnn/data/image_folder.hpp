@@ -53,7 +53,8 @@ struct ImageFolderOptions {
   bool skip_unreadable = false;
   /// Where the lines about skipped files go (nullptr: nowhere).
   std::ostream* warnings = &std::cerr;
-  /// Threads that decode images (0: one per hardware thread). The result does not depend on it.
+  /// Threads that decode images (0: one per hardware thread), at most one per image (and 256).
+  /// The result does not depend on it.
   std::size_t threads = 0;
   /// A progress line on stderr while the images load: only when stderr is a terminal.
   bool progress = true;
@@ -203,7 +204,8 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
     s->classes = d.classes.size();
   }
 
-  ThreadPool pool(options.threads);
+  constexpr std::size_t chunk = 256;  // files decoded at a time
+  ThreadPool pool(ctnn::detail::useful_threads(options.threads, std::min(total, chunk)));
   const bool progress = options.progress && ::isatty(2) == 1;
   std::size_t seen = 0;    // files decoded (or skipped) so far, for the progress line
   std::size_t loaded = 0;  // images held in memory so far, for out-of-memory messages
@@ -215,7 +217,6 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
     // that the error thrown, the warnings and the samples do not depend on the threads.
     std::vector<std::string> paths;
     std::vector<float> samples;
-    constexpr std::size_t chunk = 256;
     std::vector<std::vector<float>> decoded(chunk);
     std::vector<std::exception_ptr> failed(chunk);
     for (std::size_t c0 = 0; c0 < files.size(); c0 += chunk) {
@@ -325,12 +326,13 @@ inline ImageFolderIndex index_image_folder(const std::string& root,
 
 /// Options of ImageFileStream.
 struct ImageStreamOptions {
-  /// Threads that decode images ahead of the reader (0: one per hardware thread). They sleep
-  /// while `prefetch` decoded images wait to be read.
+  /// Threads that decode images ahead of the reader (0: one per hardware thread), at most
+  /// `prefetch` and the number of files (more would have nothing to decode). They sleep while
+  /// `prefetch` decoded images wait to be read.
   std::size_t threads = 2;
   /// At most this many decoded images are held (read ahead of the reader, or being copied out):
-  /// memory prefetch * Shape::size floats, plus one image per thread being decoded. At least 1;
-  /// a few batches' worth keeps the decoding ahead of training.
+  /// memory min(prefetch, samples planned) * Shape::size floats, plus one image per thread being
+  /// decoded. At least 1; a few batches' worth keeps the decoding ahead of training.
   std::size_t prefetch = 512;
 };
 
@@ -360,7 +362,11 @@ class ImageFileStream final : public SampleStream {
   ImageFileStream(std::vector<std::string> files, std::vector<std::int32_t> labels,
                   std::size_t classes, const ImageOptions& image = {},
                   const ImageStreamOptions& stream = {})
-      : files_(std::move(files)), labels_(std::move(labels)), classes_(classes), image_(image) {
+      : files_(std::move(files)),
+        labels_(std::move(labels)),
+        classes_(classes),
+        image_(image),
+        prefetch_(stream.prefetch) {
     if (files_.size() != labels_.size())
       throw InvalidArgument("ImageFileStream: " + std::to_string(files_.size()) + " files and " +
                             std::to_string(labels_.size()) + " labels");
@@ -370,9 +376,10 @@ class ImageFileStream final : public SampleStream {
                               files_[i] + " is outside [0, " + std::to_string(classes_) + ")");
     if (stream.prefetch == 0) throw InvalidArgument("ImageFileStream: prefetch must be at least 1");
     detail::check_image_options(image_, Shape::channels);
-    slots_.resize(stream.prefetch);
+    // The slots are made by start(), as many as the plan can use.
     std::size_t threads = stream.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    threads = std::max<std::size_t>(1, std::min({threads, prefetch_, files_.size()}));
     try {
       for (std::size_t t = 0; t < threads; ++t) decoders_.emplace_back([this] { decode(); });
     } catch (const std::system_error& e) {
@@ -390,6 +397,9 @@ class ImageFileStream final : public SampleStream {
   std::int32_t label(std::size_t i) const override { return labels_[i]; }
   /// The file of sample i.
   const std::string& file(std::size_t i) const { return files_[i]; }
+  /// The threads decoding: ImageStreamOptions::threads (0: one per hardware thread), at most
+  /// its prefetch and the number of files.
+  std::size_t threads() const noexcept { return decoders_.size(); }
 
   void start(std::vector<std::size_t> indices) override {
     for (std::size_t i : indices)
@@ -401,6 +411,8 @@ class ImageFileStream final : public SampleStream {
       plan_ = std::move(indices);
       claimed_ = read_ = 0;
       ++generation_;
+      // No more slots than planned samples: a prefetch beyond them would hold nothing.
+      slots_.resize(std::max<std::size_t>(1, std::min(prefetch_, plan_.size())));
       for (Slot& s : slots_) {
         s.position = none;
         s.pixels.clear();
@@ -481,12 +493,13 @@ class ImageFileStream final : public SampleStream {
   const std::vector<std::int32_t> labels_;
   const std::size_t classes_;
   const ImageOptions image_;
+  const std::size_t prefetch_;
   std::mutex mutex_;
   std::condition_variable wake_decoders_, wake_reader_;
   std::vector<std::size_t> plan_;
   std::size_t claimed_ = 0, read_ = 0;  // plan positions taken by decoders, given to the reader
   std::uint64_t generation_ = 0;        // counts start() calls
-  std::vector<Slot> slots_;             // position p in slots_[p % prefetch]
+  std::vector<Slot> slots_;             // position p in slots_[p % slots_.size()]
   bool stopping_ = false;
   std::vector<std::thread> decoders_;
 };

@@ -133,11 +133,12 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
 /// which also sets its hyper-parameters, as PyTorch's load_state_dict) and returns the training
 /// state. All or nothing: on any error `net` and `optimizer` are unchanged. Throws
 /// SignatureMismatch when the checkpoint holds another network type (naming the first
-/// differing layer); FileError when the file cannot be read, is not a checkpoint, has another
-/// version, fails its CRC-32 (checked before the JSON is parsed: a damaged, truncated or extended
-/// file), is truncated or longer than it says, is malformed (see read_checkpoint_state), its
-/// model holds a value that is not finite or a negative running variance (as load() refuses), or
-/// memory runs out;
+/// differing layer); FileError when the file cannot be read or is not a regular file (a
+/// directory, a FIFO or a device is refused when opened, without blocking), is not a checkpoint,
+/// has another version, fails its CRC-32 (checked before the JSON is parsed: a damaged, truncated
+/// or extended file), is truncated or longer than it says, is malformed (see
+/// read_checkpoint_state), its model holds a value that is not finite or a negative running
+/// variance (as load() refuses), or memory runs out;
 /// InvalidArgument when it holds another optimizer's state (say AdamW's for an Adam) or
 /// buffers that do not fit the network.
 template <class Net, class Optimizer>

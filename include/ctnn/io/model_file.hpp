@@ -33,6 +33,7 @@
 
 #include "../error.hpp"
 #include "../layers/layer.hpp"
+#include "detail/regular_file.hpp"
 
 namespace ctnn {
 
@@ -98,71 +99,26 @@ inline std::uint32_t crc32_of(const unsigned char* p, std::size_t n) {
   return static_cast<std::uint32_t>(crc);
 }
 
-/// A file opened for reading by load() and load_safetensors(). A regular file is read with pread,
-/// only the byte ranges asked for; anything else that can be read (a pipe, a character device) is
-/// read whole when it is opened, since it cannot be read out of order. Every failure throws a
-/// FileError naming the file: it cannot be opened, is a directory, a read fails, the file ends
-/// early (it shrank after it was opened), or memory runs out.
+/// A file opened for reading by load(), load_safetensors() and load_checkpoint(): a regular file
+/// (RegularFile; a FIFO, a device or a directory is refused when opened), read with pread, only
+/// the byte ranges asked for. Every failure throws a FileError naming the file: it cannot be
+/// opened or is not a regular file, a read fails, the file ends early (it shrank after it was
+/// opened), or memory runs out.
 class InputFile {
  public:
-  explicit InputFile(const std::string& path) : path_(path) {
-    do fd_.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    while (fd_.fd < 0 && errno == EINTR);
-    if (fd_.fd < 0) throw FileError(path_, std::string("cannot open: ") + std::strerror(errno));
-    struct ::stat st {};
-    if (::fstat(fd_.fd, &st) != 0)
-      throw FileError(path_, std::string("cannot open: ") + std::strerror(errno));
-    if (S_ISDIR(st.st_mode))
-      throw FileError(path_, std::string("cannot open: ") + std::strerror(EISDIR));
-    if (S_ISREG(st.st_mode)) {
-      regular_ = true;
-      size_ = static_cast<std::uint64_t>(st.st_size);
-      return;
-    }
-    std::size_t got = 0;
-    while (true) {
-      if (got == whole_.size()) {
-        const std::size_t more = std::max<std::size_t>(got, std::size_t{1} << 16);
-        try {
-          whole_.resize(got + more);
-        } catch (const std::bad_alloc&) {
-          throw FileError(path_, "out of memory: cannot allocate " + std::to_string(got + more) +
-                                     " bytes for the file's contents");
-        }
-      }
-      const ssize_t r = ::read(fd_.fd, whole_.data() + got, whole_.size() - got);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0)
-        throw FileError(
-            path_, "read failed at offset " + std::to_string(got) + ": " + std::strerror(errno));
-      if (r == 0) break;
-      got += static_cast<std::size_t>(r);
-    }
-    whole_.resize(got);
-    size_ = got;
-  }
+  explicit InputFile(const std::string& path) : file_(path) {}
 
   /// The file's size in bytes.
-  std::uint64_t size() const noexcept { return size_; }
+  std::uint64_t size() const noexcept { return file_.size(); }
 
   /// Reads the bytes [offset, offset + n) into dst. The caller has checked them against size().
   void read(std::uint64_t offset, unsigned char* dst, std::size_t n) const {
-    if (!regular_) {
-      if (offset > whole_.size() || n > whole_.size() - offset) ended(offset, n);
-      if (n > 0) std::memcpy(dst, whole_.data() + offset, n);
-      return;
-    }
-    std::size_t done = 0;
-    while (done < n) {
-      const std::size_t chunk = std::min<std::size_t>(n - done, std::size_t{1} << 30);
-      const ssize_t r = ::pread(fd_.fd, dst + done, chunk, static_cast<::off_t>(offset + done));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0)
-        throw FileError(path_, "read failed at offset " + std::to_string(offset + done) + ": " +
-                                   std::strerror(errno));
-      if (r == 0) ended(offset + done, n - done);
-      done += static_cast<std::size_t>(r);
-    }
+    const std::size_t got = file_.read_at(offset, dst, n);
+    if (got < n)
+      throw FileError(file_.path(),
+                      "truncated: the file ended at offset " + std::to_string(offset + got) + ", " +
+                          std::to_string(n - got) + " bytes short, while it was read (it had " +
+                          std::to_string(size()) + " bytes when opened)");
   }
 
   /// The bytes [offset, offset + n) in a new vector; `what` names them if memory runs out.
@@ -172,7 +128,7 @@ class InputFile {
     try {
       b.resize(n);
     } catch (const std::bad_alloc&) {
-      throw FileError(path_,
+      throw FileError(file_.path(),
                       "out of memory: cannot allocate " + std::to_string(n) + " bytes for " + what);
     }
     read(offset, b.data(), n);
@@ -180,28 +136,7 @@ class InputFile {
   }
 
  private:
-  struct Fd {
-    int fd = -1;
-    Fd() = default;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-      if (fd >= 0) ::close(fd);
-    }
-  };
-
-  [[noreturn]] void ended(std::uint64_t at, std::size_t missing) const {
-    throw FileError(path_, "truncated: the file ended at offset " + std::to_string(at) + ", " +
-                               std::to_string(missing) +
-                               " bytes short, while it was read (it had " + std::to_string(size_) +
-                               " bytes when opened)");
-  }
-
-  std::string path_;
-  Fd fd_;
-  bool regular_ = false;
-  std::uint64_t size_ = 0;
-  std::vector<unsigned char> whole_;  // the contents of a file that is not a regular file
+  RegularFile file_;
 };
 
 /// The most characters of a file's content that an error message quotes.
@@ -592,10 +527,12 @@ void save(const Net& net, const std::string& path) {
 
 /// Reads a model written by save() into `net`: all or nothing. Throws SignatureMismatch when the
 /// file was written for another network type (the message names the first differing layer),
-/// FileError when the file cannot be read, has the wrong magic or version, is truncated or
-/// longer than its header says, or fails its CRC-32, and when a parameter or state value is not
-/// finite (NaN or infinite, as a network that diverged in training is saved) or a BatchNorm's
-/// running variance is negative: the message names the layer, the index and the value. On any
+/// FileError when the file cannot be read or is not a regular file (a directory, a FIFO or a
+/// device is refused when opened, without waiting for a FIFO's writer or reading), has the wrong
+/// magic or version, is truncated or longer than its header says, or fails its CRC-32, and when a
+/// parameter or state value is not finite (NaN or infinite, as a network that diverged in
+/// training is saved) or a BatchNorm's running variance is negative: the message names the
+/// layer, the index and the value. On any
 /// error `net` is unchanged.
 template <class Net>
 void load(Net& net, const std::string& path) {

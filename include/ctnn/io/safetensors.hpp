@@ -493,16 +493,17 @@ void save_safetensors(const Net& net, const std::string& path) {
 /// Reads a safetensors file with PyTorch's names and layouts (see the header comment) into
 /// `net`: all or nothing, `net` is unchanged when anything is wrong. The file must hold exactly
 /// the network's tensors (num_batches_tracked may be absent). Throws FileError, the message
-/// naming `path` and the reason, when the file cannot be read; is shorter than 8 bytes; declares
-/// a header length over 100 MB or past the end of the file; the header is not a valid JSON
-/// object, nests deeper than 32 levels or holds more than 2^20 JSON values (header_limits, which
-/// bound the memory it takes; it is parsed in one pass, in time linear in its length), a key
-/// appears twice in an object (a tensor name, or a field of an entry or of __metadata__), an
-/// entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of strings; memory
-/// runs out; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
-/// not F32 (I64 for num_batches_tracked); a shape differs (expected and found named);
-/// data_offsets begin after their end, reach beyond the data buffer, do not span shape * dtype
-/// size bytes, or two tensors overlap; a value is not finite (NaN or infinite), or one of a
+/// naming `path` and the reason, when the file cannot be read or is not a regular file (a
+/// directory, a FIFO or a device is refused when opened, without blocking); is shorter than 8
+/// bytes; declares a header length over 100 MB or past the end of the file; the header is not a
+/// valid JSON object, nests deeper than 32 levels or holds more than 2^20 JSON values
+/// (header_limits, which bound the memory it takes; it is parsed in one pass, in time linear in
+/// its length), a key appears twice in an object (a tensor name, or a field of an entry or of
+/// __metadata__), an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of
+/// strings; memory runs out; a tensor is missing (named) or the file has unexpected tensors
+/// (named); a dtype is not F32 (I64 for num_batches_tracked); a shape differs (expected and found
+/// named); data_offsets begin after their end, reach beyond the data buffer, do not span shape *
+/// dtype size bytes, or two tensors overlap; a value is not finite (NaN or infinite), or one of a
 /// running_var tensor (BatchNorm's running variance) is negative: the message names the tensor
 /// and the element ("tensor '1.running_var' [3]: element [2] is -0.5; a variance must be >= 0").
 /// The metadata's values are not used; gaps in the buffer are allowed.
