@@ -100,7 +100,10 @@ struct FitOptions {
   /// calls fit() with the same data, options and optimizer and computes its share of each
   /// batch (batch_size is the global batch); the test evaluation is shared as well. Only
   /// process 0 writes `log` and the progress line; callbacks run on every process with the
-  /// same reports (the times are each process's own) and must decide alike.
+  /// same reports (the times are each process's own) and must decide alike. Before training
+  /// the processes check that they agree on the data and settings (Trainer::distribute; fit()
+  /// adds the training data, batch_size, epochs, shuffle, the schedule's rates at the first,
+  /// middle and last step, and the test set) and throw SettingMismatch where they do not.
   Collective* collective = nullptr;
   /// With a collective: the gradient is summed across the processes in buckets of about this
   /// many floats (whole layers), each started as soon as backward has completed it, so that the
@@ -1087,7 +1090,9 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
 /// sample), a zero batch size or a learning rate that is negative or not finite; TrainingDiverged
 /// when a batch's loss or gradient is not finite, or the update overflows a parameter (naming
 /// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
-/// threads or the training memory cannot be had.
+/// threads or the training memory cannot be had; with a collective, SettingMismatch on every
+/// process when the processes' data or settings differ (FitOptions::collective), before any
+/// parameter is sent or changed.
 ///
 /// Continuing: an optimizer with an `epochs_done` member (SGD, Adam, AdamW) counts the epochs it
 /// has trained; fit() numbers its epochs on from there, and since each epoch's shuffle and each
