@@ -337,7 +337,7 @@ inline Evaluation combine_evaluation(const std::vector<double>& loss,
 /// with the same loss (check_agreement()).
 template <class Net, class Loss, class Data>
 void check_evaluation_agreement(Collective* collective, const Data& data, const Loss& loss) {
-  if (!collective) return;
+  if (!collective || collective->size() < 2) return;  // nothing to compare (nor to hash)
   std::vector<Setting> settings{network_setting<Net>()};
   add_data_settings(settings, "", data);
   add_loss_settings(settings, loss);
@@ -911,6 +911,39 @@ class Trainer {
 
 namespace detail {
 
+/// What decides fit()'s computation besides the trainer's own settings (Trainer::distribute):
+/// the processes compare these before training (FitOptions::collective). Epochs first + 1 ..
+/// last of `batches` steps each.
+template <class Data>
+std::vector<Setting> fit_settings(const Data& train, const FitOptions& options, std::size_t first,
+                                  std::size_t last, std::size_t batches) {
+  std::vector<Setting> settings;
+  add_data_settings(settings, "training ", train);
+  settings.push_back(Setting::integer("batch_size", options.batch_size));
+  settings.push_back(Setting::integer("epochs", options.epochs));
+  settings.push_back(Setting::flag("shuffle", options.shuffle));
+  if (options.schedule && last > first) {  // its rates at the first, middle and last step
+    std::string text;
+    std::uint64_t h = hash_text("");
+    for (const std::size_t step :
+         {first * batches, (first + last) * batches / 2, last * batches - 1}) {
+      const float lr = options.schedule(TrainingProgress{step, step / batches, last, batches});
+      h = hash_words(std::span<const float>(&lr, 1), h);
+      if (!text.empty()) text += ", ";
+      text += Setting::real("", lr).text;
+    }
+    settings.push_back(Setting::digest("schedule", h, "rates " + text));
+  } else {
+    settings.push_back(Setting::label("schedule", options.schedule ? "set" : "none"));
+  }
+  settings.push_back(Setting::label("test set", options.test          ? "in memory"
+                                                : options.test_stream ? "a stream"
+                                                                      : "none"));
+  if (options.test) add_data_settings(settings, "test ", *options.test);
+  if (options.test_stream) add_data_settings(settings, "test ", *options.test_stream);
+  return settings;
+}
+
 /// fit()'s epochs over a checked Dataset or SampleStream.
 template <class Loss, class Net, class Optimizer, class Data>
 std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
@@ -942,31 +975,10 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
   if constexpr (requires { std::size_t(optimizer.epochs_done); }) first = optimizer.epochs_done;
   const std::size_t last = first + options.epochs;
   if (options.collective) {
-    // What decides the computation besides the trainer's own settings (Trainer::distribute).
-    std::vector<Setting> settings;
-    add_data_settings(settings, "training ", train);
-    settings.push_back(Setting::integer("batch_size", options.batch_size));
-    settings.push_back(Setting::integer("epochs", options.epochs));
-    settings.push_back(Setting::flag("shuffle", options.shuffle));
-    if (options.schedule && last > first) {  // its rates at the first, middle and last step
-      std::string text;
-      std::uint64_t h = hash_text("");
-      for (const std::size_t step :
-           {first * batches, (first + last) * batches / 2, last * batches - 1}) {
-        const float lr = options.schedule(TrainingProgress{step, step / batches, last, batches});
-        h = hash_words(std::span<const float>(&lr, 1), h);
-        if (!text.empty()) text += ", ";
-        text += Setting::real("", lr).text;
-      }
-      settings.push_back(Setting::digest("schedule", h, "rates " + text));
-    } else {
-      settings.push_back(Setting::label("schedule", options.schedule ? "set" : "none"));
-    }
-    settings.push_back(Setting::label("test set", options.test          ? "in memory"
-                                                  : options.test_stream ? "a stream"
-                                                                        : "none"));
-    if (options.test) add_data_settings(settings, "test ", *options.test);
-    if (options.test_stream) add_data_settings(settings, "test ", *options.test_stream);
+    // Alone, nothing to compare (nor to hash).
+    const auto settings = options.collective->size() > 1
+                              ? fit_settings(train, options, first, last, batches)
+                              : std::vector<Setting>{};
     trainer.distribute(*options.collective, options.allreduce_bucket, settings);
   }
 
