@@ -452,6 +452,10 @@ TEST_CASE("processes with different data or settings all throw SettingMismatch n
     CHECK(thrown);
   }
 
+  // Too many settings: refused before any communication, alike on every process.
+  CHECK_THROWS_AS(check_agreement(*world, std::vector<Setting>(max_agreed_settings + 1), "test"),
+                  InvalidArgument);
+
   // After all this the processes still make their collective calls in step.
   Net a(8);
   Adam adam(0.01f);
