@@ -6,8 +6,10 @@
 // expected.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace ctnn {
 
@@ -45,6 +47,31 @@ class InvalidArgument : public Error {
 class TrainingDiverged : public Error {
  public:
   using Error::Error;
+};
+
+/// The processes of a distributed run disagree on a setting that decides the computation (the
+/// data, the batch size, the optimizer's settings, ...; see check_agreement() in
+/// collective.hpp). Thrown alike on every process of the group: setting() names the setting,
+/// rank() is the lowest-numbered process whose value differs from process 0's, and
+/// first_value() and other_value() are the two values as text.
+class SettingMismatch : public Error {
+ public:
+  SettingMismatch(const std::string& what, std::string setting, std::size_t rank,
+                  std::string first_value, std::string other_value)
+      : Error(what),
+        setting_(std::move(setting)),
+        rank_(rank),
+        first_value_(std::move(first_value)),
+        other_value_(std::move(other_value)) {}
+  const std::string& setting() const noexcept { return setting_; }
+  std::size_t rank() const noexcept { return rank_; }
+  const std::string& first_value() const noexcept { return first_value_; }
+  const std::string& other_value() const noexcept { return other_value_; }
+
+ private:
+  std::string setting_;
+  std::size_t rank_;
+  std::string first_value_, other_value_;
 };
 
 }  // namespace ctnn

@@ -102,7 +102,10 @@ struct FitOptions {
   /// calls fit() with the same data, options and optimizer and computes its share of each
   /// batch (batch_size is the global batch); the test evaluation is shared as well. Only
   /// process 0 writes `log` and the progress line; callbacks run on every process with the
-  /// same reports (the times are each process's own) and must decide alike.
+  /// same reports (the times are each process's own) and must decide alike. Before training
+  /// the processes check that they agree on the data and settings (Trainer::distribute; fit()
+  /// adds the training data, batch_size, epochs, shuffle, the schedule's rates at the first,
+  /// middle and last step, and the test set) and throw SettingMismatch where they do not.
   Collective* collective = nullptr;
   /// With a collective: the gradient is summed across the processes in buckets of about this
   /// many floats (whole layers), each started as soon as backward has completed it, so that the
@@ -210,12 +213,102 @@ inline std::pair<std::size_t, std::size_t> share(std::size_t n, std::size_t t,
   return {n * t / threads, n * (t + 1) / threads};
 }
 
+// What the processes of a distributed run must agree on (check_agreement()).
+
+inline std::string hex(std::uint64_t h) {
+  std::ostringstream s;
+  s << std::hex << std::setw(16) << std::setfill('0') << h;
+  return s.str();
+}
+
+/// The network: its signature (the layers and their shapes), by hash.
+template <class Net>
+Setting network_setting() {
+  const std::uint64_t h = hash_text(Net::signature());
+  return Setting::digest("network", h,
+                         std::to_string(Net::layer_count) + " layers, " +
+                             std::to_string(Net::parameter_count) + " parameters, signature " +
+                             hex(h));
+}
+
+/// A data set's size, sample size, classes, and a hash of its labels and inputs; `what` begins
+/// the names ("training ", "test ").
+inline void add_data_settings(std::vector<Setting>& out, const std::string& what,
+                              const data::Dataset& d) {
+  out.push_back(Setting::integer(what + "samples", d.size()));
+  out.push_back(Setting::integer(what + "sample_size", d.sample_size));
+  out.push_back(Setting::integer(what + "classes", d.classes));
+  const std::uint64_t h = hash_words(std::span<const float>(d.inputs),
+                                     hash_words(std::span<const std::int32_t>(d.labels)));
+  out.push_back(Setting::digest(what + "data", h, "labels and inputs hash " + hex(h)));
+}
+
+/// The same for a stream, whose inputs are not read here: a hash of its labels.
+inline void add_data_settings(std::vector<Setting>& out, const std::string& what,
+                              const data::SampleStream& d) {
+  out.push_back(Setting::integer(what + "samples", d.size()));
+  out.push_back(Setting::integer(what + "sample_size", d.sample_size()));
+  out.push_back(Setting::integer(what + "classes", d.classes()));
+  std::uint64_t h = hash_text("");
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const std::int32_t l = d.label(i);
+    h = hash_words(std::span<const std::int32_t>(&l, 1), h);
+  }
+  out.push_back(Setting::digest(what + "data", h, "labels hash " + hex(h)));
+}
+
+/// The settings of the loss function that change what it computes.
+template <class Loss>
+void add_loss_settings(std::vector<Setting>& out, const Loss& loss) {
+  if constexpr (requires { float(loss.label_smoothing); })
+    out.push_back(Setting::real("label_smoothing", loss.label_smoothing));
+  if constexpr (requires { std::span<const float>(loss.class_weights); }) {
+    std::string text = loss.class_weights.empty() ? "none" : "";
+    for (const float w : loss.class_weights) {
+      if (!text.empty()) text += ',';
+      text += Setting::real("", w).text;
+    }
+    out.push_back(Setting::digest("class_weights",
+                                  hash_words(std::span<const float>(loss.class_weights)), text));
+  }
+}
+
+/// The optimizer: with a state() (SGD, Adam, AdamW; optim/state.hpp) its type, every setting,
+/// its step and epoch counts and a hash of its buffers; otherwise its learning rate, if any.
+template <class Optimizer>
+void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimizer) {
+  if constexpr (requires { optimizer.state(); }) {
+    const auto state = optimizer.state();
+    out.push_back(Setting::label("optimizer", state.type));
+    for (const auto& [name, value] : state.settings) out.push_back(Setting::real(name, value));
+    out.push_back(Setting::integer("optimizer steps", state.steps));
+    out.push_back(Setting::integer("epochs_done", state.epochs_done));
+    std::uint64_t h = hash_text("");
+    for (const auto& [name, buffer] : state.buffers)
+      h = hash_words(std::span<const float>(buffer), hash_text(name, h));
+    out.push_back(Setting::digest("optimizer state", h, "buffers hash " + hex(h)));
+  } else if constexpr (requires { float(optimizer.learning_rate); }) {
+    out.push_back(Setting::real("learning_rate", float(optimizer.learning_rate)));
+  }
+}
+
+inline std::string describe(const data::Augmentation& a) {
+  if (!a.enabled()) return "none";
+  return "shift " + std::to_string(a.shift) + ", hflip " + (a.hflip ? "yes" : "no") + ", erase " +
+         Setting::real("", a.erase).text + " (value " + Setting::real("", a.erase_value).text + ")";
+}
+
 /// The Evaluation of per-thread loss sums and confusion matrices (thread t's row a is
 /// confusion[t * N + a]), summed over the threads and, with a collective, over the processes;
-/// `size` samples in all.
+/// `size` samples in all. With a collective, first checks that every process has the same N
+/// and size (SettingMismatch otherwise), since the sum's length depends on N.
 inline Evaluation combine_evaluation(const std::vector<double>& loss,
                                      const std::vector<std::vector<std::size_t>>& confusion,
                                      std::size_t N, Collective* collective, std::size_t size) {
+  if (collective) {
+    const Setting sizes[] = {Setting::integer("classes", N), Setting::integer("samples", size)};
+    check_agreement(*collective, sizes, "evaluate");
+  }
   const std::size_t T = loss.size();
   Evaluation e;
   e.confusion.assign(N, std::vector<std::size_t>(N, 0));
@@ -242,6 +335,17 @@ inline Evaluation combine_evaluation(const std::vector<double>& loss,
   return e;
 }
 
+/// With a collective, checks that every process evaluates the same network on the same data
+/// with the same loss (check_agreement()).
+template <class Net, class Loss, class Data>
+void check_evaluation_agreement(Collective* collective, const Data& data, const Loss& loss) {
+  if (!collective || collective->size() < 2) return;  // nothing to compare (nor to hash)
+  std::vector<Setting> settings{network_setting<Net>()};
+  add_data_settings(settings, "", data);
+  add_loss_settings(settings, loss);
+  check_agreement(*collective, settings, "evaluate");
+}
+
 inline bool stderr_is_terminal() {
   return ::isatty(2) == 1;
 }
@@ -251,9 +355,13 @@ inline bool stderr_is_terminal() {
 /// Loss, accuracy and confusion matrix of `net` on `data` (inference mode), with `threads`
 /// threads (0: all; no more than the samples evaluated here, since each holds a workspace), each
 /// running its share of the data in forward calls of `batch_size` samples (small batches keep
-/// activations in cache). With a `collective`, every process of the group calls evaluate() with the
-/// same network and data, evaluates its share of the samples, and all get the totals. Throws
-/// InvalidArgument when the data does not fit the network; what the collective throws.
+/// activations in cache). With a `collective`, every process of the group calls evaluate() with
+/// the same network and data, evaluates its share of the samples, and all get the totals; the
+/// threads and batch_size may differ between the processes. Throws InvalidArgument when the data
+/// does not fit the network; with a collective, SettingMismatch on every process when the
+/// processes' networks (signatures), data (size, sample size, classes, a hash of labels and
+/// inputs) or loss settings differ, checked before any other communication (check_agreement());
+/// what the collective throws.
 template <class Loss = SoftmaxCrossEntropy, class Net>
 Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threads = 0,
                     std::size_t batch_size = 16, const Loss& loss_function = Loss{},
@@ -261,6 +369,7 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
   detail::check_dataset<Net>(data, "evaluate");
   loss_function.check(Net::output_shape::size);
   if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
+  detail::check_evaluation_agreement<Net>(collective, data, loss_function);
   constexpr std::size_t N = Net::output_shape::size;
   // This process's share of the samples, split among its threads.
   const auto part = collective ? detail::share(data.size(), collective->rank(), collective->size())
@@ -294,8 +403,9 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
 /// evaluate() on a stream (data::SampleStream): plans this process's share of the samples in
 /// order (start()) and reads it in blocks of threads x batch_size samples, which the threads
 /// share. The counts and the accuracy equal those of a Dataset holding the same samples; the
-/// loss, summed in another order, agrees up to rounding. Throws as evaluate() on a Dataset,
-/// InvalidArgument when a sample read holds a NaN or an infinity, and what the stream throws.
+/// loss, summed in another order, agrees up to rounding. Throws as evaluate() on a Dataset (the
+/// processes compare a hash of the stream's labels, not of its inputs), InvalidArgument when a
+/// sample read holds a NaN or an infinity, and what the stream throws.
 template <class Loss = SoftmaxCrossEntropy, class Net>
 Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t threads = 0,
                     std::size_t batch_size = 16, const Loss& loss_function = Loss{},
@@ -303,6 +413,7 @@ Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t thread
   detail::check_stream<Net>(data, "evaluate");
   loss_function.check(Net::output_shape::size);
   if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
+  detail::check_evaluation_agreement<Net>(collective, data, loss_function);
   constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
   const auto [first, past] =
       collective ? detail::share(data.size(), collective->rank(), collective->size())
@@ -398,14 +509,34 @@ class Trainer {
   /// update everywhere. R processes of T threads compute what one process of R * T threads does
   /// (the same samples, Dropout masks, augmentation and BatchNorm batches per worker), up to the
   /// order in which the gradients are summed; the parameters stay identical on all processes.
-  /// Every process must construct its trainer with the same threads, seed and max_batch.
-  /// Throws what the collective throws.
+  ///
+  /// Every process must construct its trainer alike: before anything else the processes check
+  /// (check_agreement()) that they have the same network (signature), `also` (the caller's own
+  /// settings: fit() adds its data, batch size, epochs, schedule and test set), threads (the
+  /// workers are numbered process by process: each process must have T of them), seed,
+  /// max_batch, bucket_floats, gradient clipping, augmentation, loss settings and optimizer
+  /// (type, settings, step and epoch counts, a hash of its buffers). Throws SettingMismatch on
+  /// every process when they do not, naming the first setting that differs and both values,
+  /// without changing anything; InvalidArgument (before any communication) for more than
+  /// max_agreed_settings settings in all; what the collective throws.
   ///
   /// The gradient is summed in buckets of about `bucket_floats` floats (whole top-level layers,
   /// from the last layer on): each bucket's sum starts (start_allreduce_sum) as soon as every
   /// thread's backward has passed its layers, and runs while backward goes on through the
   /// layers before it. 0: one allreduce_sum after backward.
-  void distribute(Collective& c, std::size_t bucket_floats = std::size_t{1} << 18) {
+  void distribute(Collective& c, std::size_t bucket_floats = std::size_t{1} << 18,
+                  const std::vector<Setting>& also = {}) {
+    std::vector<Setting> settings{detail::network_setting<Net>()};
+    settings.insert(settings.end(), also.begin(), also.end());
+    settings.push_back(Setting::integer("threads", pool_.size()));
+    settings.push_back(Setting::integer("seed", seed_));
+    settings.push_back(Setting::integer("max_batch", max_batch_));
+    settings.push_back(Setting::integer("allreduce_bucket", bucket_floats));
+    settings.push_back(Setting::real("clip_norm", clip_norm_));
+    settings.push_back(Setting::label("augmentation", detail::describe(augmentation_)));
+    detail::add_loss_settings(settings, loss_);
+    detail::add_optimizer_settings(settings, optimizer_);
+    check_agreement(c, settings, "distributed training");
     c.broadcast(net_.parameters().data(), Net::parameter_count);
     if constexpr (Net::state_count > 0) c.broadcast(net_.state().data(), Net::state_count);
     collective_ = &c;
@@ -785,6 +916,39 @@ class Trainer {
 
 namespace detail {
 
+/// What decides fit()'s computation besides the trainer's own settings (Trainer::distribute):
+/// the processes compare these before training (FitOptions::collective). Epochs first + 1 ..
+/// last of `batches` steps each.
+template <class Data>
+std::vector<Setting> fit_settings(const Data& train, const FitOptions& options, std::size_t first,
+                                  std::size_t last, std::size_t batches) {
+  std::vector<Setting> settings;
+  add_data_settings(settings, "training ", train);
+  settings.push_back(Setting::integer("batch_size", options.batch_size));
+  settings.push_back(Setting::integer("epochs", options.epochs));
+  settings.push_back(Setting::flag("shuffle", options.shuffle));
+  if (options.schedule && last > first) {  // its rates at the first, middle and last step
+    std::string text;
+    std::uint64_t h = hash_text("");
+    for (const std::size_t step :
+         {first * batches, (first + last) * batches / 2, last * batches - 1}) {
+      const float lr = options.schedule(TrainingProgress{step, step / batches, last, batches});
+      h = hash_words(std::span<const float>(&lr, 1), h);
+      if (!text.empty()) text += ", ";
+      text += Setting::real("", lr).text;
+    }
+    settings.push_back(Setting::digest("schedule", h, "rates " + text));
+  } else {
+    settings.push_back(Setting::label("schedule", options.schedule ? "set" : "none"));
+  }
+  settings.push_back(Setting::label("test set", options.test          ? "in memory"
+                                                : options.test_stream ? "a stream"
+                                                                      : "none"));
+  if (options.test) add_data_settings(settings, "test ", *options.test);
+  if (options.test_stream) add_data_settings(settings, "test ", *options.test_stream);
+  return settings;
+}
+
 /// fit()'s epochs over a checked Dataset or SampleStream.
 template <class Loss, class Net, class Optimizer, class Data>
 std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
@@ -807,7 +971,6 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
                                         loss_function);
   trainer.clip_gradient_norm(options.clip_norm);
   trainer.augment(options.augmentation);
-  if (options.collective) trainer.distribute(*options.collective, options.allreduce_bucket);
   const bool leader = !options.collective || options.collective->rank() == 0;
   std::vector<std::size_t> order(train.size());
   std::vector<EpochReport> reports;
@@ -819,6 +982,13 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
     throw InvalidArgument("fit: the optimizer has trained " + std::to_string(first) + " epochs; " +
                           std::to_string(options.epochs) + " more overflow the epoch count");
   const std::size_t last = first + options.epochs;
+  if (options.collective) {
+    // Alone, nothing to compare (nor to hash).
+    const auto settings = options.collective->size() > 1
+                              ? fit_settings(train, options, first, last, batches)
+                              : std::vector<Setting>{};
+    trainer.distribute(*options.collective, options.allreduce_bucket, settings);
+  }
 
   for (std::size_t done = first; done < last; ++done) {
     const std::size_t epoch = done + 1;
@@ -941,7 +1111,9 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
 /// sample), a zero batch size or a learning rate that is negative or not finite; TrainingDiverged
 /// when a batch's loss or gradient is not finite, or the update overflows a parameter (naming
 /// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
-/// threads or the training memory cannot be had.
+/// threads or the training memory cannot be had; with a collective, SettingMismatch on every
+/// process when the processes' data or settings differ (FitOptions::collective), before any
+/// parameter is sent or changed.
 ///
 /// Continuing: an optimizer with an `epochs_done` member (SGD, Adam, AdamW) counts the epochs it
 /// has trained; fit() numbers its epochs on from there, and since each epoch's shuffle and each

@@ -244,6 +244,227 @@ TEST_CASE("a distributed run resumed from process 0's checkpoint goes on as if n
   CHECK(same_on_all(checksum(resumed.parameters())));
 }
 
+namespace {
+
+// Runs f(), which every process calls with settings of its own; f must throw SettingMismatch on
+// every process, naming `setting` with process 0's value `first` and process 1's `other`.
+template <class F>
+void expect_mismatch(const std::string& setting, const std::string& first, const std::string& other,
+                     F f) {
+  INFO("setting: ", setting);
+  bool thrown = false;
+  try {
+    f();
+  } catch (const SettingMismatch& e) {
+    thrown = true;
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(e.setting() == setting);
+    CHECK(e.rank() == 1);
+    CHECK(e.first_value() == first);
+    CHECK(e.other_value() == other);
+    CHECK(what.find(setting + ": " + first + " on process 0, " + other + " on process 1") !=
+          std::string::npos);
+  }
+  CHECK(thrown);
+}
+
+using WideNet = Sequential<Input<6, 6, 1>, Conv2D<4, 3>, BatchNorm, ReLU, Dropout<0.3f>, Dense<4>>;
+
+}  // namespace
+
+TEST_CASE("processes with different data or settings all throw SettingMismatch naming it") {
+  const bool first = world->rank() == 0;
+  const auto train = ctnn_test::bands(60, 6), test = ctnn_test::bands(20, 7);
+  FitOptions o;
+  o.epochs = 1;
+  o.batch_size = 10;
+  o.seed = 4;
+  o.threads = 1;
+  o.progress = false;
+  o.collective = world;
+  // fit() with process 0's options and data, process r > 0's changed by `change`.
+  auto fit_with = [&](auto change) {
+    FitOptions mine = o;
+    data::Dataset data = train;
+    Net net(first ? 8 : 9);
+    Adam adam(0.01f);
+    if (!first) change(mine, data, adam);
+    fit(net, adam, data, mine);
+  };
+  using O = FitOptions&;
+  using D = data::Dataset&;
+  using A = Adam&;
+
+  expect_mismatch("training samples", "60", "61",
+                  [&] { fit_with([&](O, D d, A) { d = ctnn_test::bands(61, 6); }); });
+  expect_mismatch("training classes", "3", "4",
+                  [&] { fit_with([](O, D d, A) { d.classes = 4; }); });
+  expect_mismatch("batch_size", "10", "12",
+                  [&] { fit_with([](O m, D, A) { m.batch_size = 12; }); });
+  expect_mismatch("epochs", "1", "2", [&] { fit_with([](O m, D, A) { m.epochs = 2; }); });
+  expect_mismatch("allreduce_bucket", "262144", "0",
+                  [&] { fit_with([](O m, D, A) { m.allreduce_bucket = 0; }); });
+  expect_mismatch("seed", "4", "5", [&] { fit_with([](O m, D, A) { m.seed = 5; }); });
+  expect_mismatch("learning_rate", "0.01", "0.02",
+                  [&] { fit_with([](O, D, A a) { a.learning_rate = 0.02f; }); });
+  expect_mismatch("learning_rate", "0.01", "0.03",
+                  [&] { fit_with([](O m, D, A) { m.learning_rate = 0.03f; }); });
+  expect_mismatch("beta2", "0.999", "0.99", [&] { fit_with([](O, D, A a) { a.beta2 = 0.99f; }); });
+  expect_mismatch("threads", "1", "2", [&] { fit_with([](O m, D, A) { m.threads = 2; }); });
+  expect_mismatch("shuffle", "yes", "no", [&] { fit_with([](O m, D, A) { m.shuffle = false; }); });
+  expect_mismatch("clip_norm", "0", "1", [&] { fit_with([](O m, D, A) { m.clip_norm = 1.0f; }); });
+  expect_mismatch("augmentation", "none", "shift 2, hflip no, erase 0 (value 0)", [&] {
+    fit_with([](O m, D, A) { m.augmentation = data::parse_augmentation("shift"); });
+  });
+  expect_mismatch("test set", "none", "in memory",
+                  [&] { fit_with([&](O m, D, A) { m.test = &test; }); });
+  expect_mismatch("epochs_done", "0", "3", [&] { fit_with([](O, D, A a) { a.epochs_done = 3; }); });
+  expect_mismatch("schedule", "none", "rates 0.01, 0.01, 0.01",
+                  [&] { fit_with([](O m, D, A) { m.schedule = ConstantLR(0.01f); }); });
+  {  // Same size, other samples: the data's hash differs.
+    bool thrown = false;
+    try {
+      fit_with([](O, D d, A) { d.inputs[5] += 1.0f; });
+    } catch (const SettingMismatch& e) {
+      thrown = true;
+      CHECK(e.setting() == "training data");
+      CHECK(e.first_value() != e.other_value());
+    }
+    CHECK(thrown);
+  }
+  {  // The rates of the schedule at the first, middle and last of the 6 steps: base * (1 +
+     // cos(pi * step / 6)) / 2 at steps 0, 3 and 5.
+    bool thrown = false;
+    try {
+      FitOptions mine = o;
+      mine.schedule = CosineLR(first ? 0.01f : 0.02f);
+      Net net(8);
+      Adam adam(0.01f);
+      fit(net, adam, train, mine);
+    } catch (const SettingMismatch& e) {
+      thrown = true;
+      CHECK(e.setting() == "schedule");
+      CHECK(e.first_value().starts_with("rates 0.01, 0.005, 0.00066987"));
+      CHECK(e.other_value().starts_with("rates 0.02, 0.01, 0.0013397"));
+    }
+    CHECK(thrown);
+  }
+  expect_mismatch("optimizer", "Adam", "SGD", [&] {
+    Net net(8);
+    if (first) {
+      Adam adam(0.01f);
+      fit(net, adam, train, o);
+    } else {
+      SGD sgd(0.01f);
+      fit(net, sgd, train, o);
+    }
+  });
+  expect_mismatch("optimizer", "Adam", "AdamW", [&] {
+    Net net(8);
+    Adam adam(0.01f);
+    adam.decoupled = !first;
+    fit(net, adam, train, o);
+  });
+  {  // Another network: another class count (3 outputs on process 0, 4 on the others).
+    bool thrown = false;
+    try {
+      if (first) {
+        Net net(8);
+        Adam adam(0.01f);
+        fit(net, adam, train, o);
+      } else {
+        WideNet net(8);
+        Adam adam(0.01f);
+        fit(net, adam, train, o);
+      }
+    } catch (const SettingMismatch& e) {
+      thrown = true;
+      CHECK(e.setting() == "network");
+      CHECK(e.first_value().starts_with(std::to_string(Net::layer_count) + " layers, " +
+                                        std::to_string(Net::parameter_count) +
+                                        " parameters, signature "));
+      CHECK(e.other_value().starts_with(std::to_string(Net::layer_count) + " layers, " +
+                                        std::to_string(WideNet::parameter_count) +
+                                        " parameters, signature "));
+    }
+    CHECK(thrown);
+  }
+
+  // Trainer::distribute on its own: nothing is broadcast before the check.
+  expect_mismatch("max_batch", "16", "17", [&] {
+    Net net(first ? 3 : 4);
+    Adam adam(0.01f);
+    Trainer<Net, Adam> trainer(net, adam, first ? 16 : 17, 1, 9);
+    const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+    try {
+      trainer.distribute(*world);
+    } catch (const SettingMismatch&) {
+      CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+      throw;
+    }
+  });
+
+  // evaluate(): data, network, and the sizes of the final sum.
+  Net net(8);
+  expect_mismatch("samples", "20", "21", [&] {
+    const auto mine = first ? test : ctnn_test::bands(21, 7);
+    evaluate(net, mine, 1, 16, SoftmaxCrossEntropy{}, world);
+  });
+  expect_mismatch("label_smoothing", "0", "0.1", [&] {
+    SoftmaxCrossEntropy loss;
+    loss.label_smoothing = first ? 0.0f : 0.1f;
+    evaluate(net, test, 1, 16, loss, world);
+  });
+  {
+    bool thrown = false;
+    try {
+      if (first)
+        evaluate(net, test, 1, 16, SoftmaxCrossEntropy{}, world);
+      else
+        evaluate(WideNet(8), test, 1, 16, SoftmaxCrossEntropy{}, world);
+    } catch (const SettingMismatch& e) {
+      thrown = true;
+      CHECK(e.setting() == "network");
+    }
+    CHECK(thrown);
+  }
+  expect_mismatch("classes", "3", "4", [&] {
+    const std::size_t N = first ? 3 : 4;
+    std::vector<double> loss(1, 0.5);
+    std::vector<std::vector<std::size_t>> confusion(N, std::vector<std::size_t>(N, 1));
+    detail::combine_evaluation(loss, confusion, N, world, 20);
+  });
+
+  // The check itself: settings lists of different lengths.
+  {
+    std::vector<Setting> settings = {Setting::integer("a", 1)};
+    if (!first) settings.push_back(Setting::flag("b", true));
+    bool thrown = false;
+    try {
+      check_agreement(*world, settings, "test");
+    } catch (const SettingMismatch& e) {
+      thrown = true;
+      CHECK(std::string(e.what()).find("the processes check different settings: setting 2 is "
+                                       "(no setting) = (none) on process 0, b = yes on process "
+                                       "1") != std::string::npos);
+    }
+    CHECK(thrown);
+  }
+
+  // Too many settings: refused before any communication, alike on every process.
+  CHECK_THROWS_AS(check_agreement(*world, std::vector<Setting>(max_agreed_settings + 1), "test"),
+                  InvalidArgument);
+
+  // After all this the processes still make their collective calls in step.
+  Net a(8);
+  Adam adam(0.01f);
+  o.test = &test;
+  const auto reports = fit(a, adam, train, o);
+  CHECK(reports.size() == 1);
+  CHECK(same_on_all(checksum(a.parameters())));
+}
+
 int main(int argc, char** argv) {
   mpi::Environment env(argc, argv);
   int failed = 0;
