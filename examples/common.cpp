@@ -18,6 +18,7 @@
 #include <cstring>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <string_view>
 #include <tuple>
@@ -409,6 +410,8 @@ ctnn::TrainingState Training::initial_state() const {
 }
 
 void Training::resume_failed(const ctnn::InvalidArgument& e) const {
+  // The hint is for another optimizer's state, not for a state out of range.
+  if (std::string_view(e.what()).find(", this optimizer is ") == std::string_view::npos) throw e;
   throw ctnn::InvalidArgument(std::string(e.what()) +
                               " (resume with the options of the first run: --weight-decay "
                               "chooses AdamW over Adam)");
@@ -424,17 +427,47 @@ void Training::resumed(ctnn::TrainingState& earlier) {
     const auto it = earlier.values.find(key);
     return it == earlier.values.end() ? otherwise : it->second;
   };
-  plateau_->restore(value("plateau.best", plateau_->best()),
-                    std::size_t(value("plateau.bad_epochs", 0)),
-                    float(value("plateau.scale", 1.0)));
+  // The options the checkpoint records: the learning rate (the optimizer's own with the
+  // constant schedule, which restoring set) and AdamW's weight decay (restoring set it too).
+  const bool constant = o_.schedule == "constant";
+  const double lr = value("options.lr", constant ? optimizer.learning_rate : o_.lr);
+  const double weight_decay = optimizer.decoupled ? optimizer.weight_decay : o_.weight_decay;
+  if (float(lr) != o_.lr || float(weight_decay) != o_.weight_decay)
+    throw ctnn::InvalidArgument(
+        o_.resume + ": the checkpoint was written with " +
+        (float(lr) != o_.lr ? "--lr " + shortest(lr) : "--weight-decay " + shortest(weight_decay)) +
+        "; resume with the same, since it is part of the training that goes on");
+  // Its values, checked: they may be anything (a NaN is not converted to a count).
+  const auto number = [&](const char* key, double otherwise, double low, double high) {
+    const double v = value(key, otherwise);
+    if (!(v >= low && v <= high))
+      throw ctnn::InvalidArgument(o_.resume + ": values." + key + " is " + shortest(v) +
+                                  ", expected a number from " + shortest(low) + " to " +
+                                  shortest(high));
+    return v;
+  };
+  const auto count = [&](const char* key) {
+    const double v = number(key, 0, 0, double(optimizer.epochs_done));
+    if (v != std::floor(v))
+      throw ctnn::InvalidArgument(o_.resume + ": values." + key + " is " + shortest(v) +
+                                  ", expected a whole number of epochs");
+    return static_cast<std::size_t>(v);
+  };
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  plateau_->restore(
+      number("plateau.best", plateau_->best(), -inf, inf), count("plateau.bad_epochs"),
+      float(number("plateau.scale", 1.0, double(std::numeric_limits<float>::denorm_min()), 1.0)));
   if (stopping_)
-    stopping_->restore(value("early_stopping.best", stopping_->best()),
-                       std::size_t(value("early_stopping.waited", 0)));
+    stopping_->restore(number("early_stopping.best", stopping_->best(), -inf, inf),
+                       count("early_stopping.waited"));
   std::cout << "resumed from " << o_.resume << " after epoch " << optimizer.epochs_done;
   if (earlier.threads != o_.threads)
     std::cout << " (written with " << earlier.threads
               << " threads: the same training up to float rounding)";
   std::cout << "\n";
+  if (optimizer.epochs_done >= o_.epochs)
+    std::cout << "nothing to train: the checkpoint has trained " << optimizer.epochs_done
+              << " epochs, --epochs asks for " << o_.epochs << "\n";
   fit_options.epochs = o_.epochs - std::min(o_.epochs, optimizer.epochs_done);
   earlier.threads = o_.threads;
 }
@@ -447,7 +480,8 @@ void Training::add_history(const ctnn::TrainingState& earlier) {
 std::function<void(ctnn::TrainingState&)> Training::collector() const {
   // What a checkpoint keeps besides the network and the optimizer: the schedule's and the
   // early stopping's state, by name. (Copies of EarlyStopping share its state.)
-  return [plateau = plateau_, stopping = stopping_](ctnn::TrainingState& t) {
+  return [plateau = plateau_, stopping = stopping_, lr = o_.lr](ctnn::TrainingState& t) {
+    t.values["options.lr"] = lr;
     t.values["plateau.best"] = plateau->best();
     t.values["plateau.bad_epochs"] = double(plateau->bad_epochs());
     t.values["plateau.scale"] = plateau->scale();

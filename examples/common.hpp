@@ -130,12 +130,15 @@ class Training {
 
   /// The training state a checkpoint of a new run starts from.
   ctnn::TrainingState initial_state() const;
-  /// Throws `e`, which load_checkpoint() threw for --resume, with a hint at --weight-decay.
+  /// Throws `e`, which load_checkpoint() threw for --resume, with a hint at --weight-decay when
+  /// it is about another optimizer's state.
   [[noreturn]] void resume_failed(const ctnn::InvalidArgument& e) const;
   /// Goes on from `earlier`, which load_checkpoint() read for --resume into the network and the
-  /// optimizer: checks the seed and the batch size (throws InvalidArgument when they differ),
-  /// restores the schedule's and the early stopping's state, prints the "resumed from" line and
-  /// leaves to fit() the epochs up to --epochs.
+  /// optimizer: checks the seed, the batch size, the learning rate and the weight decay (throws
+  /// InvalidArgument when they differ), restores the schedule's and the early stopping's state
+  /// (throws InvalidArgument for a value out of its range), prints the "resumed from" line (and
+  /// says so when the checkpoint has trained --epochs already) and leaves to fit() the epochs up
+  /// to --epochs.
   void resumed(ctnn::TrainingState& earlier);
   /// Adds the --history callback (with the epochs of `earlier`); before the checkpoint's.
   void add_history(const ctnn::TrainingState& earlier);

@@ -3,11 +3,15 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
 #include <filesystem>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,49 @@ using namespace ctnn;
 namespace {
 
 using ctnn_test::bands;
+
+std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void put_u64(std::vector<char>& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i) & 0xff));
+}
+
+/// `file` with its last 4 bytes replaced by the CRC-32 of the bytes before them.
+std::vector<char> with_crc(std::vector<char> file) {
+  const auto crc =
+      io::detail::crc32_of(reinterpret_cast<const unsigned char*>(file.data()), file.size() - 4);
+  for (int i = 0; i < 4; ++i) file[file.size() - 4 + i] = static_cast<char>(crc >> (8 * i));
+  return file;
+}
+
+/// A checkpoint split at its training state (the JSON block): what comes before its length,
+/// the JSON and the optimizer's buffers.
+struct CheckpointParts {
+  std::vector<char> head;
+  std::string state;
+  std::vector<char> buffers;
+
+  explicit CheckpointParts(const std::vector<char>& file) {
+    const std::uint64_t m = get_u64(file.data() + 12);
+    const std::uint64_t j = get_u64(file.data() + 20 + m);
+    const auto at = [&](std::uint64_t i) { return file.begin() + static_cast<std::ptrdiff_t>(i); };
+    head.assign(file.begin(), at(20 + m));
+    state.assign(at(28 + m), at(28 + m + j));
+    buffers.assign(at(28 + m + j), file.end() - 4);
+  }
+  /// The file again, with a correct CRC-32.
+  std::vector<char> file() const {
+    std::vector<char> f = head;
+    put_u64(f, state.size());
+    f.insert(f.end(), state.begin(), state.end());
+    f.insert(f.end(), buffers.begin(), buffers.end());
+    f.insert(f.end(), 4, '\0');
+    return with_crc(std::move(f));
+  }
+};
 
 // Dropout, BatchNorm (state) and augmentation: every random stream and every kind of value.
 using CkptNet = Sequential<Input<6, 6, 1>, Conv2D<4, 3>, BatchNorm, ReLU, Dropout<0.3f>, Dense<3>>;
@@ -100,6 +147,7 @@ TEST_CASE("checkpoints keep NaN, infinities, large seeds and the optimizer's set
   ctnn_test::TempDir dir;
   CkptNet net(3);
   Adam adam(0.002f, 0.8f, 0.99f, 1e-7f, 0.25f);
+  adam.epochs_done = 1;  // the history's epoch
   TrainingState t;
   t.seed = 18446744073709551615ULL;
   t.batch_size = 64;
@@ -184,10 +232,12 @@ TEST_CASE("a bad checkpoint throws and changes neither the network nor the optim
   for (std::size_t n = 0; n < good.size(); n += std::max<std::size_t>(1, n / 7))
     refused(std::vector<char>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)),
             "truncated");
-  // A byte more.
+  // A byte more: the checksum, read from the last 4 bytes, fails; with it recomputed, the
+  // lengths do.
   auto longer = good;
   longer.push_back(0);
-  refused(longer, "unexpected bytes after the checksum");
+  refused(longer, "CRC-32 mismatch");
+  refused(with_crc(longer), "unexpected bytes after the checksum");
   // One flipped bit anywhere after the header: the model's CRC, the JSON or the outer CRC.
   for (std::size_t at = 20; at < good.size(); at += 97) {
     auto bad = good;
@@ -268,4 +318,205 @@ TEST_CASE("EarlyStopping, SaveBest and HistoryCsv go on from restored state") {
   const std::string s(text.begin(), text.end());
   CHECK(s.find("\n1,") != std::string::npos);
   CHECK(s.find("\n2,") != std::string::npos);
+}
+
+namespace {
+
+/// A checkpoint of a network and an Adam trained for one epoch, with its history.
+struct OneEpoch {
+  ctnn_test::TempDir dir;
+  std::vector<char> bytes;
+
+  OneEpoch() {
+    const auto train = bands(40, 5);
+    CkptNet net(2);
+    Adam adam(0.01f);
+    FitOptions o;
+    o.epochs = 1;
+    o.threads = 1;
+    TrainingState t;
+    t.history = fit(net, adam, train, o);
+    save_checkpoint(dir.file("good.ckpt"), net, adam, t);
+    bytes = ctnn_test::read_all(dir.file("good.ckpt"));
+  }
+};
+
+/// Loads `bytes` as a checkpoint into a trained network and optimizer; checks that it throws
+/// E with `expect` in a message of reasonable length and that both are unchanged.
+template <class E>
+void check_refused(const OneEpoch& good, const std::vector<char>& bytes,
+                   const std::string& expect) {
+  static const auto train = bands(40, 5);
+  CkptNet target(9);
+  Adam target_opt(0.5f);
+  FitOptions o;
+  o.epochs = 1;
+  o.threads = 1;
+  fit(target, target_opt, train, o);
+  const std::vector<float> params(target.parameters().begin(), target.parameters().end());
+  const OptimizerState opt_state = target_opt.state();
+  const std::string p = good.dir.file("bad.ckpt");
+  ctnn_test::write_all(p, bytes);
+  try {
+    load_checkpoint(p, target, target_opt);
+    FAIL("loaded a bad checkpoint: ", expect);
+  } catch (const E& e) {
+    const std::string m = e.what();
+    INFO("message: ", m.substr(0, 600));
+    CHECK(m.find(expect) != std::string::npos);
+    CHECK(m.find(p) != std::string::npos);
+    CHECK(m.size() < p.size() + 600);
+  }
+  CHECK(std::equal(params.begin(), params.end(), target.parameters().begin()));
+  CHECK(target_opt.state().buffers == opt_state.buffers);
+  CHECK(target_opt.state().settings == opt_state.settings);
+  CHECK(target_opt.state().epochs_done == opt_state.epochs_done);
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint's CRC-32 is checked before its JSON, which is read with limits") {
+  const OneEpoch good;
+  const CheckpointParts parts(good.bytes);
+  const auto refused = [&](const std::vector<char>& bytes, const std::string& expect) {
+    check_refused<FileError>(good, bytes, expect);
+  };
+  const auto with_state = [&](const std::string& state) {
+    CheckpointParts edited = parts;
+    edited.state = state;
+    return edited.file();
+  };
+  // A damaged JSON block with the CRC-32 as written: the checksum fails, the JSON is not read.
+  std::string broken = parts.state;
+  broken[0] = 'x';
+  std::vector<char> damaged = with_state(broken);
+  std::copy(good.bytes.end() - 4, good.bytes.end(), damaged.end() - 4);
+  refused(damaged, "CRC-32 mismatch");
+  // With a matching CRC-32, what is wrong with the JSON is named.
+  refused(with_state(broken), "is not valid JSON");
+  const std::string rest = parts.state.substr(1);  // after the opening brace
+  refused(with_state("{\"history\": [], " + rest), "the key 'history' appears twice");
+  refused(with_state("{\"x\": " + std::string(32, '[') + std::string(32, ']') + ", " + rest),
+          "nested deeper than 32 levels");
+  std::string zeros = "[0";
+  for (int i = 0; i < (1 << 20); ++i) zeros += ",0";
+  refused(with_state("{\"x\": " + zeros + "], " + rest), "more than 1048576 JSON values");
+  // Members it does not know are read and left alone, however many objects they hold.
+  std::string objects = "[{}";
+  for (int i = 0; i < 200'000; ++i) objects += ",{}";
+  const std::string p = good.dir.file("objects.ckpt");
+  ctnn_test::write_all(p, with_state("{\"x\": " + objects + "], " + rest));
+  CkptNet net(uninitialized);
+  Adam adam;
+  CHECK(load_checkpoint(p, net, adam).history.size() == 1);
+}
+
+TEST_CASE("a checkpoint's fields are checked against their ranges, naming them") {
+  const OneEpoch good;
+  const CheckpointParts parts(good.bytes);
+  const auto edited = [&](auto&& edit) {
+    CheckpointParts c = parts;
+    nlohmann::json j = nlohmann::json::parse(c.state);
+    edit(j);
+    c.state = j.dump(1);
+    return c.file();
+  };
+  const auto corrupt = [&](auto&& edit, const std::string& expect) {
+    check_refused<FileError>(good, edited(edit), expect);
+  };
+  const auto invalid = [&](auto&& edit, const std::string& expect) {
+    check_refused<InvalidArgument>(good, edited(edit), expect);
+  };
+  constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+  // Counts: an epoch count that would never end training, a step count that overflows.
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = most; },
+          "optimizer.epochs_done is 18446744073709551615, more than 100000");
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = 100'001; },
+          "optimizer.epochs_done is 100001");
+  corrupt([&](auto& j) { j["optimizer"]["steps"] = most; },
+          "optimizer.steps is 18446744073709551615");
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = -5; },
+          "optimizer.epochs_done is not a whole number >= 0");
+  corrupt([&](auto& j) { j["optimizer"]["epochs_done"] = 1.5; },
+          "optimizer.epochs_done is not a whole number >= 0");
+  // The history: no more epochs than were trained, none past them.
+  corrupt([&](auto& j) { j["history"].push_back(j["history"][0]); },
+          "history holds 2 epochs, optimizer.epochs_done 1");
+  corrupt([&](auto& j) { j["history"][0]["epoch"] = 7; }, "history[].epoch is 7, more than 1");
+  // A type name of 5 MB is quoted as much as any other text of a file.
+  corrupt([&](auto& j) { j["optimizer"]["type"] = std::string(5'000'000, 'x'); },
+          "optimizer.type is 5000000 characters long");
+  corrupt([&](auto& j) { j["optimizer"]["buffers"][0]["name"] = std::string(5'000'000, 'b'); },
+          "optimizer.buffers[].name is 5000000 characters long");
+  // Adam's settings in their ranges.
+  invalid([&](auto& j) { j["optimizer"]["settings"]["beta1"] = 1; },
+          "the setting beta1 is 1, expected a finite float in [0, 1)");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["beta2"] = 2; }, "the setting beta2 is 2");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["beta2"] = 0.99999999999; },
+          "the setting beta2 is 0.99999999999");  // 1 as a float
+  invalid([&](auto& j) { j["optimizer"]["settings"]["epsilon"] = -1e-8; },
+          "the setting epsilon is -1e-08, expected a finite float > 0");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["epsilon"] = 0; }, "the setting epsilon is 0");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["weight_decay"] = "inf"; },
+          "the setting weight_decay is inf");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["learning_rate"] = "nan"; },
+          "the setting learning_rate is nan");
+  invalid([&](auto& j) { j["optimizer"]["settings"]["learning_rate"] = 1e300; },
+          "the setting learning_rate is 1e+300");
+  // The moments: finite, the second >= 0.
+  const auto with_float = [&](std::size_t index, float v) {
+    CheckpointParts c = parts;
+    std::memcpy(c.buffers.data() + 4 * index, &v, 4);
+    return c.file();
+  };
+  check_refused<InvalidArgument>(good, with_float(3, std::numeric_limits<float>::quiet_NaN()),
+                                 "the buffer exp_avg holds nan at index 3");
+  check_refused<InvalidArgument>(good, with_float(CkptNet::parameter_count + 2, -1.0f),
+                                 "the buffer exp_avg_sq holds -1 at index 2");
+  check_refused<InvalidArgument>(good, with_float(1, std::numeric_limits<float>::infinity()),
+                                 "the buffer exp_avg holds inf at index 1");
+}
+
+TEST_CASE("SGD::restore checks the settings of the state") {
+  SGD sgd(0.1f, 0.9f);
+  const OptimizerState good = sgd.state();
+  const auto refused = [&](const char* name, double v, const std::string& expect) {
+    OptimizerState s = good;
+    s.settings[name] = v;
+    SGD other(0.5f);
+    CHECK_THROWS_WITH_AS(other.restore(s), doctest::Contains(expect.c_str()), InvalidArgument);
+    CHECK(other.learning_rate == 0.5f);
+  };
+  refused("nesterov", 0.5, "the setting nesterov is 0.5, expected 0 or 1");
+  refused("momentum", -1, "the setting momentum is -1");
+  refused("weight_decay", std::numeric_limits<double>::quiet_NaN(), "weight_decay is nan");
+  OptimizerState s = good;
+  s.steps = std::numeric_limits<std::uint64_t>::max();
+  SGD other;
+  CHECK_THROWS_WITH_AS(other.restore(s), doctest::Contains("steps"), InvalidArgument);
+  other.restore(good);
+  CHECK(other.momentum == 0.9f);
+}
+
+TEST_CASE("fit refuses an epoch count that overflows, and save_checkpoint what a load refuses") {
+  const auto train = bands(20, 5);
+  CkptNet net(4);
+  Adam adam(0.01f);
+  adam.epochs_done = std::numeric_limits<std::size_t>::max();
+  FitOptions o;
+  o.epochs = 1;
+  o.threads = 1;
+  CHECK_THROWS_WITH_AS(fit(net, adam, train, o), doctest::Contains("overflow the epoch count"),
+                       InvalidArgument);
+  o.epochs = 0;
+  CHECK(fit(net, adam, train, o).empty());  // and returns
+
+  ctnn_test::TempDir dir;
+  Adam fresh;
+  TrainingState t;
+  t.history.resize(1);
+  CHECK_THROWS_WITH_AS(save_checkpoint(dir.file("a.ckpt"), net, fresh, t),
+                       doctest::Contains("the history holds 1 epochs"), InvalidArgument);
+  CHECK_THROWS_AS(save_checkpoint(dir.file("a.ckpt"), net, adam, TrainingState{}), InvalidArgument);
+  CHECK(!std::filesystem::exists(dir.file("a.ckpt")));
 }

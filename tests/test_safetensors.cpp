@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -563,6 +564,50 @@ TEST_CASE("safetensors: a name or key that appears twice in the header is refuse
   const std::size_t m = text.find(meta) + meta.size();
   expect(text.substr(0, m) + "\"format\":\"np\"," + text.substr(m),
          {"'format'", "'__metadata__'", "twice"});
+}
+
+TEST_CASE("safetensors: the header is read in one pass, its nesting and size limited") {
+  TempDir dir;
+  BnFlatten net(17);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  const std::string bad = dir.file("bad.safetensors");
+  const auto refused = [&](const std::string& header, const std::string& needle) {
+    write_all(bad, serialise(header, {}));
+    try {
+      load_safetensors(net, bad);
+      FAIL("load_safetensors accepted a header; expected '" << needle << "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m.substr(0, 600));
+      CHECK(m.find(needle) != std::string::npos);
+      CHECK(m.size() < bad.size() + 600);
+    }
+    CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+  };
+  // 500 KB of small objects, each with a key: parsed and refused for what it holds at once
+  // (the parser took time quadratic in the number of objects: 20 s for such a header).
+  std::string many = "{\"x\":[";
+  for (int i = 0; i < 63'000; ++i) many += "{\"k\":0},";
+  many += "{}]}";
+  REQUIRE(many.size() > 500'000);
+  const auto start = std::chrono::steady_clock::now();
+  refused(many, "tensor 'x' is not an object");
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  // Nesting: 32 levels are read (and the entry refused), 33 are not.
+  const auto nested = [](int depth) {
+    return "{\"x\":" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  refused(nested(32), "tensor 'x' is not an object");
+  refused(nested(33), "nested deeper than 32 levels");
+  refused(nested(100'000), "nested deeper than 32 levels");
+  // Values: 2^20 in all are read, one more is not.
+  const auto values = [](std::size_t n) {  // the header object, the array and n - 2 numbers
+    std::string h = "{\"x\":[";
+    for (std::size_t i = 0; i + 2 < n; ++i) h += i ? ",0" : "0";
+    return h + "]}";
+  };
+  refused(values(std::size_t{1} << 20), "tensor 'x' is not an object");
+  refused(values((std::size_t{1} << 20) + 1), "more than 1048576 JSON values");
 }
 
 TEST_CASE("safetensors: error messages quote at most 200 characters of the file") {

@@ -811,9 +811,13 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
   const std::size_t batches = (train.size() + B - 1) / B;
   std::size_t first = 0;  // epochs trained before this call
   if constexpr (requires { std::size_t(optimizer.epochs_done); }) first = optimizer.epochs_done;
+  if (options.epochs > std::numeric_limits<std::size_t>::max() - first)
+    throw InvalidArgument("fit: the optimizer has trained " + std::to_string(first) + " epochs; " +
+                          std::to_string(options.epochs) + " more overflow the epoch count");
   const std::size_t last = first + options.epochs;
 
-  for (std::size_t epoch = first + 1; epoch <= last; ++epoch) {
+  for (std::size_t done = first; done < last; ++done) {
+    const std::size_t epoch = done + 1;
     std::iota(order.begin(), order.end(), std::size_t{0});
     if (options.shuffle) {  // Fisher-Yates, from a generator of this epoch's own
       Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df, epoch));
@@ -940,7 +944,8 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
 /// step's Dropout masks and augmentation are drawn from generators seeded by options.seed and the
 /// epoch or step number, calling fit() again with the same optimizer goes on exactly as one
 /// longer call would (schedules see the whole run as epochs_done + options.epochs epochs). Set
-/// epochs_done to 0, or use a new optimizer, to start over.
+/// epochs_done to 0, or use a new optimizer, to start over. Throws InvalidArgument when
+/// epochs_done + options.epochs does not fit in a size_t.
 template <class Loss = SoftmaxCrossEntropy, class Net, class Optimizer>
 std::vector<EpochReport> fit(Net& net, Optimizer& optimizer, const data::Dataset& train,
                              const FitOptions& options = {}, const Loss& loss_function = Loss{}) {

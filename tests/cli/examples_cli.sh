@@ -112,8 +112,50 @@ else
   echo "FAIL: the history is"; cat "$work/h.csv"
   failures=$((failures + 1))
 fi
-expect 0 "after epoch 3" "$cnn" "${rand[@]}" --epochs 3 --resume "$work/ck"
+expect 0 "nothing to train: the checkpoint has trained 3 epochs, --epochs asks for 3" "$cnn" \
+  "${rand[@]}" --epochs 3 --resume "$work/ck"
 expect 1 "resume with the same" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/ck" --seed 2
+# The options the checkpoint records: the learning rate and the weight decay.
+expect 1 "the checkpoint was written with --lr 0.001;" "$cnn" "${rand[@]}" --epochs 4 \
+  --resume "$work/ck" --lr 0.5
+expect 1 "the checkpoint was written with --weight-decay 0.01;" "$cnn" --data-dir "$work/rand" \
+  --batch-size 16 --threads 2 --augment shift,hflip,erase --weight-decay 0.02 --epochs 4 \
+  --resume "$work/ck"
+# edit_checkpoint IN OUT STATEMENT: IN with its training state (the JSON object j) changed by a
+# Python statement, written to OUT with a correct CRC-32.
+edit_checkpoint() {
+  python3 - "$@" <<'PY'
+import json, struct, sys, zlib
+src, dst, edit = sys.argv[1:4]
+b = open(src, "rb").read()
+m = struct.unpack_from("<Q", b, 12)[0]
+n = struct.unpack_from("<Q", b, 20 + m)[0]
+j = json.loads(b[28 + m:28 + m + n])
+exec(edit)
+t = json.dumps(j).encode()
+out = b[:20 + m] + struct.pack("<Q", len(t)) + t + b[28 + m + n:-4]
+open(dst, "wb").write(out + struct.pack("<I", zlib.crc32(out)))
+PY
+}
+edit_checkpoint "$work/ck" "$work/ck_old" 'del j["values"]["options.lr"]'
+expect 1 "the checkpoint was written with --lr 0.001;" "$cnn" "${rand[@]}" --epochs 4 \
+  --resume "$work/ck_old" --lr 0.5
+# Fields out of their ranges, named (this epochs_done used to make training go on forever).
+edit_checkpoint "$work/ck" "$work/ck_bad" 'j["optimizer"]["epochs_done"] = 2**64 - 1'
+expect 1 "optimizer.epochs_done is 18446744073709551615, more than 100000" timeout 120 "$cnn" \
+  "${rand[@]}" --epochs 4 --resume "$work/ck_bad"
+edit_checkpoint "$work/ck" "$work/ck_bad" 'j["optimizer"]["settings"]["beta1"] = 1'
+expect 1 "the setting beta1 is 1, expected a finite float in [0, 1)" "$cnn" "${rand[@]}" \
+  --epochs 4 --resume "$work/ck_bad"
+edit_checkpoint "$work/ck" "$work/ck_bad" 'j["values"]["plateau.bad_epochs"] = "nan"'
+expect 1 "values.plateau.bad_epochs is nan" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/ck_bad"
+edit_checkpoint "$work/ck" "$work/ck_bad" 'j["values"]["plateau.bad_epochs"] = 1e300'
+expect 1 "values.plateau.bad_epochs is 1e+300" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/ck_bad"
+edit_checkpoint "$work/ck" "$work/ck_bad" 'j["values"]["plateau.scale"] = -5'
+expect 1 "values.plateau.scale is -5" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/ck_bad"
+edit_checkpoint "$work/ck" "$work/ck_bad" 'j["history"] = j["history"] * 2'
+expect 1 "history holds 6 epochs, optimizer.epochs_done 3" "$cnn" "${rand[@]}" --epochs 4 \
+  --resume "$work/ck_bad"
 expect 1 "the state is AdamW's, this optimizer is Adam" "$cnn" --data-dir "$work/rand" \
   --batch-size 16 --epochs 4 --resume "$work/ck"
 expect 1 "a model file, not a checkpoint" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/straight.ctnn"

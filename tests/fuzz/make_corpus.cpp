@@ -269,6 +269,18 @@ void safetensors_corpus() {
               {"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}};
       },
       buffer);
+  // The parser's limits and its worst cases: nesting at and past 32 levels (deep_32 is read,
+  // deep_33 refused), many small objects (each with a key), a key twice deep inside an entry.
+  const auto nested = [](int depth) {
+    return "{\"x\":" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  put(t, "deep_32.safetensors", safetensors(nested(32), Bytes{}));
+  put(t, "deep_33.safetensors", safetensors(nested(33), Bytes{}));
+  std::string many = "{\"x\":[";
+  for (int i = 0; i < 800; ++i) many += "{\"k\":0},";
+  put(t, "many_objects.safetensors", safetensors(many + "{}]}", Bytes{}));
+  put(t, "duplicate_nested_key.safetensors",
+      safetensors("{\"x\":{\"shape\":[{\"a\":1,\"b\":[],\"a\":2}]}}", Bytes{}));
   // Not a safetensors file: a zip archive's first bytes read as the header length.
   put(t, "zip_archive.safetensors",
       Bytes{'P', 'K', 3, 4, 20, 0, 0, 0, 8, 0, 'a', 'b', 'c', 'd', 'e', 'f'});

@@ -11,11 +11,14 @@
 // never stopping. The byte layout is in docs/model-format.md ("Checkpoints").
 #pragma once
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,7 +38,7 @@ struct TrainingState {
   std::size_t threads = 0;     ///< the number of training threads
   /// State of schedules and callbacks by name, e.g. "plateau.best" (NaN and infinities kept).
   std::map<std::string, double> values;
-  /// The reports of the epochs trained so far.
+  /// The reports of the epochs trained so far: at most the optimizer's epochs_done.
   std::vector<EpochReport> history;
 };
 
@@ -43,8 +46,21 @@ namespace io::detail {
 
 inline constexpr char checkpoint_magic[8] = {'C', 'T', 'N', 'N', 'C', 'K', 'P', 'T'};
 inline constexpr std::uint32_t checkpoint_version = 1;
-/// The largest JSON block a reader accepts (a history of a million epochs fits).
+/// The largest JSON block a reader accepts (besides checkpoint_json_limits).
 inline constexpr std::uint64_t max_checkpoint_json = std::uint64_t{1} << 28;
+
+/// The CRC-32 of the first `n` bytes of `f`, read a MiB at a time.
+inline std::uint32_t crc32_of_file(const InputFile& f, std::uint64_t n) {
+  std::vector<unsigned char> piece(static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 20)));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (std::uint64_t at = 0; at < n;) {
+    const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(n - at, piece.size()));
+    f.read(at, piece.data(), k);
+    crc = crc32(crc, piece.data(), static_cast<uInt>(k));
+    at += k;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
 
 /// The JSON block of a checkpoint: the optimizer's state without its buffers' values (their
 /// names and sizes), the training settings, the named values and the history.
@@ -60,8 +76,10 @@ struct CheckpointState {
 };
 
 /// Reads the JSON block `text` of the checkpoint `path`, found at byte `offset` of the file.
-/// Throws FileError naming `path` for malformed JSON or a missing or mistyped member, and
-/// InvalidArgument for a buffer whose size is neither 0 nor `parameter_count`.
+/// Throws FileError naming `path` for malformed JSON (a key twice in an object included), JSON
+/// past checkpoint_json_limits (nesting, number of values), a missing or mistyped member, a
+/// field out of its range (docs/model-format.md), or when memory runs out; InvalidArgument for
+/// a buffer whose size is neither 0 nor `parameter_count`.
 CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path,
                                                          const std::vector<unsigned char>& text,
                                                          std::uint64_t offset,
@@ -72,12 +90,25 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
 /// Writes a checkpoint of `net`, `optimizer` (its state(): see optim/state.hpp) and `training`
 /// to `path`, atomically as save() writes (a complete file or the previous one, never half of
 /// one; a new file gets mode 0666 less the umask, a replaced one keeps its mode). Throws
-/// FileError on any I/O failure.
+/// FileError on any I/O failure; InvalidArgument, writing nothing, when the optimizer's
+/// epochs_done or steps pass OptimizerState::max_epochs or max_steps, or the history holds more
+/// epochs than epochs_done.
 template <class Net, class Optimizer>
 void save_checkpoint(const std::string& path, const Net& net, const Optimizer& optimizer,
                      const TrainingState& training) {
   using namespace io::detail;
   const OptimizerState os = optimizer.state();
+  // What load_checkpoint() would refuse is not written.
+  if (os.epochs_done > OptimizerState::max_epochs || os.steps > OptimizerState::max_steps)
+    throw InvalidArgument("save_checkpoint: the optimizer has trained " +
+                          std::to_string(os.epochs_done) + " epochs in " +
+                          std::to_string(os.steps) + " steps; a checkpoint holds at most " +
+                          std::to_string(OptimizerState::max_epochs) + " epochs and " +
+                          std::to_string(OptimizerState::max_steps) + " steps");
+  if (training.history.size() > os.epochs_done)
+    throw InvalidArgument("save_checkpoint: the history holds " +
+                          std::to_string(training.history.size()) +
+                          " epochs, the optimizer has trained " + std::to_string(os.epochs_done));
   const std::string text = checkpoint_state_json(os, training);
 
   const std::vector<unsigned char> model = model_image(net);
@@ -102,7 +133,9 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
 /// state. All or nothing: on any error `net` and `optimizer` are unchanged. Throws
 /// SignatureMismatch when the checkpoint holds another network type (naming the first
 /// differing layer); FileError when the file cannot be read, is not a checkpoint, has another
-/// version, is truncated or longer than it says, is malformed, or fails its CRC-32;
+/// version, fails its CRC-32 (checked before the JSON is parsed: a damaged, truncated or extended
+/// file), is truncated or longer than it says, is malformed (see read_checkpoint_state), or
+/// memory runs out;
 /// InvalidArgument when it holds another optimizer's state (say AdamW's for an Adam) or
 /// buffers that do not fit the network.
 template <class Net, class Optimizer>
@@ -147,7 +180,13 @@ TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& opti
     throw FileError(path, "corrupt checkpoint: the training state declares " + std::to_string(J) +
                               " bytes, more than the " + std::to_string(max_checkpoint_json) +
                               " a reader accepts");
-  need(28 + M + J, "the training state");
+  need(28 + M + J + 4, "the training state and the checksum");
+  // The checksum first: the JSON of a damaged file is not parsed.
+  b = f.bytes(n - 4, 4, "the checksum");
+  if (get<std::uint32_t>(b.data()) != crc32_of_file(f, n - 4))
+    throw FileError(path,
+                    "corrupt: CRC-32 mismatch (the file was damaged, truncated or extended after "
+                    "it was written)");
   b = f.bytes(28 + M, static_cast<std::size_t>(J), "the training state");
   CheckpointState cs = read_checkpoint_state(path, b, 28 + M, Net::parameter_count);
   OptimizerState& os = cs.optimizer;
@@ -158,14 +197,18 @@ TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& opti
   need(total, "the optimizer's buffers and the checksum");
   if (n > total)
     throw FileError(path, std::to_string(n - total) + " unexpected bytes after the checksum");
-  b = f.bytes(0, static_cast<std::size_t>(total), "the checkpoint");
-  if (get<std::uint32_t>(b.data() + total - 4) != crc32_of(b.data(), total - 4))
-    throw FileError(path, "corrupt: CRC-32 mismatch (the file was damaged after it was written)");
-  std::size_t at = static_cast<std::size_t>(28 + M + J);
+  b = f.bytes(28 + M + J, static_cast<std::size_t>(4 * floats), "the optimizer's buffers");
+  std::size_t at = 0;
   for (std::size_t i = 0; i < os.buffers.size(); ++i) {
     const auto size = static_cast<std::size_t>(cs.buffer_sizes[i]);
     auto& buffer = os.buffers[i].second;
-    buffer.resize(size);
+    try {
+      buffer.resize(size);
+    } catch (const std::bad_alloc&) {
+      throw FileError(path, "out of memory: cannot allocate the optimizer's buffer " +
+                                excerpt(os.buffers[i].first) + " (" + std::to_string(size) +
+                                " values)");
+    }
     for (std::size_t k = 0; k < size; ++k, at += 4) buffer[k] = get<float>(b.data() + at);
   }
 

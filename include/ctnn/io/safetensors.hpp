@@ -355,9 +355,10 @@ inline std::string names_text(const std::vector<std::string>& names, bool cut = 
 }
 
 /// The tensor entries of the JSON header `text` of the safetensors file `path`, whose data
-/// buffer holds `buffer_size` bytes: checks that no key appears twice in an object, that each
-/// entry has its fields and that its data_offsets lie in the buffer. Throws FileError naming
-/// `path`.
+/// buffer holds `buffer_size` bytes: checks the limits of header_limits (in
+/// detail/safetensors_json.hpp: 32 levels, 2^20 values), that no key appears twice in an
+/// object, that each entry has its fields and that its data_offsets lie in the buffer. Throws
+/// FileError naming `path`, also when memory runs out.
 CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
     const std::string& path, const std::vector<unsigned char>& text, std::uint64_t buffer_size);
 
@@ -483,9 +484,11 @@ void save_safetensors(const Net& net, const std::string& path) {
 /// the network's tensors (num_batches_tracked may be absent). Throws FileError, the message
 /// naming `path` and the reason, when the file cannot be read; is shorter than 8 bytes; declares
 /// a header length over 100 MB or past the end of the file; the header is not a valid JSON
-/// object, a key appears twice in an object (a tensor name, or a field of an entry or of
-/// __metadata__), an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of
-/// strings; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
+/// object, nests deeper than 32 levels or holds more than 2^20 JSON values (header_limits, which
+/// bound the memory it takes; it is parsed in one pass, in time linear in its length), a key
+/// appears twice in an object (a tensor name, or a field of an entry or of __metadata__), an
+/// entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of strings; memory
+/// runs out; a tensor is missing (named) or the file has unexpected tensors (named); a dtype is
 /// not F32 (I64 for num_batches_tracked); a shape differs (expected and found named);
 /// data_offsets begin after their end, reach beyond the data buffer, do not span shape * dtype
 /// size bytes, or two tensors overlap. The metadata's values are not used; gaps in the buffer are

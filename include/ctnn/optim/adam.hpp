@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -112,7 +113,10 @@ struct Adam {
 
   /// Sets this optimizer to what state() returned, hyper-parameters included. All or nothing:
   /// throws InvalidArgument, leaving the optimizer unchanged, when the state is another type's
-  /// (Adam and AdamW differ), lacks a setting or buffer, or its two buffers differ in length.
+  /// (Adam and AdamW differ), lacks a setting or buffer, or its two buffers differ in length;
+  /// when a setting is not a finite float in its range (learning_rate and weight_decay >= 0,
+  /// beta1 and beta2 in [0, 1), epsilon > 0), a buffer holds a NaN or an infinity (or
+  /// exp_avg_sq a negative value), or epochs_done or steps pass OptimizerState's limits.
   void restore(const OptimizerState& s) {
     const char* mine = decoupled ? "AdamW" : "Adam";
     if (s.type != mine)
@@ -124,15 +128,14 @@ struct Adam {
       throw InvalidArgument(
           "Adam::restore: the state needs buffers exp_avg and exp_avg_sq of "
           "equal length");
+    constexpr double inf = std::numeric_limits<double>::infinity();
     float values[5];
-    const char* names[5] = {"learning_rate", "beta1", "beta2", "epsilon", "weight_decay"};
-    for (int i = 0; i < 5; ++i) {
-      const auto it = s.settings.find(names[i]);
-      if (it == s.settings.end())
-        throw InvalidArgument(std::string("Adam::restore: the state lacks the setting ") +
-                              names[i]);
-      values[i] = static_cast<float>(it->second);
-    }
+    values[0] = s.setting("Adam::restore", "learning_rate", 0, inf);
+    values[1] = s.setting("Adam::restore", "beta1", 0, 1, false, true);
+    values[2] = s.setting("Adam::restore", "beta2", 0, 1, false, true);
+    values[3] = s.setting("Adam::restore", "epsilon", 0, inf, true);
+    values[4] = s.setting("Adam::restore", "weight_decay", 0, inf);
+    s.check_counts_and_buffers("Adam::restore", "exp_avg_sq");
     aligned_vector<float> new_m(m->begin(), m->end()), new_v(v->begin(), v->end());
     learning_rate = values[0];
     beta1 = values[1];

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -84,25 +85,29 @@ struct SGD {
 
   /// Sets this optimizer to what state() returned, hyper-parameters included. All or nothing:
   /// throws InvalidArgument, leaving the optimizer unchanged, when the state is another type's
-  /// or lacks a setting or the buffer.
+  /// or lacks a setting or the buffer; when a setting is not a finite float in its range
+  /// (learning_rate, momentum and weight_decay >= 0, nesterov 0 or 1), the buffer
+  /// holds a NaN or an infinity, or epochs_done or steps pass OptimizerState's limits.
   void restore(const OptimizerState& s) {
     if (s.type != "SGD")
       throw InvalidArgument("SGD::restore: the state is " + s.type + "'s, this optimizer is SGD");
     const auto* v = s.buffer("momentum_buffer");
     if (!v) throw InvalidArgument("SGD::restore: the state lacks the buffer momentum_buffer");
-    double values[4];
-    const char* names[4] = {"learning_rate", "momentum", "nesterov", "weight_decay"};
-    for (int i = 0; i < 4; ++i) {
-      const auto it = s.settings.find(names[i]);
-      if (it == s.settings.end())
-        throw InvalidArgument(std::string("SGD::restore: the state lacks the setting ") + names[i]);
-      values[i] = it->second;
-    }
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    float values[4];
+    values[0] = s.setting("SGD::restore", "learning_rate", 0, inf);
+    values[1] = s.setting("SGD::restore", "momentum", 0, inf);
+    values[2] = s.setting("SGD::restore", "nesterov", 0, 1);
+    values[3] = s.setting("SGD::restore", "weight_decay", 0, inf);
+    if (values[2] != 0.0f && values[2] != 1.0f)
+      throw InvalidArgument("SGD::restore: the setting nesterov is " +
+                            OptimizerState::number_text(values[2]) + ", expected 0 or 1");
+    s.check_counts_and_buffers("SGD::restore");
     aligned_vector<float> new_velocity(v->begin(), v->end());
-    learning_rate = static_cast<float>(values[0]);
-    momentum = static_cast<float>(values[1]);
-    nesterov = values[2] != 0.0;
-    weight_decay = static_cast<float>(values[3]);
+    learning_rate = values[0];
+    momentum = values[1];
+    nesterov = values[2] != 0.0f;
+    weight_decay = values[3];
     velocity_.swap(new_velocity);
     steps_ = s.steps;
     epochs_done = s.epochs_done;

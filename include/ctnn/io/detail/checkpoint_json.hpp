@@ -5,11 +5,13 @@
 
 #include <cmath>
 #include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "../checkpoint.hpp"
+#include "json_reader.hpp"
 
 namespace ctnn::io::detail {
 
@@ -30,6 +32,9 @@ inline nlohmann::json report_to_json(const EpochReport& r) {
           {"seconds", number_to_json(r.seconds)},
           {"images_per_second", number_to_json(r.images_per_second)}};
 }
+
+/// What the JSON block of a checkpoint may hold: see JsonLimits and docs/model-format.md.
+inline constexpr JsonLimits checkpoint_json_limits{};
 
 /// Reads the JSON block of a checkpoint; every malformed part throws FileError naming `path`.
 class CheckpointJson {
@@ -54,9 +59,13 @@ class CheckpointJson {
     }
     corrupt(what + " is not a number");
   }
-  std::uint64_t count(const nlohmann::json& j, const std::string& what) const {
+  std::uint64_t count(const nlohmann::json& j, const std::string& what,
+                      std::uint64_t most = std::numeric_limits<std::uint64_t>::max()) const {
     if (!j.is_number_unsigned()) corrupt(what + " is not a whole number >= 0");
-    return j.get<std::uint64_t>();
+    const auto n = j.get<std::uint64_t>();
+    if (n > most)
+      corrupt(what + " is " + std::to_string(n) + ", more than " + std::to_string(most));
+    return n;
   }
   std::string text(const nlohmann::json& j, const std::string& what) const {
     if (!j.is_string()) corrupt(what + " is not a string");
@@ -92,14 +101,28 @@ CTNN_JSON_FUNCTION std::string checkpoint_state_json(const OptimizerState& optim
   return j.dump(1);
 }
 
-CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path,
-                                                         const std::vector<unsigned char>& text,
-                                                         std::uint64_t offset,
-                                                         std::size_t parameter_count) {
+inline CheckpointState checkpoint_state_of(const std::string& path,
+                                           const std::vector<unsigned char>& text,
+                                           std::uint64_t offset, std::size_t parameter_count) {
   const CheckpointJson in(path);
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded())
-    in.corrupt("the training state at offset " + std::to_string(offset) + " is not valid JSON");
+  nlohmann::json j;
+  const JsonProblem problem = parse_json(text, checkpoint_json_limits, j);
+  const std::string at = "the training state at offset " + std::to_string(offset);
+  switch (problem.kind) {
+    case JsonProblem::none:
+      break;
+    case JsonProblem::syntax:
+      in.corrupt(at + " is not valid JSON");
+    case JsonProblem::duplicate:
+      in.corrupt(at + ": the key '" + excerpt(problem.key) + "' appears twice in an object" +
+                 (problem.depth > 1 ? " of '" + excerpt(problem.outer_key) + "'" : ""));
+    case JsonProblem::too_deep:
+      in.corrupt(at + " is nested deeper than " + std::to_string(checkpoint_json_limits.max_depth) +
+                 " levels");
+    case JsonProblem::too_many:
+      in.corrupt(at + " holds more than " + std::to_string(checkpoint_json_limits.max_values) +
+                 " JSON values");
+  }
   if (!j.is_object() || j.value("format", std::string()) != "ctnn checkpoint")
     in.corrupt("the training state does not say \"format\": \"ctnn checkpoint\"");
 
@@ -107,20 +130,30 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
   OptimizerState& os = cs.optimizer;
   const auto& jo = in.member(j, "optimizer", "");
   os.type = in.text(in.member(jo, "type", "optimizer."), "optimizer.type");
+  if (os.type.size() > max_quoted)
+    in.corrupt("optimizer.type is " + std::to_string(os.type.size()) +
+               " characters long, not an optimizer's name: '" + excerpt(os.type) + "'");
   const auto& js = in.member(jo, "settings", "optimizer.");
   if (!js.is_object()) in.corrupt("optimizer.settings is not an object");
-  for (const auto& [k, v] : js.items()) os.settings[k] = in.number(v, "optimizer.settings." + k);
-  os.steps = in.count(in.member(jo, "steps", "optimizer."), "optimizer.steps");
-  os.epochs_done = in.count(in.member(jo, "epochs_done", "optimizer."), "optimizer.epochs_done");
+  for (const auto& [k, v] : js.items())
+    os.settings[k] = in.number(v, "optimizer.settings." + excerpt(k));
+  os.steps =
+      in.count(in.member(jo, "steps", "optimizer."), "optimizer.steps", OptimizerState::max_steps);
+  os.epochs_done =
+      static_cast<std::size_t>(in.count(in.member(jo, "epochs_done", "optimizer."),
+                                        "optimizer.epochs_done", OptimizerState::max_epochs));
   const auto& jb = in.member(jo, "buffers", "optimizer.");
   if (!jb.is_array()) in.corrupt("optimizer.buffers is not an array");
   for (const auto& x : jb) {
     const std::string name =
         in.text(in.member(x, "name", "optimizer.buffers[]."), "a buffer's name");
-    const std::uint64_t size =
-        in.count(in.member(x, "size", "optimizer.buffers[]."), "the size of buffer " + name);
+    if (name.size() > max_quoted)
+      in.corrupt("optimizer.buffers[].name is " + std::to_string(name.size()) +
+                 " characters long, not a buffer's name: '" + excerpt(name) + "'");
+    const std::uint64_t size = in.count(in.member(x, "size", "optimizer.buffers[]."),
+                                        "the size of buffer " + excerpt(name));
     if (size != 0 && size != parameter_count)
-      throw InvalidArgument(path + ": the optimizer's buffer " + name + " holds " +
+      throw InvalidArgument(path + ": the optimizer's buffer " + excerpt(name) + " holds " +
                             std::to_string(size) + " values, the network has " +
                             std::to_string(parameter_count) + " parameters");
     os.buffers.emplace_back(name, std::vector<float>());
@@ -133,12 +166,16 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
   ts.threads = in.count(in.member(jt, "threads", "training."), "training.threads");
   const auto& jv = in.member(j, "values", "");
   if (!jv.is_object()) in.corrupt("values is not an object");
-  for (const auto& [k, v] : jv.items()) ts.values[k] = in.number(v, "values." + k);
+  for (const auto& [k, v] : jv.items()) ts.values[k] = in.number(v, "values." + excerpt(k));
   const auto& jh = in.member(j, "history", "");
   if (!jh.is_array()) in.corrupt("history is not an array");
+  if (jh.size() > os.epochs_done)
+    in.corrupt("history holds " + std::to_string(jh.size()) + " epochs, optimizer.epochs_done " +
+               std::to_string(os.epochs_done));
   for (const auto& x : jh) {
     EpochReport r;
-    r.epoch = in.count(in.member(x, "epoch", "history[]."), "history[].epoch");
+    r.epoch = static_cast<std::size_t>(
+        in.count(in.member(x, "epoch", "history[]."), "history[].epoch", os.epochs_done));
     auto num = [&](const char* key) {
       return in.number(in.member(x, key, "history[]."), std::string("history[].") + key);
     };
@@ -152,6 +189,19 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
     ts.history.push_back(r);
   }
   return cs;
+}
+
+CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path,
+                                                         const std::vector<unsigned char>& text,
+                                                         std::uint64_t offset,
+                                                         std::size_t parameter_count) {
+  try {
+    return checkpoint_state_of(path, text, offset, parameter_count);
+  } catch (const std::bad_alloc&) {
+    throw FileError(path, "out of memory reading the training state (" +
+                              std::to_string(text.size()) + " bytes at offset " +
+                              std::to_string(offset) + ")");
+  }
 }
 
 }  // namespace ctnn::io::detail

@@ -4,12 +4,13 @@
 #pragma once
 
 #include <map>
+#include <new>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "../safetensors.hpp"
+#include "json_reader.hpp"
 
 namespace ctnn::io::safetensors_detail {
 
@@ -21,38 +22,36 @@ inline std::string json_error_text(const std::string& what) {
   return what.substr(0, quote + 1) + excerpt(std::string_view(what).substr(quote + 1));
 }
 
-CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
-    const std::string& path, const std::vector<unsigned char>& text, std::uint64_t buffer_size) {
+/// What a header may hold: see JsonLimits and docs/safetensors.md.
+inline constexpr io::detail::JsonLimits header_limits{};
+
+inline std::map<std::string, Entry> header_entries_of(const std::string& path,
+                                                      const std::vector<unsigned char>& text,
+                                                      std::uint64_t buffer_size) {
   // JSON leaves duplicate keys to the parser, which keeps the last; the format forbids them.
-  // The parser reports each object's start and end and each key: a stack of the keys seen in
-  // the open objects finds a repeated one.
-  std::vector<std::set<std::string>> keys;
-  std::string tensor;  // the last key of the header object itself
-  const auto unique_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using event_t = nlohmann::json::parse_event_t;
-    if (event == event_t::object_start) {
-      keys.emplace_back();
-    } else if (event == event_t::object_end) {
-      keys.pop_back();
-    } else if (event == event_t::key) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      if (keys.size() == 1) tensor = key;
-      if (!keys.back().insert(key).second) {
-        if (keys.size() > 1)
-          throw FileError(path, "malformed header: key '" + excerpt(key) + "' appears twice in '" +
-                                    excerpt(tensor) + "'");
-        throw FileError(path, "malformed header: " +
-                                  (key == "__metadata__" ? key : "tensor '" + excerpt(key) + "'") +
-                                  " appears twice");
-      }
-    }
-    return true;
-  };
   nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text.begin(), text.end(), unique_keys);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, "the header is not valid JSON: " + json_error_text(e.what()));
+  const io::detail::JsonProblem problem = io::detail::parse_json(text, header_limits, header);
+  switch (problem.kind) {
+    case io::detail::JsonProblem::none:
+      break;
+    case io::detail::JsonProblem::syntax:
+      throw FileError(path, "the header is not valid JSON: " + json_error_text(problem.message));
+    case io::detail::JsonProblem::duplicate:
+      if (problem.depth > 1)
+        throw FileError(path, "malformed header: key '" + excerpt(problem.key) +
+                                  "' appears twice in '" + excerpt(problem.outer_key) + "'");
+      throw FileError(
+          path, "malformed header: " +
+                    (problem.key == "__metadata__" ? problem.key
+                                                   : "tensor '" + excerpt(problem.key) + "'") +
+                    " appears twice");
+    case io::detail::JsonProblem::too_deep:
+      throw FileError(path, "malformed header: nested deeper than " +
+                                std::to_string(header_limits.max_depth) + " levels");
+    case io::detail::JsonProblem::too_many:
+      throw FileError(path, "malformed header: more than " +
+                                std::to_string(header_limits.max_values) +
+                                " JSON values, the limit of a header");
   }
   if (!header.is_object()) throw FileError(path, "the header is not a JSON object");
   std::map<std::string, Entry> entries;
@@ -96,6 +95,16 @@ CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
     entries.emplace(name, std::move(e));
   }
   return entries;
+}
+
+CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
+    const std::string& path, const std::vector<unsigned char>& text, std::uint64_t buffer_size) {
+  try {
+    return header_entries_of(path, text, buffer_size);
+  } catch (const std::bad_alloc&) {
+    throw FileError(path,
+                    "out of memory reading the header (" + std::to_string(text.size()) + " bytes)");
+  }
 }
 
 CTNN_JSON_FUNCTION std::string header_json(const std::string& signature,
