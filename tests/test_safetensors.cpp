@@ -188,6 +188,7 @@ void check_round_trip(Net& a) {
   CHECK((8 + f.header_bytes) % 8 == 0);
   CHECK(f.header["__metadata__"]["format"] == "pt");
   CHECK(f.header["__metadata__"]["ctnn_signature"] == Net::signature());
+  CHECK(f.header["__metadata__"]["ctnn_tensor_order"] == "2");
   std::size_t floats = 0, end = 0;
   for (const auto& [key, entry] : f.header.items()) {
     if (key == "__metadata__") continue;
@@ -256,6 +257,17 @@ TEST_CASE("safetensors: save then load gives identical parameters and state") {
   check_round_trip(bn);
   BiRnn rnn(4);
   check_round_trip(rnn);
+  // Dense and BatchNorm after composites that end in Flatten.
+  ChainFlatten chain(5);
+  check_round_trip(chain);
+  ResidualFlattenBn residual(6);
+  for (std::size_t i = 0; i < ResidualFlattenBn::state_count; ++i)
+    residual.state()[i] = 0.5f + 0.01f * i;
+  check_round_trip(residual);
+  ConcatFlattenBn concat(7);
+  check_round_trip(concat);
+  NestedFlatten nested(8);
+  check_round_trip(nested);
 }
 
 TEST_CASE("safetensors: Dense after an image uses PyTorch's (c, h, w) column order") {
@@ -352,6 +364,83 @@ TEST_CASE("safetensors: a Flatten at the end of a composite keeps PyTorch's (c, 
   Sequential<Input<3, 2, 2>, Flatten, BatchNorm, Dense<3>> bn;
   check_same_state_dict<Sequential<Input<3, 2, 2>, Chain<Flatten>, BatchNorm, Dense<3>>>(bn);
   check_same_state_dict<Sequential<Input<3, 2, 2>, Chain<Chain<Flatten>>, BatchNorm, Dense<3>>>(bn);
+}
+
+TEST_CASE("safetensors: files saved by ctnn 0.1.0 give the outputs they gave then") {
+  // Saved by 0.1.0 (tools/make_order1_safetensors_fixtures.cpp): the Dense or BatchNorm after a
+  // composite ending in Flatten holds its tensors in ctnn's own (h, w, c) order, and the metadata
+  // has ctnn_signature but no ctnn_tensor_order.
+  for (const char* name : {"order1_chain_flatten", "order1_residual_flatten",
+                           "order1_concat_flatten_bn", "order1_nested_flatten"}) {
+    const Parsed f = parse(read_all(fixture_path(std::string(name) + ".safetensors")));
+    CHECK(f.header["__metadata__"].contains("ctnn_signature"));
+    CHECK(!f.header["__metadata__"].contains("ctnn_tensor_order"));
+  }
+  CHECK(max_logit_difference<ChainFlatten>("order1_chain_flatten") < 1e-5);
+  CHECK(max_logit_difference<ResidualFlatten>("order1_residual_flatten") < 1e-5);
+  CHECK(max_logit_difference<ConcatFlattenBn>("order1_concat_flatten_bn") < 1e-5);
+  CHECK(max_logit_difference<NestedFlatten>("order1_nested_flatten") < 1e-5);
+
+  // Saved again by this version, the file holds PyTorch's order (other bytes for the Dense after
+  // the Chain) and loads into the same parameters.
+  TempDir dir;
+  ChainFlatten a(uninitialized), b(uninitialized);
+  load_safetensors(a, fixture_path("order1_chain_flatten.safetensors"));
+  save_safetensors(a, dir.file("resaved.safetensors"));
+  const Parsed old_file = parse(read_all(fixture_path("order1_chain_flatten.safetensors")));
+  const Parsed resaved = parse(read_all(dir.file("resaved.safetensors")));
+  CHECK(resaved.header["__metadata__"]["ctnn_tensor_order"] == "2");
+  CHECK(tensor_bytes(resaved, "2.weight") != tensor_bytes(old_file, "2.weight"));
+  CHECK(tensor_bytes(resaved, "2.bias") == tensor_bytes(old_file, "2.bias"));
+  load_safetensors(b, dir.file("resaved.safetensors"));
+  CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
+}
+
+TEST_CASE("safetensors: ctnn_tensor_order in the metadata chooses the element order") {
+  TempDir dir;
+  const std::string path = dir.file("edited.safetensors");
+  const Parsed f = parse(read_all(fixture_path("order1_chain_flatten.safetensors")));
+  ChainFlatten old_order(uninitialized);
+  load_safetensors(old_order, fixture_path("order1_chain_flatten.safetensors"));
+  const auto loaded = [&](auto&& edit) {
+    json h = f.header;
+    edit(h["__metadata__"]);
+    write_all(path, serialise(h, f.buffer));
+    ChainFlatten net(uninitialized);
+    load_safetensors(net, path);
+    return std::vector<float>(net.parameters().begin(), net.parameters().end());
+  };
+  const std::vector<float> old_params(old_order.parameters().begin(), old_order.parameters().end());
+  // "1" says what the absence of the key says in a file of ctnn's.
+  CHECK(loaded([](json& m) { m["ctnn_tensor_order"] = "1"; }) == old_params);
+  // "2", or no ctnn_signature (a file of PyTorch's): PyTorch's order, other parameters.
+  const auto pytorch = loaded([](json& m) { m["ctnn_tensor_order"] = "2"; });
+  CHECK(pytorch != old_params);
+  CHECK(loaded([](json& m) { m.erase("ctnn_signature"); }) == pytorch);
+  // The Dense's columns are permuted, its bias and the convolution are not.
+  CHECK(std::is_permutation(pytorch.begin(), pytorch.end(), old_params.begin()));
+  CHECK(std::equal(old_params.begin(), old_params.begin() + ChainFlatten::parameter_offset<2>,
+                   pytorch.begin()));
+
+  // Any other value is refused, naming it; the network is unchanged.
+  ChainFlatten net(1);
+  const std::vector<float> before(net.parameters().begin(), net.parameters().end());
+  for (const char* value : {"3", "", "02"}) {
+    json h = f.header;
+    h["__metadata__"]["ctnn_tensor_order"] = value;
+    write_all(path, serialise(h, f.buffer));
+    try {
+      load_safetensors(net, path);
+      FAIL("load_safetensors accepted ctnn_tensor_order '" << std::string(value) << "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == path);
+      CHECK(m.find("ctnn_tensor_order '" + std::string(value) + "'") != std::string::npos);
+      CHECK(m.find("expected \"1\" or \"2\"") != std::string::npos);
+    }
+    CHECK(std::equal(before.begin(), before.end(), net.parameters().begin()));
+  }
 }
 
 TEST_CASE("safetensors: damaged files throw FileError naming the file; the network is unchanged") {

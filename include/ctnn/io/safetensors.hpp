@@ -6,9 +6,10 @@
 //   {"dtype": "F32", "shape": [d0, d1, ...], "data_offsets": [begin, end]}
 // (byte offsets relative to the start of the buffer, data row-major and little-endian) and may
 // hold "__metadata__": {string: string}. Saved files carry the metadata
-//   {"format": "pt", "ctnn_signature": Net::signature()}
-// and pad the header with spaces so that the buffer starts at a multiple of 8 bytes. Loading
-// ignores the metadata: tensor names and shapes identify the parameters.
+//   {"format": "pt", "ctnn_signature": Net::signature(), "ctnn_tensor_order": "2"}
+// and pad the header with spaces so that the buffer starts at a multiple of 8 bytes. Tensor
+// names and shapes identify the parameters; of the metadata, loading uses only
+// ctnn_tensor_order and ctnn_signature, to choose the element order (see Image order).
 //
 // Names and layouts are those of a PyTorch nn.Sequential with one entry per ctnn layer, i being
 // the 0-based layer index (Input not counted). Tensors are F32 unless noted; layers without
@@ -35,7 +36,12 @@
 // branches' one after the other (each permuted on its own), a Residual's is that of Main and
 // Shortcut, which must agree (a compile error otherwise). Recurrent layers that read an Image take
 // its rows as steps of W*C features with channels innermost; the PyTorch model must feed them
-// x.permute(0, 2, 3, 1).reshape(B, H, W*C).
+// x.permute(0, 2, 3, 1).reshape(B, H, W*C). Files of ctnn_tensor_order "2" (as saved here) and
+// files without ctnn_signature (PyTorch's) are read in this order. Files saved before that key
+// existed (ctnn 0.1.0: ctnn_signature, no ctnn_tensor_order) are in order "1", where the order did
+// not pass through composites (a Dense or BatchNorm after one was not permuted); they, and files
+// marked "1", are read in that order and give the outputs they gave then. Any other
+// ctnn_tensor_order is refused.
 //
 // Errors: both functions throw FileError (message "<path>: <reason>") and leave `net` unchanged
 // when loading fails; see load_safetensors() for the reasons.
@@ -89,6 +95,13 @@ struct TensorMap {
   std::size_t bytes() const { return counter ? 8 : 4 * elements(); }
   const char* dtype() const { return counter ? "I64" : "F32"; }
 };
+
+/// The element orders of a file, its metadata's "ctnn_tensor_order" (see the header comment):
+/// v2, PyTorch's (c, h, w) order passes through composites; v1, as ctnn 0.1.0 saved its files,
+/// the Vector output of a composite (Chain, Residual, Concat), also of one nested in another,
+/// counts as in the same order in both libraries, so the layer reading it is not permuted;
+/// between other layers, also inside a composite, the order passes on as in v2.
+enum class TensorOrder { v1 = 1, v2 = 2 };
 
 /// Element orders at compile time (ElementOrder, layer.hpp, at run time): order<S...> of
 /// segments same_order<N>, N elements in the same order in ctnn and PyTorch, and
@@ -154,34 +167,34 @@ template <class L, class Incoming>
 using input_order = std::conditional_t<is_vector_v<typename L::input_shape>, Incoming,
                                        typename own_order<typename L::input_shape>::type>;
 
-template <class L, class Incoming>
+template <class L, class Incoming, TensorOrder R>
 constexpr auto output_order_of();
-/// The order of L's output read flat, given the order Incoming of its input (see
-/// output_order_of).
-template <class L, class Incoming>
-using output_order = typename decltype(output_order_of<L, Incoming>())::type;
+/// The order of L's output read flat, given the order Incoming of its input, in a file of
+/// orders R (see output_order_of).
+template <class L, class Incoming, TensorOrder R>
+using output_order = typename decltype(output_order_of<L, Incoming, R>())::type;
 
 /// The order after parts I to End - 1 of a chained composite's Parts, Incoming before part I.
-template <class Parts, std::size_t I, std::size_t End, class Incoming>
+template <class Parts, std::size_t I, std::size_t End, class Incoming, TensorOrder R>
 constexpr auto chained_order_of() {
   if constexpr (I == End)
     return std::type_identity<Incoming>{};
   else
     return chained_order_of<Parts, I + 1, End,
-                            output_order<std::tuple_element_t<I, Parts>, Incoming>>();
+                            output_order<std::tuple_element_t<I, Parts>, Incoming, R>, R>();
 }
 /// The order of the input of part End of a chain of Parts whose input is in order Incoming.
-template <class Parts, std::size_t End, class Incoming>
-using chained_order = typename decltype(chained_order_of<Parts, 0, End, Incoming>())::type;
+template <class Parts, std::size_t End, class Incoming, TensorOrder R>
+using chained_order = typename decltype(chained_order_of<Parts, 0, End, Incoming, R>())::type;
 
 /// The output orders of the parts of a composite L that all read its input (order Incoming).
-template <class L, class Incoming, std::size_t... I>
+template <class L, class Incoming, TensorOrder R, std::size_t... I>
 constexpr auto part_orders(std::index_sequence<I...>) {
-  return std::tuple<output_order<std::tuple_element_t<I, typename L::parts>, Incoming>...>{};
+  return std::tuple<output_order<std::tuple_element_t<I, typename L::parts>, Incoming, R>...>{};
 }
-template <class L, class Incoming>
+template <class L, class Incoming, TensorOrder R>
 using part_orders_t =
-    decltype(part_orders<L, Incoming>(std::make_index_sequence<L::info::count>{}));
+    decltype(part_orders<L, Incoming, R>(std::make_index_sequence<L::info::count>{}));
 
 /// Whether the composite L joins its parts' outputs end to end (Concat) or adds them (Residual).
 template <class L>
@@ -210,22 +223,25 @@ struct check_summed_orders {
 /// The order of L's output read flat, given the order Incoming of its input: an Image or a
 /// Sequence, its own; a Vector from a layer that keeps the order, its input's; from a Chain,
 /// its parts' in turn; from a Concat, its branches' one after the other; from a Residual, its
-/// parts' (which must agree: check_summed_orders); from any other layer, the same order.
-template <class L, class Incoming>
+/// parts' (which must agree: check_summed_orders); from a composite in a file of orders v1, or
+/// from any other layer, the same order.
+template <class L, class Incoming, TensorOrder R>
 constexpr auto output_order_of() {
   using Out = typename L::output_shape;
   if constexpr (!is_vector_v<Out>) {
     return std::type_identity<typename own_order<Out>::type>{};
   } else if constexpr (requires { typename L::parts; }) {
-    if constexpr (L::parts_chained) {
+    if constexpr (R == TensorOrder::v1) {
+      return std::type_identity<order<same_order<Out::size>>>{};
+    } else if constexpr (L::parts_chained) {
       return std::type_identity<
-          chained_order<typename L::parts, std::tuple_size_v<typename L::parts>, Incoming>>{};
+          chained_order<typename L::parts, std::tuple_size_v<typename L::parts>, Incoming, R>>{};
     } else if constexpr (parts_joined<L>) {
       return []<class... Os>(std::type_identity<std::tuple<Os...>>) {
         return std::type_identity<typename join<Os...>::type>{};
-      }(std::type_identity<part_orders_t<L, Incoming>>{});
+      }(std::type_identity<part_orders_t<L, Incoming, R>>{});
     } else if constexpr (parts_summed<L>) {
-      return std::type_identity<std::tuple_element_t<0, part_orders_t<L, Incoming>>>{};
+      return std::type_identity<std::tuple_element_t<0, part_orders_t<L, Incoming, R>>>{};
     } else {
       return std::type_identity<order<same_order<Out::size>>>{};
     }
@@ -250,26 +266,27 @@ ElementOrder element_order(order<S...>) {
   return {{segment_of(S{})...}};
 }
 
-template <class L, class Incoming>
+template <class L, class Incoming, TensorOrder R>
 void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so);
 
 /// The tensors of the parts of a composite L, part I under prefix p + L::part_name(I) + ".", its
 /// parameters and state at po and so plus its offsets in the composite; with L::parts_chained
 /// each part's input is the previous part's output (Chain), else all take the composite's input.
-template <class L, class Incoming>
+/// (Orders v1 did not check a Residual's parts: its sum was in the same order.)
+template <class L, class Incoming, TensorOrder R>
 void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so) {
   using Parts = typename L::parts;
   using Info = typename L::info;
-  if constexpr (parts_summed<L> && is_vector_v<typename L::output_shape>) {
+  if constexpr (R == TensorOrder::v2 && parts_summed<L> && is_vector_v<typename L::output_shape>) {
     []<class... Os>(std::type_identity<std::tuple<Os...>>) {
       using checked [[maybe_unused]] = decltype(sizeof(check_summed_orders<Os...>));
-    }(std::type_identity<part_orders_t<L, Incoming>>{});
+    }(std::type_identity<part_orders_t<L, Incoming, R>>{});
   }
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (add_layer<std::tuple_element_t<I, Parts>,
-               std::conditional_t<L::parts_chained, chained_order<Parts, I, Incoming>, Incoming>>(
-         out, p + L::part_name(I) + ".", po + Info::parameter_offsets[I],
-         so + Info::state_offsets[I]),
+               std::conditional_t<L::parts_chained, chained_order<Parts, I, Incoming, R>, Incoming>,
+               R>(out, p + L::part_name(I) + ".", po + Info::parameter_offsets[I],
+                  so + Info::state_offsets[I]),
      ...);
   }
   (std::make_index_sequence<std::tuple_size_v<Parts>>{});
@@ -277,13 +294,13 @@ void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po
 
 /// The tensors of bound layer L, named prefix `p` + the layer's own names ("3.weight", or
 /// "3.main.0.weight" inside a Residual), its parameters at po in parameters() and its state at
-/// so in state(); Incoming is the order of the output of the layer before it. A composite (a
-/// layer with `parts`) gives its parts' tensors under its part_name()s; any other layer is asked
-/// for its tensors(), with the order of its input read flat.
-template <class L, class Incoming>
+/// so in state(); Incoming is the order of the output of the layer before it, R the file's orders.
+/// A composite (a layer with `parts`) gives its parts' tensors under its part_name()s; any other
+/// layer is asked for its tensors(), with the order of its input read flat.
+template <class L, class Incoming, TensorOrder R>
 void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so) {
   if constexpr (requires { typename L::parts; }) {
-    add_parts<L, Incoming>(out, p, po, so);
+    add_parts<L, Incoming, R>(out, p, po, so);
   } else if constexpr (requires(const TensorContext& c) { L::tensors(c); }) {
     for (TensorDesc& d : L::tensors(TensorContext{element_order(input_order<L, Incoming>{})})) {
       TensorMap m;
@@ -303,9 +320,9 @@ void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po
   }
 }
 
-/// Every tensor of Net's file, in layer order (the network is a chain of its layers, its input
-/// in the same order in both libraries).
-template <class Net>
+/// Every tensor of Net's file of orders R, in layer order (the network is a chain of its layers,
+/// its input in the same order in both libraries).
+template <class Net, TensorOrder R = TensorOrder::v2>
 std::vector<TensorMap> tensor_maps() {
   using Layers = typename Net::layers;
   using In = order<same_order<Net::input_shape::size>>;
@@ -315,7 +332,7 @@ std::vector<TensorMap> tensor_maps() {
     (
         [&] {
           using L = std::tuple_element_t<I, Layers>;
-          add_layer<L, chained_order<Layers, I, In>>(
+          add_layer<L, chained_order<Layers, I, In, R>, R>(
               out, std::to_string(I) + ".", Net::template parameter_offset<I>, state_offset);
           state_offset += L::state_count;
         }(),
@@ -364,26 +381,32 @@ inline std::string names_text(const std::vector<std::string>& names, bool cut = 
   return s;
 }
 
-/// The tensor entries of the JSON header `text` of the safetensors file `path`, whose data
-/// buffer holds `buffer_size` bytes: checks the limits of header_limits (in
+/// What a file's header holds: its tensor entries and its __metadata__ (empty without one).
+struct Header {
+  std::map<std::string, Entry> entries;
+  std::map<std::string, std::string> metadata;
+};
+
+/// The tensor entries and metadata of the JSON header `text` of the safetensors file `path`,
+/// whose data buffer holds `buffer_size` bytes: checks the limits of header_limits (in
 /// detail/safetensors_json.hpp: 32 levels, 2^20 values), that no key appears twice in an
-/// object, that each entry has its fields and that its data_offsets lie in the buffer. Throws
-/// FileError naming `path`, also when memory runs out.
-CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
-    const std::string& path, const std::vector<unsigned char>& text, std::uint64_t buffer_size);
+/// object, that each entry has its fields and that its data_offsets lie in the buffer, and that
+/// __metadata__ is a map of strings. Throws FileError naming `path`, also when memory runs out.
+CTNN_JSON_FUNCTION Header header_entries(const std::string& path,
+                                         const std::vector<unsigned char>& text,
+                                         std::uint64_t buffer_size);
 
 /// The JSON header of a file of the tensors `maps`, stored one after the other in their order,
-/// with `signature` in the metadata (not padded).
+/// with `signature` and ctnn_tensor_order "2" (TensorOrder::v2) in the metadata (not padded).
 CTNN_JSON_FUNCTION std::string header_json(const std::string& signature,
                                            const std::vector<TensorMap>& maps);
 
 /// Reads and checks the header of the safetensors file `f`: its length against the file's size,
 /// then the JSON, each entry's fields and that its data_offsets lie in the buffer. Reads only the
-/// length and the header. Returns the tensor entries; sets data to the offset of the buffer and
-/// buffer_size to its length.
-inline std::map<std::string, Entry> parse_header(const std::string& path,
-                                                 const io::detail::InputFile& f,
-                                                 std::uint64_t& data, std::uint64_t& buffer_size) {
+/// length and the header. Returns the tensor entries and the metadata; sets data to the offset of
+/// the buffer and buffer_size to its length.
+inline Header parse_header(const std::string& path, const io::detail::InputFile& f,
+                           std::uint64_t& data, std::uint64_t& buffer_size) {
   const std::uint64_t size = f.size();
   if (size < 8)
     throw FileError(path, "truncated: the file has " + std::to_string(size) +
@@ -402,6 +425,20 @@ inline std::map<std::string, Entry> parse_header(const std::string& path,
   buffer_size = size - data;
   const std::vector<unsigned char> text = f.bytes(8, static_cast<std::size_t>(n), "the header");
   return header_entries(path, text, buffer_size);
+}
+
+/// The element orders of the file `path` with `metadata`: its ctnn_tensor_order, "1" or "2";
+/// without one, v1 when it has ctnn_signature (saved by ctnn before ctnn_tensor_order existed),
+/// else v2 (PyTorch's files). Throws FileError for any other ctnn_tensor_order, naming it.
+inline TensorOrder tensor_order(const std::string& path,
+                                const std::map<std::string, std::string>& metadata) {
+  const auto it = metadata.find("ctnn_tensor_order");
+  if (it == metadata.end())
+    return metadata.count("ctnn_signature") ? TensorOrder::v1 : TensorOrder::v2;
+  if (it->second == "1") return TensorOrder::v1;
+  if (it->second == "2") return TensorOrder::v2;
+  throw FileError(path, "__metadata__: ctnn_tensor_order '" + excerpt(it->second) +
+                            "', expected \"1\" or \"2\" (the element orders this version reads)");
 }
 
 /// Checks the file's tensors against the network's: names, dtypes, shapes, sizes and overlap.
@@ -500,20 +537,26 @@ void save_safetensors(const Net& net, const std::string& path) {
 /// (header_limits, which bound the memory it takes; it is parsed in one pass, in time linear in
 /// its length), a key appears twice in an object (a tensor name, or a field of an entry or of
 /// __metadata__), an entry lacks dtype, shape or data_offsets, or __metadata__ is not a map of
-/// strings; memory runs out; a tensor is missing (named) or the file has unexpected tensors
-/// (named); a dtype is not F32 (I64 for num_batches_tracked); a shape differs (expected and found
-/// named); data_offsets begin after their end, reach beyond the data buffer, do not span shape *
-/// dtype size bytes, or two tensors overlap; a value is not finite (NaN or infinite), or one of a
-/// running_var tensor (BatchNorm's running variance) is negative: the message names the tensor
-/// and the element ("tensor '1.running_var' [3]: element [2] is -0.5; a variance must be >= 0").
-/// The metadata's values are not used; gaps in the buffer are allowed.
+/// strings; memory runs out; data_offsets begin after their end or reach beyond the data buffer;
+/// the metadata's ctnn_tensor_order is not "1" or "2"; a tensor is missing (named) or the file
+/// has unexpected tensors (named); a dtype is not F32 (I64 for num_batches_tracked); a shape
+/// differs (expected and found named); data_offsets do not span shape * dtype size bytes, or two
+/// tensors overlap; a value is not finite (NaN or infinite), or one of a running_var tensor
+/// (BatchNorm's running variance) is negative: the message names the tensor and the element
+/// ("tensor '1.running_var' [3]: element [2] is -0.5; a variance must be >= 0"). Of the metadata
+/// only ctnn_tensor_order and ctnn_signature are used: they choose the element order
+/// (TensorOrder; a file saved by ctnn 0.1.0 loads as it was saved). Gaps in the buffer are
+/// allowed.
 template <class Net>
 void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
   const io::detail::InputFile f(path);
   std::uint64_t data = 0, buffer_size = 0;
-  const auto entries = parse_header(path, f, data, buffer_size);
-  const auto maps = tensor_maps<Net>();
+  const Header header = parse_header(path, f, data, buffer_size);
+  const auto& entries = header.entries;
+  const auto maps = tensor_order(path, header.metadata) == TensorOrder::v1
+                        ? tensor_maps<Net, TensorOrder::v1>()
+                        : tensor_maps<Net>();
   check_entries(path, entries, maps);
 
   std::vector<float> params(net.parameters().begin(), net.parameters().end());

@@ -25,9 +25,8 @@ inline std::string json_error_text(const std::string& what) {
 /// What a header may hold: see JsonLimits and docs/safetensors.md.
 inline constexpr io::detail::JsonLimits header_limits{};
 
-inline std::map<std::string, Entry> header_entries_of(const std::string& path,
-                                                      const std::vector<unsigned char>& text,
-                                                      std::uint64_t buffer_size) {
+inline Header header_entries_of(const std::string& path, const std::vector<unsigned char>& text,
+                                std::uint64_t buffer_size) {
   // JSON leaves duplicate keys to the parser, which keeps the last; the format forbids them.
   nlohmann::json header;
   const io::detail::JsonProblem problem = io::detail::parse_json(text, header_limits, header);
@@ -54,7 +53,7 @@ inline std::map<std::string, Entry> header_entries_of(const std::string& path,
                                 " JSON values, the limit of a header");
   }
   if (!header.is_object()) throw FileError(path, "the header is not a JSON object");
-  std::map<std::string, Entry> entries;
+  Header out;
   for (const auto& item : header.items()) {
     const std::string& name = item.key();
     const nlohmann::json& v = item.value();
@@ -63,6 +62,7 @@ inline std::map<std::string, Entry> header_entries_of(const std::string& path,
       if (ok)
         for (const auto& m : v) ok = ok && m.is_string();
       if (!ok) throw FileError(path, "malformed header: __metadata__ is not a map of strings");
+      for (const auto& m : v.items()) out.metadata.emplace(m.key(), m.value().get<std::string>());
       continue;
     }
     const auto malformed = [&](const std::string& why) {
@@ -92,13 +92,14 @@ inline std::map<std::string, Entry> header_entries_of(const std::string& path,
     if (e.end > buffer_size)
       throw FileError(path, where + " reach beyond the data buffer (" +
                                 std::to_string(buffer_size) + " bytes)");
-    entries.emplace(name, std::move(e));
+    out.entries.emplace(name, std::move(e));
   }
-  return entries;
+  return out;
 }
 
-CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
-    const std::string& path, const std::vector<unsigned char>& text, std::uint64_t buffer_size) {
+CTNN_JSON_FUNCTION Header header_entries(const std::string& path,
+                                         const std::vector<unsigned char>& text,
+                                         std::uint64_t buffer_size) {
   try {
     return header_entries_of(path, text, buffer_size);
   } catch (const std::bad_alloc&) {
@@ -110,7 +111,8 @@ CTNN_JSON_FUNCTION std::map<std::string, Entry> header_entries(
 CTNN_JSON_FUNCTION std::string header_json(const std::string& signature,
                                            const std::vector<TensorMap>& maps) {
   nlohmann::ordered_json header;
-  header["__metadata__"] = {{"format", "pt"}, {"ctnn_signature", signature}};
+  header["__metadata__"] = {
+      {"format", "pt"}, {"ctnn_signature", signature}, {"ctnn_tensor_order", "2"}};
   std::uint64_t at = 0;
   for (const auto& m : maps) {
     header[m.name] = {
