@@ -376,10 +376,22 @@ TEST_CASE("safetensors: files saved by ctnn 0.1.0 give the outputs they gave the
     CHECK(f.header["__metadata__"].contains("ctnn_signature"));
     CHECK(!f.header["__metadata__"].contains("ctnn_tensor_order"));
   }
-  CHECK(max_logit_difference<ChainFlatten>("order1_chain_flatten") < 1e-5);
-  CHECK(max_logit_difference<ResidualFlatten>("order1_residual_flatten") < 1e-5);
-  CHECK(max_logit_difference<ConcatFlattenBn>("order1_concat_flatten_bn") < 1e-5);
-  CHECK(max_logit_difference<NestedFlatten>("order1_nested_flatten") < 1e-5);
+  // Within 1e-5 of the largest logit (up to 65 here): builds of other SIMD widths sum in
+  // another order; a permuted weight moves the logits by 0.07-5.6.
+  const auto tolerance = [](const std::string& name) {
+    double largest = 1.0;
+    const auto logits = ctnn_test::read_fixture("safetensors/" + name + "_logits.txt");
+    for (float v : logits.at("logits").values) largest = std::max(largest, double(std::fabs(v)));
+    return 1e-5 * largest;
+  };
+  CHECK(max_logit_difference<ChainFlatten>("order1_chain_flatten") <
+        tolerance("order1_chain_flatten"));
+  CHECK(max_logit_difference<ResidualFlatten>("order1_residual_flatten") <
+        tolerance("order1_residual_flatten"));
+  CHECK(max_logit_difference<ConcatFlattenBn>("order1_concat_flatten_bn") <
+        tolerance("order1_concat_flatten_bn"));
+  CHECK(max_logit_difference<NestedFlatten>("order1_nested_flatten") <
+        tolerance("order1_nested_flatten"));
 
   // Saved again by this version, the file holds PyTorch's order (other bytes for the Dense after
   // the Chain) and loads into the same parameters.
