@@ -40,7 +40,7 @@ class Predictor {
                             std::to_string(max_batch_));
     const std::size_t T = pool_.size();
     pool_.run([&](std::size_t t) {
-      const std::size_t begin = batch * t / T, end = batch * (t + 1) / T;
+      const auto [begin, end] = split_range(batch, t, T);
       for (std::size_t i = begin; i < end; i += chunk_)
         net_.predict(in + i * Net::input_shape::size, out + i * Net::output_shape::size,
                      std::min(chunk_, end - i), ws_[t]);

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "error.hpp"
@@ -31,6 +32,20 @@ inline std::size_t useful_threads(std::size_t threads, std::size_t work) {
 }
 
 }  // namespace detail
+
+/// Part `part` < `parts` of the items [0, n), as [begin, end): contiguous parts in order. With
+/// granule 1, [n * part / parts, n * (part + 1) / parts), so sizes differ by at most one. With
+/// granule g > 1 the same split of the ceil(n / g) granules, each bound a multiple of g capped
+/// at n (e.g. 16 floats: whole cache lines, so that threads writing neighbouring parts do not
+/// share a line). Every split of ctnn uses this: batches among threads and processes, the
+/// parameters among threads, batched inference.
+inline std::pair<std::size_t, std::size_t> split_range(std::size_t n, std::size_t part,
+                                                       std::size_t parts,
+                                                       std::size_t granule = 1) {
+  const std::size_t units = (n + granule - 1) / granule;
+  return {std::min(n, units * part / parts * granule),
+          std::min(n, units * (part + 1) / parts * granule)};
+}
 
 class ThreadPool {
  public:

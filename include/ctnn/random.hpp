@@ -6,9 +6,12 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <numbers>
 #include <random>
+#include <ranges>
+#include <utility>
 
 namespace ctnn {
 
@@ -53,6 +56,20 @@ inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t a, std::uint6
     return z ^ (z >> 31);
   };
   return mix(mix(mix(mix(seed) ^ a) ^ b) ^ c);
+}
+
+/// Shuffles `items` in place by Fisher-Yates in Durstenfeld's form (Knuth, TAOCP vol. 2,
+/// algorithm 3.4.2 P): for i = n-1 down to 1, items[i] is swapped with items[rng.below(i + 1)].
+/// Exactly n-1 draws of rng.below() (none for n < 2), so a seed gives the same order everywhere;
+/// the training shuffle, the data set splits and the image-folder split all use this.
+template <std::ranges::random_access_range R>
+void shuffle(R&& items, Rng& rng) {
+  const auto first = std::ranges::begin(items);
+  for (auto i = static_cast<std::uint64_t>(std::ranges::size(items)); i > 1; --i) {
+    using std::swap;
+    swap(first[static_cast<std::ptrdiff_t>(i - 1)],
+         first[static_cast<std::ptrdiff_t>(rng.below(i))]);
+  }
 }
 
 }  // namespace ctnn

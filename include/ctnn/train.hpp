@@ -207,12 +207,6 @@ inline std::size_t argmax(const float* x, std::size_t n) {
   return static_cast<std::size_t>(std::max_element(x, x + n) - x);
 }
 
-/// Share [begin, end) of `n` items for thread t of `threads`.
-inline std::pair<std::size_t, std::size_t> share(std::size_t n, std::size_t t,
-                                                 std::size_t threads) {
-  return {n * t / threads, n * (t + 1) / threads};
-}
-
 // What the processes of a distributed run must agree on (check_agreement()).
 
 inline std::string hex(std::uint64_t h) {
@@ -372,7 +366,7 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
   detail::check_evaluation_agreement<Net>(collective, data, loss_function);
   constexpr std::size_t N = Net::output_shape::size;
   // This process's share of the samples, split among its threads.
-  const auto part = collective ? detail::share(data.size(), collective->rank(), collective->size())
+  const auto part = collective ? split_range(data.size(), collective->rank(), collective->size())
                                : std::pair<std::size_t, std::size_t>{0, data.size()};
   const std::size_t first = part.first, past = part.second;
   ThreadPool pool(detail::useful_threads(threads, past - first));
@@ -383,7 +377,7 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
   std::vector<double> loss(T, 0.0);
   std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
   pool.run([&](std::size_t t) {
-    auto [begin, end] = detail::share(past - first, t, T);
+    auto [begin, end] = split_range(past - first, t, T);
     begin += first;
     end += first;
     std::array<float, N> dz;
@@ -416,7 +410,7 @@ Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t thread
   detail::check_evaluation_agreement<Net>(collective, data, loss_function);
   constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
   const auto [first, past] =
-      collective ? detail::share(data.size(), collective->rank(), collective->size())
+      collective ? split_range(data.size(), collective->rank(), collective->size())
                  : std::pair<std::size_t, std::size_t>{0, data.size()};
   ThreadPool pool(detail::useful_threads(threads, past - first));
   const std::size_t T = pool.size();
@@ -435,7 +429,7 @@ Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t thread
     data.read(n, inputs.data(), labels.data());
     detail::check_finite_samples(inputs.data(), n, IN, 0, "evaluate");
     pool.run([&](std::size_t t) {
-      const auto [begin, end] = detail::share(n, t, T);
+      const auto [begin, end] = split_range(n, t, T);
       std::array<float, N> dz;
       for (std::size_t j = begin; j < end; j += batch_size) {
         const std::size_t m = std::min(batch_size, end - j);
@@ -638,7 +632,7 @@ class Trainer {
     const std::size_t T = pool_.size();
     const std::size_t G = T * (collective_ ? collective_->size() : 1);
     const std::size_t first = T * (collective_ ? collective_->rank() : 0);
-    return {detail::share(n, first, G).first, detail::share(n, first + T - 1, G).second};
+    return {split_range(n, first, G).first, split_range(n, first + T - 1, G).second};
   }
 
  private:
@@ -667,7 +661,7 @@ class Trainer {
     }
     pool_.run([&](std::size_t t) {
       Worker& w = workers_[t];
-      auto [begin, end] = detail::share(n, first + t, G);
+      auto [begin, end] = split_range(n, first + t, G);
       const std::size_t m = end - begin;
       w.loss = 0;
       w.correct = 0;
@@ -737,7 +731,7 @@ class Trainer {
       constexpr std::size_t S = Net::state_count;
       std::vector<double> acc(S + 1, 0.0);  // the sums, then the number of workers with samples
       for (std::size_t t = 0; t < T; ++t) {
-        auto [begin, end] = detail::share(n, first + t, G);
+        auto [begin, end] = split_range(n, first + t, G);
         if (end == begin) continue;
         acc[S] += 1;
         for (std::size_t i = 0; i < S; ++i) acc[i] += workers_[t].state[i];
@@ -751,8 +745,7 @@ class Trainer {
 
   /// Parameter range [lo, hi) of thread t: whole cache lines, one range per thread.
   std::pair<std::size_t, std::size_t> parameter_range(std::size_t t) const {
-    const std::size_t T = pool_.size(), P = grads_.size(), lines = (P + 15) / 16;
-    return {std::min(P, lines * t / T * 16), std::min(P, lines * (t + 1) / T * 16)};
+    return split_range(grads_.size(), t, pool_.size(), 16);
   }
 
   /// Runs f(lo, hi) on every thread's parameter range; returns the smallest index f reported
@@ -995,8 +988,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
     std::iota(order.begin(), order.end(), std::size_t{0});
     if (options.shuffle) {  // Fisher-Yates, from a generator of this epoch's own
       Rng shuffle_rng(derive_seed(options.seed, 0x5f3759df, epoch));
-      for (std::size_t i = order.size() - 1; i > 0; --i)
-        std::swap(order[i], order[shuffle_rng.below(i + 1)]);
+      ctnn::shuffle(order, shuffle_rng);
     }
     if constexpr (streamed) {  // this process's samples of every batch, in batch order
       std::vector<std::size_t> plan;

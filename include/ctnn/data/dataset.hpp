@@ -49,7 +49,7 @@ inline std::pair<Dataset, Dataset> stratified_split(const Dataset& d, double fra
   for (std::size_t k = 0; k < d.classes; ++k) {
     auto& idx = by_class[k];
     Rng rng(derive_seed(seed, 0x5917, k));
-    for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
+    ctnn::shuffle(idx, rng);
     const auto n = static_cast<std::size_t>(std::llround(fraction * double(idx.size())));
     for (std::size_t i = 0; i < n; ++i) to_validation[idx[i]] = true;
   }

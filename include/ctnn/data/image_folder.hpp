@@ -114,7 +114,7 @@ inline std::vector<bool> test_mask(std::size_t n, double test_fraction, std::uin
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   Rng rng(derive_seed(seed, k));
-  for (std::size_t i = n - 1; n > 0 && i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+  ctnn::shuffle(order, rng);
   std::vector<bool> in_test(n, false);
   for (std::size_t i = 0; i < n_test; ++i) in_test[order[i]] = true;
   return in_test;
