@@ -25,7 +25,7 @@
 
 #include "../error.hpp"
 #include "../optim/state.hpp"
-#include "../train.hpp"
+#include "../reports.hpp"
 #include "detail/json_linkage.hpp"
 #include "model_file.hpp"
 
