@@ -451,6 +451,27 @@ TEST_CASE("ImageFolder: an undecodable file throws, or is skipped with a warning
   CHECK_THROWS_AS(ctnn::data::load_image_folder<Shape>(f.root(), o), ctnn::FileError);
 }
 
+TEST_CASE("ImageFolder: progress is reported to a callback, chunk by chunk, and as a line") {
+  Folder f({{"a", 300}, {"b", 7}});  // more files than one decoding chunk (256)
+  std::vector<ctnn::data::LoadProgress> seen;
+  ctnn::data::ImageFolderOptions o;
+  o.on_progress = [&](const ctnn::data::LoadProgress& p) { seen.push_back(p); };
+  ctnn::data::load_image_folder<Shape>(f.root(), o);
+  REQUIRE(seen.size() == 3);  // 256 + 44 files of "a", 7 of "b"
+  CHECK(seen[0].done == 256);
+  CHECK(seen[1].done == 300);
+  CHECK(seen[2].done == 307);
+  for (const auto& p : seen) CHECK(p.total == 307);
+
+  std::ostringstream out;
+  const ctnn::data::LoadingLine line(out);
+  line({5, 9});
+  CHECK(out.str() == "\rloading images: 5/9");
+  out.str("");
+  line({9, 9});
+  CHECK(out.str() == "\rloading images: 9/9\r" + std::string(40, ' ') + "\r");
+}
+
 TEST_CASE("ImageFolder: the result, the warnings and the error do not depend on the threads") {
   // More files than one decoding chunk (256), and unreadable ones in two places.
   Folder f({{"a", 300}, {"b", 7}});

@@ -15,14 +15,15 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <mutex>
 #include <new>
 #include <numeric>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -40,6 +41,37 @@
 
 namespace ctnn::data {
 
+/// How far load_image_folder() is: image files decoded (or skipped) so far, of all.
+struct LoadProgress {
+  std::size_t done = 0;
+  std::size_t total = 0;
+};
+
+/// The progress line load_image_folder() shows by default (ImageFolderOptions::progress):
+/// "\rloading images: D/T" after every chunk of files, erased (40 spaces between carriage
+/// returns) once all are done; every write flushed.
+class LoadingLine {
+ public:
+  /// On std::cerr when the standard error is a terminal (POSIX isatty), otherwise nowhere.
+  LoadingLine() : out_(::isatty(2) == 1 ? &std::cerr : nullptr) {}
+  /// On `out`, which must outlive the callback, terminal or not.
+  explicit LoadingLine(std::ostream& out) : out_(&out) {}
+
+  void operator()(const LoadProgress& p) const {
+    if (!out_) return;
+    *out_ << "\rloading images: " << p.done << '/' << p.total;
+    if (p.done == p.total) *out_ << '\r' << std::string(40, ' ') << '\r';
+    *out_ << std::flush;
+  }
+  /// Ends the line when loading stops by an error, so that the message starts on its own line.
+  void interrupted() const {
+    if (out_) *out_ << '\n' << std::flush;
+  }
+
+ private:
+  std::ostream* out_;
+};
+
 /// Options of load_image_folder().
 struct ImageFolderOptions {
   /// How every image becomes floats (see load_image).
@@ -56,8 +88,12 @@ struct ImageFolderOptions {
   /// Threads that decode images (0: one per hardware thread), at most one per image (and 256).
   /// The result does not depend on it.
   std::size_t threads = 0;
-  /// A progress line on stderr while the images load: only when stderr is a terminal.
+  /// A progress line on stderr while the images load: only when stderr is a terminal (a
+  /// LoadingLine, unless on_progress is set).
   bool progress = true;
+  /// Called on the calling thread after every chunk of files (up to 256) with how far loading
+  /// is; when set, it replaces the progress line (`progress` is then ignored).
+  std::function<void(const LoadProgress&)> on_progress;
 };
 
 /// What load_image_folder() returns. `train` and `test` hold samples of `Shape` (channels-last,
@@ -206,7 +242,8 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
 
   constexpr std::size_t chunk = 256;  // files decoded at a time
   ThreadPool pool(ctnn::detail::useful_threads(options.threads, std::min(total, chunk)));
-  const bool progress = options.progress && ::isatty(2) == 1;
+  std::optional<LoadingLine> line;  // the default progress line
+  if (!options.on_progress && options.progress) line.emplace();
   std::size_t seen = 0;    // files decoded (or skipped) so far, for the progress line
   std::size_t loaded = 0;  // images held in memory so far, for out-of-memory messages
   for (std::size_t k = 0; k < d.classes.size(); ++k) {
@@ -239,7 +276,7 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
             std::rethrow_exception(failed[i]);
           } catch (const FileError& e) {
             if (!options.skip_unreadable) {
-              if (progress) std::fprintf(stderr, "\n");
+              if (line) line->interrupted();
               throw;
             }
             if (options.warnings)
@@ -258,11 +295,8 @@ ImageFolderData<Shape> load_image_folder(const std::string& root,
         ++loaded;
       }
       seen += cn;
-      if (progress) {
-        std::fprintf(stderr, "\rloading images: %zu/%zu", seen, total);
-        if (seen == total) std::fprintf(stderr, "\r%*s\r", 40, "");
-        std::fflush(stderr);
-      }
+      if (options.on_progress) options.on_progress(LoadProgress{seen, total});
+      if (line) (*line)(LoadProgress{seen, total});
     }
     const std::size_t n = paths.size();
     if (n == 0)
