@@ -40,8 +40,7 @@ inline std::size_t useful_threads(std::size_t threads, std::size_t work) {
 /// share a line). Every split of ctnn uses this: batches among threads and processes, the
 /// parameters among threads, batched inference.
 inline std::pair<std::size_t, std::size_t> split_range(std::size_t n, std::size_t part,
-                                                       std::size_t parts,
-                                                       std::size_t granule = 1) {
+                                                       std::size_t parts, std::size_t granule = 1) {
   const std::size_t units = (n + granule - 1) / granule;
   return {std::min(n, units * part / parts * granule),
           std::min(n, units * (part + 1) / parts * granule)};
