@@ -38,6 +38,7 @@
 #include "error.hpp"
 #include "loss.hpp"
 #include "network.hpp"
+#include "optim/optimizer.hpp"
 #include "optim/schedule.hpp"
 #include "parallel.hpp"
 #include "random.hpp"
@@ -277,7 +278,7 @@ void add_loss_settings(std::vector<Setting>& out, const Loss& loss) {
 /// its step and epoch counts and a hash of its buffers; otherwise its learning rate, if any.
 template <class Optimizer>
 void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimizer) {
-  if constexpr (requires { optimizer.state(); }) {
+  if constexpr (SavesState<Optimizer>) {
     const auto state = optimizer.state();
     out.push_back(Setting::label("optimizer", state.type));
     for (const auto& [name, value] : state.settings) out.push_back(Setting::real(name, value));
@@ -287,7 +288,7 @@ void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimize
     for (const auto& [name, buffer] : state.buffers)
       h = hash_words(std::span<const float>(buffer), hash_text(name, h));
     out.push_back(Setting::digest("optimizer state", h, "buffers hash " + hex(h)));
-  } else if constexpr (requires { float(optimizer.learning_rate); }) {
+  } else if constexpr (HasLearningRate<Optimizer>) {
     out.push_back(Setting::real("learning_rate", float(optimizer.learning_rate)));
   }
 }
@@ -859,10 +860,7 @@ class Trainer {
     const std::size_t P = grads_.size();
     auto params = net_.parameters();
     std::size_t bad = P;
-    if constexpr (requires(Optimizer & o, std::span<float> p, std::span<const float> g) {
-                    o.begin_step(std::size_t{});
-                    o.update(std::size_t{}, p, g);
-                  }) {
+    if constexpr (StepsInRanges<Optimizer>) {
       optimizer_.begin_step(P);
       bad = over_parameter_ranges([&](std::size_t lo, std::size_t hi) {
         optimizer_.update(lo, params.subspan(lo, hi - lo),
@@ -960,7 +958,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
   if (options.test_stream) detail::check_stream<Net>(*options.test_stream, "fit (test set)");
   if (options.batch_size == 0) throw InvalidArgument("fit: batch size must be at least 1");
   if (options.learning_rate) optimizer.learning_rate = *options.learning_rate;
-  if constexpr (requires { float(optimizer.learning_rate); })
+  if constexpr (HasLearningRate<Optimizer>)
     if (!(std::isfinite(float(optimizer.learning_rate)) && float(optimizer.learning_rate) >= 0))
       throw InvalidArgument("fit: the learning rate must be a finite number >= 0, not " +
                             std::to_string(float(optimizer.learning_rate)));
@@ -977,7 +975,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
   const bool progress = options.progress && leader && detail::stderr_is_terminal();
   const std::size_t batches = (train.size() + B - 1) / B;
   std::size_t first = 0;  // epochs trained before this call
-  if constexpr (requires { std::size_t(optimizer.epochs_done); }) first = optimizer.epochs_done;
+  if constexpr (CountsEpochs<Optimizer>) first = optimizer.epochs_done;
   if (options.epochs > std::numeric_limits<std::size_t>::max() - first)
     throw InvalidArgument("fit: the optimizer has trained " + std::to_string(first) + " epochs; " +
                           std::to_string(options.epochs) + " more overflow the epoch count");
@@ -1045,7 +1043,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
         br.batches = batches;
         br.samples = bn;
         br.loss = st.loss / static_cast<double>(bn);
-        if constexpr (requires { double(optimizer.learning_rate); })
+        if constexpr (HasLearningRate<Optimizer>)
           br.learning_rate = double(optimizer.learning_rate);
         TrainingControl batch_control;
         for (const auto& callback : options.on_batch_end) callback(br, batch_control);
@@ -1068,7 +1066,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
     r.train_accuracy = static_cast<double>(right) / static_cast<double>(seen);
     r.images_per_second = static_cast<double>(seen) / r.seconds;
     r.communication_seconds = trainer.communication_wait_seconds() - waited_before;
-    if constexpr (requires { double(optimizer.learning_rate); })
+    if constexpr (HasLearningRate<Optimizer>)
       r.learning_rate = double(optimizer.learning_rate);
     if (options.test || options.test_stream) {
       const Evaluation e = options.test ? evaluate(net, *options.test, trainer.threads(), 16,
@@ -1093,7 +1091,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Data& train,
       *options.log << line.str() << std::flush;
     }
     reports.push_back(r);
-    if constexpr (requires { std::size_t(optimizer.epochs_done); }) optimizer.epochs_done = epoch;
+    if constexpr (CountsEpochs<Optimizer>) optimizer.epochs_done = epoch;
     TrainingControl control;
     for (const auto& callback : options.on_epoch_end) callback(r, control);
     if (control.stop || stop) break;
