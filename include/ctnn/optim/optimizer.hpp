@@ -116,10 +116,10 @@ struct optimizer_declarations {
   static_assert(!(declares_state<O> || declares_restore<O>) || state_form<O>,
                 "ctnn optimizer: state and restore go together, as OptimizerState state() const "
                 "and restore(const OptimizerState&)");
-  static constexpr bool checked = true;
 };
+// Instantiates the checks; true whatever they find (a failed check is an error of its own).
 template <class O>
-inline constexpr bool optimizer_checked = optimizer_declarations<std::remove_cvref_t<O>>::checked;
+concept optimizer_checked = requires { sizeof(optimizer_declarations<std::remove_cvref_t<O>>); };
 
 }  // namespace detail
 
