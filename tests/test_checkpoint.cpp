@@ -669,7 +669,9 @@ void check_old_optimizer_checkpoint(const char* name, Optimizer original) {
   CHECK(resumed.steps() == 3);
   CHECK(resumed.state().type == original.state().type);
   CHECK(resumed.state().settings == original.state().settings);
-  const auto values = [](std::span<const float> s) { return std::vector<float>(s.begin(), s.end()); };
+  const auto values = [](std::span<const float> s) {
+    return std::vector<float>(s.begin(), s.end());
+  };
   // Within rounding of the machine that wrote it (another SIMD level may contract differently).
   CHECK(ctnn_test::max_abs_diff(values(net.parameters()), values(straight.parameters())) < 1e-6f);
   for (std::size_t b = 0; b < 2; ++b)
@@ -702,7 +704,7 @@ TEST_CASE("checkpoints written by 0.2.0 with Adam and AdamW restore and take the
                        InvalidArgument);
 }
 
-TEST_CASE("the example's checkpoint written by 0.2.0 restores AdamW, the plateau and the stopping") {
+TEST_CASE("the example's checkpoint of 0.2.0 restores AdamW, the plateau and the early stopping") {
   auto net = std::make_unique<CustomLayerNet>(uninitialized);
   AdamW adamw(0.01f, 0.01f);
   ReduceLROnPlateau plateau(0.01f, 0.5f, 2);

@@ -259,7 +259,8 @@ old="$(cd "$(dirname "$0")/../data/checkpoints" && pwd)/custom_layer_0.2.0.ckpt"
 old_run=(--data-dir "$work/rand" --batch-size 16 --threads 2 --augment shift,hflip,erase
   --weight-decay 0.01 --schedule plateau --validation-split 0.25 --lr 0.01 --epochs 10)
 epochs_9_10() {
-  sed -n '/^epoch 9\/10/,$p' | grep -E "^epoch|learning rate lowered" | sed -E 's/  [0-9]+ images\/s.*//'
+  sed -n '/^epoch 9\/10/,$p' | grep -E "^epoch|learning rate lowered" |
+    sed -E 's/  [0-9]+ images\/s.*//'
 }
 resumed="$("$bin/custom_layer" "${old_run[@]}" --early-stopping 8 --resume "$old" 2>&1)"
 straight="$("$bin/custom_layer" "${old_run[@]}" --early-stopping 8 2>&1)"

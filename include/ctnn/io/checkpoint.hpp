@@ -5,10 +5,11 @@
 // optimizer's state (hyper-parameters, step count, epochs done, moment buffers; see
 // optim/state.hpp), the training settings that decide the random streams (seed, batch size,
 // threads), the state of schedules and callbacks (ReduceLROnPlateau, EarlyStopping, SaveBest:
-// see CallbackState) as named values, and the history of epoch reports. fit() draws every random number (shuffle, Dropout masks,
-// augmentation) from generators seeded by the seed and the epoch or step number, so no generator
-// state needs saving: resuming with the same seed, batch size and threads gives the same bits as
-// never stopping. The byte layout is in docs/model-format.md ("Checkpoints").
+// see CallbackState) as named values, and the history of epoch reports. fit() draws every random
+// number (shuffle, Dropout masks, augmentation) from generators seeded by the seed and the epoch
+// or step number, so no generator state needs saving: resuming with the same seed, batch size and
+// threads gives the same bits as never stopping. The byte layout is in docs/model-format.md
+// ("Checkpoints").
 #pragma once
 
 #include <zlib.h>

@@ -117,8 +117,9 @@ class AdamStep {
     const auto* m = s.buffer("exp_avg");
     const auto* v = s.buffer("exp_avg_sq");
     if (!m || !v || m->size() != v->size())
-      throw InvalidArgument(who + ": the state needs buffers exp_avg and exp_avg_sq of equal "
-                                  "length");
+      throw InvalidArgument(who +
+                            ": the state needs buffers exp_avg and exp_avg_sq of equal "
+                            "length");
     constexpr double inf = std::numeric_limits<double>::infinity();
     float values[5];
     values[0] = s.setting(who.c_str(), "learning_rate", 0, inf);

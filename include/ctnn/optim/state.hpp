@@ -5,8 +5,8 @@
 #pragma once
 
 #include <charconv>
-#include <concepts>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -129,11 +129,10 @@ struct CallbackState {
     if (it == values.end()) throw InvalidArgument(std::string(who) + ": the state lacks " + what);
     const double v = it->second;
     if (!(v >= low && v <= high) || (whole && v != std::floor(v)))
-      throw InvalidArgument(std::string(who) + ": " + what + " is " +
-                            OptimizerState::number_text(v) + ", expected a " +
-                            (whole ? "whole number" : "number") + " from " +
-                            OptimizerState::number_text(low) + " to " +
-                            OptimizerState::number_text(high));
+      throw InvalidArgument(
+          std::string(who) + ": " + what + " is " + OptimizerState::number_text(v) +
+          ", expected a " + (whole ? "whole number" : "number") + " from " +
+          OptimizerState::number_text(low) + " to " + OptimizerState::number_text(high));
     return v;
   }
 };
