@@ -343,9 +343,61 @@ int report_error(const char* name, const std::exception& e) {
   return 1;
 }
 
+AdamOrAdamW::AdamOrAdamW(float learning_rate, float weight_decay)
+    : learning_rate(learning_rate),
+      chosen_(weight_decay > 0 ? decltype(chosen_)(ctnn::AdamW(learning_rate, weight_decay))
+                               : decltype(chosen_)(ctnn::Adam(learning_rate))) {}
+
+float AdamOrAdamW::weight_decay() const {
+  return std::visit([](const auto& o) { return o.weight_decay; }, chosen_);
+}
+
+void AdamOrAdamW::step(std::span<float> params, std::span<const float> grads) {
+  std::visit(
+      [&](auto& o) {
+        o.learning_rate = learning_rate;
+        o.step(params, grads);
+      },
+      chosen_);
+}
+
+void AdamOrAdamW::begin_step(std::size_t n) {
+  std::visit(
+      [&](auto& o) {
+        o.learning_rate = learning_rate;
+        o.begin_step(n);
+      },
+      chosen_);
+}
+
+void AdamOrAdamW::update(std::size_t offset, std::span<float> params,
+                         std::span<const float> grads) {
+  std::visit([&](auto& o) { o.update(offset, params, grads); }, chosen_);
+}
+
+ctnn::OptimizerState AdamOrAdamW::state() const {
+  return std::visit(
+      [&](auto o) {  // a copy, with the rate and the epochs of this one
+        o.learning_rate = learning_rate;
+        o.epochs_done = epochs_done;
+        return o.state();
+      },
+      chosen_);
+}
+
+void AdamOrAdamW::restore(const ctnn::OptimizerState& s) {
+  std::visit(
+      [&](auto& o) {
+        o.restore(s);
+        learning_rate = o.learning_rate;
+        epochs_done = o.epochs_done;
+      },
+      chosen_);
+}
+
 Training::Training(const Options& o, const char* name, const ctnn::data::Dataset& full_train,
                    const ctnn::data::Dataset& test)
-    : optimizer(o.lr), o_(o), full_train_(&full_train) {
+    : optimizer(o.lr, o.weight_decay), o_(o), full_train_(&full_train) {
   if (o.validation_split > 0)
     std::tie(train_part_, validation_) =
         ctnn::data::stratified_split(full_train, o.validation_split, o.seed);
@@ -356,7 +408,7 @@ Training::Training(const Options& o, const char* name, const ctnn::data::Dataset
 
 Training::Training(const Options& o, const char* name, ctnn::data::SampleStream& train,
                    ctnn::data::SampleStream& test)
-    : optimizer(o.lr), o_(o) {
+    : optimizer(o.lr, o.weight_decay), o_(o) {
   if (o.validation_split > 0)
     throw ctnn::InvalidArgument(
         "--validation-split needs the training images in memory; leave out --stream");
@@ -412,8 +464,8 @@ void Training::set_up(const char* name, std::size_t train_size, std::size_t watc
         });
   }
   if (o.early_stopping > 0) {
-    stopping_.emplace(o.early_stopping);
-    fo.on_epoch_end.push_back(*stopping_);
+    stopping_ = ctnn::EarlyStopping(o.early_stopping);
+    fo.on_epoch_end.push_back(stopping_);
     fo.on_epoch_end.push_back([validation = o.validation_split > 0, patience = o.early_stopping](
                                   const ctnn::EpochReport& r, ctnn::TrainingControl& c) {
       if (c.stop)
@@ -423,16 +475,10 @@ void Training::set_up(const char* name, std::size_t train_size, std::size_t watc
     });
   }
   loss.label_smoothing = o.label_smoothing;
-  // One optimizer type, so that the training code is compiled once: Adam, or with
-  // --weight-decay AdamW (Adam with decoupled weight decay, as ctnn::AdamW).
-  if (o.weight_decay > 0) {
-    optimizer.decoupled = true;
-    optimizer.weight_decay = o.weight_decay;
-  }
 }
 
 ctnn::TrainingState Training::initial_state() const {
-  return {o_.seed, o_.batch_size, o_.threads, {}, {}};
+  return {o_.seed, o_.batch_size, o_.threads, {{"options.lr", o_.lr}}, {}};
 }
 
 void Training::resume_failed(const ctnn::InvalidArgument& e) const {
@@ -457,35 +503,14 @@ void Training::resumed(ctnn::TrainingState& earlier) {
   // constant schedule, which restoring set) and AdamW's weight decay (restoring set it too).
   const bool constant = o_.schedule == "constant";
   const double lr = value("options.lr", constant ? optimizer.learning_rate : o_.lr);
-  const double weight_decay = optimizer.decoupled ? optimizer.weight_decay : o_.weight_decay;
+  const double weight_decay = optimizer.is_adamw() ? optimizer.weight_decay() : o_.weight_decay;
   if (float(lr) != o_.lr || float(weight_decay) != o_.weight_decay)
     throw ctnn::InvalidArgument(
         o_.resume + ": the checkpoint was written with " +
         (float(lr) != o_.lr ? "--lr " + shortest(lr) : "--weight-decay " + shortest(weight_decay)) +
         "; resume with the same, since it is part of the training that goes on");
-  // Its values, checked: they may be anything (a NaN is not converted to a count).
-  const auto number = [&](const char* key, double otherwise, double low, double high) {
-    const double v = value(key, otherwise);
-    if (!(v >= low && v <= high))
-      throw ctnn::InvalidArgument(o_.resume + ": values." + key + " is " + shortest(v) +
-                                  ", expected a number from " + shortest(low) + " to " +
-                                  shortest(high));
-    return v;
-  };
-  const auto count = [&](const char* key) {
-    const double v = number(key, 0, 0, double(optimizer.epochs_done));
-    if (v != std::floor(v))
-      throw ctnn::InvalidArgument(o_.resume + ": values." + key + " is " + shortest(v) +
-                                  ", expected a whole number of epochs");
-    return static_cast<std::size_t>(v);
-  };
-  constexpr double inf = std::numeric_limits<double>::infinity();
-  plateau_->restore(
-      number("plateau.best", plateau_->best(), -inf, inf), count("plateau.bad_epochs"),
-      float(number("plateau.scale", 1.0, double(std::numeric_limits<float>::denorm_min()), 1.0)));
-  if (stopping_)
-    stopping_->restore(number("early_stopping.best", stopping_->best(), -inf, inf),
-                       count("early_stopping.waited"));
+  // Checkpoints written from here on record --lr too, which those of old runs may lack.
+  earlier.values["options.lr"] = o_.lr;
   std::cout << "resumed from " << o_.resume << " after epoch " << optimizer.epochs_done;
   if (earlier.threads != o_.threads)
     std::cout << " (written with " << earlier.threads
@@ -503,21 +528,6 @@ void Training::add_history(const ctnn::TrainingState& earlier) {
     fit_options.on_epoch_end.push_back(ctnn::HistoryCsv(o_.history, earlier.history));
 }
 
-std::function<void(ctnn::TrainingState&)> Training::collector() const {
-  // What a checkpoint keeps besides the network and the optimizer: the schedule's and the
-  // early stopping's state, by name. (Copies of EarlyStopping share its state.)
-  return [plateau = plateau_, stopping = stopping_, lr = o_.lr](ctnn::TrainingState& t) {
-    t.values["options.lr"] = lr;
-    t.values["plateau.best"] = plateau->best();
-    t.values["plateau.bad_epochs"] = double(plateau->bad_epochs());
-    t.values["plateau.scale"] = plateau->scale();
-    if (stopping) {
-      t.values["early_stopping.best"] = stopping->best();
-      t.values["early_stopping.waited"] = double(stopping->waited());
-    }
-  };
-}
-
 void Training::saved() const {
   std::cout << "saved the model to " << o_.save << "\n";
 }
@@ -527,7 +537,7 @@ void Training::report(const ctnn::Evaluation& e,
   std::cout << "confusion matrix of the test set (rows: true class, columns: predicted):\n";
   ctnn::print_confusion(std::cout, e, class_names);
   if (!o_.confusion.empty() && leader(o_))
-    ctnn::detail::write_text_atomically(o_.confusion, ctnn::confusion_csv(e, class_names));
+    ctnn::write_text_atomically(o_.confusion, ctnn::confusion_csv(e, class_names));
   std::cout << "test accuracy: " << std::fixed << std::setprecision(4) << e.accuracy << "\n";
 }
 

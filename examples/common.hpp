@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace examples {
@@ -110,10 +111,40 @@ FashionMnist load_fashion(const Options& o, bool standardize = false);
 /// Prints "NAME: error: WHAT" on stderr and returns 1, the exit status for it.
 int report_error(const char* name, const std::exception& e);
 
+/// Adam, or AdamW with --weight-decay, chosen when the program runs: one optimizer type, so that
+/// the training code is compiled once. An optimizer for fit() and the checkpoint functions with
+/// every capability of Adam's (ctnn::HasLearningRate, StepsInRanges, CountsEpochs, SavesState);
+/// learning_rate and epochs_done are its own, which fit() sets and reads, and pass to the
+/// optimizer chosen before each step and in state().
+class AdamOrAdamW {
+ public:
+  /// AdamW with `weight_decay` when it is > 0, else Adam without weight decay.
+  AdamOrAdamW(float learning_rate, float weight_decay);
+
+  float learning_rate;
+  std::size_t epochs_done = 0;
+
+  /// Whether it is AdamW, and its weight decay.
+  bool is_adamw() const { return chosen_.index() == 1; }
+  float weight_decay() const;
+
+  void step(std::span<float> params, std::span<const float> grads);
+  void begin_step(std::size_t n);
+  void update(std::size_t offset, std::span<float> params, std::span<const float> grads);
+  /// The state of the optimizer chosen (type "Adam" or "AdamW").
+  ctnn::OptimizerState state() const;
+  /// Restores the optimizer chosen, learning_rate and epochs_done with it; throws what its
+  /// restore() throws (InvalidArgument for the other one's state), changing nothing.
+  void restore(const ctnn::OptimizerState& s);
+
+ private:
+  std::variant<ctnn::Adam, ctnn::AdamW> chosen_;
+};
+
 /// What train_and_report() does that does not depend on the network: the validation split, the
 /// line naming the data and settings, the optimizer (Adam, or AdamW with --weight-decay), the
-/// loss, the FitOptions with the schedule and the callbacks of the recipe, the state a
-/// checkpoint keeps besides the network and the optimizer, and the report after training.
+/// loss, the FitOptions with the schedule and the callbacks of the recipe, the schedule and the
+/// callback whose state a checkpoint keeps, and the report after training.
 /// Neither copied nor moved: the FitOptions point into it.
 class Training {
  public:
@@ -134,23 +165,25 @@ class Training {
     return o_.validation_split > 0 ? train_part_ : *full_train_;
   }
 
-  /// The training state a checkpoint of a new run starts from.
+  /// The training state a checkpoint of a new run starts from: the seed, batch size and threads,
+  /// and the value "options.lr" (--lr, which resuming checks).
   ctnn::TrainingState initial_state() const;
   /// Throws `e`, which load_checkpoint() threw for --resume, with a hint at --weight-decay when
   /// it is about another optimizer's state.
   [[noreturn]] void resume_failed(const ctnn::InvalidArgument& e) const;
-  /// Goes on from `earlier`, which load_checkpoint() read for --resume into the network and the
-  /// optimizer: checks the seed, the batch size, the learning rate and the weight decay (throws
-  /// InvalidArgument when they differ), restores the schedule's and the early stopping's state
-  /// (throws InvalidArgument for a value out of its range), prints the "resumed from" line (and
-  /// says so when the checkpoint has trained --epochs already) and leaves to fit() the epochs up
-  /// to --epochs.
+  /// Goes on from `earlier`, which load_checkpoint() read for --resume into the network, the
+  /// optimizer, plateau() and stopping(): checks the seed, the batch size, the learning rate
+  /// and the weight decay (throws InvalidArgument when they differ), prints the "resumed from"
+  /// line (and says so when the checkpoint has trained --epochs already) and leaves to fit() the
+  /// epochs up to --epochs.
   void resumed(ctnn::TrainingState& earlier);
   /// Adds the --history callback (with the epochs of `earlier`); before the checkpoint's.
   void add_history(const ctnn::TrainingState& earlier);
-  /// Fills in what a checkpoint keeps of the schedule and the early stopping (for
-  /// ctnn::SaveCheckpoint).
-  std::function<void(ctnn::TrainingState&)> collector() const;
+  /// The schedule and the callback with a state, which checkpoints keep: the plateau schedule
+  /// (made whatever the schedule, used with --schedule plateau) and the early stopping (made
+  /// always, used with --early-stopping).
+  ctnn::ReduceLROnPlateau& plateau() { return *plateau_; }
+  ctnn::EarlyStopping& stopping() { return stopping_; }
 
   /// Prints the line that says where the model was saved.
   void saved() const;
@@ -158,7 +191,7 @@ class Training {
   /// "test accuracy: 0.xxxx".
   void report(const ctnn::Evaluation& e, const std::vector<std::string>& class_names) const;
 
-  ctnn::Adam optimizer;
+  AdamOrAdamW optimizer;
   ctnn::SoftmaxCrossEntropy loss;
   ctnn::FitOptions fit_options;
 
@@ -171,7 +204,7 @@ class Training {
   const ctnn::data::Dataset* full_train_ = nullptr;
   ctnn::data::Dataset train_part_, validation_;
   std::shared_ptr<ctnn::ReduceLROnPlateau> plateau_;
-  std::optional<ctnn::EarlyStopping> stopping_;
+  ctnn::EarlyStopping stopping_{1};
 };
 
 }  // namespace examples

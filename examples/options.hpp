@@ -32,7 +32,7 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name, Data& 
   ctnn::TrainingState earlier = t.initial_state();
   if (!o.resume.empty()) {
     try {
-      earlier = ctnn::load_checkpoint(o.resume, *net, t.optimizer);
+      earlier = ctnn::load_checkpoint(o.resume, *net, t.optimizer, t.plateau(), t.stopping());
     } catch (const ctnn::InvalidArgument& e) {
       t.resume_failed(e);
     }
@@ -41,7 +41,7 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name, Data& 
   t.add_history(earlier);
   if (!o.checkpoint.empty() && leader(o))  // last: the callbacks before it have seen the epoch
     t.fit_options.on_epoch_end.push_back(
-        ctnn::SaveCheckpoint(*net, t.optimizer, o.checkpoint, earlier, t.collector()));
+        ctnn::SaveCheckpoint(*net, t.optimizer, o.checkpoint, earlier, t.plateau(), t.stopping()));
   if constexpr (std::is_base_of_v<ctnn::data::SampleStream, Data>)
     ctnn::fit(*net, t.optimizer, full_train, t.fit_options, t.loss);
   else

@@ -11,10 +11,13 @@
 #include <ctnn/ctnn.hpp>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "../examples/channel_scale.hpp"
 #include "datasets.hpp"
 #include "files.hpp"
 #include "reference.hpp"
@@ -302,9 +305,44 @@ TEST_CASE("EarlyStopping, SaveBest and HistoryCsv go on from restored state") {
   copy(r, c);
   CHECK(stopping.waited() == 1);
   EarlyStopping restored(2);
-  restored.restore(stopping.best(), stopping.waited());
+  restored.restore(stopping.state());
+  CHECK(restored.state().values == stopping.state().values);
   restored(r, c);
   CHECK(c.stop);  // the second epoch without improvement
+  // A state out of range is refused, naming the value, and changes nothing.
+  CallbackState bad = stopping.state();
+  bad.values["waited"] = -1;
+  CHECK_THROWS_WITH_AS(restored.restore(bad),
+                       doctest::Contains("values.early_stopping.waited is -1"), InvalidArgument);
+  CHECK(restored.waited() == 2);
+  CHECK_THROWS_WITH_AS(restored.restore(CallbackState{"plateau", {}}),
+                       doctest::Contains("the state is plateau's, expected early_stopping's"),
+                       InvalidArgument);
+
+  // SaveBest: the best loss goes on, so a worse epoch after restoring saves nothing.
+  {
+    ctnn_test::TempDir best_dir;
+    CkptNet net(4);
+    SaveBest best(net, best_dir.file("best.ctnn"));
+    EpochReport e;
+    e.test_loss = 0.5;
+    TrainingControl ignore;
+    best(e, ignore);
+    CHECK(best.state().name == "save_best");
+    CHECK(best.state().values.at("best") == 0.5);
+    SaveBest again(net, best_dir.file("again.ctnn"));
+    again.restore(best.state());
+    e.test_loss = 0.7;
+    again(e, ignore);
+    CHECK_FALSE(std::filesystem::exists(best_dir.file("again.ctnn")));
+    e.test_loss = 0.25;
+    again(e, ignore);
+    CHECK(std::filesystem::exists(best_dir.file("again.ctnn")));
+    CallbackState nan_best = best.state();
+    nan_best.values["best"] = std::nan("");
+    CHECK_THROWS_AS(again.restore(nan_best), InvalidArgument);
+    CHECK(again.best() == 0.25);
+  }
 
   ctnn_test::TempDir dir;
   EpochReport earlier;
@@ -496,6 +534,202 @@ TEST_CASE("SGD::restore checks the settings of the state") {
   CHECK_THROWS_WITH_AS(other.restore(s), doctest::Contains("steps"), InvalidArgument);
   other.restore(good);
   CHECK(other.momentum == 0.9f);
+}
+
+TEST_CASE("a checkpoint keeps the state of schedules and callbacks, all or nothing") {
+  ctnn_test::TempDir dir;
+  CkptNet net(5);
+  Adam adam(0.01f);
+  adam.epochs_done = 3;
+  ReduceLROnPlateau plateau(0.1f, 0.5f, 1);
+  for (double metric : {1.0, 0.8, 0.9, 0.95}) plateau.observe(metric);  // lowered once
+  EarlyStopping stopping(5);
+  TrainingControl control;
+  EpochReport r;
+  for (double metric : {0.7, 0.75}) r.test_loss = metric, stopping(r, control);
+  TrainingState t{3, 8, 1, {{"options.lr", 0.1}}, {}};
+  const std::string path = dir.file("parts.ckpt");
+  save_checkpoint(path, net, adam, t, plateau, stopping);
+
+  // Read back as the values callers assembled before: "<name>.<key>".
+  CkptNet back(uninitialized);
+  Adam other;
+  const TrainingState plain = load_checkpoint(path, back, other);
+  CHECK(plain.values.at("plateau.best") == 0.8);
+  CHECK(plain.values.at("plateau.scale") == 0.5);
+  CHECK(plain.values.at("early_stopping.waited") == 1);
+  CHECK(plain.values.at("options.lr") == 0.1);
+
+  // Into new ones; a part the checkpoint holds nothing of keeps its state.
+  ReduceLROnPlateau plateau2(0.1f, 0.5f, 1);
+  EarlyStopping stopping2(5);
+  SaveBest best(back, dir.file("best.ctnn"));
+  r.test_loss = 0.6;
+  best(r, control);
+  load_checkpoint(path, back, other, stopping2, plateau2, best);
+  CHECK(plateau2.state().values == plateau.state().values);
+  CHECK(plateau2.rate() == 0.05f);
+  CHECK(stopping2.state().values == stopping.state().values);
+  CHECK(best.best() == 0.6);
+
+  // SaveCheckpoint writes them after every epoch.
+  const std::string every = dir.file("every.ckpt");
+  SaveCheckpoint save_each(net, adam, every, t, plateau, stopping);
+  r.epoch = 3;
+  save_each(r, control);
+  ReduceLROnPlateau plateau3(0.1f, 0.5f, 1);
+  const TrainingState each = load_checkpoint(every, back, other, plateau3);
+  CHECK(plateau3.state().values == plateau.state().values);
+  CHECK(each.history.size() == 1);
+
+  // Two parts of one name: refused, writing nothing.
+  CHECK_THROWS_WITH_AS(save_checkpoint(dir.file("two.ckpt"), net, adam, t, plateau, plateau2),
+                       doctest::Contains("under the name 'plateau'"), InvalidArgument);
+  CHECK_FALSE(std::filesystem::exists(dir.file("two.ckpt")));
+
+  // A value a part refuses: the parts restored before it get their state back, and neither
+  // the network nor the optimizer changes.
+  CheckpointParts parts(ctnn_test::read_all(path));
+  const std::string key = "\"plateau.bad_epochs\":";
+  const auto at = parts.state.find(key);
+  REQUIRE(at != std::string::npos);
+  parts.state.insert(at + key.size(), "0.5");
+  parts.state.erase(at + key.size() + 3, parts.state.find_first_of(",}", at + key.size() + 3) -
+                                              (at + key.size() + 3));
+  const std::string bad = dir.file("bad.ckpt");
+  ctnn_test::write_all(bad, parts.file());
+  EarlyStopping stopping4(5);
+  ReduceLROnPlateau plateau4(0.1f, 0.5f, 1);
+  Adam untouched(0.25f);
+  CkptNet target(9);
+  const std::vector<float> params(target.parameters().begin(), target.parameters().end());
+  CHECK_THROWS_WITH_AS(
+      load_checkpoint(bad, target, untouched, stopping4, plateau4),
+      doctest::Contains("values.plateau.bad_epochs is 0.5, expected a whole number"),
+      InvalidArgument);
+  CHECK(stopping4.state().values == EarlyStopping(5).state().values);
+  CHECK(plateau4.state().values == ReduceLROnPlateau(0.1f).state().values);
+  CHECK(untouched.learning_rate == 0.25f);
+  CHECK(untouched.epochs_done == 0);
+  CHECK(std::equal(params.begin(), params.end(), target.parameters().begin()));
+}
+
+namespace {
+
+// The fixtures in tests/data/checkpoints were written by ctnn 0.2.0 (the release before Adam and
+// AdamW became two types and callbacks got state()): adam_0.2.0.ckpt and adamw_0.2.0.ckpt by
+//   SmallNet net(3);   // Adam(0.01f, 0.9f, 0.999f, 1e-8f, 0.02f), or AdamW(0.01f, 0.05f)
+//   for (int s = 0; s < 3; ++s) opt.step(net.parameters(), fixture_grad(net.parameter_count, s));
+//   opt.epochs_done = 2;
+//   save_checkpoint(path, net, opt, TrainingState{5, 8, 1, {}, {}});
+// and custom_layer_0.2.0.ckpt by the custom_layer example, on the random data set of
+// tests/cli/examples_cli.sh, with --batch-size 16 --threads 2 --augment shift,hflip,erase
+// --weight-decay 0.01 --schedule plateau --early-stopping 8 --validation-split 0.25 --lr 0.01
+// --epochs 8 --checkpoint custom_layer_0.2.0.ckpt.
+using SmallNet = Sequential<Input<5>, Dense<4>, ReLU, Dense<3>>;
+using CustomLayerNet =
+    Sequential<Input<28, 28, 1>, Conv2D<16, 3>, examples::ChannelScale, ReLU, MaxPool2D<2>,
+               Conv2D<32, 3>, examples::ChannelScale, ReLU, MaxPool2D<2>, Dense<10>>;
+
+std::string old_checkpoint(const char* name) {
+  return std::string(CTNN_TEST_DATA_DIR) + "/checkpoints/" + name;
+}
+
+// Gradients exact in float, the same on every machine.
+std::vector<float> fixture_grad(std::size_t n, int step) {
+  std::vector<float> g(n);
+  for (std::size_t i = 0; i < n; ++i)
+    g[i] = float(int((i * 7 + std::size_t(step) * 13) % 17) - 8) / 16.0f;
+  return g;
+}
+
+// The two checkpoints hold the same training state (JSON) and optimizer buffers, byte for byte.
+// (Not the model: its bytes are the model file's, which may change format while loading the old.)
+void check_same_state(const std::string& a, const std::string& b) {
+  const CheckpointParts x(ctnn_test::read_all(a)), y(ctnn_test::read_all(b));
+  CHECK(x.state == y.state);
+  CHECK(x.buffers == y.buffers);
+}
+
+template <class Optimizer>
+void check_old_optimizer_checkpoint(const char* name, Optimizer original) {
+  INFO("fixture: ", name);
+  // Uninterrupted: the three steps the fixture's program took, then a fourth.
+  SmallNet straight(3);
+  for (int s = 0; s < 3; ++s)
+    original.step(straight.parameters(), fixture_grad(SmallNet::parameter_count, s));
+
+  SmallNet net(uninitialized);
+  Optimizer resumed;  // other settings: restoring sets them
+  resumed.learning_rate = 0.5f;
+  const TrainingState t = load_checkpoint(old_checkpoint(name), net, resumed);
+  CHECK(t.seed == 5);
+  CHECK(t.batch_size == 8);
+  CHECK(resumed.epochs_done == 2);
+  CHECK(resumed.steps() == 3);
+  CHECK(resumed.state().type == original.state().type);
+  CHECK(resumed.state().settings == original.state().settings);
+  const auto values = [](std::span<const float> s) {
+    return std::vector<float>(s.begin(), s.end());
+  };
+  // Within rounding of the machine that wrote it (another SIMD level may contract differently).
+  CHECK(ctnn_test::max_abs_diff(values(net.parameters()), values(straight.parameters())) < 1e-6f);
+  for (std::size_t b = 0; b < 2; ++b)
+    CHECK(ctnn_test::max_abs_diff(resumed.state().buffers[b].second,
+                                  original.state().buffers[b].second) < 1e-6f);
+  original.step(straight.parameters(), fixture_grad(SmallNet::parameter_count, 3));
+  resumed.step(net.parameters(), fixture_grad(SmallNet::parameter_count, 3));
+  CHECK(ctnn_test::max_abs_diff(values(net.parameters()), values(straight.parameters())) < 1e-6f);
+  CHECK(values(net.parameters()) != values(SmallNet(3).parameters()));
+
+  // Written again as it was read: the same training state and buffers, byte for byte.
+  ctnn_test::TempDir dir;
+  SmallNet again(uninitialized);
+  Optimizer opt;
+  load_checkpoint(old_checkpoint(name), again, opt);
+  save_checkpoint(dir.file("again.ckpt"), again, opt, t);
+  check_same_state(dir.file("again.ckpt"), old_checkpoint(name));
+}
+
+}  // namespace
+
+TEST_CASE("checkpoints written by 0.2.0 with Adam and AdamW restore and take the same next step") {
+  check_old_optimizer_checkpoint("adam_0.2.0.ckpt", Adam(0.01f, 0.9f, 0.999f, 1e-8f, 0.02f));
+  check_old_optimizer_checkpoint("adamw_0.2.0.ckpt", AdamW(0.01f, 0.05f));
+  // Each refuses the other type.
+  SmallNet net(1);
+  Adam adam;
+  CHECK_THROWS_WITH_AS(load_checkpoint(old_checkpoint("adamw_0.2.0.ckpt"), net, adam),
+                       doctest::Contains("the state is AdamW's, this optimizer is Adam"),
+                       InvalidArgument);
+}
+
+TEST_CASE("the example's checkpoint of 0.2.0 restores AdamW, the plateau and the early stopping") {
+  auto net = std::make_unique<CustomLayerNet>(uninitialized);
+  AdamW adamw(0.01f, 0.01f);
+  ReduceLROnPlateau plateau(0.01f, 0.5f, 2);
+  EarlyStopping stopping(8);
+  const std::string path = old_checkpoint("custom_layer_0.2.0.ckpt");
+  const TrainingState t = load_checkpoint(path, *net, adamw, plateau, stopping);
+  REQUIRE(t.history.size() == 8);
+  CHECK(adamw.epochs_done == 8);
+  CHECK(adamw.weight_decay == 0.01f);
+  // The plateau: its rate is the one the last epoch trained with; its best the lowest test loss.
+  std::size_t best = 0;
+  for (std::size_t e = 0; e < 8; ++e)
+    if (t.history[e].test_loss < t.history[best].test_loss) best = e;
+  CHECK(plateau.rate() == float(t.history.back().learning_rate));
+  CHECK(plateau.rate() < 0.01f);
+  CHECK(plateau.best() == t.history[best].test_loss);
+  // The stopping: the epochs since the best.
+  CHECK(stopping.best() == t.history[best].test_loss);
+  CHECK(stopping.waited() == 7 - best);
+  CHECK(stopping.waited() > 0);
+
+  // Written again from what was restored: the same training state and buffers.
+  ctnn_test::TempDir dir;
+  save_checkpoint(dir.file("again.ckpt"), *net, adamw, t, plateau, stopping);
+  check_same_state(dir.file("again.ckpt"), path);
 }
 
 TEST_CASE("fit refuses an epoch count that overflows, and save_checkpoint what a load refuses") {

@@ -2,10 +2,13 @@
 
 #include <ctnn/loss.hpp>
 #include <ctnn/optim/adam.hpp>
+#include <ctnn/optim/optimizer.hpp>
 #include <ctnn/optim/sgd.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -109,4 +112,91 @@ TEST_CASE("an optimizer step taken in ranges equals the whole step") {
   };
   run(SGD(0.1f, 0.9f, true, 0.01f), SGD(0.1f, 0.9f, true, 0.01f));
   run(Adam(0.01f, 0.9f, 0.99f, 1e-8f, 0.01f), Adam(0.01f, 0.9f, 0.99f, 1e-8f, 0.01f));
+  run(AdamW(0.01f, 0.05f, 0.9f, 0.99f), AdamW(0.01f, 0.05f, 0.9f, 0.99f));
+}
+
+namespace {
+
+// Optimizers of a user's own: only step(), and step() with the capabilities in their forms.
+struct PlainStep {
+  void step(std::span<float> p, std::span<const float> g) {
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] -= 0.5f * g[i];
+  }
+};
+struct AllCapabilities : PlainStep {
+  double learning_rate = 0.5;  // any arithmetic type that reads and assigns as a float
+  unsigned epochs_done = 0;    // any integer type
+  void begin_step(std::size_t) {}
+  void update(std::size_t, std::span<float>, std::span<const float>) {}
+  OptimizerState state() const { return {}; }
+  void restore(const OptimizerState&) {}
+};
+
+}  // namespace
+
+TEST_CASE("the optimizer concepts: what Trainer needs and the optional capabilities") {
+  static_assert(Optimizer<SGD> && Optimizer<Adam> && Optimizer<AdamW> && Optimizer<PlainStep>);
+  static_assert(!Optimizer<int> && !Optimizer<OptimizerState>);
+  static_assert(HasLearningRate<SGD> && StepsInRanges<SGD> && CountsEpochs<SGD> &&
+                SavesState<SGD>);
+  static_assert(HasLearningRate<Adam> && StepsInRanges<Adam> && CountsEpochs<Adam> &&
+                SavesState<Adam>);
+  static_assert(HasLearningRate<AdamW> && StepsInRanges<AdamW> && CountsEpochs<AdamW> &&
+                SavesState<AdamW>);
+  static_assert(!HasLearningRate<PlainStep> && !StepsInRanges<PlainStep> &&
+                !CountsEpochs<PlainStep> && !SavesState<PlainStep>);
+  static_assert(HasLearningRate<AllCapabilities> && StepsInRanges<AllCapabilities> &&
+                CountsEpochs<AllCapabilities> && SavesState<AllCapabilities>);
+  // A capability's member declared in any form is seen (the compile_fail case optimizer_capability
+  // shows the message when the form is wrong).
+  static_assert(detail::declares_begin_step<AllCapabilities> &&
+                !detail::declares_begin_step<PlainStep>);
+  static_assert(detail::declares_learning_rate<Adam> && detail::declares_state<AdamW>);
+  // AdamW is a type of its own, not an Adam.
+  static_assert(!std::is_base_of_v<Adam, AdamW> && !std::is_convertible_v<AdamW&, Adam&>);
+  std::vector<float> p = {1.0f, 2.0f};
+  PlainStep plain;
+  plain.step(p, std::vector<float>{2.0f, -2.0f});
+  CHECK(p == std::vector<float>{0.0f, 3.0f});
+}
+
+TEST_CASE("every optimizer's state() restores into a new one, which goes on with the same steps") {
+  auto check = [](auto original, auto fresh, const char* type) {
+    INFO("optimizer: ", type);
+    std::vector<float> a = ctnn_test::random_vector(50, 3);
+    for (int k = 0; k < 3; ++k) original.step(a, ctnn_test::random_vector(50, 10 + k));
+    original.epochs_done = 2;
+    const OptimizerState s = original.state();
+    CHECK(s.type == type);
+    CHECK(s.steps == 3);
+    fresh.restore(s);
+    const OptimizerState t = fresh.state();
+    CHECK(t.type == s.type);
+    CHECK(t.settings == s.settings);
+    CHECK(t.steps == s.steps);
+    CHECK(t.epochs_done == 2);
+    CHECK(t.buffers == s.buffers);
+    std::vector<float> b = a;
+    const auto g = ctnn_test::random_vector(50, 20);
+    original.step(a, g);
+    fresh.step(b, g);
+    CHECK(a == b);
+  };
+  // `fresh` has other settings: restore() sets them, as torch's load_state_dict.
+  check(SGD(0.05f, 0.9f, true, 1e-3f), SGD(0.5f), "SGD");
+  check(Adam(0.01f, 0.8f, 0.99f, 1e-7f, 0.02f), Adam(0.5f), "Adam");
+  check(AdamW(0.01f, 0.05f, 0.8f, 0.99f, 1e-7f), AdamW(0.5f), "AdamW");
+  // The other type's state is refused, naming both, and changes nothing.
+  Adam adam;
+  AdamW adamw;
+  std::vector<float> q = {1.0f};
+  adamw.step(q, std::vector<float>{1.0f});
+  CHECK_THROWS_WITH_AS(adam.restore(adamw.state()),
+                       doctest::Contains("the state is AdamW's, this optimizer is Adam"),
+                       InvalidArgument);
+  CHECK(adam.steps() == 0);
+  CHECK_THROWS_WITH_AS(adamw.restore(Adam().state()),
+                       doctest::Contains("the state is Adam's, this optimizer is AdamW"),
+                       InvalidArgument);
+  CHECK(adamw.steps() == 1);
 }

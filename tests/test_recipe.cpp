@@ -85,6 +85,45 @@ TEST_CASE("ReduceLROnPlateau lowers the rate after `patience` epochs without imp
   CHECK(p.rate() == 0.25f);
 }
 
+TEST_CASE("ReduceLROnPlateau's state() restores into a new one, which goes on the same") {
+  ReduceLROnPlateau p(1.0f, 0.5f, 2, 0.0);
+  for (double metric : {1.0, 0.9, 0.95, 0.9, 0.91, 0.95}) p.observe(metric);
+  const CallbackState s = p.state();
+  CHECK(s.name == "plateau");
+  CHECK(s.values.at("best") == 0.9);
+  CHECK(s.values.at("bad_epochs") == 1);
+  CHECK(s.values.at("scale") == 0.5);
+  ReduceLROnPlateau q(1.0f, 0.5f, 2, 0.0);
+  q.restore(s);
+  CHECK(q.state().values == s.values);
+  CHECK(q.rate() == 0.5f);
+  for (double metric : {0.95, 0.97, 0.85, 0.9}) CHECK(q.observe(metric) == p.observe(metric));
+  CHECK(q.rate() == p.rate());
+  CHECK(q.rate() == 0.25f);  // lowered at 0.97: the restored count went on
+
+  // Refused, naming the value as a checkpoint does, and changing nothing.
+  const CallbackState before = q.state();
+  auto refused = [&](CallbackState bad, const char* expect) {
+    CHECK_THROWS_WITH_AS(q.restore(bad), doctest::Contains(expect), InvalidArgument);
+    CHECK(q.state().values == before.values);
+  };
+  CallbackState bad = s;
+  bad.values["bad_epochs"] = 1.5;
+  refused(bad, "values.plateau.bad_epochs is 1.5, expected a whole number from 0 to 100000");
+  bad = s;
+  bad.values["best"] = std::nan("");
+  refused(bad, "values.plateau.best is nan");
+  bad = s;
+  bad.values["scale"] = 2;
+  refused(bad, "values.plateau.scale is 2");
+  bad = s;
+  bad.values.erase("scale");
+  refused(bad, "the state lacks values.plateau.scale");
+  bad = s;
+  bad.name = "early_stopping";
+  refused(bad, "the state is early_stopping's, expected plateau's");
+}
+
 TEST_CASE("AdamW takes the same steps as torch.optim.AdamW") {
   const auto fx = ctnn_test::read_fixture("optim/adamw.txt");
   std::vector<float> p = fx.at("params").values;

@@ -17,14 +17,24 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "error.hpp"
 #include "io/checkpoint.hpp"
 #include "io/model_file.hpp"
+#include "optim/state.hpp"
 #include "train.hpp"
 
 namespace ctnn {
+
+/// Writes `text` to `path` atomically, as save() writes a model file: a complete file or the
+/// previous one, never half of one (for the CSV files below). Throws FileError on any I/O failure
+/// and for a target save() refuses (a directory, device, FIFO, socket, dangling link).
+inline void write_text_atomically(const std::string& path, const std::string& text) {
+  io::detail::write_file_atomically(path, std::vector<unsigned char>(text.begin(), text.end()));
+}
 
 namespace detail {
 /// The metric a callback watches: the test (validation) loss when fit() has a test set, else
@@ -33,17 +43,13 @@ inline double watched_loss(const EpochReport& r) {
   return std::isnan(r.test_loss) ? r.loss : r.test_loss;
 }
 
-/// Writes `text` to `path` atomically (io::detail::write_file_atomically). Throws FileError.
-inline void write_text_atomically(const std::string& path, const std::string& text) {
-  io::detail::write_file_atomically(path, std::vector<unsigned char>(text.begin(), text.end()));
-}
+using ctnn::write_text_atomically;
 }  // namespace detail
 
 /// Stops training when the watched loss (test loss with a test set, else training loss) has
 /// not improved on its best by more than min_delta for `patience` epochs in a row, as Keras'
 /// EarlyStopping(monitor="val_loss"). Copies share their state (fit() keeps a copy), which
-/// best(), waited() and restore() read and set for checkpoints. Throws InvalidArgument for
-/// patience 0.
+/// state() and restore() read and set for checkpoints. Throws InvalidArgument for patience 0.
 class EarlyStopping {
  public:
   explicit EarlyStopping(std::size_t patience, double min_delta = 0.0)
@@ -62,8 +68,25 @@ class EarlyStopping {
   /// The best watched loss so far (infinity before the first epoch) and the epochs since.
   double best() const noexcept { return s_->best; }
   std::size_t waited() const noexcept { return s_->waited; }
-  /// Goes on from what best() and waited() returned (resuming from a checkpoint).
-  void restore(double best, std::size_t waited) noexcept {
+  /// Its state for checkpoints (see CallbackState): name "early_stopping", values best and
+  /// waited.
+  CallbackState state() const {
+    return {"early_stopping", {{"best", s_->best}, {"waited", double(s_->waited)}}};
+  }
+  /// Goes on from what state() returned. All or nothing: throws InvalidArgument, changing
+  /// nothing, for a state of another name, a value missing, best NaN or waited not a whole
+  /// number from 0 to OptimizerState::max_epochs.
+  void restore(const CallbackState& s) {
+    constexpr const char* who = "EarlyStopping::restore";
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    s.check_name(who, "early_stopping");
+    const double best = s.value(who, "best", -inf, inf);
+    const double waited = s.value(who, "waited", 0, double(OptimizerState::max_epochs), true);
+    s_->best = best;
+    s_->waited = static_cast<std::size_t>(waited);
+  }
+  [[deprecated("use restore(state()): restore(const CallbackState&)")]] void restore(
+      double best, std::size_t waited) noexcept {
     s_->best = best;
     s_->waited = waited;
   }
@@ -80,7 +103,7 @@ class EarlyStopping {
 
 /// Saves the network (ctnn::save, atomically) after every epoch whose watched loss is the
 /// lowest so far: the file always holds the best network seen. The network must outlive the
-/// callback. Copies share the best loss, which best() and restore() read and set for
+/// callback. Copies share the best loss, which state() and restore() read and set for
 /// checkpoints. Throws what save() throws.
 template <class Net>
 class SaveBest {
@@ -93,7 +116,19 @@ class SaveBest {
     *best_ = v;
   }
   double best() const noexcept { return *best_; }
-  void restore(double best) noexcept { *best_ = best; }
+  /// Its state for checkpoints (see CallbackState): name "save_best", value best.
+  CallbackState state() const { return {"save_best", {{"best", *best_}}}; }
+  /// Goes on from what state() returned. All or nothing: throws InvalidArgument, changing
+  /// nothing, for a state of another name or best missing or NaN.
+  void restore(const CallbackState& s) {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    s.check_name("SaveBest::restore", "save_best");
+    *best_ = s.value("SaveBest::restore", "best", -inf, inf);
+  }
+  [[deprecated("use restore(state()): restore(const CallbackState&)")]] void restore(
+      double best) noexcept {
+    *best_ = best;
+  }
 
  private:
   const Net* net_;
@@ -140,11 +175,17 @@ class HistoryCsv {
 };
 
 /// Writes a checkpoint (save_checkpoint, atomically) after every epoch: the network, the
-/// optimizer and `training` with this epoch's report added to its history, and with `collect`
-/// (when set) filling in the values of schedules and callbacks (TrainingState::values) first.
+/// optimizer, the state of `parts` (schedules and callbacks with state() and restore(): see
+/// CallbackState) and `training` with this epoch's report added to its history:
+///
+///   o.on_epoch_end.push_back(ctnn::SaveCheckpoint(net, adam, "run.ckpt", training, stopping));
+///
 /// Put it last in FitOptions::on_epoch_end, so that the callbacks before it have seen the epoch.
-/// The network and the optimizer must outlive the callback. Throws what save_checkpoint throws.
-template <class Net, class Optimizer>
+/// The network, the optimizer and the parts must outlive the callback (copies of EarlyStopping
+/// and SaveBest share their state: give the one you keep). The older form takes, instead of
+/// parts, a function `collect` that fills in values of the caller's own
+/// (TrainingState::values) before each write. Throws what save_checkpoint throws.
+template <class Net, class Optimizer, class... Parts>
 class SaveCheckpoint {
  public:
   SaveCheckpoint(const Net& net, const Optimizer& optimizer, std::string path,
@@ -154,10 +195,20 @@ class SaveCheckpoint {
         path_(std::move(path)),
         training_(std::make_shared<TrainingState>(std::move(training))),
         collect_(std::move(collect)) {}
+  SaveCheckpoint(const Net& net, const Optimizer& optimizer, std::string path,
+                 TrainingState training, const Parts&... parts)
+    requires(sizeof...(Parts) > 0 && (SavesCallbackState<Parts> && ...))
+      : net_(&net),
+        optimizer_(&optimizer),
+        path_(std::move(path)),
+        training_(std::make_shared<TrainingState>(std::move(training))),
+        parts_(&parts...) {}
   void operator()(const EpochReport& r, TrainingControl&) {
     training_->history.push_back(r);
     if (collect_) collect_(*training_);
-    save_checkpoint(path_, *net_, *optimizer_, *training_);
+    std::apply(
+        [&](const Parts*... p) { save_checkpoint(path_, *net_, *optimizer_, *training_, *p...); },
+        parts_);
   }
 
  private:
@@ -166,6 +217,7 @@ class SaveCheckpoint {
   std::string path_;
   std::shared_ptr<TrainingState> training_;
   std::function<void(TrainingState&)> collect_;
+  std::tuple<const Parts*...> parts_;
 };
 
 /// The confusion matrix as CSV: a header `true\predicted,<class names>`, then one row per true

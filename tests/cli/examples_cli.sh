@@ -250,6 +250,35 @@ expect 1 "written for another network type" "$bin/fashion_mnist_lstm" --data-dir
 head -c 1000 "$work/ck" > "$work/short"
 expect 1 "truncated" "$cnn" "${rand[@]}" --epochs 4 --resume "$work/short"
 
+# A checkpoint written by ctnn 0.2.0: custom_layer on this data set with AdamW, the plateau
+# schedule and early stopping, after epoch 8 of --epochs 8. Resumed to 10 epochs it gives the
+# epochs of a straight run of 10 (and those 0.2.0 gave resuming it: the lines below); the plateau
+# goes on from its count and lowers the rate after epoch 10, and the early stopping from its
+# count (4 epochs without a lower loss): with patience 6 it stops after epoch 10.
+old="$(cd "$(dirname "$0")/../data/checkpoints" && pwd)/custom_layer_0.2.0.ckpt"
+old_run=(--data-dir "$work/rand" --batch-size 16 --threads 2 --augment shift,hflip,erase
+  --weight-decay 0.01 --schedule plateau --validation-split 0.25 --lr 0.01 --epochs 10)
+epochs_9_10() {
+  sed -n '/^epoch 9\/10/,$p' | grep -E "^epoch|learning rate lowered" |
+    sed -E 's/  [0-9]+ images\/s.*//'
+}
+resumed="$("$bin/custom_layer" "${old_run[@]}" --early-stopping 8 --resume "$old" 2>&1)"
+straight="$("$bin/custom_layer" "${old_run[@]}" --early-stopping 8 2>&1)"
+then="epoch 9/10  loss 2.1984  train accuracy 0.1087  test loss 2.2967  test accuracy 0.1111
+epoch 10/10  loss 2.2014  train accuracy 0.1739  test loss 2.2885  test accuracy 0.1111
+learning rate lowered to 0.0025"
+if [[ "$resumed" == *"resumed from $old after epoch 8"* &&
+      "$(epochs_9_10 <<< "$resumed")" == "$(epochs_9_10 <<< "$straight")" &&
+      "$(epochs_9_10 <<< "$resumed")" == "$then" ]]; then
+  echo "ok: the checkpoint of 0.2.0 resumes as a straight run, the plateau's count kept"
+else
+  echo "FAIL: resuming the checkpoint of 0.2.0 gave"; epochs_9_10 <<< "$resumed"
+  echo "  a straight run"; epochs_9_10 <<< "$straight"
+  failures=$((failures + 1))
+fi
+expect 0 "early stop after epoch 10" "$bin/custom_layer" "${old_run[@]}" --early-stopping 6 \
+  --resume "$old"
+
 # A layer defined outside the library trains, and both file formats give it back exactly.
 expect 0 "the loaded networks predict exactly what the trained one does" "$bin/custom_layer" \
   --data-dir "$work/rand" --epochs 1 --batch-size 16 --threads 2

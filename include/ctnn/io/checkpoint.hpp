@@ -4,11 +4,12 @@
 // A checkpoint holds the network (a whole model file image, as save() writes it), the
 // optimizer's state (hyper-parameters, step count, epochs done, moment buffers; see
 // optim/state.hpp), the training settings that decide the random streams (seed, batch size,
-// threads), named values of schedules and callbacks (ReduceLROnPlateau, EarlyStopping, ...), and
-// the history of epoch reports. fit() draws every random number (shuffle, Dropout masks,
-// augmentation) from generators seeded by the seed and the epoch or step number, so no generator
-// state needs saving: resuming with the same seed, batch size and threads gives the same bits as
-// never stopping. The byte layout is in docs/model-format.md ("Checkpoints").
+// threads), the state of schedules and callbacks (ReduceLROnPlateau, EarlyStopping, SaveBest:
+// see CallbackState) as named values, and the history of epoch reports. fit() draws every random
+// number (shuffle, Dropout masks, augmentation) from generators seeded by the seed and the epoch
+// or step number, so no generator state needs saving: resuming with the same seed, batch size and
+// threads gives the same bits as never stopping. The byte layout is in docs/model-format.md
+// ("Checkpoints").
 #pragma once
 
 #include <zlib.h>
@@ -17,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <new>
 #include <string>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "../optim/optimizer.hpp"
 #include "../optim/state.hpp"
 #include "../reports.hpp"
 #include "detail/json_linkage.hpp"
@@ -36,7 +39,9 @@ struct TrainingState {
   std::uint64_t seed = 1;      ///< FitOptions::seed
   std::size_t batch_size = 0;  ///< FitOptions::batch_size
   std::size_t threads = 0;     ///< the number of training threads
-  /// State of schedules and callbacks by name, e.g. "plateau.best" (NaN and infinities kept).
+  /// Named values (NaN and infinities kept): the state of the schedules and callbacks given to
+  /// save_checkpoint(), each value as "<name>.<key>" (e.g. "plateau.best"; see CallbackState),
+  /// and any values of the caller's own.
   std::map<std::string, double> values;
   /// The reports of the epochs trained so far: at most the optimizer's epochs_done.
   std::vector<EpochReport> history;
@@ -85,19 +90,64 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
                                                          std::uint64_t offset,
                                                          std::size_t parameter_count);
 
+/// `values` with the state of each part filed as "<name>.<key>", replacing what the values held
+/// under its name. Throws InvalidArgument, naming `who`, for a name that is empty, holds a '.',
+/// or is two parts' name.
+inline std::map<std::string, double> with_states(const char* who,
+                                                 std::map<std::string, double> values,
+                                                 const std::vector<CallbackState>& states) {
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    const std::string& name = states[i].name;
+    if (name.empty() || name.find('.') != std::string::npos)
+      throw InvalidArgument(std::string(who) + ": the state name '" + name +
+                            "' is empty or holds a '.'");
+    for (std::size_t k = 0; k < i; ++k)
+      if (states[k].name == name)
+        throw InvalidArgument(std::string(who) + ": two schedules or callbacks keep their state " +
+                              "under the name '" + name + "'; a checkpoint holds one");
+    const std::string prefix = name + ".";
+    std::erase_if(values, [&](const auto& v) { return v.first.starts_with(prefix); });
+    for (const auto& [key, value] : states[i].values) values[prefix + key] = value;
+  }
+  return values;
+}
+
+/// The state filed under `name` in `values` (see with_states); its values are empty when the
+/// values hold none under that name.
+inline CallbackState state_in(const std::map<std::string, double>& values,
+                              const std::string& name) {
+  CallbackState s{name, {}};
+  const std::string prefix = name + ".";
+  for (auto it = values.lower_bound(prefix); it != values.end() && it->first.starts_with(prefix);
+       ++it)
+    s.values[it->first.substr(prefix.size())] = it->second;
+  return s;
+}
+
 }  // namespace io::detail
 
-/// Writes a checkpoint of `net`, `optimizer` (its state(): see optim/state.hpp) and `training`
-/// to `path`, atomically as save() writes (a complete file or the previous one, never half of
+/// Writes a checkpoint of `net`, `optimizer` (its state(): see optim/state.hpp), `training` and
+/// the state of `parts`, the schedules and callbacks that learn from the epochs (say a
+/// ReduceLROnPlateau and an EarlyStopping: any type with CallbackState state() const and
+/// restore(const CallbackState&)), filed in the training state's values under their names, to
+/// `path`, atomically as save() writes (a complete file or the previous one, never half of
 /// one; a new file gets mode 0666 less the umask, a replaced one keeps its mode; only a regular
-/// file, or the one a symbolic link leads to, is replaced). Throws FileError on any I/O failure
-/// and for a target save() refuses (a directory, device, FIFO, socket, dangling link);
-/// InvalidArgument, writing nothing, when the optimizer's epochs_done or steps pass
-/// OptimizerState::max_epochs or max_steps, or the history holds more epochs than epochs_done.
-template <class Net, class Optimizer>
+/// file, or the one a symbolic link leads to, is replaced):
+///
+///   ctnn::save_checkpoint("run.ckpt", net, adam, training, plateau, stopping);
+///
+/// Throws FileError on any I/O failure and for a target save() refuses (a directory, device,
+/// FIFO, socket, dangling link); InvalidArgument, writing nothing, when the optimizer's
+/// epochs_done or steps pass OptimizerState::max_epochs or max_steps, the history holds more
+/// epochs than epochs_done, or two parts have the same state name.
+template <class Net, class Optimizer, class... Parts>
+  requires(SavesCallbackState<Parts> && ...)
 void save_checkpoint(const std::string& path, const Net& net, const Optimizer& optimizer,
-                     const TrainingState& training) {
+                     const TrainingState& training, const Parts&... parts) {
   using namespace io::detail;
+  static_assert(SavesState<Optimizer>,
+                "save_checkpoint: the optimizer needs OptimizerState state() const and "
+                "restore(const OptimizerState&), as SGD, Adam and AdamW have");
   const OptimizerState os = optimizer.state();
   // What load_checkpoint() would refuse is not written.
   if (os.epochs_done > OptimizerState::max_epochs || os.steps > OptimizerState::max_steps)
@@ -110,7 +160,14 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
     throw InvalidArgument("save_checkpoint: the history holds " +
                           std::to_string(training.history.size()) +
                           " epochs, the optimizer has trained " + std::to_string(os.epochs_done));
-  const std::string text = checkpoint_state_json(os, training);
+  std::string text;
+  if constexpr (sizeof...(Parts) == 0) {
+    text = checkpoint_state_json(os, training);
+  } else {
+    TrainingState t = training;
+    t.values = with_states("save_checkpoint", std::move(t.values), {parts.state()...});
+    text = checkpoint_state_json(os, t);
+  }
 
   const std::vector<unsigned char> model = model_image(net);
   std::size_t floats = 0;
@@ -129,9 +186,15 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
   write_file_atomically(path, bytes);
 }
 
-/// Reads a checkpoint written by save_checkpoint() into `net` and `optimizer` (its restore(),
-/// which also sets its hyper-parameters, as PyTorch's load_state_dict) and returns the training
-/// state. All or nothing: on any error `net` and `optimizer` are unchanged. Throws
+/// Reads a checkpoint written by save_checkpoint() into `net`, `optimizer` (its restore(),
+/// which also sets its hyper-parameters, as PyTorch's load_state_dict) and `parts` (schedules
+/// and callbacks, as for save_checkpoint: each part's restore() gets the values filed under its
+/// state name; a part the checkpoint holds no values of, say a callback added on resuming,
+/// keeps its state) and returns the training state:
+///
+///   const ctnn::TrainingState t = ctnn::load_checkpoint("run.ckpt", net, adam, plateau, stopping);
+///
+/// All or nothing: on any error `net`, `optimizer` and `parts` are unchanged. Throws
 /// SignatureMismatch when the checkpoint holds another network type (naming the first
 /// differing layer); FileError when the file cannot be read or is not a regular file (a
 /// directory, a FIFO or a device is refused when opened, without blocking), is not a checkpoint,
@@ -139,11 +202,16 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
 /// or extended file), is truncated or longer than it says, is malformed (see
 /// read_checkpoint_state), its model holds a value that is not finite or a negative running
 /// variance (as load() refuses), or memory runs out;
-/// InvalidArgument when it holds another optimizer's state (say AdamW's for an Adam) or
-/// buffers that do not fit the network.
-template <class Net, class Optimizer>
-TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& optimizer) {
+/// InvalidArgument, naming `path`, when it holds another optimizer's state (say AdamW's for an
+/// Adam), buffers that do not fit the network, or a state a part's restore() refuses.
+template <class Net, class Optimizer, class... Parts>
+  requires(SavesCallbackState<Parts> && ...)
+TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& optimizer,
+                              Parts&... parts) {
   using namespace io::detail;
+  static_assert(SavesState<Optimizer>,
+                "load_checkpoint: the optimizer needs OptimizerState state() const and "
+                "restore(const OptimizerState&), as SGD, Adam and AdamW have");
   const InputFile f(path);
   const std::uint64_t n = f.size();
   auto need = [&](std::uint64_t end, const std::string& what) {
@@ -216,10 +284,25 @@ TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& opti
   }
 
   Optimizer restored = optimizer;
+  // Each part restored in turn; when one refuses its state, those before it get theirs back.
+  std::vector<std::function<void()>> undo;
   try {
     restored.restore(os);
-  } catch (const InvalidArgument& e) {
-    throw InvalidArgument(path + ": " + e.what());
+    [[maybe_unused]] const auto restore_part = [&](auto& part) {
+      CallbackState before = part.state();
+      const CallbackState s = state_in(cs.training.values, before.name);
+      if (s.values.empty()) return;  // not in the checkpoint: the part keeps its state
+      part.restore(s);
+      undo.push_back([&part, before = std::move(before)] { part.restore(before); });
+    };
+    (restore_part(parts), ...);
+  } catch (...) {
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+    try {
+      throw;
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(path + ": " + e.what());
+    }
   }
   assign_model(net, model);
   optimizer = std::move(restored);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "../error.hpp"
+#include "state.hpp"
 
 namespace ctnn {
 
@@ -162,11 +163,34 @@ class ReduceLROnPlateau {
   float operator()(const TrainingProgress&) const noexcept { return rate(); }
   float rate() const noexcept { return base_ * scale_; }
   float scale() const noexcept { return scale_; }
-  /// The best metric so far and the epochs since it (for checkpoints).
+  /// The best metric so far and the epochs since it.
   double best() const noexcept { return best_; }
   std::size_t bad_epochs() const noexcept { return bad_epochs_; }
-  /// Restores what best(), bad_epochs() and scale() returned (resuming from a checkpoint).
-  void restore(double best, std::size_t bad_epochs, float scale) noexcept {
+
+  /// What it has learnt from the epochs (for checkpoints: see CallbackState): name "plateau",
+  /// values best (infinity before the first epoch), bad_epochs and scale. The settings (base
+  /// rate, factor, patience, threshold, min_lr) are the constructor's, not part of the state.
+  CallbackState state() const {
+    return {"plateau",
+            {{"best", best_}, {"bad_epochs", double(bad_epochs_)}, {"scale", double(scale_)}}};
+  }
+  /// Goes on from what state() returned. All or nothing: throws InvalidArgument, changing
+  /// nothing, for a state of another name, a value missing, best NaN, bad_epochs not a whole
+  /// number from 0 to OptimizerState::max_epochs, or scale outside [the smallest float > 0, 1].
+  void restore(const CallbackState& s) {
+    constexpr const char* who = "ReduceLROnPlateau::restore";
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    s.check_name(who, "plateau");
+    const double best = s.value(who, "best", -inf, inf);
+    const double bad = s.value(who, "bad_epochs", 0, double(OptimizerState::max_epochs), true);
+    const double scale =
+        s.value(who, "scale", double(std::numeric_limits<float>::denorm_min()), 1.0);
+    best_ = best;
+    bad_epochs_ = static_cast<std::size_t>(bad);
+    scale_ = static_cast<float>(scale);
+  }
+  [[deprecated("use restore(state()): restore(const CallbackState&)")]] void restore(
+      double best, std::size_t bad_epochs, float scale) noexcept {
     best_ = best;
     bad_epochs_ = bad_epochs;
     scale_ = scale;

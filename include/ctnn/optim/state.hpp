@@ -1,8 +1,12 @@
-// ctnn/optim/state.hpp — an optimizer's complete state, as a checkpoint stores it.
+// ctnn/optim/state.hpp — the state of what training keeps besides the network, as a checkpoint
+// stores it: an optimizer's (OptimizerState) and a schedule's or a callback's (CallbackState).
+// Each such type has `State state() const` and `void restore(const State&)`, restore() taking
+// all or nothing.
 #pragma once
 
 #include <charconv>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -96,6 +100,49 @@ struct OptimizerState {
     char text[32];
     return std::string(text, std::to_chars(text, text + sizeof text, v).ptr);
   }
+};
+
+/// The state of a schedule or a callback that learns from the epochs it sees (ReduceLROnPlateau,
+/// EarlyStopping, SaveBest): a few named numbers, which save_checkpoint() files in
+/// TrainingState::values as "<name>.<key>" (e.g. "plateau.best") and load_checkpoint() gives
+/// back to restore(). NaN and infinities are kept. restore() refuses a state of another name, a
+/// missing value or one out of its range, naming it as the checkpoint does
+/// ("values.plateau.bad_epochs").
+struct CallbackState {
+  /// The name its values are filed under: "plateau", "early_stopping", "save_best".
+  std::string name;
+  std::map<std::string, double> values;
+
+  /// Throws InvalidArgument naming `who` when the state is not named `expected`.
+  void check_name(const char* who, const char* expected) const {
+    if (name != expected)
+      throw InvalidArgument(std::string(who) + ": the state is " + name + "'s, expected " +
+                            expected + "'s");
+  }
+
+  /// The value `key`, checked: throws InvalidArgument naming `who` and values.<name>.<key> when
+  /// it is missing, NaN, outside [low, high] or, with `whole`, not a whole number.
+  double value(const char* who, const char* key, double low, double high,
+               bool whole = false) const {
+    const std::string what = "values." + name + "." + key;
+    const auto it = values.find(key);
+    if (it == values.end()) throw InvalidArgument(std::string(who) + ": the state lacks " + what);
+    const double v = it->second;
+    if (!(v >= low && v <= high) || (whole && v != std::floor(v)))
+      throw InvalidArgument(
+          std::string(who) + ": " + what + " is " + OptimizerState::number_text(v) +
+          ", expected a " + (whole ? "whole number" : "number") + " from " +
+          OptimizerState::number_text(low) + " to " + OptimizerState::number_text(high));
+    return v;
+  }
+};
+
+/// What save_checkpoint() and load_checkpoint() take besides the network and the optimizer: a
+/// schedule or callback with CallbackState state() const and restore(const CallbackState&).
+template <class T>
+concept SavesCallbackState = requires(T& t, const T& c, const CallbackState& s) {
+  { c.state() } -> std::same_as<CallbackState>;
+  t.restore(s);
 };
 
 }  // namespace ctnn

@@ -18,6 +18,7 @@
 #include "../data/stream.hpp"
 #include "../error.hpp"
 #include "../loss.hpp"
+#include "../optim/optimizer.hpp"
 #include "../optim/schedule.hpp"
 #include "../random.hpp"
 #include "../reports.hpp"
@@ -47,7 +48,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
   if (options.test_batch_size == 0)
     throw InvalidArgument("fit: the test batch size must be at least 1");
   if (options.learning_rate) optimizer.learning_rate = *options.learning_rate;
-  if constexpr (requires { float(optimizer.learning_rate); })
+  if constexpr (HasLearningRate<Optimizer>)
     if (!(std::isfinite(float(optimizer.learning_rate)) && float(optimizer.learning_rate) >= 0))
       throw InvalidArgument("fit: the learning rate must be a finite number >= 0, not " +
                             std::to_string(float(optimizer.learning_rate)));
@@ -69,7 +70,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
   if (options.log && leader) log.emplace(*options.log, options.collective != nullptr);
   const std::size_t batches = (train.size() + B - 1) / B;
   std::size_t first = 0;  // epochs trained before this call
-  if constexpr (requires { std::size_t(optimizer.epochs_done); }) first = optimizer.epochs_done;
+  if constexpr (CountsEpochs<Optimizer>) first = optimizer.epochs_done;
   if (options.epochs > std::numeric_limits<std::size_t>::max() - first)
     throw InvalidArgument("fit: the optimizer has trained " + std::to_string(first) + " epochs; " +
                           std::to_string(options.epochs) + " more overflow the epoch count");
@@ -133,7 +134,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
         br.batches = batches;
         br.samples = bn;
         br.loss = st.loss / static_cast<double>(bn);
-        if constexpr (requires { double(optimizer.learning_rate); })
+        if constexpr (HasLearningRate<Optimizer>)
           br.learning_rate = double(optimizer.learning_rate);
         br.epochs = last;
         br.epoch_loss = loss_sum / double(seen);
@@ -154,7 +155,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
     r.train_accuracy = static_cast<double>(right) / static_cast<double>(seen);
     r.images_per_second = static_cast<double>(seen) / r.seconds;
     r.communication_seconds = trainer.communication_wait_seconds() - waited_before;
-    if constexpr (requires { double(optimizer.learning_rate); })
+    if constexpr (HasLearningRate<Optimizer>)
       r.learning_rate = double(optimizer.learning_rate);
     if (options.test || options.test_stream) {
       const std::size_t tb = options.test_batch_size;
@@ -166,7 +167,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
       r.test_loss = e.loss;
     }
     reports.push_back(r);
-    if constexpr (requires { std::size_t(optimizer.epochs_done); }) optimizer.epochs_done = epoch;
+    if constexpr (CountsEpochs<Optimizer>) optimizer.epochs_done = epoch;
     TrainingControl control;
     if (log) (*log)(r, control);
     for (const auto& callback : options.on_epoch_end) callback(r, control);

@@ -15,6 +15,7 @@
 #include "../data/augment.hpp"
 #include "../data/dataset.hpp"
 #include "../data/stream.hpp"
+#include "../optim/optimizer.hpp"
 #include "../optim/schedule.hpp"
 #include "options.hpp"
 
@@ -82,7 +83,7 @@ void add_loss_settings(std::vector<Setting>& out, const Loss& loss) {
 /// its step and epoch counts and a hash of its buffers; otherwise its learning rate, if any.
 template <class Optimizer>
 void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimizer) {
-  if constexpr (requires { optimizer.state(); }) {
+  if constexpr (SavesState<Optimizer>) {
     const auto state = optimizer.state();
     out.push_back(Setting::label("optimizer", state.type));
     for (const auto& [name, value] : state.settings) out.push_back(Setting::real(name, value));
@@ -92,7 +93,7 @@ void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimize
     for (const auto& [name, buffer] : state.buffers)
       h = hash_words(std::span<const float>(buffer), hash_text(name, h));
     out.push_back(Setting::digest("optimizer state", h, "buffers hash " + hex(h)));
-  } else if constexpr (requires { float(optimizer.learning_rate); }) {
+  } else if constexpr (HasLearningRate<Optimizer>) {
     out.push_back(Setting::real("learning_rate", float(optimizer.learning_rate)));
   }
 }

@@ -24,6 +24,7 @@
 #include "../error.hpp"
 #include "../loss.hpp"
 #include "../network.hpp"
+#include "../optim/optimizer.hpp"
 #include "../parallel.hpp"
 #include "../random.hpp"
 #include "checks.hpp"
@@ -323,10 +324,7 @@ class Trainer {
     const float* grads = reducer_.gradient().data();
     auto params = net_.parameters();
     std::size_t bad = P;
-    if constexpr (requires(Optimizer & o, std::span<float> p, std::span<const float> g) {
-                    o.begin_step(std::size_t{});
-                    o.update(std::size_t{}, p, g);
-                  }) {
+    if constexpr (StepsInRanges<Optimizer>) {
       optimizer_.begin_step(P);
       bad = reducer_.over_ranges([&](std::size_t lo, std::size_t hi) {
         optimizer_.update(lo, params.subspan(lo, hi - lo),
