@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <ctnn/data/image.hpp>
+#include <ctnn/kernels/softmax.hpp>
 #include <exception>
 #include <iomanip>
 #include <iostream>
@@ -152,10 +153,8 @@ int main(int argc, char** argv) {
       continue;
     }
     // Softmax over the named outputs, shifted by the largest logit so exp cannot overflow.
-    const float top = *std::max_element(logits.begin(), logits.begin() + n);
     std::vector<double> p(n);
-    double sum = 0;
-    for (std::size_t c = 0; c < n; ++c) sum += p[c] = std::exp(double(logits[c]) - top);
+    const double sum = ctnn::kernels::exp_shifted(logits.data(), p.data(), n).sum;
     for (double& v : p) v /= sum;
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), std::size_t{0});

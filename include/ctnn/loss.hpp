@@ -8,7 +8,6 @@
 // `label` is the class index; `target` (N floats) is used by regression losses when non-null.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -16,12 +15,14 @@
 #include <vector>
 
 #include "error.hpp"
+#include "kernels/softmax.hpp"
 
 namespace ctnn {
 
 /// Softmax cross-entropy from logits z (N classes):
 ///   L = log(sum_j exp(z_j)) - z_label,  computed as m + log(sum_j exp(z_j - m)), m = max_j z_j,
-/// which never overflows; dL/dz = softmax(z) - onehot(label).
+/// which never overflows; dL/dz = softmax(z) - onehot(label) (kernels/softmax.hpp). dz must not
+/// overlap z.
 ///
 /// label_smoothing e in [0, 1) (Szegedy et al. 2016, "Rethinking the Inception Architecture",
 /// as PyTorch's CrossEntropyLoss(label_smoothing=e)) takes the target distribution
@@ -49,9 +50,7 @@ struct SoftmaxCrossEntropy {
 
   template <std::size_t N>
   float compute(const float* z, std::int32_t label, const float*, float* dz, float scale) const {
-    const float m = *std::max_element(z, z + N);
-    float s = 0;
-    for (std::size_t j = 0; j < N; ++j) s += std::exp(z[j] - m);
+    const auto [m, s] = kernels::exp_shifted(z, dz, N);  // dz_j = exp(z_j - m)
     const float inv = 1.0f / s, log_s = std::log(s);
     const float w = class_weights.empty() ? 1.0f : class_weights[static_cast<std::size_t>(label)];
     const float e = label_smoothing, k = scale * w;
@@ -62,7 +61,7 @@ struct SoftmaxCrossEntropy {
       l += e * mean_neg_log_p / static_cast<float>(N);
     }
     for (std::size_t j = 0; j < N; ++j)
-      dz[j] = k * (std::exp(z[j] - m) * inv - e / static_cast<float>(N));
+      dz[j] = k * (dz[j] * inv - e / static_cast<float>(N));
     dz[label] -= k * (1.0f - e);
     return w * l;
   }

@@ -106,6 +106,18 @@ inline constexpr bool is_vector_v = is_vector<S>::value;
 template <class S>
 concept Shape = is_image_v<S> || is_sequence_v<S> || is_vector_v<S>;
 
+/// The channels of a shape, the values that share a per-channel parameter (BatchNorm's scale,
+/// Concat's joined axis): an Image's C, a Sequence's features (per time step), a Vector's size.
+template <class S>
+constexpr std::size_t channels_of() {
+  if constexpr (is_image_v<S>)
+    return S::channels;
+  else if constexpr (is_sequence_v<S>)
+    return S::features;
+  else
+    return S::size;
+}
+
 namespace detail {
 template <std::size_t... D>
 struct input_shape {  // a wrong number of sizes, which Input reports

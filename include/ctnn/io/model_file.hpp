@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "../hash.hpp"
 #include "../layers/layer.hpp"
 #include "detail/regular_file.hpp"
 
@@ -57,11 +58,7 @@ constexpr bool has_recurrent_layer() {
   (std::make_index_sequence<Net::layer_count>{});
 }
 
-inline std::uint64_t fnv1a64(std::string_view s) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
+using ctnn::detail::fnv1a64;  // hash.hpp
 
 inline void append(std::vector<unsigned char>& out, const void* p, std::size_t n) {
   const std::size_t at = out.size();
@@ -207,17 +204,6 @@ struct SaveTarget {
   struct ::stat st {};
 };
 
-/// The kind of a file that is not a regular file, as messages name it.
-inline const char* file_kind(::mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISLNK(mode)) return "a symbolic link";
-  return "not a regular file";
-}
-
 /// The file a save to `path` replaces (SaveTarget). A symbolic link is followed: the file it
 /// leads to is replaced and the link stays. Sets `why` (empty when the save can go ahead) to the
 /// reason it cannot: "it is a FIFO, not a regular file" (a directory, a character or block
@@ -254,7 +240,7 @@ inline SaveTarget save_target(const std::string& path, std::string& why) {
     via = "it is a symbolic link to '" + t.path + "', which is ";
   }
   if (!S_ISREG(st.st_mode)) {
-    why = (via.empty() ? std::string("it is ") : via) + file_kind(st.st_mode) +
+    why = (via.empty() ? std::string("it is ") : via) + file_type_name(st.st_mode) +
           ", not a regular file";
     return t;
   }
@@ -341,7 +327,7 @@ inline void write_file_atomically(const std::string& path,
     ::unlink(tmp.c_str());
     throw FileError(path, (file == path ? std::string("it is ")
                                         : "it is a symbolic link to '" + file + "', which is ") +
-                              file_kind(now.st_mode) + ", not a regular file");
+                              file_type_name(now.st_mode) + ", not a regular file");
   }
   if (::rename(tmp.c_str(), file.c_str()) != 0) {
     const int rename_error = errno;  // before unlink can change it

@@ -64,7 +64,6 @@
 
 #include "../error.hpp"
 #include "../layers/layer.hpp"
-#include "../layers/recurrent.hpp"
 #include "../shape.hpp"
 #include "detail/json_linkage.hpp"
 #include "model_file.hpp"

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "../kernels/simd.hpp"
+#include "../kernels/softmax.hpp"
 #include "layer.hpp"
 
 namespace ctnn {
@@ -105,13 +106,7 @@ struct Softmax {
     static void init(float*, float*, Rng&) {}
     static void forward(const Pass& p) {
       for (std::size_t b = 0; b < p.batch; ++b) {
-        const float* x = p.in + b * N;
-        float* y = p.out + b * N;
-        const float m = *std::max_element(x, x + N);
-        float s = 0;
-        for (std::size_t i = 0; i < N; ++i) s += (y[i] = std::exp(x[i] - m));
-        const float inv = 1.0f / s;
-        for (std::size_t i = 0; i < N; ++i) y[i] *= inv;
+        kernels::softmax(p.in + b * N, p.out + b * N, N);
       }
     }
     static void backward(const Pass& p) {

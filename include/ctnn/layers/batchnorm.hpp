@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../kernels/batchnorm.hpp"
+#include "../shape.hpp"
 #include "layer.hpp"
 
 namespace ctnn {
@@ -52,14 +53,7 @@ struct BatchNormSpec {
   template <class In>
   struct bind {
     static_assert(Shape<In>, "BatchNorm needs a shape input");
-    static constexpr std::size_t C = [] {
-      if constexpr (is_image_v<In>)
-        return In::channels;
-      else if constexpr (is_sequence_v<In>)
-        return In::features;
-      else
-        return In::size;
-    }();
+    static constexpr std::size_t C = channels_of<In>();
     static constexpr std::size_t positions = In::size / C;  // values per channel per sample
     using input_shape = In;
     using output_shape = In;

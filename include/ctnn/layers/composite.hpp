@@ -608,13 +608,8 @@ struct Concat {
     static constexpr std::size_t flops = info::flops + output_shape::size;
 
    private:
-    static constexpr auto widths = detail::over_parts<parts>([](auto l) {
-      using O = typename decltype(l)::type::output_shape;
-      if constexpr (is_image_v<O>)
-        return O::channels;
-      else
-        return O::size;
-    });
+    static constexpr auto widths = detail::over_parts<parts>(
+        [](auto l) { return channels_of<typename decltype(l)::type::output_shape>(); });
     static constexpr auto width_offsets = detail::prefix_sums(widths);
     static constexpr std::size_t total_width = width_offsets[count];
     static constexpr std::size_t positions = output_shape::size / total_width;  // H*W or 1

@@ -30,7 +30,7 @@ inline std::string hex(std::uint64_t h) {
 /// The network: its signature (the layers and their shapes), by hash.
 template <class Net>
 Setting network_setting() {
-  const std::uint64_t h = hash_text(Net::signature());
+  const std::uint64_t h = fnv1a64(Net::signature());
   return Setting::digest("network", h,
                          std::to_string(Net::layer_count) + " layers, " +
                              std::to_string(Net::parameter_count) + " parameters, signature " +
@@ -55,7 +55,7 @@ inline void add_data_settings(std::vector<Setting>& out, const std::string& what
   out.push_back(Setting::integer(what + "samples", d.size()));
   out.push_back(Setting::integer(what + "sample_size", d.sample_size()));
   out.push_back(Setting::integer(what + "classes", d.classes()));
-  std::uint64_t h = hash_text("");
+  std::uint64_t h = fnv1a64("");
   for (std::size_t i = 0; i < d.size(); ++i) {
     const std::int32_t l = d.label(i);
     h = hash_words(std::span<const std::int32_t>(&l, 1), h);
@@ -89,9 +89,9 @@ void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimize
     for (const auto& [name, value] : state.settings) out.push_back(Setting::real(name, value));
     out.push_back(Setting::integer("optimizer steps", state.steps));
     out.push_back(Setting::integer("epochs_done", state.epochs_done));
-    std::uint64_t h = hash_text("");
+    std::uint64_t h = fnv1a64("");
     for (const auto& [name, buffer] : state.buffers)
-      h = hash_words(std::span<const float>(buffer), hash_text(name, h));
+      h = hash_words(std::span<const float>(buffer), fnv1a64(name, h));
     out.push_back(Setting::digest("optimizer state", h, "buffers hash " + hex(h)));
   } else if constexpr (HasLearningRate<Optimizer>) {
     out.push_back(Setting::real("learning_rate", float(optimizer.learning_rate)));
@@ -128,7 +128,7 @@ std::vector<Setting> fit_settings(const Data& train, const FitOptions& options, 
   settings.push_back(Setting::flag("shuffle", options.shuffle));
   if (options.schedule && last > first) {  // its rates at the first, middle and last step
     std::string text;
-    std::uint64_t h = hash_text("");
+    std::uint64_t h = fnv1a64("");
     for (const std::size_t step :
          {first * batches, (first + last) * batches / 2, last * batches - 1}) {
       const float lr = options.schedule(TrainingProgress{step, step / batches, last, batches});

@@ -24,13 +24,17 @@
 
 namespace ctnn::io::detail {
 
-/// What a file of mode `mode` is, for messages: "a FIFO (named pipe)", "a character device", ...
-inline std::string file_type_name(::mode_t mode) {
+/// What a file of mode `mode` that is not a regular file is, for messages: "a directory", "a
+/// character device", "a block device", "a FIFO", "a socket", "a symbolic link" (lstat(2)'s
+/// modes), else "a special file". With `explain_fifo` a FIFO is "a FIFO (named pipe)", as the
+/// readers say; the writers say "a FIFO".
+inline std::string file_type_name(::mode_t mode, bool explain_fifo = false) {
   if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
   if (S_ISCHR(mode)) return "a character device";
   if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return explain_fifo ? "a FIFO (named pipe)" : "a FIFO";
   if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
   return "a special file";
 }
 
@@ -49,7 +53,7 @@ class RegularFile {
     if (::fstat(fd_, &st) != 0) fail(errno);
     if (S_ISDIR(st.st_mode)) fail(EISDIR);
     if (!S_ISREG(st.st_mode)) {
-      const std::string type = file_type_name(st.st_mode);
+      const std::string type = file_type_name(st.st_mode, true);
       close_fd();
       throw FileError(path_, "cannot open: it is " + type + ", not a regular file");
     }
