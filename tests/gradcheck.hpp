@@ -11,6 +11,8 @@
 #include <ctnn/testing/gradcheck.hpp>
 #include <vector>
 
+#include "reference.hpp"  // random_vector, which the tests that include this one use
+
 namespace ctnn_test {
 
 /// Runs L::forward on `in` (batch samples) with its own scratch and returns the output; the

@@ -44,7 +44,7 @@ TEST_CASE("shuffle of fewer than two items draws nothing") {
   CHECK(r.next() == fresh.next());
 }
 
-TEST_CASE("split_range covers [0, n) with contiguous parts in order") {
+TEST_CASE("split_range covers 0 .. n-1 with contiguous parts in order") {
   for (const std::size_t n : {0u, 1u, 5u, 16u, 17u, 1000u, 1025u})
     for (const std::size_t parts : {1u, 2u, 3u, 7u, 64u})
       for (const std::size_t g : {1u, 16u}) {
