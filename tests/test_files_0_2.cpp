@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "files.hpp"
 #include "fixtures.hpp"
 
 using namespace ctnn;
@@ -135,4 +136,32 @@ TEST_CASE(
     "files of ctnn 0.2.0: a ResNet-like net's model file, safetensors file and checkpoint "
     "load") {
   check_all<FileResNet>("resnet");
+}
+
+TEST_CASE("files of ctnn 0.2.0 saved again are format 3 and load into the same values") {
+  const auto version_at = [](const std::string& path, std::size_t offset) {
+    const std::vector<char> b = ctnn_test::read_all(path);
+    REQUIRE(b.size() >= offset + 4);
+    return io::detail::get<std::uint32_t>(reinterpret_cast<const unsigned char*>(b.data()) +
+                                          offset);
+  };
+  CHECK(version_at(data_path("resnet.ctnn"), 8) == 2);
+  CHECK(version_at(data_path("resnet.ckpt"), 20 + 8) == 2);  // the model in the checkpoint
+  FileResNet net(uninitialized);
+  load(net, data_path("resnet.ctnn"));
+  ctnn_test::TempDir dir;
+  save(net, dir.file("again.ctnn"));
+  SGD sgd(0.05f);
+  save_checkpoint(dir.file("again.ckpt"), net, sgd, TrainingState{});
+  CHECK(version_at(dir.file("again.ctnn"), 8) == 3);
+  CHECK(version_at(dir.file("again.ckpt"), 20 + 8) == 3);
+  FileResNet a(uninitialized), b(uninitialized);
+  set_nan(a);
+  set_nan(b);
+  load(a, dir.file("again.ctnn"));
+  load_checkpoint(dir.file("again.ckpt"), b, sgd);
+  CHECK(bits(a.parameters()) == bits(net.parameters()));
+  CHECK(bits(a.state()) == bits(net.state()));
+  CHECK(bits(b.parameters()) == bits(net.parameters()));
+  CHECK(bits(b.state()) == bits(net.state()));
 }
