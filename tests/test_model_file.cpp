@@ -3,11 +3,13 @@
 #include <ctnn/ctnn.hpp>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 
+#include "../examples/channel_scale.hpp"
 #include "files.hpp"
 #include "reference.hpp"
 
@@ -32,6 +34,26 @@ std::vector<float> predictions(const Net& net, const std::vector<float>& x, std:
   return y;
 }
 
+// A model file of format 1 or 2, as 0.2.0 wrote them (docs/model-format.md, "Files of earlier
+// versions"): no tensor table, parameters() and state() as they are in memory.
+template <class N>
+std::vector<unsigned char> flat_image(const N& net, std::uint32_t version) {
+  using namespace ctnn::io::detail;
+  const std::string sig = N::signature();
+  std::vector<unsigned char> b;
+  append(b, magic, 8);
+  put<std::uint32_t>(b, version);
+  put<std::uint32_t>(b, static_cast<std::uint32_t>(sig.size()));
+  append(b, sig.data(), sig.size());
+  put<std::uint64_t>(b, fnv1a64(sig));
+  put<std::uint64_t>(b, N::parameter_count);
+  put<std::uint64_t>(b, N::state_count);
+  for (float v : net.parameters()) put<float>(b, v);
+  for (float v : net.state()) put<float>(b, v);
+  put<std::uint32_t>(b, crc32_of(b.data(), b.size()));
+  return b;
+}
+
 }  // namespace
 
 TEST_CASE("save then load reproduces parameters, state and predictions exactly") {
@@ -47,9 +69,15 @@ TEST_CASE("save then load reproduces parameters, state and predictions exactly")
   CHECK(predictions(a, x, 4) == predictions(b, x, 4));
   // No temporary file is left behind.
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
-  // The size is the documented one: 44 header bytes + signature + floats + CRC.
+  // The size is the documented one: 48 header bytes + signature + tensor table + floats + CRC.
+  // The table has a record of 12 bytes + name + 8 per dimension for each of Net's tensors:
+  // 0.weight [4, 1, 3, 3], 0.bias [4], 3.weight [16, 36], 3.bias [16], 4.weight [16],
+  // 4.bias [16], 4.running_mean [16], 4.running_var [16], 6.weight [3, 16], 6.bias [3].
+  const std::size_t table = (12 + 8 + 32) + (12 + 6 + 8) + (12 + 8 + 16) + (12 + 6 + 8) +
+                            (12 + 8 + 8) + (12 + 6 + 8) + (12 + 14 + 8) + (12 + 13 + 8) +
+                            (12 + 8 + 16) + (12 + 6 + 8);
   CHECK(fs::file_size(dir.file("m.ctnn")) ==
-        44 + Net::signature().size() + 4 * (Net::parameter_count + Net::state_count));
+        48 + Net::signature().size() + table + 4 * (Net::parameter_count + Net::state_count));
 }
 
 TEST_CASE("loading a model of another network type throws, naming the differing layer") {
@@ -127,18 +155,11 @@ TEST_CASE("a failed save leaves the previous model in place") {
 
 TEST_CASE("version-1 files load only into networks without recurrent layers") {
   // Version 1 differs from version 2 only in the layout of recurrent layers' W_h.
-  const auto as_version_1 = [](std::vector<char> b) {
-    b[8] = 1;
-    const auto n = b.size() - 4;
-    const auto crc = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(n)));
-    for (int i = 0; i < 4; ++i) b[n + i] = static_cast<char>(crc >> (8 * i));
-    return b;
-  };
+  const auto as_version_1 = [](const auto& net) { return flat_image(net, 1); };
   TempDir dir;
   Net a(6);
   save(a, dir.file("cnn.ctnn"));
-  write_all(dir.file("cnn1.ctnn"), as_version_1(read_all(dir.file("cnn.ctnn"))));
+  write_all(dir.file("cnn1.ctnn"), as_version_1(a));
   Net b;
   load(b, dir.file("cnn1.ctnn"));
   CHECK(std::equal(a.parameters().begin(), a.parameters().end(), b.parameters().begin()));
@@ -146,7 +167,7 @@ TEST_CASE("version-1 files load only into networks without recurrent layers") {
   using Rnn = Sequential<Input<4, 3>, GRU<5>, Dense<2>>;
   Rnn r(7);
   save(r, dir.file("rnn.ctnn"));
-  write_all(dir.file("rnn1.ctnn"), as_version_1(read_all(dir.file("rnn.ctnn"))));
+  write_all(dir.file("rnn1.ctnn"), as_version_1(r));
   Rnn s(8);
   const auto before = std::vector<float>(s.parameters().begin(), s.parameters().end());
   try {
@@ -347,4 +368,246 @@ TEST_CASE("load refuses a FIFO, a device or a directory at once, without blockin
     Net n(1);
     load(n, path);
   });
+}
+
+namespace {
+
+// A tensor of a format-3 file, read as docs/model-format.md describes the table.
+struct FileTensor {
+  std::string name;
+  std::uint32_t kind = 0;
+  std::vector<std::uint64_t> shape;
+  std::size_t record = 0;  // offset of its record in the file
+  std::size_t data = 0;    // offset of its first value
+  std::size_t elements = 1;
+};
+
+template <class T>
+T get_at(const std::vector<char>& b, std::size_t at) {
+  return ctnn::io::detail::get<T>(reinterpret_cast<const unsigned char*>(b.data()) + at);
+}
+
+std::vector<FileTensor> file_tensors(const std::vector<char>& b) {
+  REQUIRE(get_at<std::uint32_t>(b, 8) == 3);
+  const std::size_t L = get_at<std::uint32_t>(b, 12);
+  const std::size_t count = get_at<std::uint32_t>(b, 40 + L);
+  std::vector<FileTensor> out(count);
+  std::size_t at = 44 + L;
+  for (FileTensor& t : out) {
+    t.record = at;
+    const std::size_t n = get_at<std::uint32_t>(b, at);
+    t.name.assign(b.data() + at + 4, n);
+    at += 4 + n;
+    t.kind = get_at<std::uint32_t>(b, at);
+    const std::size_t rank = get_at<std::uint32_t>(b, at + 4);
+    at += 8;
+    for (std::size_t d = 0; d < rank; ++d, at += 8) t.shape.push_back(get_at<std::uint64_t>(b, at));
+    for (auto d : t.shape) t.elements *= d;
+  }
+  for (FileTensor& t : out) {
+    t.data = at;
+    at += 4 * t.elements;
+  }
+  CHECK(at + 4 == b.size());
+  return out;
+}
+
+float value_at(const std::vector<char>& b, const FileTensor& t, std::size_t e) {
+  return get_at<float>(b, t.data + 4 * e);
+}
+
+// ChannelScale without its tensors(): a layer a file can store only as it is in memory.
+struct ScaleWithoutTensors {
+  template <class In>
+  struct bind : examples::ChannelScale::bind<In> {
+    static constexpr int tensors = 0;  // hides ChannelScale's tensors()
+  };
+};
+
+}  // namespace
+
+TEST_CASE("model files store each tensor in PyTorch's layout, under its PyTorch name") {
+  // Net: 0 Conv2D<4,3> on Image<8,8,1>, 1 ReLU, 2 MaxPool2D, 3 Dense<16> on Image<3,3,4>,
+  // 4 BatchNorm on Vector<16>, 5 ReLU, 6 Dense<3>.
+  TempDir dir;
+  Net a(21);
+  for (std::size_t i = 0; i < Net::state_count; ++i) a.state()[i] = 0.25f + 0.01f * i;
+  save(a, dir.file("m.ctnn"));
+  const auto b = read_all(dir.file("m.ctnn"));
+  const auto tensors = file_tensors(b);
+  std::vector<std::string> names;
+  for (const auto& t : tensors) names.push_back(t.name);
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "3.weight", "3.bias", "4.weight",
+                                          "4.bias", "4.running_mean", "4.running_var", "6.weight",
+                                          "6.bias"});
+  CHECK(tensors[0].shape == std::vector<std::uint64_t>{4, 1, 3, 3});
+  CHECK(tensors[2].shape == std::vector<std::uint64_t>{16, 36});
+  CHECK(tensors[8].shape == std::vector<std::uint64_t>{3, 16});
+  CHECK(tensors[6].kind == 1);  // state
+  CHECK(tensors[0].kind == 0);  // parameters
+
+  // Conv2D: weight[f][c][kh][kw] (OIHW) is ctnn's w[kh][kw][c][f].
+  const auto p = a.parameters();
+  bool same = true;
+  for (std::size_t f = 0; f < 4; ++f)
+    for (std::size_t kh = 0; kh < 3; ++kh)
+      for (std::size_t kw = 0; kw < 3; ++kw)
+        same &= value_at(b, tensors[0], (f * 3 + kh) * 3 + kw) == p[(kh * 3 + kw) * 4 + f];
+  // Dense on Image<3,3,4>: weight[n][k], k in PyTorch's (c, h, w) order.
+  const std::size_t d3 = Net::parameter_offset<3>;
+  for (std::size_t n = 0; n < 16; ++n)
+    for (std::size_t c = 0; c < 4; ++c)
+      for (std::size_t h = 0; h < 3; ++h)
+        for (std::size_t w = 0; w < 3; ++w)
+          same &= value_at(b, tensors[2], n * 36 + (c * 3 + h) * 3 + w) ==
+                  p[d3 + ((h * 3 + w) * 4 + c) * 16 + n];
+  // Dense on a Vector: weight[n][k] is ctnn's w[k][n].
+  const std::size_t d6 = Net::parameter_offset<6>;
+  for (std::size_t n = 0; n < 3; ++n)
+    for (std::size_t k = 0; k < 16; ++k)
+      same &= value_at(b, tensors[8], n * 16 + k) == p[d6 + k * 3 + n];
+  // BatchNorm: running_var is the second half of its state.
+  for (std::size_t c = 0; c < 16; ++c) same &= value_at(b, tensors[7], c) == a.state()[16 + c];
+  CHECK(same);
+
+  Net back(uninitialized);
+  load(back, dir.file("m.ctnn"));
+  CHECK(std::equal(p.begin(), p.end(), back.parameters().begin()));
+  CHECK(std::equal(a.state().begin(), a.state().end(), back.state().begin()));
+}
+
+TEST_CASE("recurrent layers' tensors in a model file are those of their safetensors file") {
+  // The kernels keep W_h in column panels; the file holds PyTorch's weight_hh_l0 [G*H, H].
+  using Rnn = Sequential<Input<4, 3>, LSTM<5, true>, Bidirectional<GRU<3>>, Dense<2>>;
+  TempDir dir;
+  Rnn r(9);
+  save(r, dir.file("r.ctnn"));
+  const auto b = read_all(dir.file("r.ctnn"));
+  const auto tensors = file_tensors(b);
+  const auto maps = io::safetensors_detail::tensor_maps<Rnn>();
+  REQUIRE(tensors.size() == maps.size());
+  for (std::size_t i = 0; i < maps.size(); ++i) {
+    CAPTURE(maps[i].name);
+    CHECK(tensors[i].name == maps[i].name);
+    CHECK(tensors[i].shape == maps[i].shape);
+    bool same = true;
+    for (std::size_t e = 0; e < maps[i].elements(); ++e)
+      same &= value_at(b, tensors[i], e) == r.parameters()[maps[i].offset + maps[i].index(e)];
+    CHECK(same);
+  }
+  Rnn back(uninitialized);
+  load(back, dir.file("r.ctnn"));
+  CHECK(std::equal(r.parameters().begin(), r.parameters().end(), back.parameters().begin()));
+}
+
+TEST_CASE("format-2 files, as 0.2.0 wrote them, load and predict as format 3 does") {
+  using Rnn = Sequential<Input<4, 3>, GRU<5, true>, SimpleRNN<3>, Dense<2>>;
+  TempDir dir;
+  Rnn r(10);
+  write_all(dir.file("r2.ctnn"), flat_image(r, 2));
+  save(r, dir.file("r3.ctnn"));
+  Rnn from2(uninitialized), from3(uninitialized);
+  load(from2, dir.file("r2.ctnn"));
+  load(from3, dir.file("r3.ctnn"));
+  CHECK(std::equal(r.parameters().begin(), r.parameters().end(), from2.parameters().begin()));
+  CHECK(std::equal(r.parameters().begin(), r.parameters().end(), from3.parameters().begin()));
+}
+
+TEST_CASE("a layer without tensors() is stored as its slices in memory, and loads") {
+  using Custom =
+      Sequential<Input<5, 5, 1>, Conv2D<3, 3>, ScaleWithoutTensors, BatchNorm, Flatten, Dense<2>>;
+  TempDir dir;
+  Custom c(12);
+  for (std::size_t i = 0; i < 3; ++i) c.parameters()[Custom::parameter_offset<1> + i] = 1.5f + i;
+  save(c, dir.file("c.ctnn"));
+  const auto b = read_all(dir.file("c.ctnn"));
+  const auto tensors = file_tensors(b);
+  REQUIRE(tensors.size() == 9);  // 0.weight, 0.bias, 1.parameters, 2.weight, ..., 4.bias
+  CHECK(tensors[2].name == "1.parameters");
+  CHECK(tensors[2].kind == 2);  // raw parameters
+  CHECK(tensors[2].shape == std::vector<std::uint64_t>{6});
+  for (std::size_t i = 0; i < 6; ++i)
+    CHECK(value_at(b, tensors[2], i) == c.parameters()[Custom::parameter_offset<1> + i]);
+  CHECK(tensors[3].name == "2.weight");
+  Custom back(uninitialized);
+  load(back, dir.file("c.ctnn"));
+  CHECK(std::equal(c.parameters().begin(), c.parameters().end(), back.parameters().begin()));
+  CHECK(std::equal(c.state().begin(), c.state().end(), back.state().begin()));
+}
+
+TEST_CASE("a tensor table that does not fit the network is refused, naming the tensor") {
+  TempDir dir;
+  Net a(3);
+  save(a, dir.file("good.ctnn"));
+  const auto bytes = read_all(dir.file("good.ctnn"));
+  const auto tensors = file_tensors(bytes);
+  const std::string bad = dir.file("bad.ctnn");
+  Net n(4);
+  const std::vector<float> before(n.parameters().begin(), n.parameters().end());
+  auto expect_error = [&](const std::vector<char>& b, const std::vector<std::string>& needles) {
+    write_all(bad, b);
+    try {
+      load(n, bad);
+      FAIL("load accepted a file whose table does not fit; expected '", needles[0], "'");
+    } catch (const FileError& e) {
+      const std::string m = e.what();
+      INFO("message: ", m);
+      CHECK(e.path() == bad);
+      for (const auto& needle : needles) CHECK(m.find(needle) != std::string::npos);
+    }
+    CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+  };
+  const std::size_t count_at = tensors[0].record - 4;
+  auto b = bytes;
+  b[count_at] = 11;
+  expect_error(
+      b, {"the tensor table does not fit this network",
+          "declares 11 tensors at offset " + std::to_string(count_at), "this network has 10"});
+  b = bytes;
+  b[tensors[2].record + 6] = 'W';  // "3.weight" -> "3.Weight"
+  expect_error(b, {"tensor 3 of 10", "is '3.Weight' in the file, '3.weight' in this network"});
+  b = bytes;
+  b[tensors[2].record] = 100;  // the name's length
+  expect_error(b, {"tensor 3 of 10", "in the file, '3.weight' in this network"});
+  b = bytes;
+  b[tensors[6].record + 4 + 14] = 0;  // 4.running_mean, kind state -> parameters
+  expect_error(b, {"tensor '4.running_mean' (7 of 10",
+                   "parameters (kind 0) in the file, state in this network"});
+  b = bytes;
+  b[tensors[2].record + 4 + 8 + 8 + 8] = 37;  // 3.weight [16, 36] -> [16, 37]
+  expect_error(
+      b, {"tensor '3.weight' (3 of 10", "shape [16, 37] in the file, [16, 36] in this network"});
+  b = bytes;
+  b[tensors[0].record + 4 + 8 + 4] = 3;  // 0.weight of rank 3
+  expect_error(b, {"tensor '0.weight'", "a shape of rank 3 in the file, [4, 1, 3, 3]"});
+  expect_error(std::vector<char>(bytes.begin(), bytes.begin() + tensors[5].record),
+               {"truncated: the tensor table needs"});
+  b = bytes;
+  b[tensors[2].data + 8] ^= 0x10;  // a value: the table is intact, the CRC is not
+  expect_error(b, {"CRC-32"});
+}
+
+TEST_CASE("the fuzzer's seed files load or are refused, leaving the network unchanged") {
+  // tests/fuzz/corpus/fuzz_model_file, made by tests/fuzz/make_corpus.cpp for the network
+  // ctnn_fuzz::ModelNet: the valid files (format 3 and format 2) load, every other is refused.
+  using ModelNet = Sequential<Input<6, 6, 1>, Conv2D<2, 3>, ReLU, Dense<3>>;
+  const fs::path corpus =
+      fs::path(CTNN_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "fuzz_model_file";
+  std::size_t valid = 0, refused = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    const std::string name = entry.path().filename().string();
+    CAPTURE(name);
+    ModelNet n(1);
+    const std::vector<float> before(n.parameters().begin(), n.parameters().end());
+    if (name.starts_with("valid")) {
+      load(n, entry.path().string());
+      ++valid;
+    } else {
+      CHECK_THROWS_AS(load(n, entry.path().string()), FileError);
+      CHECK(std::equal(before.begin(), before.end(), n.parameters().begin()));
+      ++refused;
+    }
+  }
+  CHECK(valid == 2);
+  CHECK(refused >= 8);
 }

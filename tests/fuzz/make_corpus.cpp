@@ -125,12 +125,43 @@ void model_corpus() {
   flipped[valid.size() - 20] ^= 0x40;  // a parameter: CRC mismatch
   put(t, "crc_mismatch.model", flipped);
   Bytes ver = valid;
-  ver[8] = 3;  // a version this build does not read
-  put(t, "version_3.model", ver);
+  ver[8] = 4;  // a version this build does not read
+  put(t, "version_4.model", ver);
   Bytes sig = valid;
   sig[14] = 0x10;  // signature length (about 1 MB) far beyond the file
   put(t, "signature_length.model", sig);
   put(t, "magic_only.model", Bytes(valid.begin(), valid.begin() + 8));
+
+  // Format 3's tensor table: the count (a u32 after the counts), then per tensor its name's
+  // length, name, kind, rank and dims. The first tensor is ModelNet's "0.weight" [2, 1, 3, 3].
+  const std::size_t table = 16 + ctnn_fuzz::ModelNet::signature().size() + 24;
+  Bytes count = valid;
+  count[table] ^= 0x01;  // one tensor more or fewer than the network has
+  put(t, "table_count.model", count);
+  Bytes dim = valid;
+  dim[table + 4 + 4 + 8 + 4 + 4 + 8] = 2;  // "0.weight" [2, 1, 3, 3] -> [2, 2, 3, 3]
+  put(t, "table_shape.model", dim);
+  Bytes name = valid;
+  name[table + 4] = 0x20;  // the first name 32 bytes long
+  put(t, "table_name_length.model", name);
+
+  // Format 2, as 0.2.0 wrote it: no table, parameters() and state() as they are in memory.
+  {
+    const std::string s = ctnn_fuzz::ModelNet::signature();
+    Bytes b;
+    using namespace ctnn::io::detail;
+    append(b, magic, 8);
+    ctnn::io::detail::put<std::uint32_t>(b, 2);
+    ctnn::io::detail::put<std::uint32_t>(b, static_cast<std::uint32_t>(s.size()));
+    append(b, s.data(), s.size());
+    ctnn::io::detail::put<std::uint64_t>(b, fnv1a64(s));
+    ctnn::io::detail::put<std::uint64_t>(b, ctnn_fuzz::ModelNet::parameter_count);
+    ctnn::io::detail::put<std::uint64_t>(b, ctnn_fuzz::ModelNet::state_count);
+    for (float v : net.parameters()) ctnn::io::detail::put<float>(b, v);
+    for (float v : net.state()) ctnn::io::detail::put<float>(b, v);
+    ctnn::io::detail::put<std::uint32_t>(b, crc32_of(b.data(), b.size()));
+    put(t, "valid_format2.model", b);
+  }
 
   using Other =
       ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<2, 3>, ctnn::ReLU, ctnn::Dense<4>>;

@@ -1,11 +1,18 @@
 // ctnn/io/model_file.hpp — save() and load(): a network's parameters in a ctnn model file.
 //
 // The format is documented byte by byte in docs/model-format.md. In short, all integers
-// little-endian:
-//   "CTNNMODL" | u32 version (2) | u32 L | L bytes signature | u64 FNV-1a-64 of the signature |
-//   u64 parameter count | u64 state count | parameters (f32) | state (f32) |
+// little-endian, format 3:
+//   "CTNNMODL" | u32 version (3) | u32 L | L bytes signature | u64 FNV-1a-64 of the signature |
+//   u64 parameter count P | u64 state count S | u32 tensor count T |
+//   T records (u32 name length, name, u32 kind, u32 rank, u64 dims[rank]) |
+//   the tensors' values (f32), one tensor after the other, each row-major over its shape |
 //   u32 CRC-32 (zlib) of every byte before it
-// The signature is Net::signature(): one line per layer with its name and shapes.
+// The signature is Net::signature(): one line per layer with its name and shapes. The tensors
+// are every layer's parameters and state in PyTorch's layout (detail/model_tensors.hpp), so the
+// file does not depend on the layout the kernels keep in memory: load() permutes them into it.
+// A layer without tensors() (one defined outside the library) is stored as its raw slices, in
+// its own layout. Formats 2 and 1 (the flat arrays parameters() and state() as they were in
+// memory, without the table) are still read: see read_model_image().
 #pragma once
 
 #include <dirent.h>
@@ -27,13 +34,13 @@
 #include <new>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "../error.hpp"
 #include "../hash.hpp"
 #include "../layers/layer.hpp"
+#include "detail/model_tensors.hpp"
 #include "detail/regular_file.hpp"
 
 namespace ctnn {
@@ -41,10 +48,12 @@ namespace ctnn {
 namespace io::detail {
 
 inline constexpr char magic[8] = {'C', 'T', 'N', 'N', 'M', 'O', 'D', 'L'};
-/// Version 2 stores recurrent layers' W_h in column panels (layers/recurrent.hpp); version 1
-/// stored it row-major and is still read for networks without recurrent layers, whose layout
-/// did not change.
-inline constexpr std::uint32_t version = 2;
+/// The format written. Version 3 stores each tensor in PyTorch's layout, with a table of the
+/// tensors; version 2 stored parameters() and state() as they are in memory, recurrent layers'
+/// W_h in column panels (layers/recurrent.hpp), and is still read; version 1 stored W_h
+/// row-major and is still read for networks without recurrent layers, whose layout did not
+/// change.
+inline constexpr std::uint32_t version = 3;
 
 template <class Net>
 constexpr bool has_recurrent_layer() {
@@ -337,12 +346,24 @@ inline void write_file_atomically(const std::string& path,
   remove_stale_temporary_files(file);
 }
 
-/// The bytes save() writes for `net`: a whole model file image.
+/// The bytes of tensor t's record in the table of a format-3 image: u32 length of the name, the
+/// name, u32 kind (TensorKind), u32 rank, u64 dims.
+inline void put_record(std::vector<unsigned char>& out, const ModelTensor& t) {
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(t.name.size()));
+  append(out, t.name.data(), t.name.size());
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(t.kind));
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(t.shape.size()));
+  for (std::uint64_t d : t.shape) put<std::uint64_t>(out, d);
+}
+
+/// The bytes save() writes for `net`: a whole model file image of format 3.
 template <class Net>
 std::vector<unsigned char> model_image(const Net& net) {
   const std::string sig = Net::signature();
+  const std::vector<ModelTensor> tensors = model_tensors<Net>();
   std::vector<unsigned char> bytes;
-  bytes.reserve(44 + sig.size() + 4 * (Net::parameter_count + Net::state_count));
+  bytes.reserve(48 + sig.size() + 64 * tensors.size() +
+                4 * (Net::parameter_count + Net::state_count));
   append(bytes, magic, 8);
   put<std::uint32_t>(bytes, version);
   put<std::uint32_t>(bytes, static_cast<std::uint32_t>(sig.size()));
@@ -350,86 +371,75 @@ std::vector<unsigned char> model_image(const Net& net) {
   put<std::uint64_t>(bytes, fnv1a64(sig));
   put<std::uint64_t>(bytes, Net::parameter_count);
   put<std::uint64_t>(bytes, Net::state_count);
-  for (float v : net.parameters()) put<float>(bytes, v);
-  for (float v : net.state()) put<float>(bytes, v);
+  put<std::uint32_t>(bytes, static_cast<std::uint32_t>(tensors.size()));
+  for (const ModelTensor& t : tensors) put_record(bytes, t);
+  const auto params = net.parameters();
+  const auto state = net.state();
+  for (const ModelTensor& t : tensors)
+    for (std::size_t e = 0, n = t.elements(); e < n; ++e) {
+      const std::size_t i = t.at(e);
+      put<float>(bytes, i < params.size() ? params[i] : state[i - params.size()]);
+    }
   put<std::uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
   return bytes;
 }
 
-/// Whether `v` is a finite float, from its bits (so that -ffast-math cannot fold the test away).
-inline bool finite_bits(float v) noexcept {
-  return (std::bit_cast<std::uint32_t>(v) & 0x7f800000u) != 0x7f800000u;
+/// A shape as "[d0, d1, ...]".
+inline std::string dims_text(const unsigned char* dims, std::size_t rank) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < rank; ++i)
+    s += (i ? ", " : "") + std::to_string(get<std::uint64_t>(dims + 8 * i));
+  return s + "]";
 }
 
-/// Calls f.template operator()<L>(label, po, so) for layer L, whose parameters are at po and
-/// state at so, or for each part of it when it is a composite (recursively): `label` is "layer 5"
-/// for a layer of the network, "layer 5, part main.1" for a part inside one.
-template <class L, class F>
-void for_each_leaf(const std::string& label, bool in_part, std::size_t po, std::size_t so, F& f) {
-  if constexpr (requires { typename L::parts; }) {
-    using Parts = typename L::parts;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (for_each_leaf<std::tuple_element_t<I, Parts>>(
-           label + (in_part ? "." : ", part ") + L::part_name(I), true,
-           po + L::info::parameter_offsets[I], so + L::info::state_offsets[I], f),
-       ...);
+/// How the record at `at` of `file`, the table of a format-3 image (at offset table_at of the
+/// file), differs from tensor k (of `count`), t, of the network, whose record differs from it.
+inline std::string table_difference(const std::vector<unsigned char>& file, std::size_t at,
+                                    const ModelTensor& t, std::size_t k, std::size_t count,
+                                    std::size_t table_at) {
+  const std::string which = std::to_string(k + 1) + " of " + std::to_string(count),
+                    offset = "at offset " + std::to_string(table_at + at);
+  const unsigned char* p = file.data() + at;
+  const std::size_t left = file.size() - at, length = get<std::uint32_t>(p);
+  const std::string_view name(reinterpret_cast<const char*>(p + 4), std::min(length, left - 4));
+  if (name != t.name) {
+    // Control characters (a NUL would end what()) are shown as \xNN.
+    std::string shown;
+    for (char c : excerpt(name)) {
+      const auto u = static_cast<unsigned char>(c);
+      static constexpr char hex[] = "0123456789abcdef";
+      if (u < 0x20 || u == 0x7f)
+        shown += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+      else
+        shown += c;
     }
-    (std::make_index_sequence<std::tuple_size_v<Parts>>{});
-  } else {
-    f.template operator()<L>(label, po, so);
+    return "tensor " + which + " (" + offset + ") is '" + shown +
+           (name.size() < length ? "...'" : "'") + " in the file, '" + t.name + "' in this network";
   }
-}
-
-/// Checks the values of a model for Net, its parameters followed by its state: every value must
-/// be finite, and every BatchNorm's running variance >= 0. Throws FileError naming `path`
-/// (messages prefixed by `where`), the layer ("layer 4 (Dense<16>)", or "layer 5, part main.1
-/// (BatchNorm<0.1,1e-05>)" inside a composite), the index of the value in the layer's parameters
-/// or state (or the channel) and the value.
-template <class Net>
-void check_values(const std::vector<float>& values, const std::string& path,
-                  const std::string& where = "") {
-  auto visit = [&]<class L>(const std::string& label, std::size_t po, std::size_t so) {
-    auto fail = [&](const std::string& what, std::size_t i, std::size_t n, float v,
-                    const char* must) {
-      throw FileError(path, where + label + " (" + L::name() + "): " + what + " " +
-                                std::to_string(i) + " (of " + std::to_string(n) + ") is " +
-                                format_float(v) + "; " + must);
-    };
-    for (std::size_t i = 0; i < L::parameter_count; ++i)
-      if (!finite_bits(values[po + i]))
-        fail("parameter", i, L::parameter_count, values[po + i], "parameters must be finite");
-    const float* state = values.data() + Net::parameter_count + so;
-    for (std::size_t i = 0; i < L::state_count; ++i)
-      if (!finite_bits(state[i]))
-        fail("state value", i, L::state_count, state[i], "the state must be finite");
-    if constexpr (kind_of<L>() == LayerKind::batchnorm) {
-      // State: running_mean [C], then running_var [C].
-      constexpr std::size_t C = L::state_count / 2;
-      for (std::size_t c = 0; c < C; ++c)
-        if (state[C + c] < 0.0f)
-          fail("running variance of channel", c, C, state[C + c], "a variance must be >= 0");
-    }
-  };
-  std::size_t so = 0;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (
-        [&] {
-          using L = typename Net::template layer<I>;
-          for_each_leaf<L>("layer " + std::to_string(I + 1), false,
-                           Net::template parameter_offset<I>, so, visit);
-          so += L::state_count;
-        }(),
-        ...);
-  }
-  (std::make_index_sequence<Net::layer_count>{});
+  // The name agrees, so the kind, rank and dims lie where the network's record has them.
+  const std::string named = "tensor '" + t.name + "' (" + which + ", " + offset + "): ";
+  p += 4 + length;
+  const auto kind = get<std::uint32_t>(p);
+  if (kind != static_cast<std::uint32_t>(t.kind))
+    return named + kind_text(kind) + " (kind " + std::to_string(kind) + ") in the file, " +
+           kind_text(static_cast<std::uint32_t>(t.kind)) + " in this network";
+  std::vector<unsigned char> mine;
+  for (std::uint64_t d : t.shape) put<std::uint64_t>(mine, d);
+  const auto rank = get<std::uint32_t>(p + 4);
+  if (rank != t.shape.size())
+    return named + "a shape of rank " + std::to_string(rank) + " in the file, " +
+           dims_text(mine.data(), t.shape.size()) + " in this network";
+  return named + "shape " + dims_text(p + 8, rank) + " in the file, " +
+         dims_text(mine.data(), rank) + " in this network";
 }
 
 /// Reads a model image of `n` bytes for Net through read(offset, count) -> the bytes [offset,
 /// offset + count) of the image, asking only for what each check needs: 16 bytes of header, then
-/// the signature block, then, once sizes agree with the network, the whole image. Every failure
+/// the signature block, then (format 3) the tensor table, then, once sizes agree with the
+/// network, the whole image. Reads formats 3, 2 and (without recurrent layers) 1. Every failure
 /// throws FileError (SignatureMismatch for another network type) naming `path`; `where` prefixes
 /// the messages' subject ("" for a model file, "the model in the checkpoint: " inside one).
-/// Returns the parameters followed by the state.
+/// Returns the parameters followed by the state, in the network's own layout.
 template <class Net, class Read>
 std::vector<float> read_model_image(std::uint64_t n, Read read, const std::string& path,
                                     const std::string& where = "") {
@@ -446,15 +456,17 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
     throw fail("not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
   need(16, "the header");
   const auto ver = get<std::uint32_t>(b.data() + 8);
-  if (ver != version && !(ver == 1 && !has_recurrent_layer<Net>()))
-    throw fail("format version " + std::to_string(ver) + " at offset 8; this build reads version " +
-               std::to_string(version) +
-               (ver == 1 ? " for networks with recurrent layers (version 1 stored "
-                           "their W_h row-major)"
-                         : ""));
+  if (ver != version && ver != 2 && !(ver == 1 && !has_recurrent_layer<Net>()))
+    throw fail("format version " + std::to_string(ver) +
+               " at offset 8; this build reads versions 2 and 3" +
+               (ver == 1 ? " for networks with recurrent layers (version 1 stored their W_h "
+                           "row-major)"
+                         : " (and 1 for networks without recurrent layers)"));
   const std::size_t L = get<std::uint32_t>(b.data() + 12);
-  need(16 + L + 24, "the block of signature and counts");
-  b = read(0, 16 + L + 24, "the signature");
+  // Format 3 adds the tensor count to the block.
+  const std::size_t block = 16 + L + 24 + (ver == 3 ? 4 : 0);
+  need(block, "the block of signature and counts");
+  b = read(0, block, "the signature");
   const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
   const std::string sig = Net::signature();
   const auto hash = get<std::uint64_t>(b.data() + 16 + L);
@@ -470,7 +482,29 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
     throw fail("corrupt: the file declares " + std::to_string(pc) + " parameters and " +
                std::to_string(sc) + " state values; the network has " +
                std::to_string(Net::parameter_count) + " and " + std::to_string(Net::state_count));
-  const std::size_t data_at = 40 + L;
+  std::size_t data_at = 40 + L;
+  std::vector<ModelTensor> tensors;
+  if (ver == 3) {
+    tensors = model_tensors<Net>();
+    const auto count = get<std::uint32_t>(b.data() + 40 + L);
+    if (count != tensors.size())
+      throw fail("the tensor table does not fit this network: the file declares " +
+                 std::to_string(count) + " tensors at offset " + std::to_string(40 + L) +
+                 ", this network has " + std::to_string(tensors.size()));
+    std::vector<unsigned char> mine;
+    for (const ModelTensor& t : tensors) put_record(mine, t);
+    const std::size_t table_at = 44 + L;
+    need(table_at + mine.size(), "the tensor table");
+    const std::vector<unsigned char> table = read(table_at, mine.size(), "the tensor table");
+    for (std::size_t k = 0, at = 0; k < tensors.size(); ++k) {
+      const std::size_t size = 12 + tensors[k].name.size() + 8 * tensors[k].shape.size();
+      if (std::memcmp(table.data() + at, mine.data() + at, size) != 0)
+        throw fail("the tensor table does not fit this network: " +
+                   table_difference(table, at, tensors[k], k, tensors.size(), table_at));
+      at += size;
+    }
+    data_at = table_at + mine.size();
+  }
   const std::size_t total = data_at + 4 * (Net::parameter_count + Net::state_count) + 4;
   need(total, "the block of parameters and checksum");
   if (n > total) throw fail(std::to_string(n - total) + " unexpected bytes after the checksum");
@@ -479,8 +513,15 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
   if (crc != crc32_of(b.data(), total - 4))
     throw fail("corrupt: CRC-32 mismatch (the file was damaged after it was written)");
   std::vector<float> values(Net::parameter_count + Net::state_count);
-  for (std::size_t i = 0; i < values.size(); ++i)
-    values[i] = get<float>(b.data() + data_at + 4 * i);
+  if (ver == 3) {
+    const unsigned char* p = b.data() + data_at;
+    for (const ModelTensor& t : tensors)
+      for (std::size_t e = 0, count = t.elements(); e < count; ++e, p += 4)
+        values[t.at(e)] = get<float>(p);
+  } else {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      values[i] = get<float>(b.data() + data_at + 4 * i);
+  }
   // The CRC only proves that the file is as written: a diverged network is saved with NaNs.
   check_values<Net>(values, path, where);
   return values;

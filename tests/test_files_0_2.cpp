@@ -1,0 +1,167 @@
+// Files saved by ctnn 0.2.0 (tests/data/files/, written by tools/make_file_fixtures.cpp): a model
+// file of format 2, a safetensors file and a checkpoint for each of three networks that hold
+// every kind of layer. Each must load into today's network of the same type, set every value
+// the file holds, and give the outputs 0.2.0 gave.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <ctnn/ctnn.hpp>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "files.hpp"
+#include "fixtures.hpp"
+
+using namespace ctnn;
+
+namespace {
+
+// The types of the same names in tools/make_file_fixtures.cpp.
+using FileCnn = Sequential<Input<8, 8, 2>, Conv2D<4, 3>, BatchNorm, ReLU, MaxPool2D<2>,
+                           Conv2D<6, 3, 1, Same>, Tanh, AvgPool2D<3>, Flatten, Dropout<0.25f>,
+                           Dense<8>, Sigmoid, BatchNorm, Dense<5>, Softmax>;
+using FileRnn = Sequential<Input<5, 3>, LSTM<4, true>, Bidirectional<GRU<3, true>>,
+                           SimpleRNN<4, true>, Bidirectional<LSTM<2>>, Dense<3>>;
+using FileResNet =
+    Sequential<Input<6, 6, 2>, Conv2D<4, 3, 1, Same>, BatchNorm, ReLU,
+               Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm, ReLU, Conv2D<4, 3, 1, Same>>>,
+               Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm>, Chain<Conv2D<6, 1, 2>>>,
+               Concat<Chain<Conv2D<3, 1>, ReLU>, Identity>, GlobalAvgPool2D, Dense<4>>;
+
+std::string data_path(const std::string& name) {
+  return std::string(CTNN_TEST_DATA_DIR) + "/files/" + name;
+}
+
+// The values the tool gave the network, in the flat order of parameters() and state() of
+// ctnn 0.2.0 (which this version keeps).
+template <class Net>
+void set_tool_values(Net& net) {
+  for (std::size_t j = 0; j < Net::parameter_count; ++j)
+    net.parameters()[j] = static_cast<float>(0.5 * std::sin(1.3 * static_cast<double>(j) + 0.1));
+  for (std::size_t j = 0; j < Net::state_count; ++j)
+    net.state()[j] = static_cast<float>(0.75 + 0.5 * std::sin(0.9 * static_cast<double>(j) + 0.2));
+}
+
+template <class Net>
+void set_nan(Net& net) {
+  std::fill(net.parameters().begin(), net.parameters().end(),
+            std::numeric_limits<float>::quiet_NaN());
+  std::fill(net.state().begin(), net.state().end(), std::numeric_limits<float>::quiet_NaN());
+}
+
+template <class Net>
+std::vector<float> outputs(const Net& net, const std::vector<float>& x) {
+  const std::size_t batch = x.size() / Net::input_shape::size;
+  std::vector<float> y(batch * Net::output_shape::size);
+  Workspace<Net> ws(batch);
+  net.predict(x.data(), y.data(), batch, ws);
+  return y;
+}
+
+std::vector<std::uint32_t> bits(const std::vector<float>& v) {
+  std::vector<std::uint32_t> b(v.size());
+  std::transform(v.begin(), v.end(), b.begin(),
+                 [](float f) { return std::bit_cast<std::uint32_t>(f); });
+  return b;
+}
+
+template <class Span>
+std::vector<std::uint32_t> bits(const Span& s) {
+  return bits(std::vector<float>(s.begin(), s.end()));
+}
+
+// Loads the file `name` with `load_file` into a network whose values are all NaN (so that a
+// value the file does not set shows) and checks: every parameter and state value is the one the
+// tool set, bit for bit; the outputs are those of the same values set directly, bit for bit; and
+// they are 0.2.0's outputs, within 1e-5 of the largest (builds for other instruction sets sum in
+// another order).
+template <class Net, class Load>
+void check_file(const std::string& net_name, const std::string& file, Load load_file) {
+  CAPTURE(file);
+  const auto fx = ctnn_test::read_fixture("files/" + net_name + "_outputs.txt");
+  const std::vector<float>& x = fx.at("x").values;
+  const std::vector<float>& expected = fx.at("y").values;
+
+  Net loaded(uninitialized), direct(uninitialized);
+  set_nan(loaded);
+  load_file(loaded, data_path(file));
+  set_tool_values(direct);
+  CHECK(bits(loaded.parameters()) == bits(direct.parameters()));
+  CHECK(bits(loaded.state()) == bits(direct.state()));
+
+  const std::vector<float> y = outputs(loaded, x);
+  CHECK(bits(y) == bits(outputs(direct, x)));
+  REQUIRE(y.size() == expected.size());
+  float largest = 0.0f, difference = 0.0f;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    largest = std::max(largest, std::abs(expected[i]));
+    difference = std::max(difference, std::abs(y[i] - expected[i]));
+  }
+  CHECK(largest > 0.0f);
+  CHECK(difference <= 1e-5f * largest);
+}
+
+template <class Net>
+void check_all(const std::string& name) {
+  check_file<Net>(name, name + ".ctnn", [](Net& n, const std::string& p) { load(n, p); });
+  check_file<Net>(name, name + ".safetensors",
+                  [](Net& n, const std::string& p) { load_safetensors(n, p); });
+  check_file<Net>(name, name + ".ckpt", [](Net& n, const std::string& p) {
+    SGD sgd(0.5f);
+    const TrainingState t = load_checkpoint(p, n, sgd);
+    CHECK(t.seed == 7);
+    CHECK(t.batch_size == 4);
+    CHECK(t.threads == 1);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("files of ctnn 0.2.0: a CNN's model file, safetensors file and checkpoint load") {
+  check_all<FileCnn>("cnn");
+}
+
+TEST_CASE(
+    "files of ctnn 0.2.0: a recurrent net's model file, safetensors file and checkpoint "
+    "load") {
+  check_all<FileRnn>("rnn");
+}
+
+TEST_CASE(
+    "files of ctnn 0.2.0: a ResNet-like net's model file, safetensors file and checkpoint "
+    "load") {
+  check_all<FileResNet>("resnet");
+}
+
+TEST_CASE("files of ctnn 0.2.0 saved again are format 3 and load into the same values") {
+  const auto version_at = [](const std::string& path, std::size_t offset) {
+    const std::vector<char> b = ctnn_test::read_all(path);
+    REQUIRE(b.size() >= offset + 4);
+    return io::detail::get<std::uint32_t>(reinterpret_cast<const unsigned char*>(b.data()) +
+                                          offset);
+  };
+  CHECK(version_at(data_path("resnet.ctnn"), 8) == 2);
+  CHECK(version_at(data_path("resnet.ckpt"), 20 + 8) == 2);  // the model in the checkpoint
+  FileResNet net(uninitialized);
+  load(net, data_path("resnet.ctnn"));
+  ctnn_test::TempDir dir;
+  save(net, dir.file("again.ctnn"));
+  SGD sgd(0.05f);
+  save_checkpoint(dir.file("again.ckpt"), net, sgd, TrainingState{});
+  CHECK(version_at(dir.file("again.ctnn"), 8) == 3);
+  CHECK(version_at(dir.file("again.ckpt"), 20 + 8) == 3);
+  FileResNet a(uninitialized), b(uninitialized);
+  set_nan(a);
+  set_nan(b);
+  load(a, dir.file("again.ctnn"));
+  load_checkpoint(dir.file("again.ckpt"), b, sgd);
+  CHECK(bits(a.parameters()) == bits(net.parameters()));
+  CHECK(bits(a.state()) == bits(net.state()));
+  CHECK(bits(b.parameters()) == bits(net.parameters()));
+  CHECK(bits(b.state()) == bits(net.state()));
+}

@@ -1,0 +1,107 @@
+// Writes the files that ctnn 0.2.0 saves, with that version's outputs, for
+// tests/test_files_0_2.cpp: for each network below, a model file (ctnn::save, format 2), a
+// safetensors file (ctnn::save_safetensors, ctnn_tensor_order 2) and a checkpoint
+// (ctnn::save_checkpoint, a fresh SGD), so that later versions prove they still load them and give
+// the same outputs.
+//
+// It must be built against the headers of ctnn 0.2.0 (commit a44aff4), not against today's: from
+// the repository root,
+//
+//   mkdir -p /tmp/ctnn-0.2.0 && git archive a44aff4 include | tar -x -C /tmp/ctnn-0.2.0
+//   g++ -std=c++20 -O1 -I/tmp/ctnn-0.2.0/include -o /tmp/make_file_fixtures
+//       tools/make_file_fixtures.cpp -lz   (one command)
+//   /tmp/make_file_fixtures tests/data/files
+//
+// For each network (the types of the same names in tests/test_files_0_2.cpp) it sets parameter j
+// (in the flat order of net.parameters()) to 0.5 sin(1.3 j + 0.1) and state j to
+// 0.75 + 0.5 sin(0.9 j + 0.2) (positive, as a running variance must be), saves
+// <out>/<net>.ctnn, <out>/<net>.safetensors and <out>/<net>.ckpt, and writes
+// <out>/<net>_outputs.txt: the input `x` [3, ...] (x[i] = sin(0.7 i + 0.3)) and the network's
+// output `y` in inference, one tensor per line, "name dim0 dim1 ... : v0 v1 ..." ('%.9g'), as
+// tests/fixtures.hpp reads them. The output is the same on every run.
+#include <cmath>
+#include <cstdio>
+#include <ctnn/ctnn.hpp>
+#include <ctnn/io/checkpoint.hpp>
+#include <ctnn/io/safetensors.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace ctnn;
+
+using FileCnn = Sequential<Input<8, 8, 2>, Conv2D<4, 3>, BatchNorm, ReLU, MaxPool2D<2>,
+                           Conv2D<6, 3, 1, Same>, Tanh, AvgPool2D<3>, Flatten, Dropout<0.25f>,
+                           Dense<8>, Sigmoid, BatchNorm, Dense<5>, Softmax>;
+using FileRnn = Sequential<Input<5, 3>, LSTM<4, true>, Bidirectional<GRU<3, true>>,
+                           SimpleRNN<4, true>, Bidirectional<LSTM<2>>, Dense<3>>;
+using FileResNet =
+    Sequential<Input<6, 6, 2>, Conv2D<4, 3, 1, Same>, BatchNorm, ReLU,
+               Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm, ReLU, Conv2D<4, 3, 1, Same>>>,
+               Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm>, Chain<Conv2D<6, 1, 2>>>,
+               Concat<Chain<Conv2D<3, 1>, ReLU>, Identity>, GlobalAvgPool2D, Dense<4>>;
+
+namespace {
+
+void write_tensor(std::FILE* f, const char* name, const std::vector<std::size_t>& dims,
+                  const std::vector<float>& values) {
+  std::fprintf(f, "%s", name);
+  for (std::size_t d : dims) std::fprintf(f, " %zu", d);
+  std::fprintf(f, " :");
+  for (float v : values) std::fprintf(f, " %.9g", static_cast<double>(v));
+  std::fprintf(f, "\n");
+}
+
+template <class Net>
+void write(const std::string& out, const std::string& name, const char* type) {
+  Net net(uninitialized);
+  for (std::size_t j = 0; j < Net::parameter_count; ++j)
+    net.parameters()[j] = static_cast<float>(0.5 * std::sin(1.3 * static_cast<double>(j) + 0.1));
+  for (std::size_t j = 0; j < Net::state_count; ++j)
+    net.state()[j] = static_cast<float>(0.75 + 0.5 * std::sin(0.9 * static_cast<double>(j) + 0.2));
+  const std::string base = out + "/" + name;
+  save(net, base + ".ctnn");
+  save_safetensors(net, base + ".safetensors");
+  TrainingState training;
+  training.seed = 7;
+  training.batch_size = 4;
+  training.threads = 1;
+  save_checkpoint(base + ".ckpt", net, SGD(0.05f), training);
+
+  constexpr std::size_t batch = 3;
+  std::vector<float> x(batch * Net::input_shape::size), y(batch * Net::output_shape::size);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i) + 0.3));
+  Workspace<Net> ws(batch);
+  net.predict(x.data(), y.data(), batch, ws);
+
+  std::FILE* f = std::fopen((base + "_outputs.txt").c_str(), "w");
+  if (!f) throw std::runtime_error("cannot write " + base + "_outputs.txt");
+  std::fprintf(f,
+               "# ctnn 0.2.0 (a44aff4); %s in tests/test_files_0_2.cpp; parameter j = "
+               "0.5 sin(1.3 j + 0.1), state j = 0.75 + 0.5 sin(0.9 j + 0.2); "
+               "x[i] = sin(0.7 i + 0.3)\n",
+               type);
+  write_tensor(f, "x", {batch, Net::input_shape::size}, x);
+  write_tensor(f, "y", {batch, Net::output_shape::size}, y);
+  if (std::fclose(f) != 0) throw std::runtime_error("cannot write " + base + "_outputs.txt");
+  std::printf("%s: %zu parameters, %zu state values\n", base.c_str(), Net::parameter_count,
+              Net::state_count);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <output directory>\n", argv[0]);
+    return 2;
+  }
+  try {
+    write<FileCnn>(argv[1], "cnn", "FileCnn");
+    write<FileRnn>(argv[1], "rnn", "FileRnn");
+    write<FileResNet>(argv[1], "resnet", "FileResNet");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}
