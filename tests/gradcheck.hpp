@@ -123,7 +123,7 @@ void check_network_gradients(Net& net, std::size_t B, std::uint32_t seed, bool t
   auto r = random_vector(B * O, seed + 1);
   ctnn::Workspace<Net> ws(B);
   auto f = [&] {
-    const float* y = net.forward(x.data(), B, ws, training, nullptr, nullptr);
+    const float* y = net.forward(x.data(), B, ws, training ? ctnn::Mode::training : ctnn::Mode::inference);
     double s = 0;
     for (std::size_t i = 0; i < B * O; ++i) s += double(y[i]) * r[i];
     return s;

@@ -389,7 +389,7 @@ Evaluation evaluate(const Net& net, const data::Dataset& data, std::size_t threa
     std::array<float, N> dz;
     for (std::size_t i = begin; i < end; i += per_thread) {
       const std::size_t n = std::min(per_thread, end - i);
-      const float* y = net.forward(data.sample(i), n, ws[t], false, nullptr, nullptr);
+      const float* y = net.forward(data.sample(i), n, ws[t]);
       for (std::size_t s = 0; s < n; ++s) {
         loss[t] += loss_function.template compute<N>(y + s * N, data.labels[i + s], nullptr,
                                                      dz.data(), 1.0f);
@@ -439,7 +439,7 @@ Evaluation evaluate(const Net& net, data::SampleStream& data, std::size_t thread
       std::array<float, N> dz;
       for (std::size_t j = begin; j < end; j += batch_size) {
         const std::size_t m = std::min(batch_size, end - j);
-        const float* y = net.forward(inputs.data() + j * IN, m, ws[t], false, nullptr, nullptr);
+        const float* y = net.forward(inputs.data() + j * IN, m, ws[t]);
         for (std::size_t s = 0; s < m; ++s) {
           loss[t] +=
               loss_function.template compute<N>(y + s * N, labels[j + s], nullptr, dz.data(), 1.0f);
@@ -691,7 +691,8 @@ class Trainer {
       }
       w.state.assign(state.begin(), state.end());
       Rng rng(derive_seed(seed_, step_id, first + t));
-      const float* y = net_.forward(w.input.data(), m, w.ws, true, w.state.data(), &rng);
+      const float* y = net_.forward(w.input.data(), m, w.ws, Mode::training,
+                                    {.state = w.state.data(), .rng = &rng});
       for (std::size_t s = 0; s < m; ++s) {
         w.loss += loss_.template compute<N>(y + s * N, w.labels[s], nullptr, w.dout.data() + s * N,
                                             scale);
