@@ -137,8 +137,11 @@ void check_same_plan(const char* name) {
   INFO(std::string(name));
   const auto net = std::make_unique<Net>(5);
   if constexpr (Net::state_count > 0) {
+    // As above: statistics and BatchNorm parameters away from their initial values.
     const auto s = ctnn_test::random_vector(Net::state_count, 11, 0.5f, 1.5f);
     std::copy(s.begin(), s.end(), net->state().begin());
+    const auto w = ctnn_test::random_vector(Net::parameter_count, 13, -0.3f, 0.3f);
+    std::copy(w.begin(), w.end(), net->parameters().begin());
   }
   constexpr std::size_t batch = 3;
   const auto x = ctnn_test::random_vector(batch * Net::input_shape::size, 12, 0.0f, 1.0f);
