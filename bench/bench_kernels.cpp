@@ -68,7 +68,7 @@ void report(benchmark::State& state, double flops_per_sample, Clock::time_point 
 template <class L, bool Relu>
 void run_forward(const ctnn::Pass& p) {
   if constexpr (Relu)
-    L::template forward<true>(p);
+    L::template forward_fused<ctnn::fused::relu>(p, {});
   else
     L::forward(p);
 }

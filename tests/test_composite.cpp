@@ -250,3 +250,84 @@ TEST_CASE("safetensors names of composites follow the PyTorch modules") {
   CHECK(std::equal(net.parameters().begin(), net.parameters().end(), back.parameters().begin()));
   CHECK(std::equal(net.state().begin(), net.state().end(), back.state().begin()));
 }
+
+namespace {
+// The same layers at top level and inside Chains: the same parameter layout, so the same
+// initialisation from one seed.
+using FlatNet = Sequential<Input<8, 8, 2>, Conv2D<4, 3, 1, Same>, ReLU, Conv2D<3, 3>, ReLU, Flatten,
+                           Dense<5>, ReLU, Dense<3>>;
+using ChainedNet = Sequential<Input<8, 8, 2>, Chain<Conv2D<4, 3, 1, Same>, ReLU, Conv2D<3, 3>, ReLU>,
+                              Flatten, Chain<Dense<5>, ReLU>, Dense<3>>;
+}  // namespace
+
+TEST_CASE("Conv2D+ReLU inside a Chain is fused in training as at top level, bit for bit") {
+  // One plan at every depth: the ReLU after Conv2D or Dense is computed by the layer before it.
+  static_assert(FlatNet::fused_into_previous<1> && FlatNet::fused_into_previous<3> &&
+                FlatNet::fused_into_previous<6>);
+  using Convs = ChainedNet::layer<0>;
+  static_assert(detail::Plan<Convs::parts>::absorbed_in_training<1> &&
+                detail::Plan<Convs::parts>::absorbed_in_training<3>);
+  static_assert(detail::Plan<ChainedNet::layer<2>::parts>::absorbed_in_training<1>);
+  static_assert(FlatNet::parameter_count == ChainedNet::parameter_count);
+  FlatNet flat(17);
+  ChainedNet chained(17);
+  REQUIRE(std::equal(flat.parameters().begin(), flat.parameters().end(),
+                     chained.parameters().begin()));
+  constexpr std::size_t B = 4;
+  const auto x = ctnn_test::random_vector(B * 128, 18);
+  const auto r = ctnn_test::random_vector(B * 3, 19);
+  Workspace<FlatNet> fws(B);
+  Workspace<ChainedNet> cws(B);
+  const float* fy = flat.forward(x.data(), B, fws, Mode::training);
+  const float* cy = chained.forward(x.data(), B, cws, Mode::training);
+  const std::vector<float> fout(fy, fy + B * 3), cout(cy, cy + B * 3);
+  CHECK(fout == cout);
+  CHECK(std::any_of(fout.begin(), fout.end(), [](float v) { return v != 0.0f; }));
+  std::vector<float> fg(FlatNet::parameter_count, 0.0f), cg(fg.size(), 0.0f);
+  flat.backward(x.data(), r.data(), fg.data(), B, fws);
+  chained.backward(x.data(), r.data(), cg.data(), B, cws);
+  CHECK(fg == cg);
+  CHECK(std::any_of(fg.begin(), fg.end(), [](float v) { return v != 0.0f; }));
+  // And inference: the same plan steps.
+  std::vector<float> fp(B * 3), cp(B * 3);
+  flat.predict(x.data(), fp.data(), B, fws);
+  chained.predict(x.data(), cp.data(), B, cws);
+  CHECK(fp == cp);
+}
+
+namespace {
+// Capabilities declared wrongly: fused_ops without forward_fused, and an earlier version's name.
+struct NoForwardFused : Tanh::bind<Vector<3>> {
+  static constexpr unsigned fused_ops = fused::relu;
+};
+struct OldFusion : Tanh::bind<Vector<3>> {
+  static constexpr bool fuses_relu = true;
+};
+}  // namespace
+
+TEST_CASE("the capability concepts recognise the library's layers") {
+  using Conv = Conv2D<4, 3>::bind<Image<6, 6, 2>>;
+  static_assert(FusesOps<Conv> && FusesInTraining<Conv> && Labelled<Conv>);
+  static_assert(DescribesTensors<Conv> && HasInferenceScratch<Conv> && !KeepsOrder<Conv>);
+  using Fc = Dense<3>::bind<Vector<5>>;
+  static_assert(FusesInTraining<Fc> && !ChannelAffine<Fc>);
+  static_assert(ChannelAffine<BatchNorm::bind<Image<4, 4, 4>>>);
+  static_assert(IsRelu<ReLU::bind<Vector<3>>> && !IsRelu<Tanh::bind<Vector<3>>>);
+  static_assert(IsIdentity<Identity::bind<Vector<3>>> && KeepsOrder<Identity::bind<Vector<3>>>);
+  static_assert(PoolsAfterConv<MaxPool2D<2>::bind<Image<4, 4, 1>>>);
+  static_assert(!PoolsAfterConv<MaxPool2D<2, 1>::bind<Image<4, 4, 1>>>);
+  static_assert(!PoolsAfterConv<AvgPool2D<2>::bind<Image<4, 4, 1>>>);
+  using Block = Residual<MainPath>::bind<Img>;
+  static_assert(Composite<Block> && Composite<MainPath::bind<Img>> && !Composite<Conv>);
+  static_assert(FusesOps<Block> && !FusesInTraining<Block>);
+  // Declared wrongly: the network refuses them with a message naming the capability (see
+  // tests/compile_fail: fused_ops_without_forward_fused.cpp, tensors_signature.cpp).
+  static_assert(detail::broken_capability<Conv>() == detail::BrokenCapability::none);
+  static_assert(!FusesOps<NoForwardFused>);
+  static_assert(detail::broken_capability<NoForwardFused>() ==
+                detail::BrokenCapability::fused_ops);
+  static_assert(detail::broken_capability<OldFusion>() == detail::BrokenCapability::fuses_relu);
+  CHECK(fused_ops_of<Conv>(true) == fused::relu);
+  CHECK(fused_ops_of<Conv>(false) == (fused::affine | fused::add | fused::relu));
+  CHECK(fused_ops_of<Tanh::bind<Vector<3>>>(false) == 0);
+}

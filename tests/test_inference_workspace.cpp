@@ -62,7 +62,7 @@ void check_inference_workspace(const char* name, bool exact = true) {
   std::vector<float> x(2 * Net::input_shape::size, 0.5f), g(Net::parameter_count);
   std::vector<float> state(Net::state_count);
   Rng rng(1);
-  CHECK_THROWS_AS(net->forward(x.data(), 2, small, true, state.data(), &rng), InvalidArgument);
+  CHECK_THROWS_AS(net->forward(x.data(), 2, small, Mode::training, {.state = state.data(), .rng = &rng}), InvalidArgument);
   std::vector<float> dout(2 * Net::output_shape::size, 1.0f);
   CHECK_THROWS_AS(net->backward(x.data(), dout.data(), g.data(), 2, small), InvalidArgument);
 }
@@ -128,4 +128,39 @@ TEST_CASE("an inference-only workspace computes the same outputs in less memory"
   CHECK(examples::FashionCnn::inference_workspace_bytes * 3 < examples::FashionCnn::workspace_bytes);
   CHECK(examples::FashionCrnn::inference_workspace_bytes * 5 <
         examples::FashionCrnn::workspace_bytes);
+}
+
+// Inference runs the plan through any workspace: a training workspace gives the inference-only
+// workspace's outputs bit for bit, BatchNorm folded and residual additions fused included.
+template <class Net>
+void check_same_plan(const char* name) {
+  INFO(std::string(name));
+  const auto net = std::make_unique<Net>(5);
+  if constexpr (Net::state_count > 0) {
+    // As above: statistics and BatchNorm parameters away from their initial values.
+    const auto s = ctnn_test::random_vector(Net::state_count, 11, 0.5f, 1.5f);
+    std::copy(s.begin(), s.end(), net->state().begin());
+    const auto w = ctnn_test::random_vector(Net::parameter_count, 13, -0.3f, 0.3f);
+    std::copy(w.begin(), w.end(), net->parameters().begin());
+  }
+  constexpr std::size_t batch = 3;
+  const auto x = ctnn_test::random_vector(batch * Net::input_shape::size, 12, 0.0f, 1.0f);
+  Workspace<Net> full(batch), small(batch, inference_only);
+  // A training pass first, so that the training workspace holds other values.
+  std::vector<float> state(Net::state_count);
+  Rng rng(2);
+  net->forward(x.data(), batch, full, Mode::training, {.state = state.data(), .rng = &rng});
+  std::vector<float> a(batch * Net::output_shape::size), b(a.size());
+  net->predict(x.data(), a.data(), batch, full);
+  net->predict(x.data(), b.data(), batch, small);
+  CHECK(a == b);
+  CHECK(std::any_of(a.begin(), a.end(), [](float v) { return v != 0.0f; }));
+}
+
+TEST_CASE("a training workspace in inference mode gives the inference-only outputs") {
+  check_same_plan<examples::FashionResNet>("resnet");
+  check_same_plan<DenseBnNet>("dense, batchnorm, relu");
+  check_same_plan<ConvBnPoolNet>("conv, batchnorm, relu, maxpool; projection");
+  check_same_plan<CustomNet>("custom layer in a residual network");
+  check_same_plan<ConcatNet>("concat");
 }

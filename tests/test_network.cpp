@@ -139,7 +139,7 @@ TEST_CASE("inference fuses Conv2D, ReLU and MaxPool2D and matches the layer-by-l
   Workspace<Net> ws(B);
   std::vector<float> fused(B * 4);
   net.predict(x.data(), fused.data(), B, ws);
-  const float* y = net.forward(x.data(), B, ws, true, nullptr, nullptr);
+  const float* y = net.forward(x.data(), B, ws, Mode::training);
   CHECK(std::vector<float>(y, y + B * 4) == fused);
   // And the fused inference for the Fashion-MNIST CNN.
   FashionCnn cnn(23);
@@ -147,6 +147,6 @@ TEST_CASE("inference fuses Conv2D, ReLU and MaxPool2D and matches the layer-by-l
   Workspace<FashionCnn> cws(B);
   std::vector<float> logits(B * 10);
   cnn.predict(images.data(), logits.data(), B, cws);
-  const float* z = cnn.forward(images.data(), B, cws, true, nullptr, nullptr);
+  const float* z = cnn.forward(images.data(), B, cws, Mode::training);
   CHECK(std::vector<float>(z, z + B * 10) == logits);
 }

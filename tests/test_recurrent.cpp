@@ -228,7 +228,7 @@ TEST_CASE("stacked LSTMs match PyTorch") {
   REQUIRE(params.size() == Net::parameter_count);
   std::copy(params.begin(), params.end(), net.parameters().begin());
   Workspace<Net> ws(2);
-  const float* y = net.forward(fx.at("x").values.data(), 2, ws, true, nullptr, nullptr);
+  const float* y = net.forward(fx.at("x").values.data(), 2, ws, ctnn::Mode::training);
   check_close(std::vector<float>(y, y + 2 * 5 * 6), fx.at("output").values, 1e-5f, "output");
   std::vector<float> g(Net::parameter_count, 0.0f);
   net.backward(fx.at("x").values.data(), fx.at("r").values.data(), g.data(), 2, ws);

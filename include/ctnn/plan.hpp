@@ -1,13 +1,17 @@
-// ctnn/plan.hpp — the inference plan of a list of layers, decided at compile time, and the tuple
-// helpers Sequential and the composites share.
+// ctnn/plan.hpp — the plan of a list of layers, decided at compile time, for inference and for
+// training, and the tuple helpers the networks and the composites share.
 //
 // In inference a layer often needs nothing of the layer after it but its function: a ReLU, an
 // inference-mode BatchNorm (a per-channel y = x * scale + shift) or a residual addition can be
-// done by the layer before it as it stores its output (its epilogue, layer.hpp: fused_ops). The
-// plan groups a list of layers into steps: a step is a head layer and the layers it absorbs,
+// done by the layer before it as it stores its output (its epilogue, layers/contract.hpp:
+// FusesOps). The plan groups a list of layers into steps: a step is a head layer and the layers
+// it absorbs,
 //   head [BatchNorm] [ReLU]      when the head can fuse them (Conv2D, Dense; Residual: ReLU),
 //   Conv2D ReLU MaxPool2D        the pooled convolution (Conv2D::forward_relu_maxpool),
-// and every other layer is a step of its own. The caller may hand the last step operations of
+// and every other layer is a step of its own. Training fuses less, by the same function
+// (make(true)): only a ReLU after a head that fuses it in training (FusesInTraining: Conv2D and
+// Dense, whose backward needs only their input), so that every layer's output that backward
+// reads is stored; the walk (layers/chain.hpp) runs that training plan at every depth alike. The caller may hand the last step operations of
 // its own (a Residual asks its Main chain to add the shortcut and apply the ReLU after the
 // block). Only step outputs exist: the outputs of absorbed layers are never written, and since
 // inference keeps nothing for backward, the steps take turns on two buffers (sized by the
@@ -21,7 +25,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "layers/layer.hpp"
+#include "layers/contract.hpp"
+#include "shape.hpp"
 
 namespace ctnn::detail {
 
@@ -87,13 +92,6 @@ constexpr std::size_t inference_scratch(std::size_t batch) {
   return batch * inference_scratch_per_sample<L>() + inference_scratch_fixed<L>();
 }
 
-template <class L>
-inline constexpr bool is_relu_layer = requires { requires L::is_relu; };
-template <class L>
-inline constexpr bool folds_into_previous = requires { requires L::folds_into_previous; };
-template <class L>
-inline constexpr bool pools_after_conv = requires { requires L::fusable_after_conv; };
-
 /// Channels of a shape: an Image's C, a Sequence's features, a Vector's size (the columns of the
 /// product that computes it, which a folded BatchNorm scales).
 template <class S>
@@ -113,22 +111,25 @@ struct PlanStep {
   bool pool = false;  ///< head, ReLU, MaxPool2D: Conv2D::forward_relu_maxpool
 };
 
-/// The inference plan of the layers Parts (a tuple of bound layers); Tail: operations the caller
-/// asks of the last step (fused::add, fused::relu), taken when its head can apply them after
-/// what it fuses already (takes_tail).
+/// The plan of the layers Parts (a tuple of bound layers); Tail: operations the caller asks of
+/// the last step in inference (fused::add, fused::relu), taken when its head can apply them after
+/// what it fuses already (takes_tail). The steps are the inference plan's; training_head<I> and
+/// absorbed_in_training<I> say how the training plan (make(true)) treats part I.
 template <class Parts, unsigned Tail = 0>
-struct InferencePlan {
+struct Plan {
   static constexpr std::size_t parts = std::tuple_size_v<Parts>;
 
  private:
-  static constexpr auto ops_ =
-      over_parts<Parts>([](auto l) { return std::size_t{fused_ops_of<typename decltype(l)::type>()}; });
+  static constexpr auto ops_ = over_parts<Parts>(
+      [](auto l) { return std::size_t{fused_ops_of<typename decltype(l)::type>(false)}; });
+  static constexpr auto training_ops_ = over_parts<Parts>(
+      [](auto l) { return std::size_t{fused_ops_of<typename decltype(l)::type>(true)}; });
   static constexpr auto relu_ =
-      over_parts<Parts>([](auto l) { return std::size_t{is_relu_layer<typename decltype(l)::type>}; });
-  static constexpr auto folds_ = over_parts<Parts>(
-      [](auto l) { return std::size_t{folds_into_previous<typename decltype(l)::type>}; });
+      over_parts<Parts>([](auto l) { return std::size_t{IsRelu<typename decltype(l)::type>}; });
+  static constexpr auto affine_ = over_parts<Parts>(
+      [](auto l) { return std::size_t{ChannelAffine<typename decltype(l)::type>}; });
   static constexpr auto pool_ = over_parts<Parts>(
-      [](auto l) { return std::size_t{pools_after_conv<typename decltype(l)::type>}; });
+      [](auto l) { return std::size_t{PoolsAfterConv<typename decltype(l)::type>}; });
   static constexpr auto conv_ = over_parts<Parts>([](auto l) {
     return std::size_t{kind_of<typename decltype(l)::type>() == LayerKind::conv2d};
   });
@@ -145,26 +146,29 @@ struct InferencePlan {
     bool tail_taken = false;
     unsigned tail_room = 0;
   };
-  static constexpr Result make() {
+  /// The steps in inference, or with training those of a training pass (its heads' training
+  /// operations only, no tail).
+  static constexpr Result make(bool training) {
     Result r;
+    const auto& op = training ? training_ops_ : ops_;
     for (std::size_t i = 0; i < parts;) {
       PlanStep s;
       s.first = i;
       std::size_t j = i + 1;
-      if ((ops_[i] & fused::affine) && j < parts && folds_[j]) {
+      if ((op[i] & fused::affine) && j < parts && affine_[j]) {
         s.ops |= fused::affine;
         ++j;
       }
-      if ((ops_[i] & fused::relu) && j < parts && relu_[j]) {
+      if ((op[i] & fused::relu) && j < parts && relu_[j]) {
         s.ops |= fused::relu;
         ++j;
-        if (conv_[i] && !(s.ops & fused::affine) && j < parts && pool_[j]) {
+        if (!training && conv_[i] && !(s.ops & fused::affine) && j < parts && pool_[j]) {
           s.pool = true;
           ++j;
         }
       }
-      if (j == parts && !(s.ops & fused::relu)) {
-        r.tail_room = ops_[i] & (fused::add | fused::relu);
+      if (!training && j == parts && !(s.ops & fused::relu)) {
+        r.tail_room = op[i] & (fused::add | fused::relu);
         if (Tail != 0 && (r.tail_room & Tail) == Tail) {
           s.ops |= Tail;
           r.tail_taken = true;
@@ -176,7 +180,14 @@ struct InferencePlan {
     }
     return r;
   }
-  static constexpr Result result_ = make();
+  static constexpr Result result_ = make(false);
+  static constexpr Result training_ = make(true);
+  static constexpr auto training_roles_ = [] {
+    std::array<std::size_t, parts> head{};  // 1 + the head's ops; 0: absorbed
+    for (std::size_t k = 0; k < training_.count; ++k)
+      head[training_.steps[k].first] = 1 + training_.steps[k].ops;
+    return head;
+  }();
 
  public:
   static constexpr std::size_t step_count = result_.count;
@@ -186,6 +197,21 @@ struct InferencePlan {
   static constexpr bool takes_tail = Tail == 0 || result_.tail_taken;
   /// The operations (fused::add, fused::relu) the last step could take from a caller.
   static constexpr unsigned tail_room = result_.tail_room;
+  /// Whether part I is computed by the part before it in training (a ReLU after Conv2D or
+  /// Dense), and the operations the head part I applies in training (0: a plain forward).
+  template <std::size_t I>
+  static constexpr bool absorbed_in_training = training_roles_[I] == 0;
+  template <std::size_t I>
+  static constexpr unsigned training_ops =
+      training_roles_[I] == 0 ? 0u : unsigned(training_roles_[I] - 1);
+  /// Whether part I is a MaxPool2D that the convolution two parts before it computes in
+  /// inference (Conv2D::forward_relu_maxpool).
+  template <std::size_t I>
+  static constexpr bool pooled_by_conv = [] {
+    for (std::size_t k = 0; k < result_.count; ++k)
+      if (result_.steps[k].pool && result_.steps[k].first + 2 == I) return true;
+    return false;
+  }();
 
   /// The largest output of a step, of all steps or of all but the last (which a composite
   /// writes to its own output).
@@ -290,5 +316,9 @@ struct InferencePlan {
     return out;
   }
 };
+
+/// The plan as inference reads it.
+template <class Parts, unsigned Tail = 0>
+using InferencePlan = Plan<Parts, Tail>;
 
 }  // namespace ctnn::detail

@@ -22,11 +22,11 @@ inline void summary_row(std::ostream& os, const std::string& a, const std::strin
      << "\n";
 }
 
-/// Rows of bound layer L for summary(): its name and, for a composite (a layer with `parts`),
+/// Rows of bound layer L for summary(): its name and, for a composite (ctnn::Composite),
 /// a row per part below it, indented; Residual's parts are labelled main: and shortcut:.
 template <class L, class Row>
 void summary_rows(Row& row, const std::string& indent, const std::string& label) {
-  if constexpr (requires { typename L::parts; }) {
+  if constexpr (Composite<L>) {
     const char* kind = L::kind == LayerKind::residual ? "Residual"
                        : L::kind == LayerKind::concat ? "Concat"
                                                       : "Chain";

@@ -1,4 +1,4 @@
-// ctnn/layers/activation.hpp — ReLU, Sigmoid, Tanh and Softmax.
+// ctnn/layers/activation.hpp — ReLU, Sigmoid, Tanh, Softmax and Identity.
 //
 // Element-wise layers keep the shape of their input and have no parameters. Their backward pass
 // uses the forward output y (so the input need not be kept):
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <type_traits>
 
 #include "../kernels/simd.hpp"
@@ -88,6 +89,27 @@ struct ReLU : detail::Elementwise<detail::ReluFn> {};
 struct Sigmoid : detail::Elementwise<detail::SigmoidFn> {};
 /// Tanh: y = tanh(x), any shape.
 struct Tanh : detail::Elementwise<detail::TanhFn> {};
+
+/// Identity: y = x, any shape. The default shortcut of Residual (nn.Identity).
+struct Identity {
+  template <class In>
+  struct bind {
+    static_assert(Shape<In>, "Identity needs a shape input");
+    using input_shape = In;
+    using output_shape = In;
+    static constexpr LayerKind kind = LayerKind::identity;
+    static constexpr bool keeps_order = true;
+    static constexpr bool is_identity = true;
+    static constexpr std::size_t parameter_count = 0, state_count = 0;
+    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
+    static std::string name() { return "Identity"; }
+    static void init(float*, float*, Rng&) {}
+    static void forward(const Pass& p) { std::copy_n(p.in, p.batch * In::size, p.out); }
+    static void backward(const Pass& p) {
+      if (p.din) std::copy_n(p.dout, p.batch * In::size, p.din);
+    }
+  };
+};
 
 /// Softmax over all values of each sample (normally after the last Dense); see the header.
 struct Softmax {

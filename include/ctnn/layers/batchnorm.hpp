@@ -122,9 +122,9 @@ struct BatchNormSpec {
       kernels::batchnorm_apply<C>(p.in, rows, mean, scale.data(), beta, p.out);
     }
     /// Inference mode is y = x * scale + shift per channel, scale = gamma / sqrt(var + eps),
-    /// shift = beta - mean * scale: a layer before it with fused::affine applies it in its
-    /// epilogue. Writes scale and shift (C floats each), e.g. into this layer's scratch.
-    static constexpr bool folds_into_previous = true;
+    /// shift = beta - mean * scale (ChannelAffine): a layer before it with fused::affine applies
+    /// it in its epilogue. Writes scale and shift (C floats each), e.g. into this layer's scratch.
+    static constexpr bool is_channel_affine = true;
     static void inference_affine(const Pass& p, float* scale, float* shift) {
       for (std::size_t c = 0; c < C; ++c) {
         const float inv_std = 1.0f / std::sqrt(p.state[C + c] + Epsilon);

@@ -1,5 +1,6 @@
-// ctnn/layers/composite.hpp — layers made of layers: Chain, Residual, Concat, and the Identity
-// and GlobalAvgPool2D that residual networks need.
+// ctnn/layers/composite.hpp — layers made of layers: Chain (layers/chain.hpp), Residual and
+// Concat, and, for residual networks, Identity (layers/activation.hpp) and GlobalAvgPool2D
+// (layers/pooling.hpp).
 //
 //   using Block = ctnn::Residual<ctnn::Chain<ctnn::Conv2D<16, 3, 1, ctnn::Same>, ctnn::BatchNorm,
 //                                            ctnn::ReLU, ctnn::Conv2D<16, 3, 1, ctnn::Same>,
@@ -25,354 +26,15 @@
 #include <type_traits>
 #include <utility>
 
-#include "../kernels/simd.hpp"
-#include "../network.hpp"
-#include "layer.hpp"
+#include "../kernels/elementwise.hpp"
+#include "../plan.hpp"
+#include "activation.hpp"
+#include "binding.hpp"
+#include "chain.hpp"
+#include "contract.hpp"
+#include "pooling.hpp"
 
 namespace ctnn {
-
-namespace detail {
-
-/// out[i] = a[i] + b[i] for i < n (out may be a).
-inline void add(const float* a, const float* b, float* out, std::size_t n) {
-  kernels::zip(
-      n, a, b, out, [](kernels::simd x, kernels::simd y) { return x + y; },
-      [](float x, float y) { return x + y; });
-}
-/// x[i] += y[i] for i < n.
-inline void add_into(float* x, const float* y, std::size_t n) {
-  add(x, y, x, n);
-}
-/// x[i] = max(x[i], 0) for i < n.
-inline void relu_in_place(float* x, std::size_t n) {
-  kernels::zip(
-      n, x, x, x,
-      [](kernels::simd a, kernels::simd) { return kernels::vmax(a, kernels::simd(0.0f)); },
-      [](float a, float) { return std::max(a, 0.0f); });
-}
-
-/// Names of the parts joined with ','.
-template <class Parts>
-std::string part_names() {
-  std::string s;
-  for_each_part<Parts>([&]<std::size_t I, class P>() {
-    if (I > 0) s += ',';
-    s += P::name();
-  });
-  return s;
-}
-
-/// Parameter, state and scratch bookkeeping of a composite over the bound layers Parts.
-template <class Parts>
-struct PartsInfo {
-  static constexpr std::size_t count = std::tuple_size_v<Parts>;
-  static constexpr auto parameter_offsets =
-      prefix_sums(over_parts<Parts>([](auto l) { return decltype(l)::type::parameter_count; }));
-  static constexpr auto state_offsets =
-      prefix_sums(over_parts<Parts>([](auto l) { return decltype(l)::type::state_count; }));
-  static constexpr std::size_t parameter_count = parameter_offsets[count];
-  static constexpr std::size_t state_count = state_offsets[count];
-  static constexpr std::size_t flops = [] {
-    std::size_t s = 0;
-    for (auto f : over_parts<Parts>([](auto l) { return decltype(l)::type::flops; })) s += f;
-    return s;
-  }();
-  /// Floats per sample and fixed floats of all the parts' own scratch (one region each).
-  static constexpr std::size_t scratch_per_sample = [] {
-    std::size_t s = 0;
-    for (auto f : over_parts<Parts>([](auto l) { return decltype(l)::type::scratch_per_sample; }))
-      s += f;
-    return s;
-  }();
-  static constexpr std::size_t scratch_fixed = [] {
-    std::size_t s = 0;
-    for (auto f : over_parts<Parts>([](auto l) { return decltype(l)::type::scratch_fixed; }))
-      s += f + 16;
-    return s;
-  }();
-
-  /// The same for an inference-only scratch (Pass::inference_only).
-  static constexpr std::size_t inference_scratch_per_sample = [] {
-    std::size_t s = 0;
-    for (auto f : over_parts<Parts>([](auto l) {
-           return ctnn::inference_scratch_per_sample<typename decltype(l)::type>();
-         }))
-      s += f;
-    return s;
-  }();
-  static constexpr std::size_t inference_scratch_fixed = [] {
-    std::size_t s = 0;
-    for (auto f : over_parts<Parts>(
-             [](auto l) { return ctnn::inference_scratch_fixed<typename decltype(l)::type>(); }))
-      s += f + 16;
-    return s;
-  }();
-  /// The scratch floats of part P for a batch, full or for inference only.
-  template <class P>
-  static std::size_t part_scratch(std::size_t batch, bool inference_only) {
-    return inference_only ? batch * ctnn::inference_scratch_per_sample<P>() +
-                                ctnn::inference_scratch_fixed<P>()
-                          : batch * P::scratch_per_sample + P::scratch_fixed;
-  }
-
-  static void init(float* params, float* state, Rng& rng) {
-    for_each_part<Parts>([&]<std::size_t I, class P>() {
-      P::init(params + parameter_offsets[I], state + state_offsets[I], rng);
-    });
-  }
-
-  /// The Pass of part I from the composite's pass p: its slices of parameters, gradients and
-  /// state, and its scratch region.
-  template <std::size_t I>
-  static Pass part_pass(const Pass& p, float* scratch) {
-    Pass q = p;
-    q.params = p.params + parameter_offsets[I];
-    q.grads = p.grads ? p.grads + parameter_offsets[I] : nullptr;
-    q.state = p.state ? p.state + state_offsets[I] : nullptr;
-    q.scratch = scratch;
-    return q;
-  }
-};
-
-/// The message of part L of a composite, which does not take its input In (instantiated only
-/// through `type`, when the network reports its first failure).
-template <class L, class In>
-struct part_report {
-  using type = typename report_failure<void, L, In>::type;
-};
-/// Whether one of the bindings Ls is rejected, and whether its message has been given; `message`
-/// is a class whose `type` instantiates the message of the first (nested, so that only asking
-/// for it does: Clang drops what a class declares after an error).
-template <class In, class... Ls>
-struct first_rejected {
-  static constexpr bool found = false, reported = false;
-  struct message {
-    using type = void;
-  };
-};
-template <class In, class L, class... Rest>
-struct first_rejected<In, L, Rest...> {
-  using next = first_rejected<In, Rest...>;
-  static constexpr bool found = rejected_v<L> || next::found;
-  static constexpr bool reported = rejected_v<L> ? requires { requires L::reported; } : next::reported;
-  struct message {
-    using type = typename std::conditional_t<rejected_v<L>, part_report<L, In>,
-                                             typename next::message>::type;
-  };
-};
-
-/// Base of every composite binding Self: when a part does not bind (or, as Self::mismatch says,
-/// the parts do not fit together) the composite is a rejected binding (layer.hpp) whose report<>
-/// gives that one message: the network around it reports it as its first failure and says
-/// nothing more. Self::failure is first_rejected over its parts; Self::mismatch_report a class
-/// whose `type` instantiates the mismatch message.
-template <class Self>
-struct CompositeRejection {
-  template <class = void>
-  struct report {
-    using type = typename std::conditional_t<Self::failure::found, typename Self::failure::message,
-                                             typename Self::mismatch_report>::type;
-  };
-  /// Instantiates the message when a rejected composite is used outside a network.
-  template <class S = Self>
-  static constexpr std::size_t report_now() {
-    if constexpr (S::failure::found || S::mismatch) {
-      if constexpr (!(S::failure::found && S::failure::reported)) {
-        using message [[maybe_unused]] = decltype(sizeof(typename S::template report<>::type*));
-      }
-    }
-    return 0;
-  }
-};
-
-/// No mismatch message.
-struct no_mismatch {
-  using type = void;
-};
-
-}  // namespace detail
-
-/// Identity: y = x, any shape. The default shortcut of Residual (nn.Identity).
-struct Identity {
-  template <class In>
-  struct bind {
-    static_assert(Shape<In>, "Identity needs a shape input");
-    using input_shape = In;
-    using output_shape = In;
-    static constexpr LayerKind kind = LayerKind::identity;
-    static constexpr bool keeps_order = true;
-    static constexpr bool is_identity = true;
-    static constexpr std::size_t parameter_count = 0, state_count = 0;
-    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0, flops = 0;
-    static std::string name() { return "Identity"; }
-    static void init(float*, float*, Rng&) {}
-    static void forward(const Pass& p) { std::copy_n(p.in, p.batch * In::size, p.out); }
-    static void backward(const Pass& p) {
-      if (p.din) std::copy_n(p.dout, p.batch * In::size, p.din);
-    }
-  };
-};
-
-/// GlobalAvgPool2D: Image<H, W, C> -> Vector<C>, y[c] = mean over h, w of x[h][w][c] (Lin et al.
-/// 2014, "Network In Network"; PyTorch's nn.AdaptiveAvgPool2d(1) followed by nn.Flatten).
-/// dL/dx[h][w][c] = dL/dy[c] / (H W). No parameters.
-struct GlobalAvgPool2D {
-  template <class In>
-  struct bind : detail::Rejected<bind<In>> {
-    template <class = void>
-    struct report {
-      static_assert(detail::always_false<In>,
-                    "GlobalAvgPool2D needs an Image<H,W,C> input (the instantiation notes show "
-                    "the shape it got)");
-    };
-  };
-  template <std::size_t H, std::size_t W, std::size_t C>
-  struct bind<Image<H, W, C>> {
-    using input_shape = Image<H, W, C>;
-    using output_shape = Vector<C>;
-    static constexpr LayerKind kind = LayerKind::global_avgpool2d;
-    static constexpr std::size_t parameter_count = 0, state_count = 0;
-    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
-    static constexpr std::size_t flops = H * W * C;
-    static std::string name() { return "GlobalAvgPool2D"; }
-    static void init(float*, float*, Rng&) {}
-    static void forward(const Pass& p) {
-      constexpr float scale = 1.0f / float(H * W);
-      for (std::size_t b = 0; b < p.batch; ++b) {
-        const float* x = p.in + b * H * W * C;
-        float* y = p.out + b * C;
-        std::fill_n(y, C, 0.0f);
-        for (std::size_t i = 0; i < H * W; ++i) detail::add_into(y, x + i * C, C);
-        for (std::size_t c = 0; c < C; ++c) y[c] *= scale;
-      }
-    }
-    static void backward(const Pass& p) {
-      if (!p.din) return;
-      constexpr float scale = 1.0f / float(H * W);
-      for (std::size_t b = 0; b < p.batch; ++b) {
-        const float* g = p.dout + b * C;
-        float* d = p.din + b * H * W * C;
-        for (std::size_t c = 0; c < C; ++c) d[c] = g[c] * scale;
-        for (std::size_t i = 1; i < H * W; ++i) std::copy_n(d, C, d + i * C);
-      }
-    }
-  };
-};
-
-/// Chain<Specs...>: the specs applied in order, used as one layer (PyTorch's nn.Sequential inside
-/// a model). Input: what the first spec takes; output: the last one's. Parameters and state: the
-/// parts' in order. A part that does not take its input stops compilation with that part's own
-/// message.
-template <class... Specs>
-struct Chain {
-  static_assert(sizeof...(Specs) > 0, "Chain needs at least one layer");
-
-  template <class In>
-  struct bind : detail::CompositeRejection<bind<In>> {
-    using bound_ = detail::bind_all<In, Specs...>;
-    // A part that does not bind makes the Chain a rejected binding (CompositeRejection).
-    using failure = detail::first_rejected<typename bound_::failed_input, typename bound_::failed>;
-    static constexpr bool mismatch = false;
-    using mismatch_report = detail::no_mismatch;
-    static constexpr bool rejected = failure::found, reported = failure::reported;
-    using parts = typename bound_::type;
-    using info = detail::PartsInfo<parts>;
-    static constexpr std::size_t count = info::count;
-    template <std::size_t I>
-    using part = std::tuple_element_t<I, parts>;
-
-    using input_shape = In;
-    using output_shape = typename part<count - 1>::output_shape;
-    static constexpr LayerKind kind = LayerKind::chain;
-    static constexpr std::size_t parameter_count = info::parameter_count;
-    static constexpr std::size_t state_count = info::state_count;
-    static constexpr std::size_t flops = info::flops;
-
-   private:
-    static constexpr auto output_sizes =
-        detail::over_parts<parts>([](auto l) { return decltype(l)::type::output_shape::size; });
-    static constexpr std::size_t max_io = [] {
-      std::size_t m = In::size;
-      for (auto s : output_sizes) m = std::max(m, s);
-      return m;
-    }();
-    static constexpr std::size_t activations = [] {
-      std::size_t s = 0;
-      for (std::size_t i = 0; i + 1 < count; ++i) s += output_sizes[i];
-      return s;
-    }();
-
-    // Scratch: the outputs of all parts but the last (kept for backward), two gradient buffers
-    // between parts, then each part's own scratch. An inference-only scratch is the inference
-    // plan's (plan.hpp): two buffers for the outputs of its steps and their shared scratch.
-    struct Layout {
-      std::array<float*, count> act{}, scratch{};
-      std::array<float*, 2> grad{};
-      Layout(float* base, std::size_t batch) {
-        detail::ScratchCursor c(base);
-        for (std::size_t i = 0; i + 1 < count; ++i) act[i] = c.take(batch * output_sizes[i]);
-        for (auto& g : grad) g = c.take(batch * max_io);
-        detail::for_each_part<parts>([&]<std::size_t I, class P>() {
-          scratch[I] = c.take(info::template part_scratch<P>(batch, false));
-        });
-      }
-    };
-    using plan_ = detail::InferencePlan<parts>;
-    template <unsigned Ops>
-    static void run_plan(const Pass& p, const FusedOutput& f) {
-      const auto pass_of = [&p]<std::size_t I>() {
-        return info::template part_pass<I>(p, nullptr);
-      };
-      detail::InferencePlan<parts, Ops>::run(pass_of, p.in, p.out, p.scratch, p.batch, f);
-    }
-
-   public:
-    static constexpr std::size_t scratch_per_sample =
-        activations + 2 * max_io + info::scratch_per_sample;
-    static constexpr std::size_t scratch_fixed = 16 * (count + 1) + info::scratch_fixed;
-    static constexpr std::size_t inference_scratch_per_sample =
-        2 * plan_::max_output(false) + plan_::scratch_per_sample;
-    static constexpr std::size_t inference_scratch_fixed = 16 * 3 + plan_::scratch_fixed;
-
-    static std::string name() { return detail::join({"Chain<", detail::part_names<parts>(), ">"}); }
-    /// Part i in PyTorch's module (nn.Sequential): "i"; each part reads the one before.
-    static std::string part_name(std::size_t i) { return std::to_string(i); }
-    static constexpr bool parts_chained = true;
-    static void init(float* params, float* state, Rng& rng) { info::init(params, state, rng); }
-
-    static void forward(const Pass& p) {
-      if (p.inference_only) return run_plan<0>(p, {});
-      const Layout l(p.scratch, p.batch);
-      detail::for_each_part<parts>([&]<std::size_t I, class P>() {
-        Pass q = info::template part_pass<I>(p, l.scratch[I]);
-        q.in = I == 0 ? p.in : l.act[I - 1];
-        q.out = I + 1 == count ? p.out : l.act[I];
-        P::forward(q);
-      });
-    }
-    /// Inference (an inference-only pass) with operations fused into the last step of the plan:
-    /// those its last part can apply after what it fuses already (a Residual's addition and the
-    /// ReLU after it, into the last Conv2D and its BatchNorm).
-    static constexpr unsigned fused_ops = plan_::tail_room;
-    template <unsigned Ops>
-    static void forward_fused(const Pass& p, const FusedOutput& f) {
-      run_plan<Ops>(p, f);
-    }
-    static void backward(const Pass& p) {
-      const Layout l(p.scratch, p.batch);
-      const float* g = p.dout;
-      detail::for_each_part_reverse<parts>([&]<std::size_t I, class P>() {
-        Pass q = info::template part_pass<I>(p, l.scratch[I]);
-        q.in = I == 0 ? p.in : l.act[I - 1];
-        q.out = I + 1 == count ? p.out : l.act[I];
-        q.dout = g;
-        q.din = I == 0 ? p.din : l.grad[I % 2];
-        P::backward(q);
-        g = q.din;
-      });
-    }
-  };
-};
 
 namespace detail {
 template <class Main, class Shortcut, class MainOut, class ShortcutOut>
@@ -419,7 +81,7 @@ struct Residual {
     using input_shape = In;
     using output_shape = typename main_type::output_shape;
     static constexpr LayerKind kind = LayerKind::residual;
-    static constexpr bool identity_shortcut = requires { requires shortcut_type::is_identity; };
+    static constexpr bool identity_shortcut = IsIdentity<shortcut_type>;
     static constexpr std::size_t parameter_count = info::parameter_count;
     static constexpr std::size_t state_count = info::state_count;
     static constexpr std::size_t flops = info::flops + output_shape::size;
@@ -500,12 +162,12 @@ struct Residual {
         m.out = p.out;
         constexpr unsigned ops = fused::add | (relu ? main_ops & fused::relu : 0u);
         main_type::template forward_fused<ops>(m, {nullptr, nullptr, addend});
-        if constexpr (relu && !(ops & fused::relu)) detail::relu_in_place(p.out, n);
+        if constexpr (relu && !(ops & fused::relu)) kernels::relu_in_place(p.out, n);
       } else {
         m.out = l.main_out;
         main_type::forward(m);
-        detail::add(l.main_out, addend, p.out, n);
-        if constexpr (relu) detail::relu_in_place(p.out, n);
+        kernels::add(l.main_out, addend, p.out, n);
+        if constexpr (relu) kernels::relu_in_place(p.out, n);
       }
     }
 
@@ -517,12 +179,12 @@ struct Residual {
       main_type::forward(m);
       const std::size_t n = p.batch * Out;
       if constexpr (identity_shortcut) {
-        detail::add(l.main_out, p.in, p.out, n);
+        kernels::add(l.main_out, p.in, p.out, n);
       } else {
         Pass s = info::template part_pass<1>(p, l.short_scratch);
         s.out = l.short_out;
         shortcut_type::forward(s);
-        detail::add(l.main_out, l.short_out, p.out, n);
+        kernels::add(l.main_out, l.short_out, p.out, n);
       }
     }
     static void backward(const Pass& p) {
@@ -532,13 +194,13 @@ struct Residual {
       m.din = p.din;
       main_type::backward(m);
       if constexpr (identity_shortcut) {
-        if (p.din) detail::add_into(p.din, p.dout, p.batch * In::size);
+        if (p.din) kernels::add_into(p.din, p.dout, p.batch * In::size);
       } else {
         Pass s = info::template part_pass<1>(p, l.short_scratch);
         s.out = l.short_out;
         s.din = p.din ? l.short_din : nullptr;
         shortcut_type::backward(s);
-        if (p.din) detail::add_into(p.din, l.short_din, p.batch * In::size);
+        if (p.din) kernels::add_into(p.din, l.short_din, p.batch * In::size);
       }
     }
   };
@@ -679,7 +341,7 @@ struct Concat {
         q.dout = l.dout[I];
         q.din = !p.din ? nullptr : I == 0 ? p.din : l.din;
         P::backward(q);
-        if (I > 0 && p.din) detail::add_into(p.din, l.din, p.batch * In::size);
+        if (I > 0 && p.din) kernels::add_into(p.din, l.din, p.batch * In::size);
       });
     }
   };

@@ -132,19 +132,18 @@ struct Conv2D {
       }
     }
 
-    /// Forward; with Relu = true the output is max(conv, 0), for a ReLU that follows (the
-    /// network then skips that ReLU's own pass).
-    static constexpr bool fuses_relu = true;
-    template <bool Relu = false>
     static void forward(const Pass& p) {
       const float* x = input(p);
-      kernels::conv2d_forward<HP, WP, C, F, K, S, Relu>(x, p.params, p.params + weight_count, p.out,
-                                                        p.batch);
+      kernels::conv2d_forward<HP, WP, C, F, K, S, false>(x, p.params, p.params + weight_count,
+                                                         p.out, p.batch);
     }
 
-    /// Inference forward with the fused operations Ops (layer.hpp): a BatchNorm folded into
-    /// the epilogue (affine: per filter), a residual addend, ReLU.
+    /// Forward with the fused operations Ops (layers/contract.hpp, FusesOps): a BatchNorm folded
+    /// into the epilogue (affine: per filter), a residual addend, ReLU. The ReLU alone also in
+    /// training (FusesInTraining): backward needs only the input (or its padded copy, which
+    /// this forward keeps in the scratch as forward does).
     static constexpr unsigned fused_ops = fused::affine | fused::add | fused::relu;
+    static constexpr unsigned training_fused_ops = fused::relu;
     template <unsigned Ops>
     static void forward_fused(const Pass& p, const FusedOutput& f) {
       using kernels::Init;

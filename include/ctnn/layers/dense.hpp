@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/transpose.hpp"
 #include "layer.hpp"
@@ -100,18 +101,17 @@ struct Dense {
       std::fill(params + weight_count, params + parameter_count, 0.0f);
     }
 
-    /// Forward; with Relu = true the output is max(y, 0), for a ReLU that follows.
-    static constexpr bool fuses_relu = true;
-    template <bool Relu = false>
     static void forward(const Pass& p) {
       using S = kernels::Strides<K, 0, 1, 0, N, K, N>;
-      constexpr auto init = Relu ? kernels::Init::bias_relu : kernels::Init::bias;
-      kernels::gemm<S, N, init>(p.in, p.params, p.out, p.params + weight_count, p.batch, 1);
+      kernels::gemm<S, N, kernels::Init::bias>(p.in, p.params, p.out, p.params + weight_count,
+                                               p.batch, 1);
     }
 
-    /// Inference forward with the fused operations Ops (layer.hpp): a BatchNorm folded into
-    /// the epilogue (affine: per unit), an addend, ReLU.
+    /// Forward with the fused operations Ops (layers/contract.hpp, FusesOps): a BatchNorm folded
+    /// into the epilogue (affine: per unit), an addend, ReLU. The ReLU alone also in training
+    /// (FusesInTraining): backward needs only the input.
     static constexpr unsigned fused_ops = fused::affine | fused::add | fused::relu;
+    static constexpr unsigned training_fused_ops = fused::relu;
     template <unsigned Ops>
     static void forward_fused(const Pass& p, const FusedOutput& f) {
       using kernels::Init;
@@ -127,7 +127,7 @@ struct Dense {
       // dw[k, n] += sum_b x[b, k] * dout[b, n]: rows k, reduction over the batch.
       using SW = kernels::Strides<1, K, 0, N, 0, 1, N>;
       kernels::gemm<SW, K, N, kernels::Init::accumulate>(p.in, p.dout, p.grads, nullptr, p.batch);
-      detail::add_column_sums<N>(p.dout, p.batch, p.grads + weight_count);
+      kernels::add_column_sums<N>(p.dout, p.batch, p.grads + weight_count);
       if (!p.din) return;
       // din[b, k] = sum_n dout[b, n] * w[k, n], against the transposed weights wt[n][k].
       float* wt = p.scratch;

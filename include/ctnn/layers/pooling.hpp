@@ -1,8 +1,11 @@
-// ctnn/layers/pooling.hpp — MaxPool2D and AvgPool2D over channels-last images.
+// ctnn/layers/pooling.hpp — MaxPool2D, AvgPool2D and GlobalAvgPool2D over channels-last images.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <string>
 
+#include "../kernels/elementwise.hpp"
 #include "../kernels/pool2d.hpp"
 #include "layer.hpp"
 
@@ -48,11 +51,11 @@ struct Pool2D {
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0;
     /// A max pooling with stride = window right after Conv2D and ReLU is computed by the
-    /// convolution in inference (Conv2D::forward_relu_maxpool); this is its buffer of Pool input
-    /// rows.
-    static constexpr bool fusable_after_conv = Max && Pool == Stride;
+    /// convolution in inference (PoolsAfterConv, Conv2D::forward_relu_maxpool); this is its
+    /// buffer of Pool input rows.
+    static constexpr bool pools_after_conv = Max && Pool == Stride;
     static constexpr std::size_t pool_size = Pool;
-    static constexpr std::size_t scratch_fixed = fusable_after_conv ? Pool * W * C : 0;
+    static constexpr std::size_t scratch_fixed = pools_after_conv ? Pool * W * C : 0;
     static constexpr std::size_t flops = OH * OW * C * Pool * Pool;
 
     static std::string name() {
@@ -86,6 +89,52 @@ struct MaxPool2D : detail::Pool2D<true, Pool, Stride> {};
 /// AvgPool2D<Pool, Stride = Pool>: same shapes as MaxPool2D, out = mean of each window.
 template <std::size_t Pool, std::size_t Stride = Pool>
 struct AvgPool2D : detail::Pool2D<false, Pool, Stride> {};
+
+/// GlobalAvgPool2D: Image<H, W, C> -> Vector<C>, y[c] = mean over h, w of x[h][w][c] (Lin et al.
+/// 2014, "Network In Network"; PyTorch's nn.AdaptiveAvgPool2d(1) followed by nn.Flatten).
+/// dL/dx[h][w][c] = dL/dy[c] / (H W). No parameters.
+struct GlobalAvgPool2D {
+  template <class In>
+  struct bind : detail::Rejected<bind<In>> {
+    template <class = void>
+    struct report {
+      static_assert(detail::always_false<In>,
+                    "GlobalAvgPool2D needs an Image<H,W,C> input (the instantiation notes show "
+                    "the shape it got)");
+    };
+  };
+  template <std::size_t H, std::size_t W, std::size_t C>
+  struct bind<Image<H, W, C>> {
+    using input_shape = Image<H, W, C>;
+    using output_shape = Vector<C>;
+    static constexpr LayerKind kind = LayerKind::global_avgpool2d;
+    static constexpr std::size_t parameter_count = 0, state_count = 0;
+    static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
+    static constexpr std::size_t flops = H * W * C;
+    static std::string name() { return "GlobalAvgPool2D"; }
+    static void init(float*, float*, Rng&) {}
+    static void forward(const Pass& p) {
+      constexpr float scale = 1.0f / float(H * W);
+      for (std::size_t b = 0; b < p.batch; ++b) {
+        const float* x = p.in + b * H * W * C;
+        float* y = p.out + b * C;
+        std::fill_n(y, C, 0.0f);
+        for (std::size_t i = 0; i < H * W; ++i) kernels::add_into(y, x + i * C, C);
+        for (std::size_t c = 0; c < C; ++c) y[c] *= scale;
+      }
+    }
+    static void backward(const Pass& p) {
+      if (!p.din) return;
+      constexpr float scale = 1.0f / float(H * W);
+      for (std::size_t b = 0; b < p.batch; ++b) {
+        const float* g = p.dout + b * C;
+        float* d = p.din + b * H * W * C;
+        for (std::size_t c = 0; c < C; ++c) d[c] = g[c] * scale;
+        for (std::size_t i = 1; i < H * W; ++i) std::copy_n(d, C, d + i * C);
+      }
+    }
+  };
+};
 
 /// The short spelling: Pool<2> is MaxPool2D<2>.
 template <std::size_t P, std::size_t Stride = P>

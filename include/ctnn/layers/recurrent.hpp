@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/rnn_cells.hpp"
 #include "../kernels/transpose.hpp"
@@ -284,8 +285,8 @@ struct Recurrent {
                                                    nullptr, B);
         });
       }
-      detail::add_column_sums<GH>(s.dxp, B * T, p.grads + bx);
-      detail::add_column_sums<GH>(s.dhp, B * T, p.grads + bh);
+      kernels::add_column_sums<GH>(s.dxp, B * T, p.grads + bx);
+      kernels::add_column_sums<GH>(s.dhp, B * T, p.grads + bh);
       if (!p.din) return;
       kernels::transpose(p.params + wx, F, GH, GH, s.wxt, F);
       kernels::gemm<kernels::Strides<GH, 0, 1, 0, F, GH, F>, F, kernels::Init::zero>(

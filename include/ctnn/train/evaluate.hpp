@@ -91,7 +91,7 @@ Evaluation evaluate_reader(const Net& net, Reader& data, std::size_t threads,
       std::array<float, N> dz;
       for (std::size_t j = begin; j < end; j += batch_size) {
         const std::size_t m = std::min(batch_size, end - j);
-        const float* y = net.forward(data.input(j), m, ws[t], false, nullptr, nullptr);
+        const float* y = net.forward(data.input(j), m, ws[t]);
         for (std::size_t s = 0; s < m; ++s) {
           const std::int32_t label = data.label_of(j + s);
           loss[t] += loss_function.template compute<N>(y + s * N, label, nullptr, dz.data(), 1.0f);

@@ -261,7 +261,8 @@ class Trainer {
       }
       w.state.assign(state.begin(), state.end());
       Rng rng(derive_seed(seed_, step_id, first + t));
-      const float* y = net_.forward(w.input.data(), m, w.ws, true, w.state.data(), &rng);
+      const float* y = net_.forward(w.input.data(), m, w.ws, Mode::training,
+                                    {.state = w.state.data(), .rng = &rng});
       for (std::size_t s = 0; s < m; ++s) {
         w.loss += loss_.template compute<N>(y + s * N, w.labels[s], nullptr, w.dout.data() + s * N,
                                             scale);
