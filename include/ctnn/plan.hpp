@@ -92,18 +92,6 @@ constexpr std::size_t inference_scratch(std::size_t batch) {
   return batch * inference_scratch_per_sample<L>() + inference_scratch_fixed<L>();
 }
 
-/// Channels of a shape: an Image's C, a Sequence's features, a Vector's size (the columns of the
-/// product that computes it, which a folded BatchNorm scales).
-template <class S>
-constexpr std::size_t channels_of() {
-  if constexpr (is_image_v<S>)
-    return S::channels;
-  else if constexpr (is_sequence_v<S>)
-    return S::features;
-  else
-    return S::size;
-}
-
 /// One step of a plan: parts [first, first + count), computed by part `first` (the head).
 struct PlanStep {
   std::size_t first = 0, count = 1;
