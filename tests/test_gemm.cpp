@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
 #include <ctnn/kernels/gemm.hpp>
 #include <ctnn/kernels/transpose.hpp>
 
@@ -32,64 +37,89 @@ void check_plain_gemm() {
   CAPTURE(K);
   auto a = random_vector(M * K, 1), b = random_vector(K * N, 2), c0 = random_vector(M * N, 3);
   auto bias = random_vector(N, 4);
-  using S = Strides<K, 0, 1, 0, N, K, N>;
+  constexpr Strides S{.a_row = K, .a_k2 = 1, .b_k2 = N, .c_row = N, .k2_count = K};
   // accumulate, compile-time rows
   auto c = c0;
-  gemm<S, M, N, Init::accumulate>(a.data(), b.data(), c.data(), nullptr, 1);
+  gemm_fixed_rows<S, M, N, Start::accumulate>(a.data(), b.data(), c.data(), {}, 1);
   CHECK(max_abs_diff(c, reference_gemm(a, b, c0, M, N, K)) < 1e-4f);
   // zero, run-time rows
   std::vector<float> z(M * N, 0.0f);
   c.assign(M * N, 123.0f);
-  gemm<S, N, Init::zero>(a.data(), b.data(), c.data(), nullptr, M, 1);
+  gemm<S, N, Start::zero>(a.data(), b.data(), c.data(), {}, M, 1);
   CHECK(max_abs_diff(c, reference_gemm(a, b, z, M, N, K)) < 1e-4f);
   // bias, run-time rows
   std::vector<float> bias_rows(M * N);
   for (std::size_t m = 0; m < M; ++m)
     for (std::size_t n = 0; n < N; ++n) bias_rows[m * N + n] = bias[n];
-  gemm<S, N, Init::bias>(a.data(), b.data(), c.data(), bias.data(), M, 1);
+  gemm<S, N, Start::bias>(a.data(), b.data(), c.data(), {.bias = bias.data()}, M, 1);
   CHECK(max_abs_diff(c, reference_gemm(a, b, bias_rows, M, N, K)) < 1e-4f);
 }
 
-// The fused epilogues against the plain product followed by the same operations in scalar code:
-// (bias +) A*B, then * scale + shift, + addend, max(., 0), for every combination of flags, with
-// compile-time and run-time rows.
+// Every start (zero, C, bias) with every epilogue (any subset of affine, add, relu), through each
+// entry point, against the plain product followed by the same operations in scalar code:
+// start + A*B, then * scale + shift, + addend, max(., 0). gemm_gathered reads the rows of A in a
+// shuffled order (row r of its A is row perm[r] of a), so its reference multiplies that A.
 template <std::size_t M, std::size_t N, std::size_t K>
 void check_epilogues() {
   CAPTURE(M);
   CAPTURE(N);
   CAPTURE(K);
-  auto a = random_vector(M * K, 5), b = random_vector(K * N, 6);
+  auto a = random_vector(M * K, 5), b = random_vector(K * N, 6), c0 = random_vector(M * N, 11);
   auto bias = random_vector(N, 7), scale = random_vector(N, 8), shift = random_vector(N, 9);
   auto addend = random_vector(M * N, 10);
-  std::vector<float> bias_rows(M * N);
+  std::vector<std::size_t> perm(M);
+  for (std::size_t r = 0; r < M; ++r) perm[r] = (r * 5 + 3) % M;  // a bijection unless 5 | M
+  if (M % 5 == 0)
+    for (std::size_t r = 0; r < M; ++r) perm[r] = M - 1 - r;
+  std::vector<float> gathered(M * K);
+  for (std::size_t r = 0; r < M; ++r)
+    std::copy_n(a.begin() + perm[r] * K, K, gathered.begin() + r * K);
+  std::vector<float> bias_rows(M * N), zeros(M * N, 0.0f);
   for (std::size_t m = 0; m < M; ++m)
     for (std::size_t n = 0; n < N; ++n) bias_rows[m * N + n] = bias[n];
-  const auto product = reference_gemm(a, b, bias_rows, M, N, K);
-  using S = Strides<K, 0, 1, 0, N, K, N>;
-  const Epilogue e(bias.data(), scale.data(), shift.data(), addend.data());
-  auto check = [&]<Init I>() {
-    std::vector<float> want(M * N);
-    for (std::size_t i = 0; i < M * N; ++i) {
-      float y = product[i];
-      if (has(I, Init::scale)) y = y * scale[i % N] + shift[i % N];
-      if (has(I, Init::add)) y += addend[i];
-      if (has(I, Init::relu)) y = std::max(y, 0.0f);
-      want[i] = y;
-    }
-    std::vector<float> c(M * N, 99.0f);
-    gemm<S, M, N, I>(a.data(), b.data(), c.data(), e, 1);
+  constexpr Strides S{.a_row = K, .a_k2 = 1, .b_k2 = N, .c_row = N, .k2_count = K};
+  const Extras x{
+      .bias = bias.data(), .scale = scale.data(), .shift = shift.data(), .addend = addend.data()};
+  auto check = [&]<Start From, Epilogue E>() {
+    CAPTURE(int(From));
+    CAPTURE(E.affine);
+    CAPTURE(E.add);
+    CAPTURE(E.relu);
+    const auto& start = From == Start::zero ? zeros : From == Start::accumulate ? c0 : bias_rows;
+    auto expected = [&](const std::vector<float>& a_rows) {
+      auto y = reference_gemm(a_rows, b, start, M, N, K);
+      for (std::size_t i = 0; i < M * N; ++i) {
+        if (E.affine) y[i] = y[i] * scale[i % N] + shift[i % N];
+        if (E.add) y[i] += addend[i];
+        if (E.relu) y[i] = std::max(y[i], 0.0f);
+      }
+      return y;
+    };
+    const auto want = expected(a), want_gathered = expected(gathered);
+    auto c = c0;
+    gemm<S, N, From, E>(a.data(), b.data(), c.data(), x, M, 1);
     CHECK(max_abs_diff(c, want) < 1e-4f);
-    c.assign(M * N, 99.0f);
-    gemm<S, N, I>(a.data(), b.data(), c.data(), e, M, 1);
+    c = c0;
+    gemm_fixed_rows<S, M, N, From, E>(a.data(), b.data(), c.data(), x, 1);
     CHECK(max_abs_diff(c, want) < 1e-4f);
+    c = c0;
+    gemm_gathered<S, M, N, 1, From, E>([&](std::size_t r) { return a.data() + perm[r] * K; },
+                                       b.data(), c.data(), x);
+    CHECK(max_abs_diff(c, want_gathered) < 1e-4f);
   };
-  check.template operator()<Init::bias | Init::scale>();
-  check.template operator()<Init::bias | Init::scale | Init::relu>();
-  check.template operator()<Init::bias | Init::scale | Init::add>();
-  check.template operator()<Init::bias | Init::scale | Init::add | Init::relu>();
-  check.template operator()<Init::bias | Init::add>();
-  check.template operator()<Init::bias | Init::add | Init::relu>();
-  check.template operator()<Init::bias_relu>();
+  auto every_epilogue = [&]<Start From>() {
+    check.template operator()<From, Epilogue{}>();
+    check.template operator()<From, Epilogue{.affine = true}>();
+    check.template operator()<From, Epilogue{.add = true}>();
+    check.template operator()<From, Epilogue{.relu = true}>();
+    check.template operator()<From, Epilogue{.affine = true, .add = true}>();
+    check.template operator()<From, Epilogue{.affine = true, .relu = true}>();
+    check.template operator()<From, Epilogue{.add = true, .relu = true}>();
+    check.template operator()<From, Epilogue{.affine = true, .add = true, .relu = true}>();
+  };
+  every_epilogue.template operator()<Start::zero>();
+  every_epilogue.template operator()<Start::accumulate>();
+  every_epilogue.template operator()<Start::bias>();
 }
 
 }  // namespace
@@ -113,16 +143,34 @@ TEST_CASE("gemm kernel matches a scalar GEMM on odd and aligned sizes") {
 }
 
 TEST_CASE("gemm kernel with a two-level reduction computes a direct convolution row") {
-  // One output row of a valid 3x3 convolution on channels-last data, as Conv2D issues it.
-  constexpr std::size_t H = 9, W = 11, C = 5, F = 21, K = 3, OW = W - K + 1;
+  // One output row of a valid 3x3 convolution on channels-last data, as Conv2D issues it: rows =
+  // output pixels, k1 = kernel row, k2 = (kernel column, input channel). Through each entry
+  // point: a row at a time with compile-time and run-time rows, all pixels gathered.
+  constexpr std::size_t H = 9, W = 11, C = 5, F = 21, K = 3, OH = H - K + 1, OW = W - K + 1;
   auto in = random_vector(H * W * C, 7), w = random_vector(K * K * C * F, 8);
   auto bias = random_vector(F, 9);
   auto ref = ctnn_test::conv2d_valid(in, w, bias, 1, H, W, C, F, K, 1);
-  std::vector<float> out(ref.size());
-  using S = Strides<C, W * C, 1, K * C * F, F, K * C, F>;
-  for (std::size_t oh = 0; oh < H - K + 1; ++oh)
-    gemm<S, OW, F, Init::bias>(in.data() + oh * W * C, w.data(), out.data() + oh * OW * F,
-                               bias.data(), K);
+  constexpr Strides S{.a_row = C,
+                      .a_k1 = W * C,
+                      .a_k2 = 1,
+                      .b_k1 = K * C * F,
+                      .b_k2 = F,
+                      .c_row = F,
+                      .k2_count = K * C};
+  std::vector<float> out(ref.size(), 99.0f);
+  for (std::size_t oh = 0; oh < OH; ++oh)
+    gemm_fixed_rows<S, OW, F, Start::bias>(in.data() + oh * W * C, w.data(),
+                                           out.data() + oh * OW * F, {.bias = bias.data()}, K);
+  CHECK(max_abs_diff(out, ref) < 1e-4f);
+  out.assign(ref.size(), 99.0f);
+  for (std::size_t oh = 0; oh < OH; ++oh)
+    gemm<S, F, Start::bias>(in.data() + oh * W * C, w.data(), out.data() + oh * OW * F,
+                            {.bias = bias.data()}, OW, K);
+  CHECK(max_abs_diff(out, ref) < 1e-4f);
+  out.assign(ref.size(), 99.0f);
+  gemm_gathered<S, OH * OW, F, K, Start::bias>(
+      [&](std::size_t q) { return in.data() + (q / OW * W + q % OW) * C; }, w.data(), out.data(),
+      {.bias = bias.data()});
   CHECK(max_abs_diff(out, ref) < 1e-4f);
 }
 

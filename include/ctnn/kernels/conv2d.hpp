@@ -21,23 +21,37 @@ namespace ctnn::kernels {
 template <std::size_t N, std::size_t K, std::size_t S>
 inline constexpr std::size_t conv_out = (N - K) / S + 1;
 
-/// out (batch x OH x OW x F) = conv(in (batch x H x W x C), w) started from e.bias, with the
-/// epilogue I (gemm.hpp: * e.scale + e.shift per filter, + e.addend (batch x OH x OW x F),
-/// max(., 0)).
+/// The forward convolution as a product (gemm.hpp): row p of A is output pixel p of a row
+/// (S input pixels apart), k1 the kernel row (an input row further), k2 = (kernel column, input
+/// channel), contiguous in the input row and in the weights; the columns are the F filters.
+template <std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S>
+constexpr Strides conv2d_forward_strides() {
+  return {.a_row = S * C,
+          .a_k1 = W * C,
+          .a_k2 = 1,
+          .b_k1 = K * C * F,
+          .b_k2 = F,
+          .c_row = F,
+          .k2_count = K * C};
+}
+
+/// out (batch x OH x OW x F) = conv(in (batch x H x W x C), w) started from x.bias (F floats),
+/// with the epilogue E (gemm.hpp: affine, * x.scale + x.shift per filter; add, + x.addend, a
+/// batch x OH x OW x F tensor; relu, max(., 0)).
 template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S,
-          Init I>
-inline void conv2d_forward_fused(const float* in, const float* w, const Epilogue& e, float* out,
+          Epilogue E>
+inline void conv2d_forward_fused(const float* in, const float* w, const Extras& x, float* out,
                                  std::size_t batch) {
   constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
-  using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
+  constexpr Strides St = conv2d_forward_strides<W, C, F, K, S>();
   // The OH x OW output pixels of a sample as one product, tiles spanning image rows: pixel q
   // reads the input from row (q / OW) * S, column (q % OW) * S on.
   for (std::size_t b = 0; b < batch; ++b) {
-    const float* x = in + b * H * W * C;
+    const float* xb = in + b * H * W * C;
     const std::size_t o = b * OH * OW * F;
-    gemm_gathered<St, OH * OW, F, K, I>(
-        [x](std::size_t q) { return x + (q / OW * S * W + q % OW * S) * C; }, w, out + o,
-        e.rows(o));
+    gemm_gathered<St, OH * OW, F, K, Start::bias, E>(
+        [xb](std::size_t q) { return xb + (q / OW * S * W + q % OW * S) * C; }, w, out + o,
+        x.rows(o));
   }
 }
 
@@ -46,8 +60,7 @@ template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_
           bool Relu = false>
 inline void conv2d_forward(const float* in, const float* w, const float* bias, float* out,
                            std::size_t batch) {
-  conv2d_forward_fused<H, W, C, F, K, S, Relu ? Init::bias_relu : Init::bias>(in, w, bias, out,
-                                                                               batch);
+  conv2d_forward_fused<H, W, C, F, K, S, Epilogue{.relu = Relu}>(in, w, {.bias = bias}, out, batch);
 }
 
 /// out (batch x PH x PW x F) = maxpool_P(relu(bias + conv(in, w))) with a P x P window and
@@ -61,12 +74,12 @@ inline void conv2d_forward_relu_maxpool(const float* in, const float* w, const f
                                         float* out, float* rows, std::size_t batch) {
   constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
   constexpr std::size_t PH = conv_out<OH, P, P>, PW = conv_out<OW, P, P>;
-  using St = Strides<S * C, W * C, 1, K * C * F, F, K * C, F>;
+  constexpr Strides St = conv2d_forward_strides<W, C, F, K, S>();
   for (std::size_t b = 0; b < batch; ++b)
     for (std::size_t ph = 0; ph < PH; ++ph) {
       for (std::size_t i = 0; i < P; ++i)
-        gemm<St, OW, F, Init::bias_relu>(in + (b * H + (ph * P + i) * S) * W * C, w,
-                                         rows + i * OW * F, bias, K);
+        gemm_fixed_rows<St, OW, F, Start::bias, Epilogue{.relu = true}>(
+            in + (b * H + (ph * P + i) * S) * W * C, w, rows + i * OW * F, {.bias = bias}, K);
       maxpool2d_forward<P, OW, F, P, P>(rows, out + (b * PH + ph) * PW * F, 1);
     }
 }
@@ -79,14 +92,20 @@ inline void conv2d_backward_weights(const float* in, const float* dout, float* d
   constexpr std::size_t OH = conv_out<H, K, S>, OW = conv_out<W, K, S>;
   // dw[kh, kw, c, f] = sum_{oh, ow} in[oh*S + kh, ow*S + kw, c] * dout[oh, ow, f]:
   // rows = c (stride 1), reduction = (oh) x (ow), columns = f.
-  using St = Strides<1, S * W * C, S * C, OW * F, F, OW, F>;
+  constexpr Strides St{.a_row = 1,
+                       .a_k1 = S * W * C,
+                       .a_k2 = S * C,
+                       .b_k1 = OW * F,
+                       .b_k2 = F,
+                       .c_row = F,
+                       .k2_count = OW};
   for (std::size_t b = 0; b < batch; ++b) {
     const float* x = in + b * H * W * C;
     const float* g = dout + b * OH * OW * F;
     for (std::size_t kh = 0; kh < K; ++kh)
       for (std::size_t kw = 0; kw < K; ++kw)
-        gemm<St, C, F, Init::accumulate>(x + (kh * W + kw) * C, g, dw + (kh * K + kw) * C * F,
-                                         nullptr, OH);
+        gemm_fixed_rows<St, C, F, Start::accumulate>(x + (kh * W + kw) * C, g,
+                                                     dw + (kh * K + kw) * C * F, {}, OH);
   }
   for (std::size_t r = 0; r < batch * OH * OW; ++r)
     zip(F, dbias, dout + r * F, dbias, [](simd a, simd b) { return a + b; },
@@ -120,7 +139,14 @@ inline void conv2d_backward_input(const float* dout, const float* w, float* din,
         for (std::size_t f = 0; f < F; ++f)
           wt[((kh * K + kw) * F + f) * C + c] = w[(((K - 1 - kh) * K + (K - 1 - kw)) * C + c) * F + f];
   std::fill(dpad, dpad + HD * WD * F, 0.0f);
-  using St = Strides<F, WD * F, 1, K * F * C, C, K * F, C>;
+  // Row q of A is input pixel q of dpad; k1 = kernel row, k2 = (kernel column, filter).
+  constexpr Strides St{.a_row = F,
+                       .a_k1 = WD * F,
+                       .a_k2 = 1,
+                       .b_k1 = K * F * C,
+                       .b_k2 = C,
+                       .c_row = C,
+                       .k2_count = K * F};
   for (std::size_t b = 0; b < batch; ++b) {
     const float* g = dout + b * OH * OW * F;
     for (std::size_t oh = 0; oh < OH; ++oh)
@@ -128,11 +154,11 @@ inline void conv2d_backward_input(const float* dout, const float* w, float* din,
         std::copy_n(g + (oh * OW + ow) * F, F, dpad + ((K - 1 + oh * S) * WD + K - 1 + ow * S) * F);
     float* d = din + b * H * W * C;
     if constexpr (WR == W) {  // every column reached: the HR x W pixels as one product
-      gemm_gathered<St, HR * W, C, K, Init::zero>(
+      gemm_gathered<St, HR * W, C, K, Start::zero>(
           [dpad](std::size_t q) { return dpad + (q / W * WD + q % W) * F; }, wt, d, {});
     } else {
       for (std::size_t ih = 0; ih < HR; ++ih) {
-        gemm<St, WR, C, Init::zero>(dpad + ih * WD * F, wt, d + ih * W * C, nullptr, K);
+        gemm_fixed_rows<St, WR, C, Start::zero>(dpad + ih * WD * F, wt, d + ih * W * C, {}, K);
         std::fill(d + (ih * W + WR) * C, d + (ih + 1) * W * C, 0.0f);
       }
     }

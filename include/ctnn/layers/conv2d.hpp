@@ -146,13 +146,14 @@ struct Conv2D {
     static constexpr unsigned training_fused_ops = fused::relu;
     template <unsigned Ops>
     static void forward_fused(const Pass& p, const FusedOutput& f) {
-      using kernels::Init;
-      constexpr Init init = Init::bias | ((Ops & fused::affine) ? Init::scale : Init::bias) |
-                            ((Ops & fused::add) ? Init::add : Init::bias) |
-                            ((Ops & fused::relu) ? Init::relu : Init::bias);
+      constexpr kernels::Epilogue epilogue{.affine = (Ops & fused::affine) != 0,
+                                           .add = (Ops & fused::add) != 0,
+                                           .relu = (Ops & fused::relu) != 0};
       const float* x = input(p);
-      kernels::conv2d_forward_fused<HP, WP, C, F, K, S, init>(
-          x, p.params, {p.params + weight_count, f.scale, f.shift, f.addend}, p.out, p.batch);
+      kernels::conv2d_forward_fused<HP, WP, C, F, K, S, epilogue>(
+          x, p.params,
+          {.bias = p.params + weight_count, .scale = f.scale, .shift = f.shift, .addend = f.addend},
+          p.out, p.batch);
     }
 
     /// Inference of this layer, a ReLU and MaxPool2D<Pool> (stride Pool) in one pass

@@ -102,9 +102,9 @@ struct Dense {
     }
 
     static void forward(const Pass& p) {
-      using S = kernels::Strides<K, 0, 1, 0, N, K, N>;
-      kernels::gemm<S, N, kernels::Init::bias>(p.in, p.params, p.out, p.params + weight_count,
-                                               p.batch, 1);
+      constexpr kernels::Strides s{.a_row = K, .a_k2 = 1, .b_k2 = N, .c_row = N, .k2_count = K};
+      kernels::gemm<s, N, kernels::Start::bias>(p.in, p.params, p.out,
+                                                {.bias = p.params + weight_count}, p.batch, 1);
     }
 
     /// Forward with the fused operations Ops (layers/contract.hpp, FusesOps): a BatchNorm folded
@@ -114,26 +114,29 @@ struct Dense {
     static constexpr unsigned training_fused_ops = fused::relu;
     template <unsigned Ops>
     static void forward_fused(const Pass& p, const FusedOutput& f) {
-      using kernels::Init;
-      using S = kernels::Strides<K, 0, 1, 0, N, K, N>;
-      constexpr Init init = Init::bias | ((Ops & fused::affine) ? Init::scale : Init::bias) |
-                            ((Ops & fused::add) ? Init::add : Init::bias) |
-                            ((Ops & fused::relu) ? Init::relu : Init::bias);
-      kernels::gemm<S, N, init>(p.in, p.params, p.out,
-                                {p.params + weight_count, f.scale, f.shift, f.addend}, p.batch, 1);
+      constexpr kernels::Strides s{.a_row = K, .a_k2 = 1, .b_k2 = N, .c_row = N, .k2_count = K};
+      constexpr kernels::Epilogue epilogue{.affine = (Ops & fused::affine) != 0,
+                                           .add = (Ops & fused::add) != 0,
+                                           .relu = (Ops & fused::relu) != 0};
+      kernels::gemm<s, N, kernels::Start::bias, epilogue>(
+          p.in, p.params, p.out,
+          {.bias = p.params + weight_count, .scale = f.scale, .shift = f.shift, .addend = f.addend},
+          p.batch, 1);
     }
 
     static void backward(const Pass& p) {
       // dw[k, n] += sum_b x[b, k] * dout[b, n]: rows k, reduction over the batch.
-      using SW = kernels::Strides<1, K, 0, N, 0, 1, N>;
-      kernels::gemm<SW, K, N, kernels::Init::accumulate>(p.in, p.dout, p.grads, nullptr, p.batch);
+      constexpr kernels::Strides sw{
+          .a_row = 1, .a_k1 = K, .a_k2 = 0, .b_k1 = N, .b_k2 = 0, .c_row = N, .k2_count = 1};
+      kernels::gemm_fixed_rows<sw, K, N, kernels::Start::accumulate>(p.in, p.dout, p.grads, {},
+                                                                     p.batch);
       kernels::add_column_sums<N>(p.dout, p.batch, p.grads + weight_count);
       if (!p.din) return;
       // din[b, k] = sum_n dout[b, n] * w[k, n], against the transposed weights wt[n][k].
       float* wt = p.scratch;
       kernels::transpose(p.params, K, N, N, wt, K);
-      using SX = kernels::Strides<N, 0, 1, 0, K, N, K>;
-      kernels::gemm<SX, K, kernels::Init::zero>(p.dout, wt, p.din, nullptr, p.batch, 1);
+      constexpr kernels::Strides sx{.a_row = N, .a_k2 = 1, .b_k2 = K, .c_row = K, .k2_count = N};
+      kernels::gemm<sx, K, kernels::Start::zero>(p.dout, wt, p.din, {}, p.batch, 1);
     }
   };
 };

@@ -196,8 +196,10 @@ struct Recurrent {
       for_each_panel(
           [&](auto width, std::size_t n0) {
             constexpr std::size_t N = decltype(width)::value;
-            kernels::gemm<kernels::Strides<T * H, 0, 1, 0, N, H, GH>, N, kernels::Init::bias>(
-                h_prev, w + n0 * H, hp + n0, bias + n0, B, 1);
+            constexpr kernels::Strides s{
+                .a_row = T * H, .a_k2 = 1, .b_k2 = N, .c_row = GH, .k2_count = H};
+            kernels::gemm<s, N, kernels::Start::bias>(h_prev, w + n0 * H, hp + n0,
+                                                      {.bias = bias + n0}, B, 1);
           },
           reversed);
     }
@@ -205,16 +207,17 @@ struct Recurrent {
     /// xp = X W_x + b_x for all `rows` = batch*T rows.
     static void input_projection(const float* x, const float* w, const float* bias, float* xp,
                                  std::size_t rows) {
+      constexpr kernels::Strides input_strides{
+          .a_row = F, .a_k2 = 1, .b_k2 = GH, .c_row = GH, .k2_count = F};
       if constexpr (wx_in_blocks) {
         // Column blocks of PW: every row block reuses the block of W_x from cache.
         for_each_panel([&](auto width, std::size_t n0) {
           constexpr std::size_t N = decltype(width)::value;
-          kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, N, kernels::Init::bias>(
-              x, w + n0, xp + n0, bias + n0, rows, 1);
+          kernels::gemm<input_strides, N, kernels::Start::bias>(x, w + n0, xp + n0,
+                                                                {.bias = bias + n0}, rows, 1);
         });
       } else {
-        kernels::gemm<kernels::Strides<F, 0, 1, 0, GH, F, GH>, GH, kernels::Init::bias>(
-            x, w, xp, bias, rows, 1);
+        kernels::gemm<input_strides, GH, kernels::Start::bias>(x, w, xp, {.bias = bias}, rows, 1);
       }
     }
 
@@ -270,27 +273,44 @@ struct Recurrent {
                                      t == 0 ? s.zero : s.h + (r - 1) * H, dh, s.carry + b * H,
                                      s.dxp + r * GH, s.dhp + r * GH, s.dh_next + b * H);
         }
-        if (t > 0)  // dh_{t-1} = direct part + dhp_t W_h^T
-          kernels::gemm<kernels::Strides<T * GH, 0, 1, 0, H, GH, H>, H, kernels::Init::accumulate>(
-              s.dhp + t * GH, s.wht, s.dh_next, nullptr, B, 1);
+        if (t > 0) {  // dh_{t-1} = direct part + dhp_t W_h^T
+          constexpr kernels::Strides sh{
+              .a_row = T * GH, .a_k2 = 1, .b_k2 = H, .c_row = H, .k2_count = GH};
+          kernels::gemm<sh, H, kernels::Start::accumulate>(s.dhp + t * GH, s.wht, s.dh_next, {}, B,
+                                                           1);
+        }
       }
       // Weight gradients over all steps: dW_x += X^T dxp, dW_h += H_{t-1}^T dhp_t (t >= 1).
-      kernels::gemm<kernels::Strides<1, T * F, F, T * GH, GH, T, GH>, F, GH,
-                    kernels::Init::accumulate>(p.in, s.dxp, p.grads + wx, nullptr, B);
+      // Rows: input feature f; k1 = sample, k2 = step.
+      constexpr kernels::Strides swx{.a_row = 1,
+                                     .a_k1 = T * F,
+                                     .a_k2 = F,
+                                     .b_k1 = T * GH,
+                                     .b_k2 = GH,
+                                     .c_row = GH,
+                                     .k2_count = T};
+      kernels::gemm_fixed_rows<swx, F, GH, kernels::Start::accumulate>(p.in, s.dxp, p.grads + wx,
+                                                                       {}, B);
       if constexpr (T > 1) {  // into W_h's panels
         for_each_panel([&](auto width, std::size_t n0) {
           constexpr std::size_t N = decltype(width)::value;
-          kernels::gemm<kernels::Strides<1, T * H, H, T * GH, GH, T - 1, N>, H, N,
-                        kernels::Init::accumulate>(s.h, s.dhp + GH + n0, p.grads + wh + n0 * H,
-                                                   nullptr, B);
+          constexpr kernels::Strides swh{.a_row = 1,
+                                         .a_k1 = T * H,
+                                         .a_k2 = H,
+                                         .b_k1 = T * GH,
+                                         .b_k2 = GH,
+                                         .c_row = N,
+                                         .k2_count = T - 1};
+          kernels::gemm_fixed_rows<swh, H, N, kernels::Start::accumulate>(
+              s.h, s.dhp + GH + n0, p.grads + wh + n0 * H, {}, B);
         });
       }
       kernels::add_column_sums<GH>(s.dxp, B * T, p.grads + bx);
       kernels::add_column_sums<GH>(s.dhp, B * T, p.grads + bh);
       if (!p.din) return;
       kernels::transpose(p.params + wx, F, GH, GH, s.wxt, F);
-      kernels::gemm<kernels::Strides<GH, 0, 1, 0, F, GH, F>, F, kernels::Init::zero>(
-          s.dxp, s.wxt, p.din, nullptr, B * T, 1);
+      constexpr kernels::Strides sx{.a_row = GH, .a_k2 = 1, .b_k2 = F, .c_row = F, .k2_count = GH};
+      kernels::gemm<sx, F, kernels::Start::zero>(s.dxp, s.wxt, p.din, {}, B * T, 1);
     }
   };
 };
