@@ -12,6 +12,7 @@
 #include <ctnn/ctnn.hpp>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "files.hpp"
@@ -164,4 +165,23 @@ TEST_CASE("files of ctnn 0.2.0 saved again are format 3 and load into the same v
   CHECK(bits(a.state()) == bits(net.state()));
   CHECK(bits(b.parameters()) == bits(net.parameters()));
   CHECK(bits(b.state()) == bits(net.state()));
+}
+
+TEST_CASE("every layer of the library is stored in PyTorch's layout, none as raw slices") {
+  const auto kinds = [](const std::vector<io::detail::ModelTensor>& tensors) {
+    std::size_t raw = 0, values = 0;
+    for (const auto& t : tensors) {
+      raw += t.kind == io::detail::TensorKind::raw_parameters ||
+             t.kind == io::detail::TensorKind::raw_state;
+      values += t.elements();
+    }
+    return std::pair{raw, values};
+  };
+  CHECK(kinds(io::detail::model_tensors<FileCnn>()) ==
+        std::pair<std::size_t, std::size_t>{0, FileCnn::parameter_count + FileCnn::state_count});
+  CHECK(kinds(io::detail::model_tensors<FileRnn>()) ==
+        std::pair<std::size_t, std::size_t>{0, FileRnn::parameter_count + FileRnn::state_count});
+  CHECK(kinds(io::detail::model_tensors<FileResNet>()) ==
+        std::pair<std::size_t, std::size_t>{0,
+                                            FileResNet::parameter_count + FileResNet::state_count});
 }
