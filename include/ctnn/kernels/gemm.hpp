@@ -266,15 +266,13 @@ inline void row_tail(const float* a, const float* b, float* c, const Extras& x, 
 /// C (rows x N) = epilogue E of (start From + A * B), for `rows` rows known at run time (a batch).
 /// a, b, c: the operands as S addresses them (see the header comment), c_row >= N; x: the
 /// vectors From and E read (Extras); k1_count: the outer reduction's length (1 for a plain GEMM).
-/// C may not overlap A, B or the extras. Nothing is thrown.
+/// C may not overlap A or B; the addend may be C itself. Nothing is thrown.
 /// The rows are split into the fewest tiles of at most the register-limited height, all of
 /// nearly equal height (13 rows with tiles of at most 6: 5+4+4, not 6+6+1 whose one-row tile
 /// would cost as much as a full one).
 template <Strides S, std::size_t N, Start From, Epilogue E = Epilogue{}>
 inline void gemm(const float* a, const float* b, float* c, const Extras& x, std::size_t rows,
                  std::size_t k1_count) {
-  static_assert(S.c_row >= N,
-                "kernels::Strides: c_row must be at least N, the rows of C may not overlap");
   constexpr std::size_t P = detail::rows_for<N>;
   if (rows == 0) return;
   const std::size_t tiles = (rows + P - 1) / P;
@@ -301,8 +299,6 @@ inline void gemm(const float* a, const float* b, float* c, const Extras& x, std:
 template <Strides S, std::size_t Rows, std::size_t N, Start From, Epilogue E = Epilogue{}>
 inline void gemm_fixed_rows(const float* a, const float* b, float* c, const Extras& x,
                             std::size_t k1_count) {
-  static_assert(S.c_row >= N,
-                "kernels::Strides: c_row must be at least N, the rows of C may not overlap");
   constexpr std::size_t P = detail::rows_for<N>;
   constexpr std::size_t tiles = (Rows + P - 1) / P;
   constexpr std::size_t low = Rows / tiles, high_tiles = Rows % tiles;  // high = low + 1
@@ -326,8 +322,6 @@ inline void gemm_fixed_rows(const float* a, const float* b, float* c, const Extr
 template <Strides S, std::size_t Rows, std::size_t N, std::size_t K1, Start From,
           Epilogue E = Epilogue{}, class RowOf>
 inline void gemm_gathered(RowOf&& row_of, const float* b, float* c, const Extras& x) {
-  static_assert(S.c_row >= N,
-                "kernels::Strides: c_row must be at least N, the rows of C may not overlap");
   constexpr std::size_t vectors = N / simd_width;
   constexpr std::size_t NV = std::max<std::size_t>(1, std::min(detail::max_tile_vectors, vectors));
   constexpr std::size_t P = detail::tile_rows<NV>;
