@@ -8,9 +8,8 @@
 // forward product. One thread.
 #include <benchmark/benchmark.h>
 
-#include <ctnn/ctnn.hpp>
-
 #include <chrono>
+#include <ctnn/ctnn.hpp>
 #include <vector>
 
 #include "peak.hpp"
@@ -30,10 +29,14 @@ struct LayerData {
   ctnn::Rng rng{1};
   std::size_t batch;
   explicit LayerData(std::size_t b)
-      : params(L::parameter_count + 1), grads(L::parameter_count + 1),
-        in(b * L::input_shape::size), out(b * L::output_shape::size),
-        dout(b * L::output_shape::size, 0.01f), din(b * L::input_shape::size),
-        scratch(b * L::scratch_per_sample + L::scratch_fixed + 1), batch(b) {
+      : params(L::parameter_count + 1),
+        grads(L::parameter_count + 1),
+        in(b * L::input_shape::size),
+        out(b * L::output_shape::size),
+        dout(b * L::output_shape::size, 0.01f),
+        din(b * L::input_shape::size),
+        scratch(b * L::scratch_per_sample + L::scratch_fixed + 1),
+        batch(b) {
     std::vector<float> st(L::state_count + 1);
     L::init(params.data(), st.data(), rng);
     for (auto& v : in) v = rng.uniform();
@@ -126,8 +129,8 @@ using ResBn16 = ctnn::BatchNorm::bind<Image<28, 28, 16>>;
 
 }  // namespace
 
-#define CTNN_LAYER(name, forward_bench, backward_bench)                      \
-  BENCHMARK(forward_bench)->Name(name "/forward")->Arg(1)->Arg(32);          \
+#define CTNN_LAYER(name, forward_bench, backward_bench)             \
+  BENCHMARK(forward_bench)->Name(name "/forward")->Arg(1)->Arg(32); \
   BENCHMARK(backward_bench)->Name(name "/backward")->Arg(1)->Arg(32)
 
 CTNN_LAYER("cnn/conv1_28x28x1_to_32", (BM_Forward<CnnConv1, true>), (BM_Backward<CnnConv1, false>));

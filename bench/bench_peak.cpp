@@ -10,10 +10,9 @@ template <std::size_t Chains>
 void BM_FmaPeak(benchmark::State& state) {
   constexpr std::size_t inner = 1 << 12;
   for (auto _ : state) benchmark::DoNotOptimize(bench::fma_chains<Chains>(inner));
-  state.counters["FLOP/s"] =
-      benchmark::Counter(double(state.iterations()) * inner * Chains *
-                             ctnn::kernels::simd_width * 2,
-                         benchmark::Counter::kIsRate);
+  state.counters["FLOP/s"] = benchmark::Counter(
+      double(state.iterations()) * inner * Chains * ctnn::kernels::simd_width * 2,
+      benchmark::Counter::kIsRate);
 }
 
 }  // namespace

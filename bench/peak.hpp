@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-
 #include <ctnn/kernels/simd.hpp>
 
 namespace bench {

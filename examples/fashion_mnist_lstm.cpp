@@ -32,6 +32,6 @@ int main(int argc, char** argv) {
   const int n = static_cast<int>(rest.size());
   return gru ? examples::run_classifier<examples::FashionGru>(n, rest.data(), "fashion_mnist_gru",
                                                               what, true)
-             : examples::run_classifier<examples::FashionLstm>(n, rest.data(),
-                                                               "fashion_mnist_lstm", what, true);
+             : examples::run_classifier<examples::FashionLstm>(n, rest.data(), "fashion_mnist_lstm",
+                                                               what, true);
 }

@@ -11,12 +11,11 @@
 // listed, and the images of each batch are decoded as training reaches them, on their own
 // threads, at most --prefetch images ahead (data::ImageFileStream): memory no longer grows with
 // the folder, and with --distributed each process decodes only its share of every batch.
-#include <ctnn/data/image_folder.hpp>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctnn/data/image_folder.hpp>
 #include <exception>
 #include <iostream>
 #include <optional>

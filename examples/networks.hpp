@@ -1,15 +1,14 @@
 // The reference networks of the examples and benchmarks, as types.
 #pragma once
 
-#include <ctnn/ctnn.hpp>
-
 #include <cstddef>
+#include <ctnn/ctnn.hpp>
 #include <type_traits>
 
 namespace examples {
 
 /// The classic Keras image classifier on 28x28 grey images: 261,962 parameters.
-using FashionCnn = ctnn::Sequential<ctnn::Input<28, 28, 1>,          //
+using FashionCnn = ctnn::Sequential<ctnn::Input<28, 28, 1>,           //
                                     ctnn::Conv2D<32, 3>, ctnn::ReLU,  //
                                     ctnn::Conv2D<64, 3>, ctnn::ReLU,  //
                                     ctnn::MaxPool2D<2>,               //
@@ -46,7 +45,7 @@ using BasicBlock = ctnn::Residual<
 /// two basic blocks (16, 32 and 64 filters; the second and third start with stride 2: 28x28,
 /// 14x14, 7x7), global average pooling and Dense<10>.
 using FashionResNet =
-    ctnn::Sequential<ctnn::Input<28, 28, 1>,                                     //
+    ctnn::Sequential<ctnn::Input<28, 28, 1>,                                           //
                      ctnn::Conv2D<16, 3, 1, ctnn::Same>, ctnn::BatchNorm, ctnn::ReLU,  //
                      BasicBlock<16>, ctnn::ReLU, BasicBlock<16>, ctnn::ReLU,           //
                      BasicBlock<32, 2>, ctnn::ReLU, BasicBlock<32>, ctnn::ReLU,        //

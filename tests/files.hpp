@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <ctnn/error.hpp>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -22,8 +23,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <ctnn/error.hpp>
 
 namespace ctnn_test {
 

@@ -14,8 +14,7 @@ inline std::vector<float> random_vector(std::size_t n, std::uint32_t seed, float
                                         float hi = 1.0f) {
   std::mt19937 gen(seed);
   std::vector<float> v(n);
-  for (auto& x : v)
-    x = lo + (hi - lo) * static_cast<float>(gen() >> 8) * (1.0f / 16777216.0f);
+  for (auto& x : v) x = lo + (hi - lo) * static_cast<float>(gen() >> 8) * (1.0f / 16777216.0f);
   return v;
 }
 

@@ -2,9 +2,8 @@
 // references written from the formulas of Ioffe & Szegedy 2015 (Algorithm 1; gradients in sec. 3).
 #include <doctest/doctest.h>
 
-#include <ctnn/kernels/batchnorm.hpp>
-
 #include <cmath>
+#include <ctnn/kernels/batchnorm.hpp>
 #include <vector>
 
 #include "reference.hpp"
@@ -89,8 +88,8 @@ void check_batchnorm_kernels(std::size_t rows, float offset) {
   for (std::size_t i = 0; i < rows * C; ++i) {
     const std::size_t c = i % C;
     const double is = 1.0 / std::sqrt(var_ref[c] + 1e-5), xh = (x[i] - mean_ref[c]) * is;
-    dx_ref[i] = gamma[c] * is / double(rows) *
-                (double(rows) * dy[i] - sdy_ref[c] - xh * sdyx_ref[c]);
+    dx_ref[i] =
+        gamma[c] * is / double(rows) * (double(rows) * dy[i] - sdy_ref[c] - xh * sdyx_ref[c]);
     err = std::max(err, std::abs(dx[i] - dx_ref[i]));
     term = std::max(term, std::abs(gamma[c] * is * dy[i]));
   }

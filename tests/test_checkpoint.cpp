@@ -594,8 +594,8 @@ TEST_CASE("a checkpoint keeps the state of schedules and callbacks, all or nothi
   const auto at = parts.state.find(key);
   REQUIRE(at != std::string::npos);
   parts.state.insert(at + key.size(), "0.5");
-  parts.state.erase(at + key.size() + 3, parts.state.find_first_of(",}", at + key.size() + 3) -
-                                              (at + key.size() + 3));
+  parts.state.erase(at + key.size() + 3,
+                    parts.state.find_first_of(",}", at + key.size() + 3) - (at + key.size() + 3));
   const std::string bad = dir.file("bad.ckpt");
   ctnn_test::write_all(bad, parts.file());
   EarlyStopping stopping4(5);

@@ -256,8 +256,9 @@ namespace {
 // initialisation from one seed.
 using FlatNet = Sequential<Input<8, 8, 2>, Conv2D<4, 3, 1, Same>, ReLU, Conv2D<3, 3>, ReLU, Flatten,
                            Dense<5>, ReLU, Dense<3>>;
-using ChainedNet = Sequential<Input<8, 8, 2>, Chain<Conv2D<4, 3, 1, Same>, ReLU, Conv2D<3, 3>, ReLU>,
-                              Flatten, Chain<Dense<5>, ReLU>, Dense<3>>;
+using ChainedNet =
+    Sequential<Input<8, 8, 2>, Chain<Conv2D<4, 3, 1, Same>, ReLU, Conv2D<3, 3>, ReLU>, Flatten,
+               Chain<Dense<5>, ReLU>, Dense<3>>;
 }  // namespace
 
 TEST_CASE("Conv2D+ReLU inside a Chain is fused in training as at top level, bit for bit") {
@@ -271,8 +272,8 @@ TEST_CASE("Conv2D+ReLU inside a Chain is fused in training as at top level, bit 
   static_assert(FlatNet::parameter_count == ChainedNet::parameter_count);
   FlatNet flat(17);
   ChainedNet chained(17);
-  REQUIRE(std::equal(flat.parameters().begin(), flat.parameters().end(),
-                     chained.parameters().begin()));
+  REQUIRE(
+      std::equal(flat.parameters().begin(), flat.parameters().end(), chained.parameters().begin()));
   constexpr std::size_t B = 4;
   const auto x = ctnn_test::random_vector(B * 128, 18);
   const auto r = ctnn_test::random_vector(B * 3, 19);
@@ -324,8 +325,7 @@ TEST_CASE("the capability concepts recognise the library's layers") {
   // tests/compile_fail: fused_ops_without_forward_fused.cpp, tensors_signature.cpp).
   static_assert(detail::broken_capability<Conv>() == detail::BrokenCapability::none);
   static_assert(!FusesOps<NoForwardFused>);
-  static_assert(detail::broken_capability<NoForwardFused>() ==
-                detail::BrokenCapability::fused_ops);
+  static_assert(detail::broken_capability<NoForwardFused>() == detail::BrokenCapability::fused_ops);
   static_assert(detail::broken_capability<OldFusion>() == detail::BrokenCapability::fuses_relu);
   CHECK(fused_ops_of<Conv>(true) == fused::relu);
   CHECK(fused_ops_of<Conv>(false) == (fused::affine | fused::add | fused::relu));

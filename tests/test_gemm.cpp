@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <utility>
-#include <vector>
-
 #include <ctnn/kernels/gemm.hpp>
 #include <ctnn/kernels/transpose.hpp>
+#include <utility>
+#include <vector>
 
 #include "reference.hpp"
 
@@ -175,8 +174,8 @@ TEST_CASE("gemm kernel with a two-level reduction computes a direct convolution 
 }
 
 TEST_CASE("transpose moves every element, with strides and partial blocks") {
-  for (auto [rows, cols] : {std::pair<std::size_t, std::size_t>{1, 1}, {3, 40}, {16, 16},
-                            {37, 21}, {64, 5}}) {
+  for (auto [rows, cols] :
+       {std::pair<std::size_t, std::size_t>{1, 1}, {3, 40}, {16, 16}, {37, 21}, {64, 5}}) {
     CAPTURE(rows);
     CAPTURE(cols);
     const std::size_t ss = cols + 3, ds = rows + 2;  // padded rows on both sides

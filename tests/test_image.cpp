@@ -33,10 +33,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
-using ctnn_test::TempDir;
 using ctnn::Image;
 using ctnn::data::ImageOptions;
 using ctnn::data::load_image;
+using ctnn_test::TempDir;
 
 enum class Format { png, bmp, tga, jpg };
 
@@ -570,8 +570,8 @@ TEST_CASE("Image: JPEGs whose Huffman tables would derail stb_image are refused 
   Bytes many = good;
   for (std::size_t i = 0; i < 16; ++i) many[find(0xC4) + 5 + i] = 0xFF;
   ctnn_test::write_all(dir.file("many.jpg"), many);
-  std::string m = file_error([&] { load_image<Image<8, 8, 3>>(dir.file("many.jpg")); },
-                             dir.file("many.jpg"));
+  std::string m =
+      file_error([&] { load_image<Image<8, 8, 3>>(dir.file("many.jpg")); }, dir.file("many.jpg"));
   CHECK(m.find("corrupt JPEG") != std::string::npos);
   CHECK(m.find("4080 codes; at most 256") != std::string::npos);
   // A scan using tables 3, which no DHT segment defines (stb would decode with whatever its
@@ -596,14 +596,15 @@ TEST_CASE("Image: a PNG chunk longer than the rest of the file is refused undeco
   const Bytes good = ctnn_test::read_all<std::uint8_t>(dir.file("ok.png"));
   CHECK(ctnn::data::detail::png_problem(good.data(), good.size()).empty());
   std::size_t idat = 0;
-  while (idat + 4 < good.size() && std::string(good.begin() + idat, good.begin() + idat + 4) != "IDAT")
+  while (idat + 4 < good.size() &&
+         std::string(good.begin() + idat, good.begin() + idat + 4) != "IDAT")
     ++idat;
   REQUIRE(idat + 4 < good.size());
   Bytes huge = good;
   huge[idat - 4] = 0x45;  // length 0x45000000 plus what it was
   ctnn_test::write_all(dir.file("huge.png"), huge);
-  const std::string m = file_error([&] { load_image<Image<3, 4, 1>>(dir.file("huge.png")); },
-                                   dir.file("huge.png"));
+  const std::string m =
+      file_error([&] { load_image<Image<3, 4, 1>>(dir.file("huge.png")); }, dir.file("huge.png"));
   CHECK(m.find("corrupt PNG, not decoded: chunk 'IDAT'") != std::string::npos);
   CHECK(m.find("(truncated or corrupt)") != std::string::npos);
 }

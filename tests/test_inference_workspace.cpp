@@ -4,10 +4,9 @@
 // refuse them.
 #include <doctest/doctest.h>
 
-#include <ctnn/ctnn.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <ctnn/ctnn.hpp>
 #include <string>
 #include <vector>
 
@@ -62,13 +61,15 @@ void check_inference_workspace(const char* name, bool exact = true) {
   std::vector<float> x(2 * Net::input_shape::size, 0.5f), g(Net::parameter_count);
   std::vector<float> state(Net::state_count);
   Rng rng(1);
-  CHECK_THROWS_AS(net->forward(x.data(), 2, small, Mode::training, {.state = state.data(), .rng = &rng}), InvalidArgument);
+  CHECK_THROWS_AS(
+      net->forward(x.data(), 2, small, Mode::training, {.state = state.data(), .rng = &rng}),
+      InvalidArgument);
   std::vector<float> dout(2 * Net::output_shape::size, 1.0f);
   CHECK_THROWS_AS(net->backward(x.data(), dout.data(), g.data(), 2, small), InvalidArgument);
 }
 
-using BiNet = Sequential<Input<6, 4>, Bidirectional<GRU<5, true>>, Bidirectional<LSTM<3>>,
-                         Dense<3>>;
+using BiNet =
+    Sequential<Input<6, 4>, Bidirectional<GRU<5, true>>, Bidirectional<LSTM<3>>, Dense<3>>;
 using ConcatNet =
     Sequential<Input<6, 6, 2>,
                Concat<Conv2D<3, 1>, Chain<Conv2D<2, 1>, ReLU, Conv2D<4, 3, 1, Same>>, Identity>,
@@ -82,12 +83,11 @@ using DenseBnNet = Sequential<Input<4, 4, 2>, Flatten, BatchNorm, Dense<7>, Batc
 // Conv2D + BatchNorm + ReLU before a MaxPool2D (not pooled by the convolution: it folds the
 // BatchNorm instead), a residual block whose Main ends in a bare Conv2D and whose projection
 // ends in BatchNorm, a block not followed by ReLU, and one whose Main ends in ReLU (it cannot add).
-using ConvBnPoolNet =
-    Sequential<Input<9, 9, 2>, Conv2D<4, 3>, BatchNorm, ReLU, MaxPool2D<2>,
-               Residual<Chain<Conv2D<6, 3, 1, Same>, ReLU, Conv2D<6, 1>>,
-                        Chain<Conv2D<6, 1>, BatchNorm>>,
-               ReLU, Residual<Chain<Conv2D<6, 3, 1, Same>, BatchNorm>>,
-               Residual<Chain<Conv2D<6, 1>, BatchNorm, ReLU>>, GlobalAvgPool2D, Dense<3>>;
+using ConvBnPoolNet = Sequential<
+    Input<9, 9, 2>, Conv2D<4, 3>, BatchNorm, ReLU, MaxPool2D<2>,
+    Residual<Chain<Conv2D<6, 3, 1, Same>, ReLU, Conv2D<6, 1>>, Chain<Conv2D<6, 1>, BatchNorm>>,
+    ReLU, Residual<Chain<Conv2D<6, 3, 1, Same>, BatchNorm>>,
+    Residual<Chain<Conv2D<6, 1>, BatchNorm, ReLU>>, GlobalAvgPool2D, Dense<3>>;
 
 }  // namespace
 
@@ -125,7 +125,8 @@ TEST_CASE("an inference-only workspace computes the same outputs in less memory"
   check_inference_workspace<DenseBnNet>("dense, batchnorm, relu", false);
   check_inference_workspace<ConvBnPoolNet>("conv, batchnorm, relu, maxpool; projection", false);
   // Backward-only scratch (transposed weights, gradient buffers) is what is left out.
-  CHECK(examples::FashionCnn::inference_workspace_bytes * 3 < examples::FashionCnn::workspace_bytes);
+  CHECK(examples::FashionCnn::inference_workspace_bytes * 3 <
+        examples::FashionCnn::workspace_bytes);
   CHECK(examples::FashionCrnn::inference_workspace_bytes * 5 <
         examples::FashionCrnn::workspace_bytes);
 }

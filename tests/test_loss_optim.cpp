@@ -1,12 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstddef>
 #include <ctnn/loss.hpp>
 #include <ctnn/optim/adam.hpp>
 #include <ctnn/optim/optimizer.hpp>
 #include <ctnn/optim/sgd.hpp>
-
-#include <cmath>
-#include <cstddef>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -137,8 +136,7 @@ struct AllCapabilities : PlainStep {
 TEST_CASE("the optimizer concepts: what Trainer needs and the optional capabilities") {
   static_assert(Optimizer<SGD> && Optimizer<Adam> && Optimizer<AdamW> && Optimizer<PlainStep>);
   static_assert(!Optimizer<int> && !Optimizer<OptimizerState>);
-  static_assert(HasLearningRate<SGD> && StepsInRanges<SGD> && CountsEpochs<SGD> &&
-                SavesState<SGD>);
+  static_assert(HasLearningRate<SGD> && StepsInRanges<SGD> && CountsEpochs<SGD> && SavesState<SGD>);
   static_assert(HasLearningRate<Adam> && StepsInRanges<Adam> && CountsEpochs<Adam> &&
                 SavesState<Adam>);
   static_assert(HasLearningRate<AdamW> && StepsInRanges<AdamW> && CountsEpochs<AdamW> &&

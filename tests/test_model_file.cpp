@@ -1,10 +1,9 @@
 #include <doctest/doctest.h>
 
-#include <ctnn/ctnn.hpp>
-
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <ctnn/ctnn.hpp>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -22,8 +21,8 @@ using ctnn_test::read_all;
 using ctnn_test::TempDir;
 using ctnn_test::write_all;
 
-using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, BatchNorm,
-                       ReLU, Dense<3>>;
+using Net = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<16>, BatchNorm, ReLU,
+                       Dense<3>>;
 using Other = Sequential<Input<8, 8, 1>, Conv2D<4, 3>, ReLU, MaxPool2D<2>, Dense<17>, BatchNorm,
                          ReLU, Dense<3>>;
 

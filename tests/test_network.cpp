@@ -1,7 +1,6 @@
 #include <doctest/doctest.h>
 
 #include <ctnn/ctnn.hpp>
-
 #include <sstream>
 
 #include "gradcheck.hpp"
@@ -9,9 +8,9 @@
 
 using namespace ctnn;
 
-using FashionCnn = Sequential<Input<28, 28, 1>, Conv2D<32, 3>, ReLU, Conv2D<64, 3>, ReLU,
-                              MaxPool2D<2>, Conv2D<64, 3>, ReLU, MaxPool2D<2>, Dense<128>, ReLU,
-                              Dense<10>>;
+using FashionCnn =
+    Sequential<Input<28, 28, 1>, Conv2D<32, 3>, ReLU, Conv2D<64, 3>, ReLU, MaxPool2D<2>,
+               Conv2D<64, 3>, ReLU, MaxPool2D<2>, Dense<128>, ReLU, Dense<10>>;
 
 // Shape inference, checked by the compiler.
 static_assert(std::is_same_v<FashionCnn::input_shape, Image<28, 28, 1>>);
@@ -24,11 +23,10 @@ static_assert(FashionCnn::parameter_count == 261962);
 static_assert(FashionCnn::parameter_offset<2> == 320);
 // Forward FLOPs: 2 * (26*26*32*9 + 24*24*64*288 + 10*10*64*576 + 1600*128 + 128*10) multiply-adds,
 // plus one op per ReLU output and per pooling-window element.
-static_assert(FashionCnn::flops ==
-              2 * (26 * 26 * 32 * 9 + 24 * 24 * 64 * 288 + 10 * 10 * 64 * 576 + 1600 * 128 +
-                   128 * 10) +
-                  (26 * 26 * 32 + 24 * 24 * 64 + 10 * 10 * 64 + 128) +
-                  (12 * 12 * 64 * 4 + 5 * 5 * 64 * 4));
+static_assert(FashionCnn::flops == 2 * (26 * 26 * 32 * 9 + 24 * 24 * 64 * 288 + 10 * 10 * 64 * 576 +
+                                        1600 * 128 + 128 * 10) +
+                                       (26 * 26 * 32 + 24 * 24 * 64 + 10 * 10 * 64 + 128) +
+                                       (12 * 12 * 64 * 4 + 5 * 5 * 64 * 4));
 static_assert(FashionCnn::workspace_bytes == FashionCnn::workspace_size * sizeof(float));
 
 // Padding, stride and the short spellings.
@@ -88,7 +86,8 @@ TEST_CASE("Sequential forward equals the layers applied one by one, for any batc
   // One sample at a time gives the same outputs.
   for (std::size_t b = 0; b < B; ++b) {
     const auto one = net.predict(x.data() + b * 8 * 7 * 2);
-    for (std::size_t j = 0; j < 5; ++j) CHECK(one[j] == doctest::Approx(y[b * 5 + j]).epsilon(1e-5));
+    for (std::size_t j = 0; j < 5; ++j)
+      CHECK(one[j] == doctest::Approx(y[b * 5 + j]).epsilon(1e-5));
   }
   // A batch larger than the workspace is refused.
   std::vector<float> big((B + 1) * 8 * 7 * 2), out((B + 1) * 5);
@@ -96,8 +95,8 @@ TEST_CASE("Sequential forward equals the layers applied one by one, for any batc
 }
 
 TEST_CASE("Sequential backward matches finite differences of the whole network") {
-  using Net = Sequential<Input<6, 5, 2>, Conv2D<3, 3>, Tanh, AvgPool2D<2>, Dense<4>, Sigmoid,
-                         Dense<3>>;
+  using Net =
+      Sequential<Input<6, 5, 2>, Conv2D<3, 3>, Tanh, AvgPool2D<2>, Dense<4>, Sigmoid, Dense<3>>;
   Net net(7);
   ctnn_test::check_network_gradients(net, 3, 9, false, 3);
 }
@@ -126,9 +125,9 @@ TEST_CASE("inference fuses Conv2D, ReLU and MaxPool2D and matches the layer-by-l
   // Pools 2 and 5 follow a convolution and a ReLU with stride = window (5 after "same"
   // padding; 2 drops the convolution's last row and column): in inference the convolution
   // computes them. Pool 8 has stride 1 and runs on its own. Training runs every layer.
-  using Net = Sequential<Input<13, 11, 3>, Conv2D<20, 3>, ReLU, MaxPool2D<2>,
-                         Conv2D<17, 3, 1, Same>, ReLU, MaxPool2D<2>, Conv2D<9, 1>, ReLU,
-                         MaxPool2D<2, 1>, Dense<4>>;
+  using Net =
+      Sequential<Input<13, 11, 3>, Conv2D<20, 3>, ReLU, MaxPool2D<2>, Conv2D<17, 3, 1, Same>, ReLU,
+                 MaxPool2D<2>, Conv2D<9, 1>, ReLU, MaxPool2D<2, 1>, Dense<4>>;
   static_assert(std::is_same_v<Net::layer<2>::output_shape, Image<5, 4, 20>>);
   static_assert(std::is_same_v<Net::layer<5>::output_shape, Image<2, 2, 17>>);
   static_assert(Net::pooled_by_conv<2> && Net::pooled_by_conv<5> && !Net::pooled_by_conv<9>);

@@ -1,8 +1,7 @@
 #include <doctest/doctest.h>
 
-#include <ctnn/ctnn.hpp>
-
 #include <cmath>
+#include <ctnn/ctnn.hpp>
 
 #include "fixtures.hpp"
 #include "gradcheck.hpp"
@@ -24,14 +23,16 @@ static_assert(std::is_same_v<Stacked::layer<0>::output_shape, Sequence<28, 128>>
 static_assert(std::is_same_v<Stacked::layer<1>::output_shape, Vector<64>>);
 static_assert(std::is_same_v<Bidirectional<GRU<6, true>>::bind<Sequence<4, 3>>::output_shape,
                              Sequence<4, 12>>);
-static_assert(std::is_same_v<Bidirectional<LSTM<6>>::bind<Sequence<4, 3>>::output_shape,
-                             Vector<12>>);
+static_assert(
+    std::is_same_v<Bidirectional<LSTM<6>>::bind<Sequence<4, 3>>::output_shape, Vector<12>>);
 using Crnn = Sequential<Input<28, 28, 1>, Conv<32, 3>, ReLU, Pool<2>, LSTM<256>, Dense<10>>;
 static_assert(std::is_same_v<Crnn::output_shape, Vector<10>>);
 
 namespace {
 
-double sig(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double sig(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 
 enum class Kind { lstm, gru, rnn };
 
@@ -50,7 +51,8 @@ std::vector<double> reference_rnn(Kind kind, const std::vector<float>& x, std::s
       for (std::size_t r = 0; r < G * H; ++r) {
         xi[r] = bih[r];
         hh[r] = bhh[r];
-        for (std::size_t k = 0; k < F; ++k) xi[r] += double(wih[r * F + k]) * x[(b * T + t) * F + k];
+        for (std::size_t k = 0; k < F; ++k)
+          xi[r] += double(wih[r * F + k]) * x[(b * T + t) * F + k];
         for (std::size_t k = 0; k < H; ++k) hh[r] += double(whh[r * H + k]) * h[k];
       }
       std::vector<double> hn(H);
@@ -122,8 +124,7 @@ void check_against_pytorch(const char* file, bool bidirectional) {
   REQUIRE(params.size() == L::parameter_count);
   const auto& x = fx.at("x").values;
   const std::size_t B = fx.at("x").dims[0];
-  std::vector<float> out(B * L::output_shape::size), grads(L::parameter_count, 0.0f),
-      din(x.size());
+  std::vector<float> out(B * L::output_shape::size), grads(L::parameter_count, 0.0f), din(x.size());
   std::vector<float> scratch(B * L::scratch_per_sample + L::scratch_fixed);
   Pass p;
   p.params = params.data();
@@ -157,7 +158,8 @@ void check_against_reference(Kind kind, std::size_t B) {
     L::init(params.data(), nullptr, rng);
     constexpr std::size_t GH = L::GH;
     // ctnn layout -> PyTorch layout for the reference.
-    std::vector<float> wih(GH * F), whh(GH * H), bih(params.begin() + L::bx, params.begin() + L::bh),
+    std::vector<float> wih(GH * F), whh(GH * H),
+        bih(params.begin() + L::bx, params.begin() + L::bh),
         bhh(params.begin() + L::bh, params.end());
     for (std::size_t n = 0; n < GH; ++n) {
       for (std::size_t k = 0; k < F; ++k) wih[n * F + k] = params[L::wx + k * GH + n];
@@ -199,8 +201,8 @@ TEST_CASE("recurrent layers match PyTorch: outputs and gradients") {
   check_against_pytorch<LSTM<16, true>::bind<Sequence<28, 3>>>("lstm_long.txt", false);
   check_against_pytorch<Bidirectional<LSTM<6, true>>::bind<Sequence<3, 5>>>(
       "lstm_bidirectional.txt", true);
-  check_against_pytorch<Bidirectional<GRU<5, true>>::bind<Sequence<3, 4>>>(
-      "gru_bidirectional.txt", true);
+  check_against_pytorch<Bidirectional<GRU<5, true>>::bind<Sequence<3, 4>>>("gru_bidirectional.txt",
+                                                                           true);
 }
 
 TEST_CASE("ReturnSequences = false gives PyTorch's last step") {

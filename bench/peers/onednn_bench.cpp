@@ -17,14 +17,13 @@
 // mismatch.
 #include <omp.h>
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <random>
 #include <set>
 #include <sstream>
@@ -174,8 +173,8 @@ class Graph {
   // input, e.g. C x 1 x 1 after global pooling, keeps its 4 dimensions).
   memory dense(memory x, const Layer& l) {
     const bool spatial = x.get_desc().dims().size() == 4;
-    const memory::dims sd = spatial ? memory::dims{n_, l.in_c, l.in_h, l.in_w}
-                                    : memory::dims{n_, l.in_c};
+    const memory::dims sd =
+        spatial ? memory::dims{n_, l.in_c, l.in_h, l.in_w} : memory::dims{n_, l.in_c};
     memory::dims wd = sd;
     wd[0] = l.out;
     const memory::desc src(sd, f32, tag::any), wts(wd, f32, tag::any);
@@ -224,7 +223,8 @@ class Graph {
     memory wlm = weights(l.w, {1, 1, features, 4, hidden}, tag::ldigo, pd.weights_layer_desc());
     memory wim = weights(l.w_iter, {1, 1, hidden, 4, hidden}, tag::ldigo, pd.weights_iter_desc());
     memory b = filled(bias, l.b);
-    memory yl(pd.dst_layer_desc(), eng_), h(pd.dst_iter_desc(), eng_), c(pd.dst_iter_c_desc(), eng_);
+    memory yl(pd.dst_layer_desc(), eng_), h(pd.dst_iter_desc(), eng_),
+        c(pd.dst_iter_c_desc(), eng_);
     add(dnnl::lstm_forward(pd), {{DNNL_ARG_SRC_LAYER, seq},
                                  {DNNL_ARG_WEIGHTS_LAYER, wlm},
                                  {DNNL_ARG_WEIGHTS_ITER, wim},
@@ -281,7 +281,9 @@ class Graph {
     steps_.emplace_back(std::move(p), std::move(args));
   }
 
-  void note(const char* what, const std::string& impl) { impls_.push_back(std::string(what) + ":" + impl); }
+  void note(const char* what, const std::string& impl) {
+    impls_.push_back(std::string(what) + ":" + impl);
+  }
 
   // Activation x in layout `want`, through a timed reorder when it differs.
   memory as(memory x, const memory::desc& want) {
@@ -320,20 +322,40 @@ class Graph {
 // ------------------------------------------------------------------------------ networks
 Layer conv(int c, int h, int w, int filters, unsigned seed) {
   const float bound = std::sqrt(6.f / float(9 * c + 9 * filters));  // Glorot
-  return {Layer::Conv3x3, c, h, w, filters, true, uniform(std::size_t(filters) * c * 9, bound, seed),
-          {}, uniform(filters, 0.05f, seed + 100)};
+  return {Layer::Conv3x3,
+          c,
+          h,
+          w,
+          filters,
+          true,
+          uniform(std::size_t(filters) * c * 9, bound, seed),
+          {},
+          uniform(filters, 0.05f, seed + 100)};
 }
-Layer pool(int c, int h, int w) { return {Layer::MaxPool2, c, h, w, c, false, {}, {}, {}}; }
+Layer pool(int c, int h, int w) {
+  return {Layer::MaxPool2, c, h, w, c, false, {}, {}, {}};
+}
 Layer dense(int c, int h, int w, int units, bool relu, unsigned seed) {
   const int in = c * h * w;
-  return {Layer::Dense, c, h, w, units, relu,
-          uniform(std::size_t(units) * in, std::sqrt(6.f / float(in + units)), seed), {},
+  return {Layer::Dense,
+          c,
+          h,
+          w,
+          units,
+          relu,
+          uniform(std::size_t(units) * in, std::sqrt(6.f / float(in + units)), seed),
+          {},
           uniform(units, 0.05f, seed + 100)};
 }
 Layer lstm(int c, int h, int w, int hidden, unsigned seed) {
   const int features = c * w;
   const float bound = 1.f / std::sqrt(float(hidden));
-  return {Layer::Lstm, c, h, w, hidden, false,
+  return {Layer::Lstm,
+          c,
+          h,
+          w,
+          hidden,
+          false,
           uniform(std::size_t(features) * 4 * hidden, bound, seed),
           uniform(std::size_t(hidden) * 4 * hidden, bound, seed + 1),
           uniform(std::size_t(4) * hidden, bound, seed + 2)};
@@ -388,8 +410,8 @@ std::vector<Layer> resnet() {
 // The layers of examples/networks.hpp (activations fused into the layer before them).
 std::vector<Layer> network(const std::string& name) {
   if (name == "cnn")
-    return {conv(1, 28, 28, 32, 1),  conv(32, 26, 26, 64, 2), pool(64, 24, 24),
-            conv(64, 12, 12, 64, 3), pool(64, 10, 10),        dense(64, 5, 5, 128, true, 4),
+    return {conv(1, 28, 28, 32, 1),        conv(32, 26, 26, 64, 2), pool(64, 24, 24),
+            conv(64, 12, 12, 64, 3),       pool(64, 10, 10),        dense(64, 5, 5, 128, true, 4),
             dense(128, 1, 1, 10, false, 5)};
   if (name == "lstm") return {lstm(1, 28, 28, 128, 6), dense(128, 1, 1, 10, false, 7)};
   if (name == "resnet") return resnet();
@@ -409,13 +431,27 @@ void build(Graph& g, const std::vector<Layer>& layers) {
   memory x = g.input();
   for (const auto& l : layers) {
     switch (l.kind) {
-      case Layer::Conv3x3: x = g.conv3x3(x, l); break;
-      case Layer::MaxPool2: x = g.maxpool2(x, l); break;
-      case Layer::Dense: x = g.dense(x, l); break;
-      case Layer::Lstm: x = g.lstm(x, l); break;
-      case Layer::ConvBn: x = g.conv_bn(x, l); break;
-      case Layer::Block: x = g.block(x, l); break;
-      case Layer::GlobalAvgPool: x = g.global_avgpool(x, l); break;
+      case Layer::Conv3x3:
+        x = g.conv3x3(x, l);
+        break;
+      case Layer::MaxPool2:
+        x = g.maxpool2(x, l);
+        break;
+      case Layer::Dense:
+        x = g.dense(x, l);
+        break;
+      case Layer::Lstm:
+        x = g.lstm(x, l);
+        break;
+      case Layer::ConvBn:
+        x = g.conv_bn(x, l);
+        break;
+      case Layer::Block:
+        x = g.block(x, l);
+        break;
+      case Layer::GlobalAvgPool:
+        x = g.global_avgpool(x, l);
+        break;
     }
   }
 }
@@ -437,7 +473,8 @@ std::vector<float> plain_forward(const std::vector<Layer>& layers, std::vector<f
             for (int c = 0; c < C; ++c)
               for (int ki = 0; ki < 3; ++ki)
                 for (int kj = 0; kj < 3; ++kj)
-                  s += double(l.w[((std::size_t(o) * C + c) * 3 + ki) * 3 + kj]) * at(c, i + ki, j + kj);
+                  s += double(l.w[((std::size_t(o) * C + c) * 3 + ki) * 3 + kj]) *
+                       at(c, i + ki, j + kj);
             y[(std::size_t(o) * oh + i) * ow + j] = float(l.relu ? std::max(s, 0.0) : s);
           }
     } else if (l.kind == Layer::ConvBn) {
@@ -577,7 +614,8 @@ void usage() {
       "usage: onednn_bench [--quick] [--check] [--nets cnn,lstm,crnn,resnet] [--measures M1,M2]\n"
       "                    [--m1-iters N] [--m2-runs N] [--threads N]\n"
       "Prints `network,measure,library,threads,median,unit` lines; other lines start with #.\n"
-      "--quick: a smoke run (M1 200 forwards, M2 5 batches). --check: compare with a plain forward.\n"
+      "--quick: a smoke run (M1 200 forwards, M2 5 batches). --check: compare with a plain "
+      "forward.\n"
       "--threads: threads of M2 (default 2; M1 uses 1).");
 }
 

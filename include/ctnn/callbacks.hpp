@@ -196,8 +196,9 @@ class SaveCheckpoint {
         training_(std::make_shared<TrainingState>(std::move(training))),
         collect_(std::move(collect)) {}
   SaveCheckpoint(const Net& net, const Optimizer& optimizer, std::string path,
-                 TrainingState training, const Parts&... parts)
-    requires(sizeof...(Parts) > 0 && (SavesCallbackState<Parts> && ...))
+                 TrainingState training,
+                 const Parts&... parts) requires(sizeof...(Parts) > 0 &&
+                                                 (SavesCallbackState<Parts> && ...))
       : net_(&net),
         optimizer_(&optimizer),
         path_(std::move(path)),

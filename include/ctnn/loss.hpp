@@ -60,8 +60,7 @@ struct SoftmaxCrossEntropy {
       for (std::size_t j = 0; j < N; ++j) mean_neg_log_p += m + log_s - z[j];
       l += e * mean_neg_log_p / static_cast<float>(N);
     }
-    for (std::size_t j = 0; j < N; ++j)
-      dz[j] = k * (dz[j] * inv - e / static_cast<float>(N));
+    for (std::size_t j = 0; j < N; ++j) dz[j] = k * (dz[j] * inv - e / static_cast<float>(N));
     dz[label] -= k * (1.0f - e);
     return w * l;
   }

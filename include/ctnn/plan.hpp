@@ -11,11 +11,12 @@
 // and every other layer is a step of its own. Training fuses less, by the same function
 // (make(true)): only a ReLU after a head that fuses it in training (FusesInTraining: Conv2D and
 // Dense, whose backward needs only their input), so that every layer's output that backward
-// reads is stored; the walk (layers/chain.hpp) runs that training plan at every depth alike. The caller may hand the last step operations of
-// its own (a Residual asks its Main chain to add the shortcut and apply the ReLU after the
-// block). Only step outputs exist: the outputs of absorbed layers are never written, and since
-// inference keeps nothing for backward, the steps take turns on two buffers (sized by the
-// largest step output) and share one scratch region (sized by the largest step).
+// reads is stored; the walk (layers/chain.hpp) runs that training plan at every depth alike. The
+// caller may hand the last step operations of its own (a Residual asks its Main chain to add the
+// shortcut and apply the ReLU after the block). Only step outputs exist: the outputs of absorbed
+// layers are never written, and since inference keeps nothing for backward, the steps take turns on
+// two buffers (sized by the largest step output) and share one scratch region (sized by the largest
+// step).
 #pragma once
 
 #include <algorithm>
@@ -190,8 +191,9 @@ struct Plan {
   template <std::size_t I>
   static constexpr bool absorbed_in_training = training_roles_[I] == 0;
   template <std::size_t I>
-  static constexpr unsigned training_ops =
-      training_roles_[I] == 0 ? 0u : unsigned(training_roles_[I] - 1);
+  static constexpr unsigned training_ops = training_roles_[I] == 0
+                                               ? 0u
+                                               : unsigned(training_roles_[I] - 1);
   /// Whether part I is a MaxPool2D that the convolution two parts before it computes in
   /// inference (Conv2D::forward_relu_maxpool).
   template <std::size_t I>

@@ -17,4 +17,6 @@ struct NoBackward {
 
 using Bad = ctnn::Sequential<ctnn::Input<8>, NoBackward, ctnn::Dense<2>>;
 // What a program does with a network: build it and run it.
-float first_output(const float* x) { return Bad(1).predict(x)[0]; }
+float first_output(const float* x) {
+  return Bad(1).predict(x)[0];
+}

@@ -1,9 +1,8 @@
 // Builds a small network from the installed headers, trains it a few steps and round-trips it
 // through a model file; exits non-zero if anything is off.
-#include <ctnn/ctnn.hpp>
-
 #include <cstdio>
 #include <cstring>
+#include <ctnn/ctnn.hpp>
 #include <filesystem>
 
 using Net = ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<4, 3>, ctnn::ReLU,

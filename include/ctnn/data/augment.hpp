@@ -79,10 +79,10 @@ inline void augment(float* image, std::size_t height, std::size_t width, std::si
   if (a.erase > 0.0f && rng.uniform() < a.erase) {
     const double area = double(height * width) * rng.uniform(0.02f, 0.4f);
     const double aspect = std::exp(rng.uniform(std::log(0.3f), std::log(1.0f / 0.3f)));
-    const auto h = std::min<std::size_t>(height, std::max<std::size_t>(
-                                                     1, std::size_t(std::lround(std::sqrt(area * aspect)))));
-    const auto w = std::min<std::size_t>(width, std::max<std::size_t>(
-                                                    1, std::size_t(std::lround(std::sqrt(area / aspect)))));
+    const auto h = std::min<std::size_t>(
+        height, std::max<std::size_t>(1, std::size_t(std::lround(std::sqrt(area * aspect)))));
+    const auto w = std::min<std::size_t>(
+        width, std::max<std::size_t>(1, std::size_t(std::lround(std::sqrt(area / aspect)))));
     const std::size_t top = rng.below(height - h + 1), left = rng.below(width - w + 1);
     for (std::size_t y = top; y < top + h; ++y)
       std::fill(image + y * row + left * channels, image + y * row + (left + w) * channels,

@@ -84,14 +84,14 @@ inline std::string jpeg_problem(const unsigned char* data, std::size_t size) {
   bool progressive = false;
   while (p < size) {
     const unsigned m = marker();
-    if (m == 0) continue;       // stb skips bytes until a marker
-    if (m == 0xD9) return "";   // EOI
+    if (m == 0) continue;                  // stb skips bytes until a marker
+    if (m == 0xD9) return "";              // EOI
     if (m >= 0xD0 && m <= 0xD7) continue;  // a stray restart marker carries no segment
     const std::size_t start = p;
     const unsigned length = get16();
     if (length < 2) return "";  // stb reports a bad length itself
     const std::size_t end = start + length;
-    if (m == 0xC4) {  // DHT: tables until the length is used up (stb reads a last table whole
+    if (m == 0xC4) {     // DHT: tables until the length is used up (stb reads a last table whole
       while (p < end) {  // even when it runs past the length, and then fails)
         const unsigned q = get(), table_class = q >> 4, id = q & 15;
         unsigned codes = 0;

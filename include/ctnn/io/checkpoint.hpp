@@ -141,9 +141,11 @@ inline CallbackState state_in(const std::map<std::string, double>& values,
 /// epochs_done or steps pass OptimizerState::max_epochs or max_steps, the history holds more
 /// epochs than epochs_done, or two parts have the same state name.
 template <class Net, class Optimizer, class... Parts>
-  requires(SavesCallbackState<Parts> && ...)
-void save_checkpoint(const std::string& path, const Net& net, const Optimizer& optimizer,
-                     const TrainingState& training, const Parts&... parts) {
+requires(SavesCallbackState<Parts>&&...) void save_checkpoint(const std::string& path,
+                                                              const Net& net,
+                                                              const Optimizer& optimizer,
+                                                              const TrainingState& training,
+                                                              const Parts&... parts) {
   using namespace io::detail;
   static_assert(SavesState<Optimizer>,
                 "save_checkpoint: the optimizer needs OptimizerState state() const and "
@@ -205,9 +207,8 @@ void save_checkpoint(const std::string& path, const Net& net, const Optimizer& o
 /// InvalidArgument, naming `path`, when it holds another optimizer's state (say AdamW's for an
 /// Adam), buffers that do not fit the network, or a state a part's restore() refuses.
 template <class Net, class Optimizer, class... Parts>
-  requires(SavesCallbackState<Parts> && ...)
-TrainingState load_checkpoint(const std::string& path, Net& net, Optimizer& optimizer,
-                              Parts&... parts) {
+requires(SavesCallbackState<Parts>&&...) TrainingState
+    load_checkpoint(const std::string& path, Net& net, Optimizer& optimizer, Parts&... parts) {
   using namespace io::detail;
   static_assert(SavesState<Optimizer>,
                 "load_checkpoint: the optimizer needs OptimizerState state() const and "

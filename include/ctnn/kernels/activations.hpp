@@ -19,13 +19,25 @@ inline V load(const float* p) {
   else
     return *p;
 }
-inline void store(simd v, float* p) { v.store_unaligned(p); }
-inline void store(float v, float* p) { *p = v; }
+inline void store(simd v, float* p) {
+  v.store_unaligned(p);
+}
+inline void store(float v, float* p) {
+  *p = v;
+}
 
-inline simd sigmoid(simd x) { return simd(1.0f) / (simd(1.0f) + xsimd::exp(-x)); }
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-inline simd tanh(simd x) { return xsimd::tanh(x); }
-inline float tanh(float x) { return std::tanh(x); }
+inline simd sigmoid(simd x) {
+  return simd(1.0f) / (simd(1.0f) + xsimd::exp(-x));
+}
+inline float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
+inline simd tanh(simd x) {
+  return xsimd::tanh(x);
+}
+inline float tanh(float x) {
+  return std::tanh(x);
+}
 
 /// Calls f.template operator()<simd>(j) for j = 0, W, 2W, ... while a full register fits in N,
 /// then f.template operator()<float>(j) for the remaining j < N.

@@ -85,8 +85,8 @@ inline void batchnorm_statistics(const float* x, std::size_t rows, double* mean,
 /// y[r, c] = (x[r, c] - mean[c]) * scale[c] + beta[c] (the normalisation and affine map of one
 /// channel, scale = gamma / sqrt(var + eps)).
 template <std::size_t C>
-inline void batchnorm_apply(const float* x, std::size_t rows, const float* mean,
-                            const float* scale, const float* beta, float* y) {
+inline void batchnorm_apply(const float* x, std::size_t rows, const float* mean, const float* scale,
+                            const float* beta, float* y) {
   detail::for_rows<C>(
       rows,
       [&](std::size_t r, std::size_t c) {

@@ -108,15 +108,16 @@ inline void conv2d_backward_weights(const float* in, const float* dout, float* d
                                                      dw + (kh * K + kw) * C * F, {}, OH);
   }
   for (std::size_t r = 0; r < batch * OH * OW; ++r)
-    zip(F, dbias, dout + r * F, dbias, [](simd a, simd b) { return a + b; },
+    zip(
+        F, dbias, dout + r * F, dbias, [](simd a, simd b) { return a + b; },
         [](float a, float b) { return a + b; });
 }
 
 /// Workspace floats conv2d_backward_input needs.
 template <std::size_t H, std::size_t W, std::size_t C, std::size_t F, std::size_t K, std::size_t S>
 inline constexpr std::size_t conv2d_backward_input_scratch =
-    K * K * F * C + ((conv_out<H, K, S> - 1) * S + 2 * K - 1) *
-                        ((conv_out<W, K, S> - 1) * S + 2 * K - 1) * F;
+    K* K* F* C +
+    ((conv_out<H, K, S> - 1) * S + 2 * K - 1) * ((conv_out<W, K, S> - 1) * S + 2 * K - 1) * F;
 
 /// din (batch x H x W x C) = dL/din given dout (batch x OH x OW x F).
 /// It is the full convolution of dout (dilated by S) with the weights flipped in space and
@@ -137,7 +138,8 @@ inline void conv2d_backward_input(const float* dout, const float* w, float* din,
     for (std::size_t kw = 0; kw < K; ++kw)
       for (std::size_t c = 0; c < C; ++c)
         for (std::size_t f = 0; f < F; ++f)
-          wt[((kh * K + kw) * F + f) * C + c] = w[(((K - 1 - kh) * K + (K - 1 - kw)) * C + c) * F + f];
+          wt[((kh * K + kw) * F + f) * C + c] =
+              w[(((K - 1 - kh) * K + (K - 1 - kw)) * C + c) * F + f];
   std::fill(dpad, dpad + HD * WD * F, 0.0f);
   // Row q of A is input pixel q of dpad; k1 = kernel row, k2 = (kernel column, filter).
   constexpr Strides St{.a_row = F,

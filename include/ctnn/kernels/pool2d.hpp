@@ -102,7 +102,8 @@ inline void avgpool2d_forward(const float* in, float* out, std::size_t batch) {
             [&](std::size_t c) {
               simd s(0.0f);
               for (std::size_t i = 0; i < P; ++i)
-                for (std::size_t j = 0; j < P; ++j) s += simd::load_unaligned(x + (i * W + j) * C + c);
+                for (std::size_t j = 0; j < P; ++j)
+                  s += simd::load_unaligned(x + (i * W + j) * C + c);
               (s * simd(scale)).store_unaligned(y + c);
             },
             [&](std::size_t c) {

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <utility>
-
 #include <xsimd/xsimd.hpp>
 
 namespace ctnn::kernels {
@@ -22,14 +21,17 @@ inline constexpr std::size_t simd_registers = 16;
 
 /// Lane-wise maximum. (Written as a compare and blend: GCC 12 warns about xsimd::max's AVX-512
 /// intrinsic, whose pass-through operand is deliberately undefined.)
-inline simd vmax(simd a, simd b) { return xsimd::select(a > b, a, b); }
+inline simd vmax(simd a, simd b) {
+  return xsimd::select(a > b, a, b);
+}
 
 /// Calls f(std::integral_constant<std::size_t, I>{}) for I = 0 .. N-1, unrolled at compile time.
 template <std::size_t N, class F>
 inline void static_for(F&& f) {
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (f(std::integral_constant<std::size_t, I>{}), ...);
-  }(std::make_index_sequence<N>{});
+  }
+  (std::make_index_sequence<N>{});
 }
 
 /// y[i] = vf(x[i]) for i < n, vectorised, with a scalar tail (`sf`); x and y may alias.

@@ -119,7 +119,9 @@ struct optimizer_declarations {
 };
 // Instantiates the checks; true whatever they find (a failed check is an error of its own).
 template <class O>
-concept optimizer_checked = requires { sizeof(optimizer_declarations<std::remove_cvref_t<O>>); };
+concept optimizer_checked = requires {
+  sizeof(optimizer_declarations<std::remove_cvref_t<O>>);
+};
 
 }  // namespace detail
 

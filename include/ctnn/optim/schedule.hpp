@@ -32,12 +32,14 @@ struct TrainingProgress {
 namespace detail {
 inline void check_rate(float lr, const char* who) {
   if (!(std::isfinite(lr) && lr > 0.0f))
-    throw InvalidArgument(std::string(who) + ": the learning rate must be a finite number > 0, not " +
+    throw InvalidArgument(std::string(who) +
+                          ": the learning rate must be a finite number > 0, not " +
                           std::to_string(lr));
 }
 /// Cosine interpolation from `from` (pct = 0) to `to` (pct = 1).
 inline float cosine_between(float from, float to, double pct) {
-  return static_cast<float>(to + (double(from) - to) * 0.5 * (1.0 + std::cos(std::numbers::pi * pct)));
+  return static_cast<float>(to +
+                            (double(from) - to) * 0.5 * (1.0 + std::cos(std::numbers::pi * pct)));
 }
 }  // namespace detail
 
@@ -106,7 +108,9 @@ struct OneCycleLR {
   float final_div_factor;
   explicit OneCycleLR(float max_lr, double pct_start = 0.3, float div_factor = 25.0f,
                       float final_div_factor = 1e4f)
-      : max_lr(max_lr), pct_start(pct_start), div_factor(div_factor),
+      : max_lr(max_lr),
+        pct_start(pct_start),
+        div_factor(div_factor),
         final_div_factor(final_div_factor) {
     detail::check_rate(max_lr, "OneCycleLR");
     if (!(pct_start > 0.0 && pct_start < 1.0))
@@ -120,8 +124,7 @@ struct OneCycleLR {
     const double up = pct_start * double(p.total_steps()) - 1.0;
     const double s = double(p.step);
     if (end <= 0) return max_lr;
-    if (s <= up)
-      return detail::cosine_between(float(initial), max_lr, up > 0 ? s / up : 1.0);
+    if (s <= up) return detail::cosine_between(float(initial), max_lr, up > 0 ? s / up : 1.0);
     return detail::cosine_between(max_lr, float(last), std::min(1.0, (s - up) / (end - up)));
   }
 };
@@ -135,8 +138,7 @@ class ReduceLROnPlateau {
  public:
   explicit ReduceLROnPlateau(float base, float factor = 0.1f, std::size_t patience = 10,
                              double threshold = 1e-4, float min_lr = 0.0f)
-      : base_(base), factor_(factor), patience_(patience), threshold_(threshold),
-        min_lr_(min_lr) {
+      : base_(base), factor_(factor), patience_(patience), threshold_(threshold), min_lr_(min_lr) {
     detail::check_rate(base, "ReduceLROnPlateau");
     if (!(factor > 0.0f && factor < 1.0f))
       throw InvalidArgument("ReduceLROnPlateau: factor must be in (0, 1)");

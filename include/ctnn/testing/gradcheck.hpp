@@ -219,7 +219,8 @@ GradientCheck check_network_gradients(Net& net, const NetworkGradientCheckOption
   const auto r = detail::uniform_vector(B * O, options.seed + 1);
   Workspace<Net> ws(B);
   const auto f = [&] {
-    const float* y = net.forward(x.data(), B, ws, options.training ? Mode::training : Mode::inference);
+    const float* y =
+        net.forward(x.data(), B, ws, options.training ? Mode::training : Mode::inference);
     double s = 0;
     for (std::size_t i = 0; i < B * O; ++i) s += double(y[i]) * r[i];
     return s;

@@ -155,8 +155,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
     r.train_accuracy = static_cast<double>(right) / static_cast<double>(seen);
     r.images_per_second = static_cast<double>(seen) / r.seconds;
     r.communication_seconds = trainer.communication_wait_seconds() - waited_before;
-    if constexpr (HasLearningRate<Optimizer>)
-      r.learning_rate = double(optimizer.learning_rate);
+    if constexpr (HasLearningRate<Optimizer>) r.learning_rate = double(optimizer.learning_rate);
     if (options.test || options.test_stream) {
       const std::size_t tb = options.test_batch_size;
       const Evaluation e = options.test ? evaluate(net, *options.test, trainer.threads(), tb,
