@@ -128,11 +128,16 @@ struct CallbackState {
     const auto it = values.find(key);
     if (it == values.end()) throw InvalidArgument(std::string(who) + ": the state lacks " + what);
     const double v = it->second;
+    // The bounds as written: 100000, not 1e+05.
+    const auto bound = [](double b) {
+      return std::fabs(b) < 1e15 && b == std::floor(b) ? std::to_string(static_cast<long long>(b))
+                                                       : OptimizerState::number_text(b);
+    };
     if (!(v >= low && v <= high) || (whole && v != std::floor(v)))
-      throw InvalidArgument(
-          std::string(who) + ": " + what + " is " + OptimizerState::number_text(v) +
-          ", expected a " + (whole ? "whole number" : "number") + " from " +
-          OptimizerState::number_text(low) + " to " + OptimizerState::number_text(high));
+      throw InvalidArgument(std::string(who) + ": " + what + " is " +
+                            OptimizerState::number_text(v) + ", expected a " +
+                            (whole ? "whole number" : "number") + " from " + bound(low) + " to " +
+                            bound(high));
     return v;
   }
 };
