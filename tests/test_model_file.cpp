@@ -418,8 +418,19 @@ float value_at(const std::vector<char>& b, const FileTensor& t, std::size_t e) {
 // ChannelScale without its tensors(): a layer a file can store only as it is in memory.
 struct ScaleWithoutTensors {
   template <class In>
-  struct bind : examples::ChannelScale::bind<In> {
-    static constexpr int tensors = 0;  // hides ChannelScale's tensors()
+  struct bind {
+    using Scale = examples::ChannelScale::bind<In>;
+    using input_shape = typename Scale::input_shape;
+    using output_shape = typename Scale::output_shape;
+    static constexpr std::size_t parameter_count = Scale::parameter_count;
+    static constexpr std::size_t state_count = Scale::state_count;
+    static constexpr std::size_t scratch_per_sample = Scale::scratch_per_sample;
+    static constexpr std::size_t scratch_fixed = Scale::scratch_fixed;
+    static constexpr std::size_t flops = Scale::flops;
+    static std::string name() { return "ScaleWithoutTensors"; }
+    static void init(float* params, float* state, Rng& rng) { Scale::init(params, state, rng); }
+    static void forward(const Pass& p) { Scale::forward(p); }
+    static void backward(const Pass& p) { Scale::backward(p); }
   };
 };
 
