@@ -151,7 +151,7 @@ expect 0 "test accuracy:" bash -c 'ulimit -v 2000000 && exec "$@"' _ "$cnn" "${d
 
 # classify reads only regular files: a FIFO (whose opening would wait for a writer) or a device
 # given as the model or an image is an error, at once.
-mkfifo "$work/fifo"
+[[ -p "$work/fifo" ]] || mkfifo "$work/fifo"
 classify=("$bin/classify" --model "$work/m.ctnn")
 expect 1 "$work/fifo: cannot open: it is a FIFO (named pipe), not a regular file" \
   timeout 20 "$bin/classify" --model "$work/fifo" "$work/fifo"
@@ -338,8 +338,13 @@ patch_model() {
   python3 - "$@" <<'PY'
 import struct, sys, zlib
 b = bytearray(open(sys.argv[1], "rb").read())
-at = 40 + struct.unpack_from("<I", b, 12)[0]  # the first parameter, after the signature
-count = struct.unpack_from("<Q", b, at - 16)[0] if len(sys.argv) > 4 else 1
+L = struct.unpack_from("<I", b, 12)[0]  # format 3 (docs/model-format.md): after the signature,
+P = struct.unpack_from("<Q", b, 24 + L)[0]  # the counts, the tensor table, then the values
+at = 44 + L
+for _ in range(struct.unpack_from("<I", b, 40 + L)[0]):
+    n = struct.unpack_from("<I", b, at)[0]
+    at += 4 + n + 4 + 4 + 8 * struct.unpack_from("<I", b, at + 4 + n + 4)[0]
+count = P if len(sys.argv) > 4 else 1  # the network here has no state: the values are P floats
 for i in range(count):
     struct.pack_into("<f", b, at + 4 * i, float(sys.argv[3]))
 struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])))
