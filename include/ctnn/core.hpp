@@ -18,6 +18,7 @@
 #include "layers/pooling.hpp"
 #include "layers/recurrent.hpp"
 #include "loss.hpp"
+#include "metadata.hpp"
 #include "network.hpp"
 #include "optim/adam.hpp"
 #include "optim/schedule.hpp"
