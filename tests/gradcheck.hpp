@@ -15,27 +15,6 @@
 
 namespace ctnn_test {
 
-/// Runs L::forward on `in` (batch samples) with its own scratch and returns the output; the
-/// Dropout mask is the same on every call.
-template <class L>
-std::vector<float> run_forward(const std::vector<float>& params, std::vector<float>& state,
-                               const std::vector<float>& in, std::size_t batch, bool training) {
-  std::vector<float> out(batch * L::output_shape::size);
-  std::vector<float> scratch(batch * L::scratch_per_sample + L::scratch_fixed + 1);
-  ctnn::Rng rng(77);
-  ctnn::Pass p;
-  p.params = params.data();
-  p.state = state.data();
-  p.scratch = scratch.data();
-  p.in = in.data();
-  p.out = out.data();
-  p.batch = batch;
-  p.training = training;
-  p.rng = &rng;
-  L::forward(p);
-  return out;
-}
-
 /// Checks the bound layer L's backward pass on `batch` samples in the given mode, with step h on
 /// `samples` coordinates of the parameters and of the input (ctnn::testing::check_layer_gradients).
 template <class L>

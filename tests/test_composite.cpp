@@ -31,7 +31,7 @@ using SmoothDown = Chain<Conv2D<5, 3, 2, Same>, BatchNorm, Tanh, Conv2D<5, 3, 1,
 template <class L>
 std::vector<float> run(const std::vector<float>& params, std::vector<float>& state,
                        const std::vector<float>& in, std::size_t batch) {
-  return ctnn_test::run_forward<L>(params, state, in, batch, false);
+  return ctnn::testing::run_forward<L>(params, state, in, batch, false);
 }
 
 template <class L>

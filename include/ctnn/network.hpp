@@ -33,7 +33,7 @@
 #include "layers/binding.hpp"
 #include "layers/chain.hpp"
 #include "layers/contract.hpp"
-#include "plan.hpp"
+#include "layers/plan.hpp"
 #include "random.hpp"
 #include "shape.hpp"
 
@@ -98,8 +98,9 @@ inline constexpr InferenceOnly inference_only{};
 /// the walk's scratch (layers/chain.hpp: every other layer's output, two gradient buffers as
 /// large as the largest activation, each layer's scratch); inference uses it as the inference
 /// plan's buffers. A workspace made with `inference_only` holds only what the inference plan
-/// needs (plan.hpp: two buffers for the outputs of its steps and one scratch region they share;
-/// Net::inference_workspace_bytes for batch 1); forward in training mode and backward refuse it.
+/// needs (layers/plan.hpp: two buffers for the outputs of its steps and one scratch region they
+/// share; Net::inference_workspace_bytes for batch 1); forward in training mode and backward refuse
+/// it.
 template <class Net>
 class Workspace {
  public:
@@ -134,7 +135,7 @@ class Workspace {
 /// Sequential<Input<...>, Layers...>: layers applied in order; see the header comment. It holds
 /// the parameters and the state; the layers run in the one walk every composite runs
 /// (layers/chain.hpp, detail::ChainOver): in inference the inference plan, in training the
-/// training plan (plan.hpp), at top level as inside a Chain.
+/// training plan (layers/plan.hpp), at top level as inside a Chain.
 template <class InputSpec, class... Specs>
 class Sequential {
   // One mistake, one error: a network that does not bind is still a well-formed type (its
@@ -177,7 +178,7 @@ class Sequential {
 
   /// Workspace floats for a batch of `batch` samples (activations, gradients, scratch; at least
   /// what the inference plan needs, which inference runs in it), or with `inference`, of an
-  /// inference-only workspace: the inference plan's (plan.hpp) two step buffers and shared
+  /// inference-only workspace: the inference plan's (layers/plan.hpp) two step buffers and shared
   /// scratch.
   static constexpr std::size_t workspace_floats(std::size_t batch, bool inference = false) {
     if (inference) return plan_::floats(batch, true);
@@ -191,7 +192,7 @@ class Sequential {
       workspace_floats(1, true) * sizeof(float);
 
   /// Whether layer J is a ReLU computed by the layer before it (Conv2D, Dense) in training as in
-  /// inference (plan.hpp: the training plan).
+  /// inference (layers/plan.hpp: the training plan).
   template <std::size_t J>
   static constexpr bool fused_into_previous = [] {
     if constexpr (J >= layer_count)
@@ -270,7 +271,8 @@ class Sequential {
 
   /// Forward pass of `batch` samples (in: batch * input_shape::size floats); returns the output
   /// activations inside ws (valid until ws is reused).
-  ///   forward(in, batch, ws): inference, through any workspace: the inference plan (plan.hpp:
+  ///   forward(in, batch, ws): inference, through any workspace: the inference plan
+  ///   (layers/plan.hpp:
   ///     BatchNorm folded into the layer before it, ReLU, pooling and residual additions fused,
   ///     only step outputs stored), so a training workspace gives the inference-only one's
   ///     outputs;
@@ -286,7 +288,7 @@ class Sequential {
       const auto pass_of = [this]<std::size_t I>() {
         Pass p;
         p.params = params_.data() + parameter_offsets[I];
-        p.state = const_cast<float*>(state_.data()) + state_offsets[I];
+        p.state = state_.data() + state_offsets[I];
         return p;
       };
       return plan_::run(pass_of, in, nullptr, ws.data(), batch);
@@ -297,6 +299,7 @@ class Sequential {
           "with ctnn::inference_only");
     Pass p = pass(in, batch, ws, true);
     p.state = context.state;
+    p.state_update = context.state;
     p.rng = context.rng;
     walk_::forward(p);
     return p.out;
@@ -315,33 +318,50 @@ class Sequential {
 
   /// Backward pass after forward(in, batch, ws, Mode::training, ...): given dL/doutput (batch x
   /// output_shape::size), adds dL/dparameters into grads (parameter_count floats, same layout as
-  /// parameters()). The input gradient is not computed. With training = false, the gradient of
-  /// the inference-mode function (BatchNorm's statistics constants): the layers' outputs are
-  /// computed again in inference mode first, since inference stores none of them.
+  /// parameters()). The input gradient is not computed. With Mode::inference, the gradient of
+  /// the inference-mode function (Dropout off, BatchNorm's statistics constants): the layers'
+  /// outputs are computed again in inference mode first (without the plan's fusions), since
+  /// inference stores none of them.
+  /// Throws InvalidArgument when batch is 0 or exceeds ws's capacity, or for an inference-only
+  /// workspace.
   void backward(const float* in, const float* dout, float* grads, std::size_t batch,
-                Workspace<Sequential>& ws, bool training = true) const {
-    backward(in, dout, grads, batch, ws, training, [](std::size_t) {});
+                Workspace<Sequential>& ws, Mode mode = Mode::training) const {
+    backward(in, dout, grads, batch, ws, mode, [](std::size_t) {});
   }
 
   /// As above, and calls done(k) after each layer with parameters, k being the index of its
   /// first one: the layers run last to first, so grads[k .. parameter_count) are then complete
   /// (distributed training starts summing them across processes while the rest runs).
   template <class Done>
+  requires std::invocable<Done&, std::size_t>
   void backward(const float* in, const float* dout, float* grads, std::size_t batch,
-                Workspace<Sequential>& ws, bool training, Done&& done) const {
+                Workspace<Sequential>& ws, Mode mode, Done&& done) const {
     check_batch(batch, ws);
     if (ws.is_inference_only())
       throw InvalidArgument(
           "backward: needs a training workspace, not one made with "
           "ctnn::inference_only");
+    const bool training = mode == Mode::training;
     Pass p = pass(in, batch, ws, training);
     if (!training) {
-      p.state = const_cast<float*>(state_.data());
+      p.state = state_.data();
       walk_::forward(p);
     }
     p.grads = grads;
     p.dout = dout;
     walk_::backward(p, done);
+  }
+  /// The spelling of an earlier version, backward(in, dout, grads, batch, ws, bool training
+  /// [, done]): refused with a message that names the new one.
+  template <class B, class... Done>
+  requires std::same_as<B, bool> &&
+      (sizeof...(Done) <= 1) void backward(const float*, const float*, float*, std::size_t,
+                                           Workspace<Sequential>&, B, Done&&...) const {
+    static_assert(detail::always_false<B>,
+                  "backward(in, dout, grads, batch, ws, bool training) is replaced: write "
+                  "backward(in, dout, grads, batch, ws) or backward(..., ws, ctnn::Mode::training, "
+                  "done) for training, backward(..., ws, ctnn::Mode::inference) for the gradient "
+                  "of the inference-mode function");
   }
 
  private:

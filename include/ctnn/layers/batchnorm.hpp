@@ -105,10 +105,10 @@ struct BatchNormSpec {
         for (std::size_t c = 0; c < C; ++c) {
           mean[c] = static_cast<float>(m[c]);
           inv_std[c] = static_cast<float>(1.0 / std::sqrt(var[c] + Epsilon));
-          if (p.state) {
+          if (float* s = p.state_update) {
             const double unbiased = rows > 1 ? var[c] * rows / (rows - 1) : var[c];
-            p.state[c] += Momentum * (mean[c] - p.state[c]);
-            p.state[C + c] += Momentum * (static_cast<float>(unbiased) - p.state[C + c]);
+            s[c] += Momentum * (mean[c] - s[c]);
+            s[C + c] += Momentum * (static_cast<float>(unbiased) - s[C + c]);
           }
         }
       } else {

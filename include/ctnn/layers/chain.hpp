@@ -20,9 +20,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "../plan.hpp"
 #include "binding.hpp"
 #include "contract.hpp"
+#include "plan.hpp"
 
 namespace ctnn {
 
@@ -106,6 +106,7 @@ struct PartsInfo {
     q.params = p.params + parameter_offsets[I];
     q.grads = p.grads ? p.grads + parameter_offsets[I] : nullptr;
     q.state = p.state ? p.state + state_offsets[I] : nullptr;
+    q.state_update = p.state_update ? p.state_update + state_offsets[I] : nullptr;
     q.scratch = scratch;
     return q;
   }

@@ -27,7 +27,7 @@
 #include <utility>
 
 #include "../kernels/elementwise.hpp"
-#include "../plan.hpp"
+#include "plan.hpp"
 #include "activation.hpp"
 #include "binding.hpp"
 #include "chain.hpp"

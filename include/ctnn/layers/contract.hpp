@@ -55,7 +55,7 @@ enum class LayerKind {
 };
 
 /// How a network runs: inference (Dropout off, BatchNorm with its running statistics, the
-/// inference plan's fusions, plan.hpp) or training (Dropout on, BatchNorm with the batch's
+/// inference plan's fusions, layers/plan.hpp) or training (Dropout on, BatchNorm with the batch's
 /// statistics, everything kept for backward).
 enum class Mode { inference, training };
 
@@ -72,12 +72,18 @@ struct Context {
 struct Pass {
   const float* params = nullptr;  ///< this layer's slice of the flat parameter array
   float* grads = nullptr;         ///< its slice of the gradient array (backward adds into it)
-  float* state = nullptr;         ///< its non-trainable state (BatchNorm running statistics)
-  float* scratch = nullptr;       ///< batch * scratch_per_sample + scratch_fixed floats
-  const float* in = nullptr;      ///< batch * input_shape::size
-  float* out = nullptr;           ///< batch * output_shape::size (forward writes it)
-  const float* dout = nullptr;    ///< dL/dout, batch * output_shape::size
-  float* din = nullptr;           ///< dL/din, or nullptr when nobody needs it (first layer)
+  /// Its non-trainable state (BatchNorm running statistics), read-only: in inference the
+  /// network's own; in training the state being updated (the same array as state_update), or
+  /// nullptr when the caller keeps none.
+  const float* state = nullptr;
+  /// Training only: the state to update in place (BatchNorm's running statistics), or nullptr
+  /// when it is not to be updated. Inference never writes state.
+  float* state_update = nullptr;
+  float* scratch = nullptr;     ///< batch * scratch_per_sample + scratch_fixed floats
+  const float* in = nullptr;    ///< batch * input_shape::size
+  float* out = nullptr;         ///< batch * output_shape::size (forward writes it)
+  const float* dout = nullptr;  ///< dL/dout, batch * output_shape::size
+  float* din = nullptr;         ///< dL/din, or nullptr when nobody needs it (first layer)
   std::size_t batch = 0;
   bool training = false;  ///< Mode::training: Dropout and BatchNorm behave differently
   Rng* rng = nullptr;     ///< per-thread generator (Dropout masks)

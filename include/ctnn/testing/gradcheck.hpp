@@ -8,6 +8,9 @@
 //   if (!r.ok()) std::puts(r.message().c_str());   // with doctest: INFO(r.message());
 //   CHECK(r.ok());
 //
+// run_forward<L>(params, state, in, batch, training) runs a bound layer alone on a batch and
+// returns its outputs, for comparing a layer with a reference of one's own.
+//
 // What is checked. For f(x, θ) = Σ_i out_i · r_i, with out = L::forward(x, θ) on a batch of
 // random inputs x in [-1, 1) and fixed random weights r in [-1, 1), L::backward given dout = r
 // must return ∂f/∂θ (added into grads) and ∂f/∂x (din). Both are compared, on `samples` evenly
@@ -113,18 +116,23 @@ inline std::vector<float> uniform_vector(std::size_t n, std::uint32_t seed, floa
   return v;
 }
 
-/// Runs L::forward on `in` (batch samples) with a scratch of its own and returns
-/// Σ out_i · r_i in double; the Dropout generator starts from seed 77 on every call.
+}  // namespace detail
+
+/// Runs the bound layer L's forward on `in` (batch samples, each L::input_shape::size floats)
+/// with a scratch of its own and returns its outputs (batch * L::output_shape::size floats). The
+/// layer reads `params` (L::parameter_count floats) and `state` (L::state_count), and in training
+/// updates `state`; the Dropout generator starts from seed 77 on every call, so two calls draw the
+/// same masks.
 template <class L>
-double weighted_output(const std::vector<float>& params, std::vector<float>& state,
-                       const std::vector<float>& in, const std::vector<float>& r, std::size_t batch,
-                       bool training) {
+std::vector<float> run_forward(const std::vector<float>& params, std::vector<float>& state,
+                               const std::vector<float>& in, std::size_t batch, bool training) {
   std::vector<float> out(batch * L::output_shape::size);
   std::vector<float> scratch(batch * L::scratch_per_sample + L::scratch_fixed + 1);
   Rng rng(77);
   Pass p;
   p.params = params.data();
   p.state = state.data();
+  p.state_update = state.data();
   p.scratch = scratch.data();
   p.in = in.data();
   p.out = out.data();
@@ -132,6 +140,16 @@ double weighted_output(const std::vector<float>& params, std::vector<float>& sta
   p.training = training;
   p.rng = &rng;
   L::forward(p);
+  return out;
+}
+
+namespace detail {
+/// Σ out_i · r_i in double of run_forward's outputs.
+template <class L>
+double weighted_output(const std::vector<float>& params, std::vector<float>& state,
+                       const std::vector<float>& in, const std::vector<float>& r, std::size_t batch,
+                       bool training) {
+  const std::vector<float> out = run_forward<L>(params, state, in, batch, training);
   double s = 0;
   for (std::size_t i = 0; i < out.size(); ++i) s += double(out[i]) * r[i];
   return s;
@@ -167,6 +185,7 @@ GradientCheck check_layer_gradients(const GradientCheckOptions& options = {}) {
   Pass p;
   p.params = params.data();
   p.state = st.data();
+  p.state_update = st.data();
   p.scratch = scratch.data();
   p.in = in.data();
   p.out = out.data();
@@ -227,7 +246,8 @@ GradientCheck check_network_gradients(Net& net, const NetworkGradientCheckOption
   };
   f();
   std::vector<float> g(Net::parameter_count, 0.0f);
-  net.backward(x.data(), r.data(), g.data(), B, ws, options.training);
+  net.backward(x.data(), r.data(), g.data(), B, ws,
+               options.training ? Mode::training : Mode::inference);
   GradientCheck result;
   result.layer = "network";
   auto p = net.parameters();

@@ -269,10 +269,10 @@ class Trainer {
         w.correct += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
       }
       if (!overlap) {
-        net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true);
+        net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, Mode::training);
         return;
       }
-      net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, true,
+      net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, Mode::training,
                     [&](std::size_t k) { reducer_.completed(t, k); });
     });
     reducer_.finish_buckets();

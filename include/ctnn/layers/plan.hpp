@@ -1,5 +1,5 @@
-// ctnn/plan.hpp — the plan of a list of layers, decided at compile time, for inference and for
-// training, and the tuple helpers the networks and the composites share.
+// ctnn/layers/plan.hpp — the plan of a list of layers, decided at compile time, for inference and
+// for training, and the tuple helpers the networks and the composites share.
 //
 // In inference a layer often needs nothing of the layer after it but its function: a ReLU, an
 // inference-mode BatchNorm (a per-channel y = x * scale + shift) or a residual addition can be
@@ -26,8 +26,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "layers/contract.hpp"
-#include "shape.hpp"
+#include "../shape.hpp"
+#include "contract.hpp"
 
 namespace ctnn::detail {
 
