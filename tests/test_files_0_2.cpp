@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../tools/fixture_files.hpp"
 #include "files.hpp"
 #include "fixtures.hpp"
 
@@ -22,30 +23,12 @@ using namespace ctnn;
 
 namespace {
 
-// The types of the same names in tools/make_file_fixtures.cpp.
-using FileCnn = Sequential<Input<8, 8, 2>, Conv2D<4, 3>, BatchNorm, ReLU, MaxPool2D<2>,
-                           Conv2D<6, 3, 1, Same>, Tanh, AvgPool2D<3>, Flatten, Dropout<0.25f>,
-                           Dense<8>, Sigmoid, BatchNorm, Dense<5>, Softmax>;
-using FileRnn = Sequential<Input<5, 3>, LSTM<4, true>, Bidirectional<GRU<3, true>>,
-                           SimpleRNN<4, true>, Bidirectional<LSTM<2>>, Dense<3>>;
-using FileResNet =
-    Sequential<Input<6, 6, 2>, Conv2D<4, 3, 1, Same>, BatchNorm, ReLU,
-               Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm, ReLU, Conv2D<4, 3, 1, Same>>>,
-               Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm>, Chain<Conv2D<6, 1, 2>>>,
-               Concat<Chain<Conv2D<3, 1>, ReLU>, Identity>, GlobalAvgPool2D, Dense<4>>;
+using ctnn_fixtures::FileCnn;
+using ctnn_fixtures::FileResNet;
+using ctnn_fixtures::FileRnn;
 
 std::string data_path(const std::string& name) {
   return std::string(CTNN_TEST_DATA_DIR) + "/files/" + name;
-}
-
-// The values the tool gave the network, in the flat order of parameters() and state() of
-// ctnn 0.2.0 (which this version keeps).
-template <class Net>
-void set_tool_values(Net& net) {
-  for (std::size_t j = 0; j < Net::parameter_count; ++j)
-    net.parameters()[j] = static_cast<float>(0.5 * std::sin(1.3 * static_cast<double>(j) + 0.1));
-  for (std::size_t j = 0; j < Net::state_count; ++j)
-    net.state()[j] = static_cast<float>(0.75 + 0.5 * std::sin(0.9 * static_cast<double>(j) + 0.2));
 }
 
 template <class Net>
@@ -91,7 +74,7 @@ void check_file(const std::string& net_name, const std::string& file, Load load_
   Net loaded(uninitialized), direct(uninitialized);
   set_nan(loaded);
   load_file(loaded, data_path(file));
-  set_tool_values(direct);
+  ctnn_fixtures::set_file_values(direct);
   CHECK(bits(loaded.parameters()) == bits(direct.parameters()));
   CHECK(bits(loaded.state()) == bits(direct.state()));
 

@@ -12,7 +12,7 @@
 //       tools/make_file_fixtures.cpp -lz   (one command)
 //   /tmp/make_file_fixtures tests/data/files
 //
-// For each network (the types of the same names in tests/test_files_0_2.cpp) it sets parameter j
+// For each network (tools/fixture_files.hpp) it sets parameter j
 // (in the flat order of net.parameters()) to 0.5 sin(1.3 j + 0.1) and state j to
 // 0.75 + 0.5 sin(0.9 j + 0.2) (positive, as a running variance must be), saves
 // <out>/<net>.ctnn, <out>/<net>.safetensors and <out>/<net>.ckpt, and writes
@@ -28,37 +28,18 @@
 #include <string>
 #include <vector>
 
+#include "fixture_files.hpp"
+
 using namespace ctnn;
 
-using FileCnn = Sequential<Input<8, 8, 2>, Conv2D<4, 3>, BatchNorm, ReLU, MaxPool2D<2>,
-                           Conv2D<6, 3, 1, Same>, Tanh, AvgPool2D<3>, Flatten, Dropout<0.25f>,
-                           Dense<8>, Sigmoid, BatchNorm, Dense<5>, Softmax>;
-using FileRnn = Sequential<Input<5, 3>, LSTM<4, true>, Bidirectional<GRU<3, true>>,
-                           SimpleRNN<4, true>, Bidirectional<LSTM<2>>, Dense<3>>;
-using FileResNet =
-    Sequential<Input<6, 6, 2>, Conv2D<4, 3, 1, Same>, BatchNorm, ReLU,
-               Residual<Chain<Conv2D<4, 3, 1, Same>, BatchNorm, ReLU, Conv2D<4, 3, 1, Same>>>,
-               Residual<Chain<Conv2D<6, 3, 2, Same>, BatchNorm>, Chain<Conv2D<6, 1, 2>>>,
-               Concat<Chain<Conv2D<3, 1>, ReLU>, Identity>, GlobalAvgPool2D, Dense<4>>;
+using namespace ctnn_fixtures;
 
 namespace {
-
-void write_tensor(std::FILE* f, const char* name, const std::vector<std::size_t>& dims,
-                  const std::vector<float>& values) {
-  std::fprintf(f, "%s", name);
-  for (std::size_t d : dims) std::fprintf(f, " %zu", d);
-  std::fprintf(f, " :");
-  for (float v : values) std::fprintf(f, " %.9g", static_cast<double>(v));
-  std::fprintf(f, "\n");
-}
 
 template <class Net>
 void write(const std::string& out, const std::string& name, const char* type) {
   Net net(uninitialized);
-  for (std::size_t j = 0; j < Net::parameter_count; ++j)
-    net.parameters()[j] = static_cast<float>(0.5 * std::sin(1.3 * static_cast<double>(j) + 0.1));
-  for (std::size_t j = 0; j < Net::state_count; ++j)
-    net.state()[j] = static_cast<float>(0.75 + 0.5 * std::sin(0.9 * static_cast<double>(j) + 0.2));
+  set_file_values(net);
   const std::string base = out + "/" + name;
   save(net, base + ".ctnn");
   save_safetensors(net, base + ".safetensors");
@@ -69,9 +50,8 @@ void write(const std::string& out, const std::string& name, const char* type) {
   save_checkpoint(base + ".ckpt", net, SGD(0.05f), training);
 
   constexpr std::size_t batch = 3;
-  std::vector<float> x(batch * Net::input_shape::size), y(batch * Net::output_shape::size);
-  for (std::size_t i = 0; i < x.size(); ++i)
-    x[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i) + 0.3));
+  const std::vector<float> x = inputs(batch * Net::input_shape::size);
+  std::vector<float> y(batch * Net::output_shape::size);
   Workspace<Net> ws(batch);
   net.predict(x.data(), y.data(), batch, ws);
 

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "fixture_files.hpp"
+
 using namespace ctnn;
 
 using ChainFlatten = Sequential<Input<4, 3, 2>, Conv2D<3, 2>, Chain<ReLU, Flatten>, Dense<5>>;
@@ -39,15 +41,6 @@ using NestedFlatten =
 
 namespace {
 
-void write_tensor(std::FILE* f, const char* name, const std::vector<std::size_t>& dims,
-                  const std::vector<float>& values) {
-  std::fprintf(f, "%s", name);
-  for (std::size_t d : dims) std::fprintf(f, " %zu", d);
-  std::fprintf(f, " :");
-  for (float v : values) std::fprintf(f, " %.9g", static_cast<double>(v));
-  std::fprintf(f, "\n");
-}
-
 template <class Net>
 void write(const std::string& out, const std::string& name, const char* type) {
   Net net(uninitialized);
@@ -59,9 +52,8 @@ void write(const std::string& out, const std::string& name, const char* type) {
   save_safetensors(net, base + ".safetensors");
 
   constexpr std::size_t batch = 3;
-  std::vector<float> x(batch * Net::input_shape::size), y(batch * Net::output_shape::size);
-  for (std::size_t i = 0; i < x.size(); ++i)
-    x[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i) + 0.3));
+  const std::vector<float> x = ctnn_fixtures::inputs(batch * Net::input_shape::size);
+  std::vector<float> y(batch * Net::output_shape::size);
   Workspace<Net> ws(batch);
   net.predict(x.data(), y.data(), batch, ws);
 
@@ -72,8 +64,8 @@ void write(const std::string& out, const std::string& name, const char* type) {
                "+-0.01 (j + 1), state j = 0.5 + 0.01 j; x[i] = sin(0.7 i + 0.3)\n",
                type);
   using In = typename Net::input_shape;
-  write_tensor(f, "x", {batch, In::height, In::width, In::channels}, x);
-  write_tensor(f, "logits", {batch, Net::output_shape::size}, y);
+  ctnn_fixtures::write_tensor(f, "x", {batch, In::height, In::width, In::channels}, x);
+  ctnn_fixtures::write_tensor(f, "logits", {batch, Net::output_shape::size}, y);
   if (std::fclose(f) != 0) throw std::runtime_error("cannot write " + base + "_logits.txt");
   std::printf("%s.safetensors, %s_logits.txt\n", base.c_str(), base.c_str());
 }
