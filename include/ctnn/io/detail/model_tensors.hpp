@@ -97,26 +97,42 @@ inline bool covers_once(const std::vector<TensorDesc>& tensors, std::size_t P, s
   return count == P + S;
 }
 
-/// Appends the tensors of the leaf layer L (no parts), named with prefix `p`, its parameters at
-/// po in values and its state at so (already past the parameters).
+/// Appends the tensors of a leaf layer with P parameters and S state values, named with prefix
+/// `p`, its parameters at po in values and its state at so (already past the parameters):
+/// `described` are its tensors() when it has them (counters included), else nullptr. The tensors
+/// it describes when they name each value once, else its raw slices. Not a template, so that every
+/// layer type shares one copy.
+inline void add_tensors_of(std::vector<ModelTensor>& out, const std::string& p, std::size_t po,
+                           std::size_t so, std::size_t P, std::size_t S,
+                           std::vector<TensorDesc>* described) {
+  if (P + S == 0) return;
+  if (described) {
+    std::vector<TensorDesc> tensors;
+    for (TensorDesc& d : *described)
+      if (!d.counter) tensors.push_back(std::move(d));
+    if (covers_once(tensors, P, S)) {
+      for (TensorDesc& d : tensors)
+        out.push_back({p + d.name, d.in_state ? TensorKind::state : TensorKind::parameters,
+                       std::move(d.shape), d.in_state ? so : po, std::move(d.index)});
+      return;
+    }
+  }
+  if (P > 0) out.push_back({p + "parameters", TensorKind::raw_parameters, {P}, po, {}});
+  if (S > 0) out.push_back({p + "state", TensorKind::raw_state, {S}, so, {}});
+}
+
+/// Appends the tensors of the leaf layer L (no parts), as add_tensors_of.
 template <class L>
 void add_leaf_tensors(std::vector<ModelTensor>& out, const std::string& p, std::size_t po,
                       std::size_t so) {
   constexpr std::size_t P = L::parameter_count, S = L::state_count;
   if constexpr (P + S > 0) {
     if constexpr (requires(const TensorContext& c) { L::tensors(c); }) {
-      std::vector<TensorDesc> tensors;
-      for (TensorDesc& d : L::tensors(TensorContext{}))
-        if (!d.counter) tensors.push_back(std::move(d));
-      if (covers_once(tensors, P, S)) {
-        for (TensorDesc& d : tensors)
-          out.push_back({p + d.name, d.in_state ? TensorKind::state : TensorKind::parameters,
-                         std::move(d.shape), d.in_state ? so : po, std::move(d.index)});
-        return;
-      }
+      std::vector<TensorDesc> described = L::tensors(TensorContext{});
+      add_tensors_of(out, p, po, so, P, S, &described);
+    } else {
+      add_tensors_of(out, p, po, so, P, S, nullptr);
     }
-    if (P > 0) out.push_back({p + "parameters", TensorKind::raw_parameters, {P}, po, {}});
-    if (S > 0) out.push_back({p + "state", TensorKind::raw_state, {S}, so, {}});
   }
 }
 
@@ -181,6 +197,31 @@ void for_each_leaf(const std::string& label, bool in_part, std::size_t po, std::
   }
 }
 
+/// check_values for one leaf layer `name` (labelled `label`) with P parameters at values[po]
+/// and S state values at `state`; `batchnorm` checks the running variances (the second half of
+/// the state). Not a template, so that every layer type shares one copy.
+inline void check_leaf_values(const float* params, std::size_t P, const float* state, std::size_t S,
+                              bool batchnorm, const std::string& path, const std::string& where,
+                              const std::string& label, const std::string& name) {
+  auto fail = [&](const std::string& what, std::size_t i, std::size_t n, float v,
+                  const char* must) {
+    throw FileError(path, where + label + " (" + name + "): " + what + " " + std::to_string(i) +
+                              " (of " + std::to_string(n) + ") is " + format_float(v) + "; " +
+                              must);
+  };
+  for (std::size_t i = 0; i < P; ++i)
+    if (!finite_bits(params[i])) fail("parameter", i, P, params[i], "parameters must be finite");
+  for (std::size_t i = 0; i < S; ++i)
+    if (!finite_bits(state[i])) fail("state value", i, S, state[i], "the state must be finite");
+  if (batchnorm) {
+    // State: running_mean [C], then running_var [C].
+    const std::size_t C = S / 2;
+    for (std::size_t c = 0; c < C; ++c)
+      if (state[C + c] < 0.0f)
+        fail("running variance of channel", c, C, state[C + c], "a variance must be >= 0");
+  }
+}
+
 /// Checks the values of a model for Net, its parameters followed by its state: every value must
 /// be finite, and every BatchNorm's running variance >= 0. Throws FileError naming `path`
 /// (messages prefixed by `where`), the layer ("layer 4 (Dense<16>)", or "layer 5, part main.1
@@ -190,26 +231,10 @@ template <class Net>
 void check_values(const std::vector<float>& values, const std::string& path,
                   const std::string& where = "") {
   auto visit = [&]<class L>(const std::string& label, std::size_t po, std::size_t so) {
-    auto fail = [&](const std::string& what, std::size_t i, std::size_t n, float v,
-                    const char* must) {
-      throw FileError(path, where + label + " (" + L::name() + "): " + what + " " +
-                                std::to_string(i) + " (of " + std::to_string(n) + ") is " +
-                                format_float(v) + "; " + must);
-    };
-    for (std::size_t i = 0; i < L::parameter_count; ++i)
-      if (!finite_bits(values[po + i]))
-        fail("parameter", i, L::parameter_count, values[po + i], "parameters must be finite");
-    const float* state = values.data() + Net::parameter_count + so;
-    for (std::size_t i = 0; i < L::state_count; ++i)
-      if (!finite_bits(state[i]))
-        fail("state value", i, L::state_count, state[i], "the state must be finite");
-    if constexpr (kind_of<L>() == LayerKind::batchnorm) {
-      // State: running_mean [C], then running_var [C].
-      constexpr std::size_t C = L::state_count / 2;
-      for (std::size_t c = 0; c < C; ++c)
-        if (state[C + c] < 0.0f)
-          fail("running variance of channel", c, C, state[C + c], "a variance must be >= 0");
-    }
+    if constexpr (L::parameter_count + L::state_count > 0)
+      check_leaf_values(values.data() + po, L::parameter_count,
+                        values.data() + Net::parameter_count + so, L::state_count,
+                        kind_of<L>() == LayerKind::batchnorm, path, where, label, L::name());
   };
   std::size_t so = 0;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
