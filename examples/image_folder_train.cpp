@@ -45,15 +45,15 @@ bool is_control(unsigned char c) {
   return c < 0x20 || c == 0x7f;
 }
 
-// `s` with its control characters as \n, \t or \xNN.
-std::string visible(const std::string& s) {
+// `s` with its control characters as \n, \t or \xNN, and with `bytes` its bytes from 0x80 as \xNN.
+std::string visible(const std::string& s, bool bytes = false) {
   std::string v;
   for (unsigned char c : s) {
     if (c == '\n')
       v += "\\n";
     else if (c == '\t')
       v += "\\t";
-    else if (is_control(c)) {
+    else if (is_control(c) || (bytes && c >= 0x80)) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "\\x%02x", c);
       v += hex;
@@ -81,7 +81,7 @@ void check_classes(const Request& r, const std::vector<std::string>& classes) {
                                   "' has a control character in its name (a newline, a tab, "
                                   "...), which the reports cannot show; rename it");
     if (!examples::is_utf8(c))
-      throw ctnn::InvalidArgument(r.root + ": the class directory '" + visible(c) +
+      throw ctnn::InvalidArgument(r.root + ": the class directory '" + visible(c, true) +
                                   "' has a name that is not UTF-8, which the model file cannot "
                                   "record; rename it");
   }

@@ -465,6 +465,11 @@ expect 1 "has 101 classes; image_folder_train trains from 2 to 100 classes" "$if
 mkdir -p "$work/one/only" && cp "$three_img" "$work/one/only/"
 expect 1 "has 1 class; image_folder_train trains from 2 to 100" "$ift" --root "$work/one" \
   --epochs 1
+mkdir -p "$work/latin1/"$'caf\xe9' "$work/latin1/plain"
+cp "$three_img" "$work/latin1/"$'caf\xe9'/
+cp "$three_img" "$work/latin1/plain/"
+expect 1 "the class directory 'caf\\xe9' has a name that is not UTF-8" "$ift" \
+  --root "$work/latin1" --epochs 1
 expect 2 "invalid value for --size: '30'" "$ift" --root "$work/three" --size 30
 expect 2 "invalid value for --channels: '2'" "$ift" --root "$work/three" --channels 2
 expect 1 "$three_img: not a ctnn model file" "$cls" --model "$three_img" "$three_img"
