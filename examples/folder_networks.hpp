@@ -2,7 +2,6 @@
 // which classify loads.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <ctnn/ctnn.hpp>
 #include <span>
