@@ -5,10 +5,13 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
+#include <ctnn/kernels/softmax.hpp>
+#include <ctnn/metadata.hpp>
 #include <exception>
 #include <functional>
 #include <iosfwd>
@@ -95,17 +98,23 @@ bool leader(const Options& o);
 /// every process when their parameters are bit-identical.
 void print_checksum(const Options& o, const char* name, std::span<const float> parameters);
 
+/// Whether `s` is valid UTF-8 (as nlohmann-json checks it when writing JSON): the metadata of a
+/// model file, JSON, holds only UTF-8 text.
+bool is_utf8(const std::string& s);
+
 /// The ten Fashion-MNIST classes, in label order.
 extern const std::vector<std::string> fashion_classes;
 
-/// The Fashion-MNIST training and test sets.
+/// The Fashion-MNIST training and test sets, and how an image file becomes a sample like theirs
+/// (28 x 28 grey, byte / 255, standardised as the sets are).
 struct FashionMnist {
   ctnn::data::Dataset train, test;
+  ctnn::Preprocessing preprocessing;
 };
 
 /// Loads Fashion-MNIST from --data-dir; with `standardize`, shifts and scales the pixels of both
-/// sets to zero mean and unit variance with the training set's statistics. Throws what
-/// ctnn::data::load_fashion_mnist throws.
+/// sets to zero mean and unit variance with the training set's statistics (which the
+/// preprocessing records as its mean and std). Throws what ctnn::data::load_fashion_mnist throws.
 FashionMnist load_fashion(const Options& o, bool standardize = false);
 
 /// Prints "NAME: error: WHAT" on stderr and returns 1, the exit status for it.
@@ -139,6 +148,45 @@ class AdamOrAdamW {
 
  private:
   std::variant<ctnn::Adam, ctnn::AdamW> chosen_;
+};
+
+/// Softmax cross-entropy over the first `classes` outputs of a network (all of them when
+/// `classes` is 0 or at least the output count N): ctnn::SoftmaxCrossEntropy's formula
+/// (ctnn/loss.hpp, with its label smoothing) with `classes` in place of N. The other outputs get
+/// a zero gradient. For a network with more outputs than its data set has classes (FolderCnn).
+struct ClassesCrossEntropy {
+  float label_smoothing = 0.0f;
+  std::size_t classes = 0;
+
+  /// Throws InvalidArgument as ctnn::SoftmaxCrossEntropy::check() does.
+  void check(std::size_t n) const {
+    ctnn::SoftmaxCrossEntropy all;
+    all.label_smoothing = label_smoothing;
+    all.check(n);
+  }
+
+  template <std::size_t N>
+  float compute(const float* z, std::int32_t label, const float* target, float* dz,
+                float scale) const {
+    if (classes == 0 || classes >= N) {
+      ctnn::SoftmaxCrossEntropy all;
+      all.label_smoothing = label_smoothing;
+      return all.template compute<N>(z, label, target, dz, scale);
+    }
+    const std::size_t n = classes;
+    const auto [m, s] = ctnn::kernels::exp_shifted(z, dz, n);  // dz_j = exp(z_j - m), j < n
+    const float inv = 1.0f / s, log_s = std::log(s), e = label_smoothing;
+    float l = (1.0f - e) * (m + log_s - z[label]);
+    if (e != 0.0f) {
+      float mean_neg_log_p = 0;
+      for (std::size_t j = 0; j < n; ++j) mean_neg_log_p += m + log_s - z[j];
+      l += e * mean_neg_log_p / static_cast<float>(n);
+    }
+    for (std::size_t j = 0; j < n; ++j) dz[j] = scale * (dz[j] * inv - e / static_cast<float>(n));
+    dz[label] -= scale * (1.0f - e);
+    std::fill(dz + n, dz + N, 0.0f);
+    return l;
+  }
 };
 
 /// What train_and_report() does that does not depend on the network: the validation split, the
@@ -188,11 +236,12 @@ class Training {
   /// Prints the line that says where the model was saved.
   void saved() const;
   /// Prints the confusion matrix of the test set (and writes it to --confusion) and last
-  /// "test accuracy: 0.xxxx".
+  /// "test accuracy: 0.xxxx". With fewer class names than the network has outputs, the matrix
+  /// is cut to the named classes when no sample was predicted as another output.
   void report(const ctnn::Evaluation& e, const std::vector<std::string>& class_names) const;
 
   AdamOrAdamW optimizer;
-  ctnn::SoftmaxCrossEntropy loss;
+  ClassesCrossEntropy loss;
   ctnn::FitOptions fit_options;
 
  private:

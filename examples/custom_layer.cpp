@@ -12,13 +12,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "channel_scale.hpp"
+#include "folder_networks.hpp"
 #include "options.hpp"
 
-using Net =
-    ctnn::Sequential<ctnn::Input<28, 28, 1>, ctnn::Conv2D<16, 3>, examples::ChannelScale,
-                     ctnn::ReLU, ctnn::MaxPool2D<2>, ctnn::Conv2D<32, 3>, examples::ChannelScale,
-                     ctnn::ReLU, ctnn::MaxPool2D<2>, ctnn::Dense<10>>;
+using Net = examples::CustomLayerNet;
 
 int main(int argc, char** argv) {
   const examples::Options o = examples::parse(

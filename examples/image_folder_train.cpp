@@ -1,11 +1,16 @@
-// Trains the Fashion-MNIST CNN (examples::FashionCnn) on a folder of image files laid out as
-// ROOT/<class name>/<image files>, holding out part of each class for testing, and prints its
-// test accuracy.
+// Trains a convolutional network on a folder of image files laid out as
+// ROOT/<class name>/<image files>, holding out part of each class for testing, prints its test
+// accuracy and saves it with the class names and the preprocessing of its images, so that
+// `classify --model PATH IMAGE...` needs nothing else.
 //
-//   image_folder_train --root DIR [--test-fraction X] [--invert] [--skip-unreadable]
-//                      [--stream] [--prefetch N] [--decode-threads N]
-//                      [--epochs N] [--batch-size N] [--lr X] [--threads N] [--seed N]
-//                      [--save PATH]
+//   image_folder_train --root DIR [--size 28|32|64] [--channels 1|3] [--test-fraction X]
+//                      [--invert] [--skip-unreadable] [--stream] [--prefetch N]
+//                      [--decode-threads N] [--epochs N] [--batch-size N] [--lr X] [--threads N]
+//                      [--seed N] [--save PATH]
+//
+// The network is chosen when the program runs among the six compiled in (examples::FolderCnn:
+// 28 x 28, 32 x 32 or 64 x 64 pixels, grey or RGB), each with 100 outputs: a folder of 2 to 100
+// classes uses the first outputs, and the others are switched off (folder_networks.hpp).
 //
 // By default every image is decoded into memory first; with --stream only the file names are
 // listed, and the images of each batch are decoded as training reaches them, on their own
@@ -17,13 +22,14 @@
 #include <cstdlib>
 #include <ctnn/data/image_folder.hpp>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "networks.hpp"
+#include "folder_networks.hpp"
 #include "options.hpp"
 
 namespace {
@@ -35,33 +41,19 @@ std::string shell_quoted(const std::string& s) {
   return q + "'";
 }
 
-// classify's --classes argument for these names: joined by commas, with each comma and backslash
-// inside a name escaped by a backslash.
-std::string classes_argument(const std::vector<std::string>& classes) {
-  std::string a;
-  for (std::size_t k = 0; k < classes.size(); ++k) {
-    if (k) a += ',';
-    for (char c : classes[k]) {
-      if (c == ',' || c == '\\') a += '\\';
-      a += c;
-    }
-  }
-  return a;
-}
-
 bool is_control(unsigned char c) {
   return c < 0x20 || c == 0x7f;
 }
 
-// `s` with its control characters as \n, \t or \xNN.
-std::string visible(const std::string& s) {
+// `s` with its control characters as \n, \t or \xNN, and with `bytes` its bytes from 0x80 as \xNN.
+std::string visible(const std::string& s, bool bytes = false) {
   std::string v;
   for (unsigned char c : s) {
     if (c == '\n')
       v += "\\n";
     else if (c == '\t')
       v += "\\t";
-    else if (is_control(c)) {
+    else if (is_control(c) || (bytes && c >= 0x80)) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "\\x%02x", c);
       v += hex;
@@ -71,14 +63,98 @@ std::string visible(const std::string& s) {
   return v;
 }
 
+// What the command line asks for besides the common options.
+struct Request {
+  std::string root;
+  std::size_t size = 32, channels = 3;
+  ctnn::data::ImageFolderOptions folder;
+  bool stream = false;
+  ctnn::data::ImageStreamOptions stream_options;
+};
+
+// Refuses classes the network or the reports cannot take, and prints them.
+void check_classes(const Request& r, const std::vector<std::string>& classes) {
+  for (const std::string& c : classes) {
+    // The report and classify print one class name per line.
+    if (std::any_of(c.begin(), c.end(), is_control))
+      throw ctnn::InvalidArgument(r.root + ": the class directory '" + visible(c) +
+                                  "' has a control character in its name (a newline, a tab, "
+                                  "...), which the reports cannot show; rename it");
+    if (!examples::is_utf8(c))
+      throw ctnn::InvalidArgument(r.root + ": the class directory '" + visible(c, true) +
+                                  "' has a name that is not UTF-8, which the model file cannot "
+                                  "record; rename it");
+  }
+  std::cout << "classes:";
+  for (std::size_t k = 0; k < classes.size(); ++k)
+    std::cout << (k ? ", " : " ") << k << " \"" << classes[k] << '"';
+  std::cout << "\n";
+  if (classes.size() > examples::kFolderOutputs || classes.size() < 2)
+    throw ctnn::InvalidArgument(r.root + " has " + std::to_string(classes.size()) +
+                                (classes.size() == 1 ? " class" : " classes") +
+                                "; image_folder_train trains from 2 to " +
+                                std::to_string(examples::kFolderOutputs) + " classes");
+}
+
+void check_split(std::size_t train, std::size_t test) {
+  if (train == 0 || test == 0)
+    throw ctnn::InvalidArgument("the split left " + std::to_string(train) + " training and " +
+                                std::to_string(test) + " test images; both need at least one");
+}
+
+// Lists the folder, trains Net on it, reports and saves it with its metadata.
+template <class Net>
+void train(const examples::Options& o, const Request& r) {
+  using Shape = typename Net::input_shape;
+  auto x = ctnn::data::index_image_folder(r.root, r.folder, Shape::channels);
+  check_classes(r, x.classes);
+  const std::size_t n = x.classes.size();
+  std::cout << "network: " << Shape::height << " x " << Shape::width << " pixels, "
+            << (Shape::channels == 1 ? "grey" : "RGB") << ", outputs 0 to " << n - 1 << " of "
+            << examples::kFolderOutputs << " used\n";
+
+  ctnn::Metadata metadata;
+  metadata.class_names = x.classes;
+  ctnn::Preprocessing& p = metadata.preprocessing.emplace();
+  p.channels = Shape::channels;
+  p.height = Shape::height;
+  p.width = Shape::width;
+  p.scale = r.folder.image.scale;
+  p.mean = r.folder.image.mean;
+  p.std = r.folder.image.std;
+  p.invert = r.folder.image.invert;
+  metadata.values["trained by"] = "image_folder_train";
+  const std::function<void(Net&)> prepare = [n](Net& net) {
+    examples::disable_unused_outputs(net, n);
+  };
+  const auto suggest = [&] {
+    if (!o.save.empty())
+      std::cout << "the saved model classifies with: classify --model " << shell_quoted(o.save)
+                << " IMAGE...\n";
+  };
+  const char* name = "image_folder_train";
+  if (r.stream) {
+    check_split(x.train_files.size(), x.test_files.size());
+    suggest();
+    ctnn::data::ImageFileStream<Shape> train(std::move(x.train_files), std::move(x.train_labels), n,
+                                             r.folder.image, r.stream_options);
+    ctnn::data::ImageFileStream<Shape> test(std::move(x.test_files), std::move(x.test_labels), n,
+                                            r.folder.image, r.stream_options);
+    examples::train_and_report<Net>(o, name, train, test, x.classes, metadata, prepare);
+  } else {
+    const auto d = ctnn::data::load_image_folder<Shape>(r.root, r.folder);
+    check_split(d.train.size(), d.test.size());
+    suggest();
+    examples::train_and_report<Net>(o, name, d.train, d.test, d.classes, metadata, prepare);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using Net = examples::FashionCnn;
-  std::string root;
-  ctnn::data::ImageFolderOptions fo;
-  bool stream = false;
-  ctnn::data::ImageStreamOptions so;
+  Request r;
+  ctnn::data::ImageFolderOptions& fo = r.folder;
+  ctnn::data::ImageStreamOptions& so = r.stream_options;
   std::string stream_only;  // "--prefetch N": the last flag given that needs --stream
   const auto positive = [&](const char* flag, const char* v, std::size_t& out) {  // 1 to 2^24
     const std::optional<std::uint64_t> n = examples::parse_count(v, false);
@@ -90,8 +166,20 @@ int main(int argc, char** argv) {
   const std::vector<examples::ExtraFlag> extra = {
       {"--root", "DIR", "the image folder: DIR/<class name>/<image files> (required)",
        [&](const char* v) {
-         root = v;
-         return !root.empty();
+         r.root = v;
+         return !r.root.empty();
+       }},
+      {"--size", "S", "the network's images: S x S pixels, S = 28, 32 or 64 (default 32)",
+       [&](const char* v) {
+         const std::optional<std::uint64_t> s = examples::parse_count(v, false);
+         r.size = static_cast<std::size_t>(s.value_or(0));
+         return r.size == 28 || r.size == 32 || r.size == 64;
+       }},
+      {"--channels", "C", "1 (grey) or 3 (RGB) (default 3); images are converted to it",
+       [&](const char* v) {
+         const std::optional<std::uint64_t> c = examples::parse_count(v, false);
+         r.channels = static_cast<std::size_t>(c.value_or(0));
+         return r.channels == 1 || r.channels == 3;
        }},
       {"--test-fraction", "X", "share of each class held out for testing (default 0.2)",
        [&](const char* v) {
@@ -111,7 +199,7 @@ int main(int argc, char** argv) {
        }},
       {"--stream", "", "decode each batch's images as training reaches them (bounded memory)",
        [&](const char*) {
-         stream = true;
+         r.stream = true;
          return true;
        }},
       {"--prefetch", "N", "with --stream: images decoded ahead at most (default 512)",
@@ -120,63 +208,32 @@ int main(int argc, char** argv) {
        [&](const char* v) { return positive("--decode-threads", v, so.threads); }},
   };
   const char* what =
-      "Trains a convolutional network (Conv2D 32-64-64, Dense 128; at most 10 classes) on a\n"
-      "folder of images with Adam. Images (PNG, JPEG, BMP, GIF, TGA) are converted to grey and\n"
-      "resized to 28 x 28; classes are the sub-directories, in name order.";
+      "Trains a convolutional network (Conv2D 32-64-64, Dense 128, 100 outputs) on a folder of\n"
+      "2 to 100 classes of images with Adam. Images (PNG, JPEG, BMP, GIF, TGA) are converted to\n"
+      "--channels and resized to --size; classes are the sub-directories, in name order. The\n"
+      "saved model holds the class names and the preprocessing: classify needs only --model.";
   const examples::Options o = examples::parse(argc, argv, what, extra, false);
   const auto misuse = [&](const std::string& message) {
     std::cerr << argv[0] << ": " << message << "\n";
     examples::usage(argv[0], what, std::cerr, extra, false);
     return 2;
   };
-  if (root.empty()) return misuse("--root is required");
-  if (!stream && !stream_only.empty()) return misuse(stream_only + ": only with --stream");
+  if (r.root.empty()) return misuse("--root is required");
+  if (!r.stream && !stream_only.empty()) return misuse(stream_only + ": only with --stream");
   fo.seed = o.seed;
   fo.threads = o.threads;
-
-  // The classes, and whether the split left something on both sides.
-  const auto check = [&](const std::vector<std::string>& classes, std::size_t train,
-                         std::size_t test) {
-    // The report and classify print one class name per line.
-    for (const std::string& c : classes)
-      if (std::any_of(c.begin(), c.end(), is_control))
-        throw ctnn::InvalidArgument(root + ": the class directory '" + visible(c) +
-                                    "' has a control character in its name (a newline, a tab, "
-                                    "...), which the reports cannot show; rename it");
-    std::cout << "classes:";
-    for (std::size_t k = 0; k < classes.size(); ++k)
-      std::cout << (k ? ", " : " ") << k << " \"" << classes[k] << '"';
-    std::cout << "\n";
-    constexpr std::size_t outputs = Net::output_shape::size;
-    if (classes.size() > outputs)
-      throw ctnn::InvalidArgument(root + " has " + std::to_string(classes.size()) +
-                                  " classes; the network has " + std::to_string(outputs) +
-                                  " outputs");
-    if (train == 0 || test == 0)
-      throw ctnn::InvalidArgument("the split left " + std::to_string(train) + " training and " +
-                                  std::to_string(test) + " test images; both need at least one");
-    if (!o.save.empty())
-      std::cout << "the saved model classifies with: classify --model " << shell_quoted(o.save)
-                << " --classes " << shell_quoted(classes_argument(classes))
-                << (fo.image.invert ? " --invert" : "") << " IMAGE...\n";
-  };
   try {
-    if (stream) {
-      if (fo.skip_unreadable)
-        throw ctnn::InvalidArgument(
-            "--skip-unreadable decodes every image before the split; leave out --stream");
-      auto x = ctnn::data::index_image_folder(root, fo, Net::input_shape::channels);
-      check(x.classes, x.train_files.size(), x.test_files.size());
-      ctnn::data::ImageFileStream<Net::input_shape> train(
-          std::move(x.train_files), std::move(x.train_labels), x.classes.size(), fo.image, so);
-      ctnn::data::ImageFileStream<Net::input_shape> test(
-          std::move(x.test_files), std::move(x.test_labels), x.classes.size(), fo.image, so);
-      examples::train_and_report<Net>(o, "image_folder_train", train, test, x.classes);
-    } else {
-      const auto d = ctnn::data::load_image_folder<Net::input_shape>(root, fo);
-      check(d.classes, d.train.size(), d.test.size());
-      examples::train_and_report<Net>(o, "image_folder_train", d.train, d.test, d.classes);
-    }
+    if (r.stream && fo.skip_unreadable)
+      throw ctnn::InvalidArgument(
+          "--skip-unreadable decodes every image before the split; leave out --stream");
+    using examples::FolderCnn;
+    const std::size_t key = r.size * 10 + r.channels;
+    if (key == 281) train<FolderCnn<28, 1>>(o, r);
+    if (key == 283) train<FolderCnn<28, 3>>(o, r);
+    if (key == 321) train<FolderCnn<32, 1>>(o, r);
+    if (key == 323) train<FolderCnn<32, 3>>(o, r);
+    if (key == 641) train<FolderCnn<64, 1>>(o, r);
+    if (key == 643) train<FolderCnn<64, 3>>(o, r);
   } catch (const std::exception& e) {
     return examples::report_error("image_folder_train", e);
   }

@@ -7,6 +7,7 @@
 #include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,21 +15,28 @@
 #include <vector>
 
 #include "common.hpp"
+#include "model_stub.hpp"
 
 namespace examples {
 
 /// Prints a line naming the data and settings and the network summary, trains a new network
 /// with Adam (AdamW with --weight-decay) and the recipe's options, printing one line per epoch,
-/// saves it when --save was given, prints the confusion matrix and last
+/// saves it with `metadata` when --save was given, prints the confusion matrix and last
 /// "test accuracy: 0.xxxx". Returns the trained network. `Data` is a Dataset (const) or a
-/// SampleStream, read as fit() reads them. Throws what fit(), evaluate() and save() throw.
+/// SampleStream, read as fit() reads them. With fewer `class_names` than the network has outputs,
+/// the loss is computed over the first class_names.size() outputs only (ClassesCrossEntropy).
+/// `prepare`, when given, is applied to the new network before training (and before --resume
+/// reads a checkpoint into it). Throws what fit(), evaluate() and save() throw.
 template <class Net, class Data>
 std::unique_ptr<Net> train_and_report(const Options& o, const char* name, Data& full_train,
-                                      Data& test,
-                                      const std::vector<std::string>& class_names = {}) {
+                                      Data& test, const std::vector<std::string>& class_names = {},
+                                      const ctnn::Metadata& metadata = {},
+                                      const std::function<void(Net&)>& prepare = {}) {
   Training t(o, name, full_train, test);
+  t.loss.classes = class_names.size();
   ctnn::summary<Net>(std::cout);
   auto net = std::make_unique<Net>(o.seed);
+  if (prepare) prepare(*net);
   ctnn::TrainingState earlier = t.initial_state();
   if (!o.resume.empty()) {
     try {
@@ -50,7 +58,7 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name, Data& 
       ctnn::evaluate(*net, test, o.threads, 16, ctnn::SoftmaxCrossEntropy{}, collective(o));
   print_checksum(o, name, net->parameters());
   if (!o.save.empty() && leader(o)) {
-    ctnn::save(*net, o.save);
+    ctnn::save(*net, o.save, metadata);
     t.saved();
   }
   t.report(e, class_names);
@@ -58,7 +66,8 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name, Data& 
 }
 
 /// Loads Fashion-MNIST (standardised with `standardize`, see load_fashion()), prints the network
-/// summary, trains with Adam, prints one line per epoch and last "test accuracy: 0.xxxx".
+/// summary, trains with Adam, prints one line per epoch and last "test accuracy: 0.xxxx". The
+/// saved model holds Fashion-MNIST's class names and the preprocessing of its images.
 /// `defaults` are the options without flags (the example's recipe). Returns the process exit
 /// status.
 template <class Net>
@@ -67,7 +76,8 @@ int run_classifier(int argc, char** argv, const char* name, const char* what,
   const Options o = parse(argc, argv, what, {}, true, defaults);
   try {
     const FashionMnist d = load_fashion(o, standardize);
-    train_and_report<Net>(o, name, d.train, d.test, fashion_classes);
+    train_and_report<Net>(o, name, d.train, d.test, fashion_classes,
+                          {fashion_classes, d.preprocessing, {{"trained by", name}}});
   } catch (const std::exception& e) {
     return report_error(name, e);
   }

@@ -387,6 +387,98 @@ broken="$work/folder/$(ls "$work/folder" | head -n 1)/broken.png"
 printf 'not a png' > "$broken"
 expect 1 "$broken" "$ift" "${folder[@]}" --stream
 
+# The network is chosen when image_folder_train runs, and the model file says what classify
+# needs: classify takes only --model. A 2-class colour folder (red and blue images of mixed
+# sizes, drawn here as PNG files) trains the 28 x 28 RGB network.
+python3 - "$work/colour" <<'PY'
+import os, random, struct, sys, zlib
+def png(path, w, h, rgb):
+    rows = b"".join(b"\0" + bytes(rgb) * w for _ in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+rng = random.Random(3)
+for name, base in (("blue sky", (20, 40, 200)), ("red", (200, 30, 20))):
+    os.makedirs(os.path.join(sys.argv[1], name))
+    for i in range(10):
+        rgb = tuple(min(255, max(0, c + rng.randrange(-20, 21))) for c in base)
+        png(os.path.join(sys.argv[1], name, f"{i}.png"), rng.randrange(20, 50), rng.randrange(20, 50), rgb)
+PY
+colour=(--root "$work/colour" --size 28 --channels 3 --epochs 3 --batch-size 4 --threads 2)
+expect 0 "28 x 28 pixels, RGB, outputs 0 to 1 of 100 used" "$ift" "${colour[@]}" \
+  --save "$work/colour.ctnn"
+# Two classes start at a loss of about ln 2 = 0.69, not ln 100 = 4.6: the outputs of no class
+# are off (a learning rate of 1e-9 keeps the epoch's loss at the initial one).
+first="$("$ift" "${colour[@]}" --epochs 1 --lr 1e-9 2>&1 | grep -o "^epoch 1/1  loss [0-9.]*")"
+check "two classes start at a loss near ln 2 ($first)" \
+  awk -v l="${first##* }" 'BEGIN { exit !(l > 0.55 && l < 0.85) }'
+out="$("$cls" --model "$work/colour.ctnn" --top-k 5 "$work/colour/red/3.png" 2>&1)"
+if [[ "$(sed -n 2p <<<"$out")" == *"  red" && "$(wc -l <<<"$out")" -eq 3 &&
+      "$out" != *note* ]]; then
+  echo "ok: classify names the class of a colour image from the model file alone"
+else
+  echo "FAIL: classify on the colour model printed"; echo "$out"
+  failures=$((failures + 1))
+fi
+# A 3-class grey folder at 32 x 32: the top 5 are the 3 classes there are.
+mkdir -p "$work/three"
+mapfile -t three_names < <(ls "$work/folder" | head -n 3)
+for name in "${three_names[@]}"; do cp -r "$work/folder/$name" "$work/three/"; done
+rm -f "$work/three"/*/broken.png
+expect 0 "32 x 32 pixels, grey, outputs 0 to 2 of 100 used" "$ift" --root "$work/three" \
+  --size 32 --channels 1 --epochs 1 --threads 2 --save "$work/three.ctnn"
+three_img="$(ls "$work/three"/*/*.png | head -n 1)"
+out="$("$cls" --model "$work/three.ctnn" --top-k 5 "$three_img" 2>&1)"
+names3="$(ls "$work/three" | sort)"
+if [[ "$(tail -n +2 <<<"$out" | cut -c11- | sort)" == "$names3" && "$out" != *note* ]]; then
+  echo "ok: classify restricts the 3-class model to its classes"
+else
+  echo "FAIL: classify on the 3-class model printed"; echo "$out"
+  failures=$((failures + 1))
+fi
+# Flags still override the file: --classes renames, --no-invert is accepted.
+expect 0 "  x" "$cls" --model "$work/three.ctnn" --classes x,y,z --no-invert "$three_img"
+expect 2 "--classes names 11 classes; the network has 10 outputs" "$cls" --model "$work/m.ctnn" \
+  --classes a,b,c,d,e,f,g,h,i,j,k "$three_img"
+# A model file of ctnn 0.3.0, before files held metadata: Fashion-MNIST's CNN with zero weights
+# and the last biases 0.0, 0.1, ..., 0.9, so class 9 (Ankle boot) is the most probable. Its
+# network is a Fashion-MNIST example's: classify uses Fashion-MNIST's names, and says so.
+gunzip -c "$(dirname "$0")/data/fashion_cnn_0.3.0.ctnn.gz" > "$work/old.ctnn"
+expect 0 "0.1505  Ankle boot" "$cls" --model "$work/old.ctnn" "$three_img"
+expect 0 "the classes are Fashion-MNIST's" "$cls" --model "$work/old.ctnn" "$three_img"
+expect 0 "28 x 28 grey pixels scaled to [0, 1]" "$cls" --model "$work/old.ctnn" "$three_img"
+# image_folder_train's 32 x 32 grey network in a file without metadata (format 3, as 0.3.0
+# wrote), zero weights and the biases 0, 0.01, ..., 0.99: its classes are numbered, and all 100
+# are there.
+gunzip -c "$(dirname "$0")/data/folder_cnn_32_1_format3.ctnn.gz" > "$work/bare.ctnn"
+expect 0 "0.0157  99" "$cls" --model "$work/bare.ctnn" "$three_img"
+expect 0 "classes are numbered" "$cls" --model "$work/bare.ctnn" "$three_img"
+# Refused: more classes than the network has outputs, a single class, a bad --size; a file that
+# is no model, a FIFO, a model of a network classify does not have.
+mkdir -p "$work/many_classes"
+for i in $(seq 101); do
+  mkdir "$work/many_classes/c$i" && cp "$three_img" "$work/many_classes/c$i/"
+done
+expect 1 "has 101 classes; image_folder_train trains from 2 to 100 classes" "$ift" \
+  --root "$work/many_classes" --epochs 1
+mkdir -p "$work/one/only" && cp "$three_img" "$work/one/only/"
+expect 1 "has 1 class; image_folder_train trains from 2 to 100" "$ift" --root "$work/one" \
+  --epochs 1
+mkdir -p "$work/latin1/"$'caf\xe9' "$work/latin1/plain"
+cp "$three_img" "$work/latin1/"$'caf\xe9'/
+cp "$three_img" "$work/latin1/plain/"
+expect 1 "the class directory 'caf\\xe9' has a name that is not UTF-8" "$ift" \
+  --root "$work/latin1" --epochs 1
+expect 2 "invalid value for --size: '30'" "$ift" --root "$work/three" --size 30
+expect 2 "invalid value for --channels: '2'" "$ift" --root "$work/three" --channels 2
+expect 1 "$three_img: not a ctnn model file" "$cls" --model "$three_img" "$three_img"
+expect 1 "$work/fifo: cannot open: it is a FIFO (named pipe), not a regular file" \
+  timeout 20 "$cls" --model "$work/fifo" "$three_img"
+files="$(cd "$(dirname "$0")/../data/files" && pwd)"
+expect 1 "$files/cnn.ctnn: " "$cls" --model "$files/cnn.ctnn" "$three_img"
+expect 1 "Image<8,8,2>" "$cls" --model "$files/cnn.ctnn" "$three_img"
+
 if [[ $failures -ne 0 ]]; then
   echo "$failures case(s) failed"
   exit 1
