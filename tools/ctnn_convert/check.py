@@ -47,11 +47,14 @@ def repo_include():
 
 def compile_program(source_text, exe, include_dirs):
     cxx = os.environ.get("CXX", "g++")
-    cmd = [cxx, "-std=c++20", "-O1", "-march=native", "-w"]
+    src = exe + ".cpp"
+    with open(src, "w") as f:
+        f.write(source_text)
+    cmd = [cxx, "-std=c++20", "-O1", "-march=native"]
     for d in include_dirs:
         cmd += ["-I", d]
-    cmd += ["-x", "c++", "-", "-o", exe, "-lstb", "-lz", "-pthread"]
-    r = subprocess.run(cmd, input=source_text.encode(), capture_output=True)
+    cmd += [src, "-o", exe, "-lstb", "-lz", "-pthread"]
+    r = subprocess.run(cmd, capture_output=True)
     if r.returncode != 0:
         raise RuntimeError("the check program does not compile:\n" +
                            r.stderr.decode(errors="replace")[-4000:])
@@ -68,7 +71,8 @@ def run_check(out_dir, name, namespace, inputs, outputs, include=None):
     work = tempfile.mkdtemp(prefix="ctnn-check-")
     try:
         exe = os.path.join(work, "check")
-        compile_program(PROGRAM.format(header=f"{name}.hpp", qualified=qualified), exe,
+        compile_program(PROGRAM.format(header=os.path.abspath(os.path.join(out_dir, f"{name}.hpp")),
+                                       qualified=qualified), exe,
                         [os.path.abspath(out_dir), include or repo_include()])
         x = os.path.join(work, "inputs.bin")
         y = os.path.join(work, "outputs.bin")
