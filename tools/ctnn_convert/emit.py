@@ -26,20 +26,20 @@ def _spec_lines(item, depth, prefix, out, tensors):
         if len(item.parts) == 0:
             out.append([pad + "ctnn::Identity", ""])
             return
-        if len(item.parts) == 1:
+        if len(item.parts) == 1 and not getattr(item, "explicit", False):
             _spec_lines(item.parts[0], depth, prefix, out, tensors)
             return
-        out.append([pad + "ctnn::Chain<", ""])
+        out.append([pad + "ctnn::Chain<", getattr(item, "source", "")])
         _list(item.parts, depth + 1, [f"{prefix}{i}." for i in range(len(item.parts))], out,
               tensors)
         return
     if isinstance(item, Residual):
-        out.append([pad + "ctnn::Residual<", ""])
+        out.append([pad + "ctnn::Residual<", getattr(item, "source", "")])
         parts = [item.main] + ([item.shortcut] if item.shortcut.parts else [])
         _list(parts, depth + 1, [prefix + "main.", prefix + "shortcut."], out, tensors)
         return
     if isinstance(item, Concat):
-        out.append([pad + "ctnn::Concat<", ""])
+        out.append([pad + "ctnn::Concat<", getattr(item, "source", "")])
         _list(item.branches, depth + 1,
               [f"{prefix}branches.{i}." for i in range(len(item.branches))], out, tensors)
         return
@@ -63,7 +63,7 @@ def network_lines(input_dims, chain):
     return out, tensors
 
 
-def header_text(name, namespace, input_dims, chain, source, note=""):
+def header_text(name, namespace, input_dims, chain, source, note="", weights=True):
     lines, tensors = network_lines(input_dims, chain)
     lines[-1][0] += ";"
     width = max(len(t) for t, _ in lines) + 2
@@ -72,11 +72,17 @@ def header_text(name, namespace, input_dims, chain, source, note=""):
         body.append(f"{text:<{width}}// {comment}".rstrip() if comment else text)
     guard_ns = [f"namespace {namespace} {{", ""] if namespace else []
     end_ns = ["", f"}}  // namespace {namespace}"] if namespace else []
-    head = [f"// {name}.hpp: the network type of {os.path.basename(source)}, written by",
-            "// tools/torch_to_ctnn.py. The comment after each layer names the source's module or",
-            "// node. Its weights load with ctnn::load_safetensors(net, \"" + name +
-            ".safetensors\") into",
-            f"// {name}(ctnn::uninitialized)."]
+    if weights:
+        head = [f"// {name}.hpp: the network type of {os.path.basename(source)}, written by",
+                "// tools/torch_to_ctnn.py. The comment after each layer names the source's",
+                "// module or node. Its weights load with ctnn::load_safetensors(net, \"" + name +
+                ".safetensors\")",
+                f"// into a {name}(ctnn::uninitialized)."]
+    else:
+        head = [f"// {name}.hpp: the network type {os.path.basename(source)} was saved from, "
+                "read from",
+                "// its signature by tools/torch_to_ctnn.py. The comment after each layer is its",
+                "// line of the signature: index, input and output shapes."]
     if note:
         head += ["//"] + ["// " + l for l in note.splitlines()]
     text = "\n".join(head + ["#pragma once", "", "#include <ctnn/ctnn.hpp>", ""] + guard_ns +

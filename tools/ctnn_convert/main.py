@@ -198,6 +198,9 @@ def main(argv=None):
             text = signature.header_for_file(src, args.name, args.namespace)
             emit.write_all({os.path.join(args.out, args.name + ".hpp"): text.encode()})
             print(f"wrote {os.path.join(args.out, args.name + '.hpp')}")
+            if args.check:
+                signature.check_file(src, args.out, args.name, args.namespace)
+                print(f"check: {src} loads into {args.name}")
             return 0
         if src.endswith(".onnx"):
             if args.state_dict or args.input_shape:
