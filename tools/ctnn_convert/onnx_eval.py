@@ -145,6 +145,19 @@ def evaluate(model, inputs):
             r = [e / e.sum(axis=ax, keepdims=True)]
         elif op == "Add":
             r = [x[0] + x[1]]
+        elif op == "Sub":
+            r = [x[0] - x[1]]
+        elif op == "Mul":
+            r = [x[0] * x[1]]
+        elif op == "Div":
+            r = [x[0] // x[1] if x[0].dtype.kind in "iu" else x[0] / x[1]]
+        elif op == "Cast":
+            from onnx.mapping import TENSOR_TYPE_TO_NP_TYPE
+            r = [x[0].astype(TENSOR_TYPE_TO_NP_TYPE[a["to"]])]
+        elif op == "ReduceMean":
+            axes = a.get("axes", x[1] if len(x) > 1 else None)
+            axes = None if axes is None else tuple(int(v) for v in np.ravel(axes))
+            r = [x[0].mean(axis=axes, keepdims=bool(a.get("keepdims", 1)))]
         elif op == "MatMul":
             r = [x[0] @ x[1]]
         elif op == "Gemm":

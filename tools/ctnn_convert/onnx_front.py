@@ -196,6 +196,14 @@ class _Front:
         if op == "GlobalAveragePool":
             v = self.get(0, "image")
             return self.layer(v, [Layer("ctnn::GlobalAvgPool2D", where)], ("pooled", v.view[3]))
+        if op == "ReduceMean":
+            v = self.get(0, "image")
+            axes = a.get("axes", self.const(node.input[1]) if len(node.input) > 1 else None)
+            if axes is None or sorted(int(x) % 4 for x in np.ravel(axes)) != [2, 3]:
+                self.refuse(f"axes {axes}: only the mean over H and W (global average pooling) "
+                            "is mapped")
+            view = ("pooled", v.view[3]) if a.get("keepdims", 1) else ("vec", v.view[3])
+            return self.layer(v, [Layer("ctnn::GlobalAvgPool2D", where)], view)
         if op == "Flatten":
             if a.get("axis", 1) != 1:
                 self.refuse(f"axis {a.get('axis')}: only flattening each sample (axis 1) is mapped")

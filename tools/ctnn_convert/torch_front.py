@@ -4,6 +4,9 @@ layer, the last step of a recurrent layer) is seen as the operations it performs
 module or function becomes a ctnn layer, a sum, a concatenation, or a change of view of the same
 values (a permute, reshape, flatten that ctnn does implicitly); anything else is refused."""
 
+import contextlib
+import dis
+import inspect
 import operator
 
 import numpy as np
@@ -59,6 +62,29 @@ class _Rnn:
                            "seq" in self.uses, tensors)
 
 
+def _proxy_iter(self):
+    """torch.fx's Proxy.__iter__, finding the unpacking instruction by its offset: torch 1.13
+    indexes the instructions by f_lasti // 2, which Python 3.11's inline caches break, so that
+    `out, _ = self.lstm(x)` could not be traced."""
+    frame = inspect.currentframe().f_back
+    for inst in dis.get_instructions(frame.f_code):
+        if inst.offset == frame.f_lasti:
+            if inst.opname == "UNPACK_SEQUENCE":
+                return (self[i] for i in range(inst.argval))
+            break
+    return self.tracer.iter(self)
+
+
+@contextlib.contextmanager
+def _unpackable_proxies():
+    saved = torch.fx.Proxy.__iter__
+    torch.fx.Proxy.__iter__ = _proxy_iter
+    try:
+        yield
+    finally:
+        torch.fx.Proxy.__iter__ = saved
+
+
 def _shape(node):
     meta = node.meta.get("tensor_meta")
     return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else None
@@ -75,7 +101,15 @@ class TorchFront:
 
     def convert(self):
         try:
-            gm = torch.fx.symbolic_trace(self.model)
+            with torch.no_grad():
+                self.model(self.example())
+        except Exception as e:
+            raise ValueError(f"the module does not run on an input of shape "
+                             f"{[2] + list(self.dims)} (--input-shape {','.join(map(str, self.dims))}): "
+                             f"{type(e).__name__}: {e}") from None
+        try:
+            with _unpackable_proxies():
+                gm = torch.fx.symbolic_trace(self.model)
         except Exception as e:  # tracing runs the user's forward(): any error it raises
             raise Refused(type(self.model).__name__, "module", "torch.fx cannot trace its "
                           f"forward() ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
@@ -97,7 +131,7 @@ class TorchFront:
     def where(self, node):
         if node.op == "call_module":
             return node.target
-        return f"{node.name} ({node.op} {getattr(node.target, '__name__', node.target)})"
+        return node.name
 
     def val(self, node, arg):
         v = self.raw(node, arg)
@@ -111,7 +145,11 @@ class TorchFront:
     def raw(self, node, arg):
         if not isinstance(arg, torch.fx.Node):
             raise Refused(self.where(node), "argument", f"{arg!r} where a tensor was expected")
-        return self.env[arg]
+        v = self.env[arg]
+        if v.view[0] == "rnn_c":
+            raise Refused(self.where(node), self._what(node), "reads the LSTM's cell state c_n: "
+                          "ctnn's LSTM gives the hidden state only")
+        return v
 
     def tensor(self, node, arg, *kinds):
         v = self.val(node, arg)
@@ -282,6 +320,9 @@ class TorchFront:
 
     def function(self, node, f, args, kwargs):
         w = self.where(node)
+        if f in _ARITHMETIC and all(isinstance(a, (int, float)) or (
+                isinstance(a, torch.fx.Node) and self.env[a].view[0] == "int") for a in args):
+            return _Val(None, ("int",))  # sizes computed from sizes
         if f in (operator.add, torch.add) and len(args) == 2 and not kwargs:
             a, b = (self.tensor(node, x, "image", "seq", "vec", "pooled") for x in args)
             if a.view != b.view:
@@ -424,8 +465,7 @@ class TorchFront:
         if kind == "rnn_hc":
             if idx == 0:
                 return _Val(v.gid, ("rnn_h", v.view[1]))
-            raise Refused(w, "getitem", "the LSTM's cell state c_n: ctnn's LSTM gives the hidden "
-                          "state only")
+            return _Val(v.gid, ("rnn_c", v.view[1]))  # refused where it is used
         if kind == "rnn_out":
             r = v.view[1]
             if _is_last_step(idx):
@@ -465,6 +505,9 @@ class TorchFront:
         r = a.view[1]
         r.uses.add("last")
         return _Val(a.gid, ("vec", 2 * r.module.hidden_size))
+
+
+_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv)
 
 
 def _is_last_step(idx):
