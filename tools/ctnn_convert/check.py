@@ -42,7 +42,9 @@ int main(int argc, char** argv) {{
 
 
 def repo_include():
-    return os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "include"))
+    """The headers --check compiles against: this repository's include/, or $CTNN_INCLUDE."""
+    return os.environ.get("CTNN_INCLUDE") or os.path.normpath(
+        os.path.join(os.path.dirname(__file__), "..", "..", "include"))
 
 
 def compile_program(source_text, exe, include_dirs):
