@@ -297,7 +297,8 @@ class _Front:
             self.refuse("the indices output is used")
         if op == "MaxPool" and a.get("storage_order", 0):
             self.refuse("storage_order=1")
-        if op == "AveragePool" and any(pads) and not a.get("count_include_pad", 0):
+        if op == "AveragePool" and any(p) and not a.get("count_include_pad", 0):
+            # Zeros of a Pad node before it are counted whatever count_include_pad says.
             self.refuse("count_include_pad=0 with pads: ctnn's AvgPool2D counts the padding "
                         "zeros in the average")
         k = a["kernel_shape"]
