@@ -20,8 +20,15 @@ class Failure(Exception):
     """A file that cannot be read or a command line that cannot be followed (exit status 1)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """A command line that cannot be parsed: exit status 1 (2 means refused)."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def parse_args(argv):
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="torch_to_ctnn.py",
         description="Converts a PyTorch module (file.py:function) or an ONNX model (model.onnx) "
         "into a ctnn network type (DIR/NAME.hpp), its weights (DIR/NAME.safetensors) and a "
