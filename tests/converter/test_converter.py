@@ -151,6 +151,7 @@ def main():
                     f"--check: {text.strip().splitlines()[-1] if text.strip() else ''}")
             refusals(work, f)
             metadata(work, f)
+            state_dict(work, f)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -308,6 +309,34 @@ def metadata(work, f):
     status, text = run([f"{MODELS}:concat", "--out", d, "--input-shape", "3,8,8", "--mean",
                         "1,2"])
     f.check(status == 1 and "2 values for 3 channels" in text, f"bad --mean: {text.strip()}")
+
+
+def read_tensor(path, name):
+    with open(path, "rb") as fh:
+        (n,) = struct.unpack("<Q", fh.read(8))
+        entry = json.loads(fh.read(n))[name]
+        begin, end = entry["data_offsets"]
+        fh.seek(8 + n + begin)
+        return np.frombuffer(fh.read(end - begin), "<f4").reshape(entry["shape"])
+
+
+def state_dict(work, f):
+    """--state-dict replaces the module's own weights; one that does not fit is an error."""
+    d = os.path.join(work, "state_dict")
+    os.makedirs(d, exist_ok=True)
+    sd = {k: v * 0.5 for k, v in models.lstm().state_dict().items()}
+    torch.save(sd, os.path.join(d, "lstm.pt"))
+    status, text = run([f"{MODELS}:lstm", "--out", d, "--input-shape", "7,5", "--state-dict",
+                        os.path.join(d, "lstm.pt")])
+    got = read_tensor(os.path.join(d, "Net.safetensors"), "0.weight_hh_l0") if status == 0 \
+        else None
+    f.check(got is not None and np.array_equal(got, sd["rnn.weight_hh_l0"].numpy()),
+            "--state-dict: its weights are converted")
+    torch.save({"fc.weight": torch.zeros(3, 8)}, os.path.join(d, "bad.pt"))
+    status, text = run([f"{MODELS}:lstm", "--out", d, "--input-shape", "7,5", "--state-dict",
+                        os.path.join(d, "bad.pt")])
+    f.check(status == 1 and "does not fit the module" in text, f"bad --state-dict: "
+            f"{text.strip()[:200]}")
 
 
 if __name__ == "__main__":
