@@ -6,7 +6,6 @@ in torch_front; anything else is refused with the node's name and operator."""
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from . import layers as L
 from .ir import Graph, Layer, Refused

@@ -6,7 +6,6 @@ constants, ReturnSequences, the parts of composites), which is what loading comp
 initializers are not in it (they do not change the signature, and loading replaces every value),
 and neither is the C++ type of a layer defined outside the library: such a line is refused."""
 
-import json
 import re
 import struct
 

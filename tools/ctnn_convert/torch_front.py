@@ -336,8 +336,6 @@ class TorchFront:
                                 kwargs.get("end_dim", args[2] if len(args) > 2 else -1))
         if f in (F.relu, torch.relu, torch.sigmoid, torch.tanh, F.sigmoid, F.tanh):
             v = self.tensor(node, args[0], "image", "seq", "vec", "pooled")
-            if kwargs.get("inplace") or (len(args) > 1 and args[1]):
-                pass
             name = {F.relu: "ReLU", torch.relu: "ReLU", torch.sigmoid: "Sigmoid",
                     F.sigmoid: "Sigmoid", torch.tanh: "Tanh", F.tanh: "Tanh"}[f]
             return self.layer(node, v, [Layer(f"ctnn::{name}", w)], v.view)
