@@ -10,7 +10,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make python3 libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann-json3-dev
-          libbenchmark-dev)
+          libzip-dev libbenchmark-dev)
 for arg in "$@"; do
   case "$arg" in
     --data) packages+=(dataset-fashion-mnist) ;;
