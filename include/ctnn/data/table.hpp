@@ -59,12 +59,6 @@ struct Table {
   /// dimension: {28, 28} for 28x28 images), or {columns} when the file states none.
   std::vector<std::size_t> sample_shape;
 
-  /// Where row r is, for messages: "path:LINE" or "path, row R" (0-based).
-  std::string where(std::size_t r) const {
-    return lines.empty() ? path + ", row " + std::to_string(r)
-                         : path + ":" + std::to_string(lines[r]);
-  }
-
   /// The 0-based index of column `c`. Throws InvalidArgument naming the file when the name is
   /// not in the header (or there is no header) or the index is outside [-columns, columns).
   std::size_t index_of(const Column& c) const {
