@@ -203,7 +203,8 @@ class Trainer {
     return run_step(
         [&](std::size_t position, float* input, float* target) {
           std::copy_n(reader.input(position - lo), IN, input);
-          if (target) std::copy_n(reader.target_of(position - lo), N, target);
+          if (target)  // a stream has no targets: target_of is then always nullptr
+            if (const float* t = reader.target_of(position - lo)) std::copy_n(t, N, target);
           return reader.label_of(position - lo);
         },
         n, step_id, detail::loss_takes_targets<Loss>() && reader.has_targets());
