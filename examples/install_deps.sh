@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ctnn's build, tests, examples and benchmarks use, skipping those
 # already installed. Usage: install_deps.sh [--data] [--mpi] [--fuzz] [--peers]
-#   --data adds the Fashion-MNIST data set
+#   --data adds the Fashion-MNIST data set, and python3-sklearn for the CSV files of the tabular
+#          example
 #   --mpi adds Open MPI, for distributed training (ctnn::mpi, the examples' --distributed)
 #   --fuzz adds clang and its libFuzzer/sanitizer runtimes, for tests/fuzz/run.sh
 #   --peers adds what bench/compare.sh measures ctnn against: libtorch (C++), oneDNN, PyTorch
@@ -10,10 +11,10 @@
 set -euo pipefail
 
 packages=(g++ cmake make python3 libxsimd-dev doctest-dev libstb-dev zlib1g-dev nlohmann-json3-dev
-          libbenchmark-dev)
+          libzip-dev libbenchmark-dev)
 for arg in "$@"; do
   case "$arg" in
-    --data) packages+=(dataset-fashion-mnist) ;;
+    --data) packages+=(dataset-fashion-mnist python3-sklearn) ;;
     --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --peers) packages+=(libtorch-dev libdnnl-dev python3-torch libopenblas0-pthread) ;;

@@ -140,12 +140,15 @@ class SaveBest {
 inline constexpr const char* history_csv_header =
     "epoch,learning_rate,loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second";
 
-/// One history row per report (test columns empty without a test set), with a header line.
+/// One history row per report (test columns empty without a test set, accuracies empty for a
+/// regression set), with a header line.
 inline std::string history_csv(const std::vector<EpochReport>& reports) {
   std::ostringstream os;
   os << history_csv_header << "\n" << std::setprecision(9);
   for (const EpochReport& r : reports) {
-    os << r.epoch << "," << r.learning_rate << "," << r.loss << "," << r.train_accuracy << ",";
+    os << r.epoch << "," << r.learning_rate << "," << r.loss << ",";
+    if (!std::isnan(r.train_accuracy)) os << r.train_accuracy;
+    os << ",";
     if (!std::isnan(r.test_loss)) os << r.test_loss;
     os << ",";
     if (!std::isnan(r.test_accuracy)) os << r.test_accuracy;

@@ -2,10 +2,13 @@
 #pragma once
 
 #include "callbacks.hpp"
+#include "data/csv.hpp"
 #include "data/dataset.hpp"
 #include "data/idx.hpp"
 #include "data/image.hpp"
 #include "data/image_folder.hpp"
+#include "data/npy.hpp"
+#include "data/table.hpp"
 #include "error.hpp"
 #include "inference.hpp"
 #include "io/checkpoint.hpp"

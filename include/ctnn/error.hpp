@@ -25,10 +25,20 @@ class FileError : public Error {
  public:
   FileError(std::string path, const std::string& what)
       : Error(path + ": " + what), path_(std::move(path)) {}
+  /// A fault at a place in a text file: "path:LINE:COLUMN: what" (1-based, as compilers write
+  /// it); line() and column() give the place (0 for the other constructor).
+  FileError(std::string path, std::size_t line, std::size_t column, const std::string& what)
+      : Error(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + what),
+        path_(std::move(path)),
+        line_(line),
+        column_(column) {}
   const std::string& path() const noexcept { return path_; }
+  std::size_t line() const noexcept { return line_; }
+  std::size_t column() const noexcept { return column_; }
 
  private:
   std::string path_;
+  std::size_t line_ = 0, column_ = 0;
 };
 
 /// A model file belongs to another network type (its signature differs).

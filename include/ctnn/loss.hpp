@@ -6,6 +6,9 @@
 // returning the sample's loss and writing dy = scale * dL/dy (N floats), and
 //   void check(std::size_t classes) const;   // throws InvalidArgument for bad settings
 // `label` is the class index; `target` (N floats) is used by regression losses when non-null.
+// A loss that compares the outputs with real-valued targets (a data::Dataset with targets)
+// declares `static constexpr bool takes_targets = true`; fit(), evaluate() and Trainer refuse a
+// data set with targets for any other loss.
 #pragma once
 
 #include <cmath>
@@ -66,9 +69,14 @@ struct SoftmaxCrossEntropy {
   }
 };
 
-/// Mean squared error over the N outputs: L = (1/N) sum_j (y_j - t_j)^2, dL/dy = 2 (y - t) / N.
-/// The target t is `target` when given, else the one-hot vector of `label`.
+/// Mean squared error over the N outputs: L = (1/N) sum_j (y_j - t_j)^2, dL/dy = 2 (y - t) / N
+/// (PyTorch's MSELoss(reduction="mean") of one sample; the batch's mean is taken by the caller,
+/// so a batch of B samples gives MSELoss over the B x N values). The target t is `target` when
+/// given (regression: a data::Dataset with targets, target_size = N), else the one-hot vector of
+/// `label`.
 struct MeanSquaredError {
+  static constexpr bool takes_targets = true;
+
   void check(std::size_t) const noexcept {}
 
   template <std::size_t N>
@@ -84,5 +92,18 @@ struct MeanSquaredError {
     return l / static_cast<float>(N);
   }
 };
+
+namespace detail {
+
+/// Whether Loss compares the outputs with real-valued targets (takes_targets).
+template <class Loss>
+constexpr bool loss_takes_targets() {
+  if constexpr (requires { Loss::takes_targets; })
+    return Loss::takes_targets;
+  else
+    return false;
+}
+
+}  // namespace detail
 
 }  // namespace ctnn

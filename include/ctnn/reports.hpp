@@ -32,11 +32,16 @@ struct BatchReport {
 
 /// What fit() measured in one epoch.
 struct EpochReport {
-  std::size_t epoch = 0;      ///< 1-based
-  double loss = 0;            ///< mean training loss over the epoch's batches
-  double train_accuracy = 0;  ///< fraction of training samples classified right (in training mode)
-  double test_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< NaN without a test set
-  double test_loss = std::numeric_limits<double>::quiet_NaN();
+  std::size_t epoch = 0;  ///< 1-based
+  double loss = 0;        ///< mean training loss over the epoch's batches
+  /// Fraction of training samples classified right (in training mode); NaN for a regression
+  /// set (samples with targets, which have no classes).
+  double train_accuracy = 0;
+  /// NaN without a test set, or for a regression set.
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double test_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN without a test set
+  /// Regression: the test set's root mean squared error (Evaluation::rmse); NaN otherwise.
+  double test_rmse = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;            ///< training time of the epoch (without evaluation)
   double images_per_second = 0;  ///< training samples per second
   double learning_rate = 0;      ///< the optimizer's rate at the epoch's last step
@@ -49,11 +54,16 @@ struct EpochReport {
 };
 
 /// Result of evaluate(): mean loss, accuracy and the confusion matrix
-/// (confusion[true_class][predicted_class] counts).
+/// (confusion[true_class][predicted_class] counts) of a classification set. For a regression set
+/// (samples with real-valued targets) there are no classes: accuracy is NaN and confusion empty,
+/// and rmse and mae give the error in the targets' units over all the samples' output values:
+/// rmse = sqrt(mean (y - t)^2), mae = mean |y - t| (NaN for a classification set).
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;
   std::vector<std::vector<std::size_t>> confusion;
+  double rmse = std::numeric_limits<double>::quiet_NaN();
+  double mae = std::numeric_limits<double>::quiet_NaN();
 };
 
 }  // namespace ctnn

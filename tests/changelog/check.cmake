@@ -1,6 +1,7 @@
-# CHANGELOG.md's first entry ("## <version> ...") names the CMake project's version, so that a
-# version bump cannot go out without its entry.   -DCHANGELOG=... -DVERSION=...
+# CHANGELOG.md's first entry ("## <version> ...", after an "## Unreleased" one if there is) names
+# the CMake project's version, so that a version bump cannot go out without its entry.   -DCHANGELOG=... -DVERSION=...
 file(STRINGS ${CHANGELOG} headings REGEX "^## ")
+list(FILTER headings EXCLUDE REGEX "^## Unreleased$")  # changes not yet in a version
 if(NOT headings)
   message(FATAL_ERROR "${CHANGELOG}: no entry (a line starting with \"## \")")
 endif()

@@ -20,7 +20,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/core -B ${WORK_DIR}/co
                 COMMAND_ERROR_IS_FATAL ANY)
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/core --verbose
                 OUTPUT_VARIABLE _core_build COMMAND_ERROR_IS_FATAL ANY)
-if(_core_build MATCHES "libz\\.|-lz[ \n]|libstb|-lstb|nlohmann")
-  message(FATAL_ERROR "the core consumer's build names zlib, stb or nlohmann-json:\n${_core_build}")
+if(_core_build MATCHES "libz\\.|-lz[ \n]|libzip|-lzip|libstb|-lstb|nlohmann")
+  message(FATAL_ERROR "the core consumer's build names zlib, libzip, stb or nlohmann-json:\n${_core_build}")
 endif()
 execute_process(COMMAND ${WORK_DIR}/core/core_consumer COMMAND_ERROR_IS_FATAL ANY)

@@ -12,6 +12,7 @@
 #include "../data/dataset.hpp"
 #include "../data/stream.hpp"
 #include "../error.hpp"
+#include "../loss.hpp"
 
 namespace ctnn::detail {
 
@@ -48,12 +49,37 @@ void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of, 
                             std::to_string(Net::output_shape::size) + " outputs");
 }
 
-/// check_samples, then that the inputs hold size() samples of finite numbers (InvalidArgument
-/// naming the first sample and element that does not).
+/// Throws InvalidArgument unless the regression targets of `d` fit the network's outputs
+/// (target_size equal to the output size, whole rows) and are finite numbers.
+template <class Net>
+void check_targets(const data::Dataset& d, const char* what) {
+  constexpr std::size_t N = Net::output_shape::size;
+  if (d.target_size != N)
+    throw InvalidArgument(std::string(what) + ": targets have " + std::to_string(d.target_size) +
+                          " floats per sample, the network's output " + Net::output_shape::name() +
+                          " gives " + std::to_string(N));
+  if (d.targets.size() % d.target_size != 0)
+    throw InvalidArgument(std::string(what) + ": " + std::to_string(d.targets.size()) +
+                          " target floats are not whole rows of " + std::to_string(d.target_size));
+  if (const std::size_t i = first_non_finite(d.targets.data(), d.targets.size());
+      i != d.targets.size())
+    throw InvalidArgument(std::string(what) + ": the target of sample " +
+                          std::to_string(i / d.target_size) + " holds " +
+                          describe_value(d.targets[i]) + "; targets must be finite numbers");
+}
+
+/// check_samples (or, for a regression set, check_targets), then that the inputs hold size()
+/// samples of finite numbers (InvalidArgument naming the first sample and element that does not).
 template <class Net>
 void check_dataset(const data::Dataset& d, const char* what) {
-  check_samples<Net>(
-      d.sample_size, d.size(), [&](std::size_t i) { return d.labels[i]; }, what);
+  if (d.has_targets()) {
+    check_targets<Net>(d, what);
+    check_samples<Net>(
+        d.sample_size, d.size(), [](std::size_t) { return std::int32_t{0}; }, what);
+  } else {
+    check_samples<Net>(
+        d.sample_size, d.size(), [&](std::size_t i) { return d.labels[i]; }, what);
+  }
   if (d.inputs.size() != d.size() * d.sample_size)
     throw InvalidArgument(std::string(what) + ": inputs hold " + std::to_string(d.inputs.size()) +
                           " floats for " + std::to_string(d.size()) + " samples");
@@ -81,6 +107,17 @@ inline void check_finite_samples(const float* inputs, std::size_t n, std::size_t
         std::string(what) + ": sample " + std::to_string(first + i / sample_size) +
         " of the batch read from the stream holds " + describe_value(inputs[i]) + " at element " +
         std::to_string(i % sample_size) + "; inputs must be finite numbers");
+}
+
+/// Throws InvalidArgument when data with real-valued targets meets a loss that compares with
+/// class labels (or the reverse is harmless: MeanSquaredError also takes one-hot labels).
+template <class Loss>
+void check_loss_for_data(bool has_targets, const char* what) {
+  if constexpr (!loss_takes_targets<Loss>())
+    if (has_targets)
+      throw InvalidArgument(std::string(what) +
+                            ": the data set has real-valued targets, which this loss (it takes "
+                            "class labels) cannot use; train with ctnn::MeanSquaredError");
 }
 
 /// The index of the largest of x[0..n) (the first of equals): the predicted class.

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -60,6 +62,29 @@ inline Evaluation combine_evaluation(const std::vector<double>& loss,
   return e;
 }
 
+/// The Evaluation of a regression set: per-thread sums of the loss, of the squared and of the
+/// absolute differences between outputs and targets, summed over the threads and, with a
+/// collective, the processes (which first check that they agree on N and size); `size` samples
+/// of N outputs in all.
+inline Evaluation combine_regression(const std::vector<std::array<double, 3>>& sums, std::size_t N,
+                                     Collective* collective, std::size_t size) {
+  if (collective) {
+    const Setting sizes[] = {Setting::integer("outputs", N), Setting::integer("samples", size)};
+    check_agreement(*collective, sizes, "evaluate");
+  }
+  double totals[3] = {0, 0, 0};
+  for (const auto& t : sums)
+    for (std::size_t k = 0; k < 3; ++k) totals[k] += t[k];
+  if (collective) collective->allreduce_sum(totals, 3);
+  Evaluation e;
+  const double values = double(size) * double(N);
+  e.loss = totals[0] / double(size);
+  e.accuracy = std::numeric_limits<double>::quiet_NaN();
+  e.rmse = std::sqrt(totals[1] / values);
+  e.mae = totals[2] / values;
+  return e;
+}
+
 /// evaluate() on a reader (train/source.hpp) of checked data: this process's share of the
 /// samples (all of them without a collective) is planned in order and staged in blocks
 /// (Reader::block: a Dataset's share at once, a stream's threads x batch_size samples), each
@@ -71,7 +96,9 @@ Evaluation evaluate_reader(const Net& net, Reader& data, std::size_t threads,
   loss_function.check(Net::output_shape::size);
   if (batch_size == 0) throw InvalidArgument("evaluate: batch size must be at least 1");
   check_evaluation_agreement<Net>(collective, data.source(), loss_function);
+  check_loss_for_data<Loss>(data.has_targets(), "evaluate");
   constexpr std::size_t N = Net::output_shape::size;
+  const bool regression = data.has_targets();
   const auto [first, past] = collective
                                  ? split_range(data.size(), collective->rank(), collective->size())
                                  : std::pair<std::size_t, std::size_t>{0, data.size()};
@@ -80,7 +107,9 @@ Evaluation evaluate_reader(const Net& net, Reader& data, std::size_t threads,
   std::vector<Workspace<Net>> ws;
   for (std::size_t t = 0; t < T; ++t) ws.emplace_back(batch_size, inference_only);
   std::vector<double> loss(T, 0.0);
-  std::vector<std::vector<std::size_t>> confusion(T * N, std::vector<std::size_t>(N, 0));
+  std::vector<std::vector<std::size_t>> confusion(regression ? 0 : T * N,
+                                                  std::vector<std::size_t>(N, 0));
+  std::vector<std::array<double, 3>> sums(T, {0.0, 0.0, 0.0});  // loss, squared, absolute
   data.start_range(first, past);
   const std::size_t block = Reader::block(T * batch_size, past - first);
   for (std::size_t i = first; i < past; i += block) {
@@ -93,6 +122,19 @@ Evaluation evaluate_reader(const Net& net, Reader& data, std::size_t threads,
         const std::size_t m = std::min(batch_size, end - j);
         const float* y = net.forward(data.input(j), m, ws[t]);
         for (std::size_t s = 0; s < m; ++s) {
+          if constexpr (loss_takes_targets<Loss>()) {
+            if (regression) {
+              const float* target = data.target_of(j + s);
+              sums[t][0] +=
+                  loss_function.template compute<N>(y + s * N, 0, target, dz.data(), 1.0f);
+              for (std::size_t k = 0; k < N; ++k) {
+                const double d = double(y[s * N + k]) - double(target[k]);
+                sums[t][1] += d * d;
+                sums[t][2] += std::abs(d);
+              }
+              continue;
+            }
+          }
           const std::int32_t label = data.label_of(j + s);
           loss[t] += loss_function.template compute<N>(y + s * N, label, nullptr, dz.data(), 1.0f);
           ++confusion[t * N + static_cast<std::size_t>(label)][argmax(y + s * N, N)];
@@ -100,12 +142,15 @@ Evaluation evaluate_reader(const Net& net, Reader& data, std::size_t threads,
       }
     });
   }
+  if (regression) return combine_regression(sums, N, collective, data.size());
   return combine_evaluation(loss, confusion, N, collective, data.size());
 }
 
 }  // namespace detail
 
-/// Loss, accuracy and confusion matrix of `net` on `data` (inference mode), with `threads`
+/// Loss, accuracy and confusion matrix of `net` on `data` (inference mode) or, for a data set
+/// with real-valued targets (regression, with Loss = MeanSquaredError), its loss, RMSE and MAE
+/// (Evaluation), with `threads`
 /// threads (0: all; no more than the samples evaluated here, since each holds a workspace), each
 /// running its share of the data in forward calls of `batch_size` samples (small batches keep
 /// activations in cache). With a `collective`, every process of the group calls evaluate() with

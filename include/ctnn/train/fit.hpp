@@ -44,6 +44,9 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
     throw InvalidArgument("fit: give the test set as `test` or as `test_stream`, not both");
   if (options.test) detail::check_dataset<Net>(*options.test, "fit (test set)");
   if (options.test_stream) detail::check_stream<Net>(*options.test_stream, "fit (test set)");
+  detail::check_loss_for_data<Loss>(train.has_targets(), "fit");
+  if (options.test)
+    detail::check_loss_for_data<Loss>(options.test->has_targets(), "fit (test set)");
   if (options.batch_size == 0) throw InvalidArgument("fit: batch size must be at least 1");
   if (options.test_batch_size == 0)
     throw InvalidArgument("fit: the test batch size must be at least 1");
@@ -152,7 +155,8 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
     r.epochs = last;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.loss = loss_sum / static_cast<double>(seen);
-    r.train_accuracy = static_cast<double>(right) / static_cast<double>(seen);
+    r.train_accuracy = train.has_targets() ? std::numeric_limits<double>::quiet_NaN()
+                                           : static_cast<double>(right) / static_cast<double>(seen);
     r.images_per_second = static_cast<double>(seen) / r.seconds;
     r.communication_seconds = trainer.communication_wait_seconds() - waited_before;
     if constexpr (HasLearningRate<Optimizer>) r.learning_rate = double(optimizer.learning_rate);
@@ -164,6 +168,7 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
                                                    loss_function, options.collective);
       r.test_accuracy = e.accuracy;
       r.test_loss = e.loss;
+      r.test_rmse = e.rmse;
     }
     reports.push_back(r);
     if constexpr (CountsEpochs<Optimizer>) optimizer.epochs_done = epoch;
@@ -180,14 +185,18 @@ std::vector<EpochReport> fit_epochs(Net& net, Optimizer& optimizer, Reader& trai
 /// Trains `net` on `train` with `optimizer` (any type with step(span<float>, span<const float>)
 /// and a learning_rate member) for options.epochs epochs of mini-batches; returns one report per
 /// epoch and writes a line per epoch to options.log. The gradient of each step is the mean over
-/// the batch; a batch size larger than the data set is taken as the data set's size. Throws
-/// InvalidArgument for data that does not fit the network, holds a NaN or an infinity (naming the
-/// sample), a zero batch size or a learning rate that is negative or not finite; TrainingDiverged
-/// when a batch's loss or gradient is not finite, or the update overflows a parameter (naming
-/// epoch, batch, what went non-finite and the layer; see Trainer::step); ctnn::Error when the
-/// threads or the training memory cannot be had; with a collective, SettingMismatch on every
-/// process when the processes' data or settings differ (FitOptions::collective), before any
-/// parameter is sent or changed.
+/// the batch; a batch size larger than the data set is taken as the data set's size.
+/// Regression: a data set with real-valued targets (data::Dataset::targets, one row of the
+/// output's size per sample) trains with Loss = MeanSquaredError (the only loss here that takes
+/// targets); the reports then have no accuracy (NaN) and the test set's RMSE. Throws
+/// InvalidArgument for data that does not fit the network (targets of another size included), a
+/// data set with targets given to a loss that takes class labels, holds a NaN or an infinity
+/// (naming the sample), a zero batch size or a learning rate that is negative or not finite;
+/// TrainingDiverged when a batch's loss or gradient is not finite, or the update overflows a
+/// parameter (naming epoch, batch, what went non-finite and the layer; see Trainer::step);
+/// ctnn::Error when the threads or the training memory cannot be had; with a collective,
+/// SettingMismatch on every process when the processes' data or settings differ
+/// (FitOptions::collective), before any parameter is sent or changed.
 ///
 /// Continuing: an optimizer with an `epochs_done` member (SGD, Adam, AdamW) counts the epochs it
 /// has trained; fit() numbers its epochs on from there, and since each epoch's shuffle and each

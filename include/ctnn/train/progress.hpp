@@ -67,7 +67,8 @@ class ProgressLine {
 
 /// An epoch callback that writes one line per epoch to a stream and flushes it:
 ///   "epoch E/L  loss X  train accuracy A[  test loss Y  test accuracy B]  R images/s  S s"
-/// with 4 decimals (R none, S 1); the test figures when the epoch was evaluated on a test set,
+/// with 4 decimals (R none, S 1); the test figures when the epoch was evaluated on a test set;
+/// for a regression set (no accuracy) "epoch E/L  loss X[  test loss Y  test RMSE Z]  ...";
 /// and for a distributed run " (W s waiting for the other processes)" (W with 2 decimals, the
 /// report's communication_seconds). With a collective, install it on one process only.
 class EpochLog {
@@ -79,9 +80,11 @@ class EpochLog {
   void operator()(const EpochReport& r, TrainingControl& /*control*/) const {
     std::ostringstream line;
     line << std::fixed << "epoch " << r.epoch << "/" << r.epochs << "  loss "
-         << std::setprecision(4) << r.loss << "  train accuracy " << r.train_accuracy;
-    if (!std::isnan(r.test_accuracy))
-      line << "  test loss " << r.test_loss << "  test accuracy " << r.test_accuracy;
+         << std::setprecision(4) << r.loss;
+    if (!std::isnan(r.train_accuracy)) line << "  train accuracy " << r.train_accuracy;
+    if (!std::isnan(r.test_loss)) line << "  test loss " << r.test_loss;
+    if (!std::isnan(r.test_accuracy)) line << "  test accuracy " << r.test_accuracy;
+    if (!std::isnan(r.test_rmse)) line << "  test RMSE " << r.test_rmse;
     line << "  " << std::setprecision(0) << r.images_per_second << " images/s  "
          << std::setprecision(1) << r.seconds << " s";
     if (distributed_)

@@ -44,8 +44,12 @@ inline void add_data_settings(std::vector<Setting>& out, const std::string& what
   out.push_back(Setting::integer(what + "samples", d.size()));
   out.push_back(Setting::integer(what + "sample_size", d.sample_size));
   out.push_back(Setting::integer(what + "classes", d.classes));
-  const std::uint64_t h = hash_words(std::span<const float>(d.inputs),
-                                     hash_words(std::span<const std::int32_t>(d.labels)));
+  std::uint64_t h = hash_words(std::span<const float>(d.inputs),
+                               hash_words(std::span<const std::int32_t>(d.labels)));
+  if (d.has_targets()) {  // a regression set: its targets too
+    out.push_back(Setting::integer(what + "target_size", d.target_size));
+    h = hash_words(std::span<const float>(d.targets), h);
+  }
   out.push_back(Setting::digest(what + "data", h, "labels and inputs hash " + hex(h)));
 }
 

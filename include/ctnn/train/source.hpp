@@ -3,11 +3,12 @@
 //
 // Both readers follow the stream protocol (data/stream.hpp): the reader is first told which
 // samples it will be asked for and in which order (start(), or start_range() for consecutive
-// ones), then stage(n) takes the next n of that plan, after which input(j) and label_of(j), j < n,
-// give the j-th of them (from any thread, until the next stage()). A Dataset is random access:
-// staging it copies nothing, input(j) points into the Dataset. A stream is read on stage(), by
-// the calling thread, into the reader's Staging buffers, whose samples are checked there for
-// NaN and infinity (a Dataset is checked whole beforehand, check_dataset()).
+// ones), then stage(n) takes the next n of that plan, after which input(j) and label_of(j) (or,
+// for a Dataset with targets, target_of(j)), j < n, give the j-th of them (from any thread,
+// until the next stage()). A Dataset is random access: staging it copies nothing, input(j)
+// points into the Dataset. A stream is read on stage(), by the calling thread, into the reader's
+// Staging buffers, whose samples are checked there for NaN and infinity (a Dataset is checked
+// whole beforehand, check_dataset()).
 #pragma once
 
 #include <cstddef>
@@ -58,9 +59,14 @@ class DatasetReader {
     base_ = next_;
     next_ += n;
   }
-  /// The j-th staged sample (sample_size floats) and its label.
+  /// The j-th staged sample (sample_size floats) and its label (-1 in a regression set).
   const float* input(std::size_t j) const noexcept { return d_.sample(index(j)); }
-  std::int32_t label_of(std::size_t j) const noexcept { return d_.labels[index(j)]; }
+  std::int32_t label_of(std::size_t j) const noexcept {
+    return d_.has_targets() ? -1 : d_.labels[index(j)];
+  }
+  /// Whether the samples have real-valued targets; the j-th one's (target_size floats).
+  bool has_targets() const noexcept { return d_.has_targets(); }
+  const float* target_of(std::size_t j) const noexcept { return d_.target(index(j)); }
 
  private:
   std::size_t index(std::size_t j) const noexcept {
@@ -111,6 +117,9 @@ class StreamReader {
     return staging_.inputs.data() + j * sample_size_;
   }
   std::int32_t label_of(std::size_t j) const noexcept { return staging_.labels[j]; }
+  /// A stream carries class labels only.
+  static constexpr bool has_targets() noexcept { return false; }
+  static const float* target_of(std::size_t) noexcept { return nullptr; }
 
  private:
   data::SampleStream& s_;

@@ -42,7 +42,8 @@ class Trainer {
   static constexpr std::size_t IN = Net::input_shape::size, N = Net::output_shape::size;
 
  public:
-  /// What one step saw: summed loss over the batch and the number of samples classified right.
+  /// What one step saw: summed loss over the batch and the number of samples classified right
+  /// (0 for a regression set, whose samples have targets rather than classes).
   struct Step {
     double loss = 0;
     std::size_t correct = 0;
@@ -169,7 +170,8 @@ class Trainer {
   ///     parameters and state are then left exactly as they were before the step;
   ///   - the optimizer's update made a parameter non-finite (an overflow: the learning rate is
   ///     far too high): the step has then been applied, and the network must not be used.
-  /// The message says which of these happened and names the layer.
+  /// The message says which of these happened and names the layer. A data set with real-valued
+  /// targets needs a loss that takes them (MeanSquaredError), else InvalidArgument.
   Step step(const data::Dataset& data, const std::size_t* indices, std::size_t n,
             std::uint64_t step_id) {
     check_batch(n);
@@ -195,14 +197,17 @@ class Trainer {
   template <class Reader>
   Step step_from(Reader& reader, std::size_t n, std::uint64_t step_id) {
     check_batch(n);
+    detail::check_loss_for_data<Loss>(reader.has_targets(), "Trainer::step");
     const std::size_t lo = local_share(n).first, hi = local_share(n).second;
     reader.stage(hi - lo, lo, "Trainer::step");
     return run_step(
-        [&](std::size_t position, float* input) {
+        [&](std::size_t position, float* input, float* target) {
           std::copy_n(reader.input(position - lo), IN, input);
+          if (target)  // a stream has no targets: target_of is then always nullptr
+            if (const float* t = reader.target_of(position - lo)) std::copy_n(t, N, target);
           return reader.label_of(position - lo);
         },
-        n, step_id);
+        n, step_id, detail::loss_takes_targets<Loss>() && reader.has_targets());
   }
 
   /// The positions [begin, end) of a batch of n samples that this process computes: all of
@@ -221,10 +226,10 @@ class Trainer {
                             " samples, the trainer takes 1 to " + std::to_string(max_batch_));
   }
 
-  // The step itself; fetch(position, input) copies the batch's sample at `position` to `input`
-  // and returns its label.
+  // The step itself; fetch(position, input, target) copies the batch's sample at `position` to
+  // `input` and, with `targets`, its target (N floats) to `target`, and returns its label.
   template <class Fetch>
-  Step run_step(Fetch fetch, std::size_t n, std::uint64_t step_id) {
+  Step run_step(Fetch fetch, std::size_t n, std::uint64_t step_id, bool targets) {
     const std::size_t T = pool_.size();
     // The batch is shared among all workers of all processes; this process's are numbered from
     // `first` among G.
@@ -247,7 +252,10 @@ class Trainer {
         return;
       }
       w.labels.resize(m);
-      for (std::size_t s = 0; s < m; ++s) w.labels[s] = fetch(begin + s, w.input.data() + s * IN);
+      if (targets) w.targets.resize(m * N);
+      for (std::size_t s = 0; s < m; ++s)
+        w.labels[s] =
+            fetch(begin + s, w.input.data() + s * IN, targets ? w.targets.data() + s * N : nullptr);
       if constexpr (is_image_v<typename Net::input_shape>) {
         using S = typename Net::input_shape;
         if (augmentation_.enabled()) {
@@ -264,9 +272,11 @@ class Trainer {
       const float* y = net_.forward(w.input.data(), m, w.ws, Mode::training,
                                     {.state = w.state.data(), .rng = &rng});
       for (std::size_t s = 0; s < m; ++s) {
-        w.loss += loss_.template compute<N>(y + s * N, w.labels[s], nullptr, w.dout.data() + s * N,
-                                            scale);
-        w.correct += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
+        const float* target = targets ? w.targets.data() + s * N : nullptr;
+        w.loss +=
+            loss_.template compute<N>(y + s * N, w.labels[s], target, w.dout.data() + s * N, scale);
+        if (!targets)
+          w.correct += detail::argmax(y + s * N, N) == static_cast<std::size_t>(w.labels[s]);
       }
       if (!overlap) {
         net_.backward(w.input.data(), w.dout.data(), w.grads.data(), m, w.ws, Mode::training);
@@ -346,7 +356,7 @@ class Trainer {
   struct Worker {
     Workspace<Net> ws;
     aligned_vector<float> grads, input, dout;
-    std::vector<float> state, scratch;
+    std::vector<float> state, scratch, targets;
     std::vector<std::int32_t> labels;
     double loss = 0;
     std::size_t correct = 0;
