@@ -139,7 +139,7 @@ TEST_CASE(
   check_all<FileResNet>("resnet");
 }
 
-TEST_CASE("files of ctnn 0.2.0 saved again are format 3 and load into the same values") {
+TEST_CASE("files of ctnn 0.2.0 saved again are format 4 and load into the same values") {
   const auto version_at = [](const std::string& path, std::size_t offset) {
     const std::vector<char> b = ctnn_test::read_all(path);
     REQUIRE(b.size() >= offset + 4);
@@ -154,8 +154,8 @@ TEST_CASE("files of ctnn 0.2.0 saved again are format 3 and load into the same v
   save(net, dir.file("again.ctnn"));
   SGD sgd(0.05f);
   save_checkpoint(dir.file("again.ckpt"), net, sgd, TrainingState{});
-  CHECK(version_at(dir.file("again.ctnn"), 8) == 3);
-  CHECK(version_at(dir.file("again.ckpt"), 20 + 8) == 3);
+  CHECK(version_at(dir.file("again.ctnn"), 8) == 4);
+  CHECK(version_at(dir.file("again.ckpt"), 20 + 8) == 4);
   FileResNet a(uninitialized), b(uninitialized);
   set_nan(a);
   set_nan(b);

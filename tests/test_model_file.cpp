@@ -371,7 +371,7 @@ TEST_CASE("load refuses a FIFO, a device or a directory at once, without blockin
 
 namespace {
 
-// A tensor of a format-3 file, read as docs/model-format.md describes the table.
+// A tensor of a format-4 (or 3) file, read as docs/model-format.md describes the table.
 struct FileTensor {
   std::string name;
   std::uint32_t kind = 0;
@@ -387,7 +387,8 @@ T get_at(const std::vector<char>& b, std::size_t at) {
 }
 
 std::vector<FileTensor> file_tensors(const std::vector<char>& b) {
-  REQUIRE(get_at<std::uint32_t>(b, 8) == 3);
+  const auto version = get_at<std::uint32_t>(b, 8);
+  REQUIRE((version == 3 || version == 4));
   const std::size_t L = get_at<std::uint32_t>(b, 12);
   const std::size_t count = get_at<std::uint32_t>(b, 40 + L);
   std::vector<FileTensor> out(count);
@@ -407,6 +408,7 @@ std::vector<FileTensor> file_tensors(const std::vector<char>& b) {
     t.data = at;
     at += 4 * t.elements;
   }
+  if (version == 4) at += 4 + get_at<std::uint32_t>(b, at);  // the metadata section
   CHECK(at + 4 == b.size());
   return out;
 }
