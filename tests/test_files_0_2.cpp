@@ -185,3 +185,29 @@ TEST_CASE("every layer of the library is stored in PyTorch's layout, none as raw
         std::pair<std::size_t, std::size_t>{0,
                                             FileResNet::parameter_count + FileResNet::state_count});
 }
+
+// Format 4 (tools/make_file_fixtures.cpp built against today's headers): the same values, with
+// metadata; the files load as those of 0.2.0 do and give back their metadata.
+template <class Net>
+void check_format_4(const std::string& name) {
+  check_file<Net>(name, name + "_v4.ctnn", [](Net& n, const std::string& p) { load(n, p); });
+  check_file<Net>(name, name + "_v4.safetensors",
+                  [](Net& n, const std::string& p) { load_safetensors(n, p); });
+  Metadata m;
+  for (std::size_t i = 0; i < Net::output_shape::size; ++i)
+    m.class_names.push_back("class " + std::to_string(i) + (i == 0 ? " \u00e9t\u00e9" : ""));
+  m.values = {{"fixture", name}, {"written by", "tools/make_file_fixtures.cpp"}};
+  CHECK(read_metadata(data_path(name + "_v4.ctnn")) == m);
+  CHECK(read_metadata(data_path(name + "_v4.safetensors")) == m);
+  CHECK(read_metadata(data_path(name + ".ctnn")).empty());
+  CHECK(read_metadata(data_path(name + ".safetensors")).empty());
+  const Model model = load_any<FileCnn, FileRnn, FileResNet>(data_path(name + "_v4.ctnn"));
+  CHECK(model.signature() == Net::signature());
+  CHECK(model.metadata() == m);
+}
+
+TEST_CASE("format-4 files with metadata load, give their metadata back and 0.2.0's outputs") {
+  check_format_4<FileCnn>("cnn");
+  check_format_4<FileRnn>("rnn");
+  check_format_4<FileResNet>("resnet");
+}
