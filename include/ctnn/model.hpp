@@ -116,7 +116,9 @@ class ModelOf final : public ModelBase {
     ctnn::summary<Net>(os);
     return os.str();
   }
-  void save(const std::string& path, const Metadata& m) const override { ctnn::save(net_, path, m); }
+  void save(const std::string& path, const Metadata& m) const override {
+    ctnn::save(net_, path, m);
+  }
   std::string signature() const override { return Net::signature(); }
   ShapeInfo input_shape() const override { return shape_info<typename Net::input_shape>(); }
   ShapeInfo output_shape() const override { return shape_info<typename Net::output_shape>(); }
@@ -182,8 +184,8 @@ class Model {
     if (batch == 0) throw InvalidArgument("Model::predict: a batch of 0 samples");
     if (in.size() / n_in != batch || in.size() % n_in != 0)
       throw InvalidArgument("Model::predict: " + std::to_string(in.size()) + " input floats for " +
-                            std::to_string(batch) + " samples of " + m.input_shape().name() +
-                            " (" + std::to_string(n_in) + " floats each)");
+                            std::to_string(batch) + " samples of " + m.input_shape().name() + " (" +
+                            std::to_string(n_in) + " floats each)");
     if (out.size() / n_out != batch || out.size() % n_out != 0)
       throw InvalidArgument("Model::predict: room for " + std::to_string(out.size()) +
                             " output floats; " + std::to_string(batch) + " samples of " +
