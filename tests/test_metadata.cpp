@@ -306,8 +306,8 @@ TEST_CASE("metadata: save refuses what a reader would refuse, and writes nothing
   m.preprocessing->scale = std::numeric_limits<float>::quiet_NaN();
   refused(m, "scale");
   m = sample_metadata();
-  m.preprocessing->channels = 2;
-  refused(m, "channels 2");
+  m.preprocessing->channels = 2;  // and the network's input has 3
+  refused(m, "the preprocessing makes Image<6,6,2> samples");
   m = sample_metadata();
   m.preprocessing->width = 7;
   refused(m, "the network's input is Image<6,6,3>");
