@@ -122,7 +122,7 @@ TEST_CASE(
   check_all<FileResNet>("resnet");
 }
 
-TEST_CASE("files of ctnn 0.2.0 saved again are format 3 and load into the same values") {
+TEST_CASE("files of ctnn 0.2.0 saved again are format 4 and load into the same values") {
   const auto version_at = [](const std::string& path, std::size_t offset) {
     const std::vector<char> b = ctnn_test::read_all(path);
     REQUIRE(b.size() >= offset + 4);
@@ -137,8 +137,8 @@ TEST_CASE("files of ctnn 0.2.0 saved again are format 3 and load into the same v
   save(net, dir.file("again.ctnn"));
   SGD sgd(0.05f);
   save_checkpoint(dir.file("again.ckpt"), net, sgd, TrainingState{});
-  CHECK(version_at(dir.file("again.ctnn"), 8) == 3);
-  CHECK(version_at(dir.file("again.ckpt"), 20 + 8) == 3);
+  CHECK(version_at(dir.file("again.ctnn"), 8) == 4);
+  CHECK(version_at(dir.file("again.ckpt"), 20 + 8) == 4);
   FileResNet a(uninitialized), b(uninitialized);
   set_nan(a);
   set_nan(b);
@@ -167,4 +167,30 @@ TEST_CASE("every layer of the library is stored in PyTorch's layout, none as raw
   CHECK(kinds(io::detail::model_tensors<FileResNet>()) ==
         std::pair<std::size_t, std::size_t>{0,
                                             FileResNet::parameter_count + FileResNet::state_count});
+}
+
+// Format 4 (tools/make_file_fixtures.cpp built against today's headers): the same values, with
+// metadata; the files load as those of 0.2.0 do and give back their metadata.
+template <class Net>
+void check_format_4(const std::string& name) {
+  check_file<Net>(name, name + "_v4.ctnn", [](Net& n, const std::string& p) { load(n, p); });
+  check_file<Net>(name, name + "_v4.safetensors",
+                  [](Net& n, const std::string& p) { load_safetensors(n, p); });
+  Metadata m;
+  for (std::size_t i = 0; i < Net::output_shape::size; ++i)
+    m.class_names.push_back("class " + std::to_string(i) + (i == 0 ? " \u00e9t\u00e9" : ""));
+  m.values = {{"fixture", name}, {"written by", "tools/make_file_fixtures.cpp"}};
+  CHECK(read_metadata(data_path(name + "_v4.ctnn")) == m);
+  CHECK(read_metadata(data_path(name + "_v4.safetensors")) == m);
+  CHECK(read_metadata(data_path(name + ".ctnn")).empty());
+  CHECK(read_metadata(data_path(name + ".safetensors")).empty());
+  const Model model = load_any<FileCnn, FileRnn, FileResNet>(data_path(name + "_v4.ctnn"));
+  CHECK(model.signature() == Net::signature());
+  CHECK(model.metadata() == m);
+}
+
+TEST_CASE("format-4 files with metadata load, give their metadata back and 0.2.0's outputs") {
+  check_format_4<FileCnn>("cnn");
+  check_format_4<FileRnn>("rnn");
+  check_format_4<FileResNet>("resnet");
 }

@@ -68,7 +68,8 @@ TEST_CASE("save then load reproduces parameters, state and predictions exactly")
   CHECK(predictions(a, x, 4) == predictions(b, x, 4));
   // No temporary file is left behind.
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
-  // The size is the documented one: 48 header bytes + signature + tensor table + floats + CRC.
+  // The size is the documented one: 52 bytes of header, metadata length (0: none) and CRC +
+  // signature + tensor table + floats.
   // The table has a record of 12 bytes + name + 8 per dimension for each of Net's tensors:
   // 0.weight [4, 1, 3, 3], 0.bias [4], 3.weight [16, 36], 3.bias [16], 4.weight [16],
   // 4.bias [16], 4.running_mean [16], 4.running_var [16], 6.weight [3, 16], 6.bias [3].
@@ -76,7 +77,7 @@ TEST_CASE("save then load reproduces parameters, state and predictions exactly")
                             (12 + 8 + 8) + (12 + 6 + 8) + (12 + 14 + 8) + (12 + 13 + 8) +
                             (12 + 8 + 16) + (12 + 6 + 8);
   CHECK(fs::file_size(dir.file("m.ctnn")) ==
-        48 + Net::signature().size() + table + 4 * (Net::parameter_count + Net::state_count));
+        52 + Net::signature().size() + table + 4 * (Net::parameter_count + Net::state_count));
 }
 
 TEST_CASE("loading a model of another network type throws, naming the differing layer") {
@@ -371,7 +372,7 @@ TEST_CASE("load refuses a FIFO, a device or a directory at once, without blockin
 
 namespace {
 
-// A tensor of a format-3 file, read as docs/model-format.md describes the table.
+// A tensor of a format-4 (or 3) file, read as docs/model-format.md describes the table.
 struct FileTensor {
   std::string name;
   std::uint32_t kind = 0;
@@ -387,7 +388,8 @@ T get_at(const std::vector<char>& b, std::size_t at) {
 }
 
 std::vector<FileTensor> file_tensors(const std::vector<char>& b) {
-  REQUIRE(get_at<std::uint32_t>(b, 8) == 3);
+  const auto version = get_at<std::uint32_t>(b, 8);
+  REQUIRE((version == 3 || version == 4));
   const std::size_t L = get_at<std::uint32_t>(b, 12);
   const std::size_t count = get_at<std::uint32_t>(b, 40 + L);
   std::vector<FileTensor> out(count);
@@ -407,6 +409,7 @@ std::vector<FileTensor> file_tensors(const std::vector<char>& b) {
     t.data = at;
     at += 4 * t.elements;
   }
+  if (version == 4) at += 4 + get_at<std::uint32_t>(b, at);  // the metadata section
   CHECK(at + 4 == b.size());
   return out;
 }

@@ -19,6 +19,11 @@
 // <out>/<net>_outputs.txt: the input `x` [3, ...] (x[i] = sin(0.7 i + 0.3)) and the network's
 // output `y` in inference, one tensor per line, "name dim0 dim1 ... : v0 v1 ..." ('%.9g'), as
 // tests/fixtures.hpp reads them. The output is the same on every run.
+//
+// Built against today's headers instead (which have ctnn/metadata.hpp), with the same command and
+// -Iinclude, it writes only the format-4 files, each with metadata (class names "class i" and
+// two free-form values): <out>/<net>_v4.ctnn (ctnn::save) and <out>/<net>_v4.safetensors, of the
+// same values, hence the outputs of <net>_outputs.txt. tests/test_files_0_2.cpp loads them too.
 #include <cmath>
 #include <cstdio>
 #include <ctnn/ctnn.hpp>
@@ -27,6 +32,12 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#if __has_include(<ctnn/metadata.hpp>)
+#define FIXTURES_FORMAT_4 1
+#else
+#define FIXTURES_FORMAT_4 0
+#endif
 
 #include "fixture_files.hpp"
 
@@ -41,6 +52,16 @@ void write(const std::string& out, const std::string& name, const char* type) {
   Net net(uninitialized);
   set_file_values(net);
   const std::string base = out + "/" + name;
+#if FIXTURES_FORMAT_4
+  Metadata m;
+  for (std::size_t i = 0; i < Net::output_shape::size; ++i)
+    m.class_names.push_back("class " + std::to_string(i) + (i == 0 ? " \u00e9t\u00e9" : ""));
+  m.values = {{"fixture", name}, {"written by", "tools/make_file_fixtures.cpp"}};
+  save(net, base + "_v4.ctnn", m);
+  save_safetensors(net, base + "_v4.safetensors", m);
+  std::printf("%s_v4: format 4 with metadata (%s)\n", base.c_str(), type);
+  return;
+#endif
   save(net, base + ".ctnn");
   save_safetensors(net, base + ".safetensors");
   TrainingState training;

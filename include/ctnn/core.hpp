@@ -23,6 +23,7 @@
 #include "optim/adam.hpp"
 #include "optim/schedule.hpp"
 #include "optim/sgd.hpp"
+#include "predict.hpp"
 #include "shape.hpp"
 #include "summary.hpp"
 #include "train.hpp"

@@ -1,9 +1,12 @@
 // Builds a small network from the installed headers, trains it a few steps and round-trips it
-// through a model file; exits non-zero if anything is off.
+// through a model file, then loads an installed reference network's file through load_any;
+// exits non-zero if anything is off.
 #include <cstdio>
 #include <cstring>
 #include <ctnn/ctnn.hpp>
+#include <ctnn/zoo/fashion.hpp>
 #include <filesystem>
+#include <vector>
 
 using Net = ctnn::Sequential<ctnn::Input<6, 6, 1>, ctnn::Conv2D<4, 3>, ctnn::ReLU,
                              ctnn::MaxPool2D<2>, ctnn::Dense<3>>;
@@ -35,6 +38,15 @@ int main() {
   std::filesystem::remove(path);
   const auto a = net.predict(d.sample(0)), b = back.predict(d.sample(0));
   if (a != b) return 1;
+
+  // The examples' reference networks are installed: a file of one loads by its signature.
+  ctnn::Metadata m;
+  m.class_names = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  ctnn::save(ctnn::zoo::FashionLstm(3), path, m);
+  const ctnn::Model model =
+      ctnn::load_any<Net, ctnn::zoo::FashionCnn, ctnn::zoo::FashionLstm>(path);
+  std::filesystem::remove(path);
+  if (model.signature() != ctnn::zoo::FashionLstm::signature() || model.metadata() != m) return 1;
   std::printf("consumer: %zu parameters, round trip ok\n", Net::parameter_count);
   return 0;
 }

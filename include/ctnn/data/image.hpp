@@ -26,6 +26,7 @@
 
 #include "../error.hpp"
 #include "../io/detail/regular_file.hpp"
+#include "../metadata.hpp"
 #include "../shape.hpp"
 #include "image_checks.hpp"
 
@@ -107,6 +108,10 @@ inline void check_image_options(const ImageOptions& options, std::size_t channel
   }
 }
 
+/// load_image() for an image of H x W pixels and C channels given at run time (defined below).
+inline std::vector<float> load_image_sized(const std::string& path, std::size_t H, std::size_t W,
+                                           std::size_t C, const ImageOptions& options);
+
 }  // namespace detail
 
 /// Reads an image file as one sample of shape `Shape` = `ctnn::Image<H, W, C>` with C = 1
@@ -156,13 +161,40 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
   static_assert(is_image_v<Shape>, "load_image: the shape must be a ctnn::Image<H, W, C>");
   static_assert(Shape::channels == 1 || Shape::channels == 3,
                 "load_image: images have 1 channel (grey) or 3 (RGB)");
-  constexpr std::size_t H = Shape::height, W = Shape::width, C = Shape::channels;
-  static_assert(H <= (std::size_t{1} << 24) && W <= (std::size_t{1} << 24),
+  static_assert(Shape::height <= (std::size_t{1} << 24) && Shape::width <= (std::size_t{1} << 24),
                 "load_image: the image is too large for stb_image_resize");
+  return detail::load_image_sized(path, Shape::height, Shape::width, Shape::channels, options);
+}
 
+/// Reads an image file as one sample prepared as `p` says (metadata.hpp): p.channels channels,
+/// p.height x p.width pixels, values as p.scale, p.mean, p.std and p.invert say; otherwise
+/// exactly as load_image<Image<p.height, p.width, p.channels>>(path, options) does, with the same
+/// limits and errors. Throws InvalidArgument, before opening the file, when p.channels is not 1
+/// or 3, p.height or p.width is 0 or above 2^24, or the values fail the checks of ImageOptions.
+inline std::vector<float> load_image(const std::string& path, const Preprocessing& p) {
+  if (p.channels != 1 && p.channels != 3)
+    throw InvalidArgument("load_image: Preprocessing::channels is " + std::to_string(p.channels) +
+                          "; images have 1 channel (grey) or 3 (RGB)");
+  if (p.height < 1 || p.width < 1 || p.height > (std::size_t{1} << 24) ||
+      p.width > (std::size_t{1} << 24))
+    throw InvalidArgument("load_image: Preprocessing asks for " + std::to_string(p.height) + " x " +
+                          std::to_string(p.width) + " pixels; each side must be in [1, 2^24]");
+  ImageOptions options;
+  options.scale = p.scale;
+  options.mean = p.mean;
+  options.std = p.std;
+  options.invert = p.invert;
+  return detail::load_image_sized(path, p.height, p.width, p.channels, options);
+}
+
+namespace detail {
+
+/// load_image() for an image of H x W pixels and C channels (1 or 3) given at run time.
+inline std::vector<float> load_image_sized(const std::string& path, std::size_t H, std::size_t W,
+                                           std::size_t C, const ImageOptions& options) {
   detail::check_image_options(options, C);
 
-  constexpr std::uint64_t max_pixels = detail::image_pixel_limit(H, W);
+  const std::uint64_t max_pixels = detail::image_pixel_limit(H, W);
   const std::vector<unsigned char> bytes = detail::read_image_file(path, max_pixels);
   if (const std::string why = detail::decoder_problem(bytes.data(), bytes.size(), max_pixels);
       !why.empty())
@@ -198,7 +230,7 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
     float* q = converted.data() + i * C;
     if (n <= 2) {
       for (std::size_t c = 0; c < C; ++c) q[c] = float(p[0]);
-    } else if constexpr (C == 3) {
+    } else if (C == 3) {
       q[0] = float(p[0]), q[1] = float(p[1]), q[2] = float(p[2]);
     } else {
       q[0] = 0.299f * float(p[0]) + 0.587f * float(p[1]) + 0.114f * float(p[2]);
@@ -233,5 +265,7 @@ std::vector<float> load_image(const std::string& path, const ImageOptions& optio
   }
   return out;
 }
+
+}  // namespace detail
 
 }  // namespace ctnn::data

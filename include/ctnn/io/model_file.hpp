@@ -1,36 +1,29 @@
-// ctnn/io/model_file.hpp — save() and load(): a network's parameters in a ctnn model file.
+// ctnn/io/model_file.hpp — save() and load(): a network's parameters in a ctnn model file;
+// read_metadata(): what a model file (or a safetensors file) says about itself.
 //
 // The format is documented byte by byte in docs/model-format.md. In short, all integers
-// little-endian, format 3:
-//   "CTNNMODL" | u32 version (3) | u32 L | L bytes signature | u64 FNV-1a-64 of the signature |
+// little-endian, format 4:
+//   "CTNNMODL" | u32 version (4) | u32 L | L bytes signature | u64 FNV-1a-64 of the signature |
 //   u64 parameter count P | u64 state count S | u32 tensor count T |
 //   T records (u32 name length, name, u32 kind, u32 rank, u64 dims[rank]) |
 //   the tensors' values (f32), one tensor after the other, each row-major over its shape |
+//   u32 M | M bytes of metadata, JSON in UTF-8 (none when M = 0: an empty Metadata) |
 //   u32 CRC-32 (zlib) of every byte before it
 // The signature is Net::signature(): one line per layer with its name and shapes. The tensors
 // are every layer's parameters and state in PyTorch's layout (detail/model_tensors.hpp), so the
 // file does not depend on the layout the kernels keep in memory: load() permutes them into it.
 // A layer without tensors() (one defined outside the library) is stored as its raw slices, in
-// its own layout. Formats 2 and 1 (the flat arrays parameters() and state() as they were in
-// memory, without the table) are still read: see read_model_image().
+// its own layout. Format 3 is format 4 without M and the metadata; formats 2 and 1 (the flat
+// arrays parameters() and state() as they were in memory, without the table) are still read:
+// see read_model_image(). Files of formats 1 to 3 have an empty Metadata.
 #pragma once
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
-#include <cerrno>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <ctime>
-#include <filesystem>
 #include <new>
 #include <string>
 #include <string_view>
@@ -40,6 +33,9 @@
 #include "../error.hpp"
 #include "../hash.hpp"
 #include "../layers/layer.hpp"
+#include "../metadata.hpp"
+#include "detail/atomic_write.hpp"
+#include "detail/metadata_io.hpp"
 #include "detail/model_tensors.hpp"
 #include "detail/regular_file.hpp"
 
@@ -48,12 +44,12 @@ namespace ctnn {
 namespace io::detail {
 
 inline constexpr char magic[8] = {'C', 'T', 'N', 'N', 'M', 'O', 'D', 'L'};
-/// The format written. Version 3 stores each tensor in PyTorch's layout, with a table of the
-/// tensors; version 2 stored parameters() and state() as they are in memory, recurrent layers'
-/// W_h in column panels (layers/recurrent.hpp), and is still read; version 1 stored W_h
-/// row-major and is still read for networks without recurrent layers, whose layout did not
-/// change.
-inline constexpr std::uint32_t version = 3;
+/// The format written. Version 4 is version 3 with a metadata section before the checksum;
+/// version 3 stores each tensor in PyTorch's layout, with a table of the tensors; version 2 stored
+/// parameters() and state() as they are in memory, recurrent layers' W_h in column panels
+/// (layers/recurrent.hpp), and is still read; version 1 stored W_h row-major and is still read for
+/// networks without recurrent layers, whose layout did not change.
+inline constexpr std::uint32_t version = 4;
 
 template <class Net>
 constexpr bool has_recurrent_layer() {
@@ -179,173 +175,6 @@ inline std::string first_difference(std::string_view file, std::string_view net)
   }
 }
 
-/// Creates a new file named `path` + ".tmp-" + six random letters and digits, like mkstemp, but
-/// with open(2)'s mode 0666 so that the umask (and a default ACL) apply as to any new file.
-/// Returns its descriptor and sets `tmp` to its name; -1 with errno set on failure.
-inline int create_temporary_file(const std::string& path, std::string& tmp) {
-  static constexpr char letters[] =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  static std::atomic<std::uint64_t> counter{0};
-  std::uint64_t x =
-      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-      (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(&tmp);
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    x += 0x9e3779b97f4a7c15ULL * (counter.fetch_add(1, std::memory_order_relaxed) + 1);
-    std::uint64_t r = x;  // splitmix64
-    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
-    r ^= r >> 31;
-    tmp = path + ".tmp-";
-    for (int i = 0; i < 6; ++i, r /= 62) tmp += letters[r % 62];
-    int fd;
-    do fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    while (fd < 0 && errno == EINTR);
-    if (fd >= 0 || errno != EEXIST) return fd;
-  }
-  return -1;  // errno is EEXIST
-}
-
-/// What a save replaces: `path` itself or, when `path` is a symbolic link, the file the link
-/// leads to (every link resolved, as realpath(3) does), and whether that file exists.
-struct SaveTarget {
-  std::string path;
-  bool exists = false;
-  struct ::stat st {};
-};
-
-/// The file a save to `path` replaces (SaveTarget). A symbolic link is followed: the file it
-/// leads to is replaced and the link stays. Sets `why` (empty when the save can go ahead) to the
-/// reason it cannot: "it is a FIFO, not a regular file" (a directory, a character or block
-/// device, a socket), "it is a symbolic link to 'T', which is a FIFO, not a regular file", "it
-/// is a symbolic link to 'T', which does not exist" (a dangling link is not followed to create
-/// a file wherever it points), or why the link cannot be resolved (a loop). Any other failure to
-/// look `path` up (a missing directory, no permission) is left to the creation of the temporary
-/// file, which reports it. Does not throw but std::bad_alloc.
-inline SaveTarget save_target(const std::string& path, std::string& why) {
-  SaveTarget t{path, false, {}};
-  why.clear();
-  struct ::stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return t;
-  std::string via;
-  if (S_ISLNK(st.st_mode)) {
-    std::string link(4096, '\0');
-    const ssize_t n = ::readlink(path.c_str(), link.data(), link.size());
-    link.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    char* real = ::realpath(path.c_str(), nullptr);
-    if (real == nullptr) {
-      const int error = errno;
-      why = error == ENOENT ? "it is a symbolic link to '" + link + "', which does not exist"
-                            : "it is a symbolic link to '" + link +
-                                  "' that cannot be resolved: " + std::strerror(error);
-      return t;
-    }
-    t.path = real;
-    ::free(real);
-    if (::stat(t.path.c_str(), &st) != 0) {
-      why =
-          "it is a symbolic link to '" + link + "', which cannot be read: " + std::strerror(errno);
-      return t;
-    }
-    via = "it is a symbolic link to '" + t.path + "', which is ";
-  }
-  if (!S_ISREG(st.st_mode)) {
-    why = (via.empty() ? std::string("it is ") : via) + file_type_name(st.st_mode) +
-          ", not a regular file";
-    return t;
-  }
-  t.exists = true;
-  t.st = st;
-  return t;
-}
-
-/// How long a temporary file of a save (`<path>.tmp-XXXXXX`) must have gone unmodified before
-/// the next save of the same path takes it for the remains of a process killed while saving and
-/// removes it. A save in progress writes its temporary file continuously; one held up for longer
-/// (a stopped process) finds it gone and throws FileError when it renames, leaving `path` as it
-/// was.
-inline constexpr std::time_t stale_temporary_seconds = 3600;
-
-/// Removes the temporary files that saves of `path` left behind when killed: regular files in
-/// its directory named `path` + ".tmp-" + six letters and digits, owned by this process's user,
-/// not modified for stale_temporary_seconds. Best effort: failures are ignored.
-inline void remove_stale_temporary_files(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp-";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  const std::time_t now = std::time(nullptr);
-  const ::uid_t me = ::geteuid();
-  while (const ::dirent* e = ::readdir(d)) {
-    const std::string_view name(e->d_name);
-    if (name.size() != prefix.size() + 6 || name.substr(0, prefix.size()) != prefix) continue;
-    const bool random = std::all_of(name.begin() + prefix.size(), name.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    });
-    struct ::stat st {};
-    if (!random || ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISREG(st.st_mode) && st.st_uid == me && now - st.st_mtime >= stale_temporary_seconds)
-      ::unlinkat(::dirfd(d), e->d_name, 0);
-  }
-  ::closedir(d);
-}
-
-/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same directory is
-/// written, fsync'ed and renamed over `path`, so an existing file is replaced only by a complete
-/// one. A new file gets the mode open(2) gives (0666 less the umask); a file that is replaced
-/// keeps its mode. Only a regular file is replaced: when `path` is a symbolic link, the file it
-/// leads to is replaced (the temporary file is made beside that file) and the link stays; a
-/// directory, device, FIFO or socket, a dangling link or a link to one of them is refused before
-/// anything is written (save_target), and checked again just before the rename. After the rename,
-/// stale temporary files of earlier, killed saves of the same file are removed
-/// (remove_stale_temporary_files). Throws FileError naming `path`, with the reason (errno of the
-/// call that failed, or the kind of file found), on any failure (the temporary file is removed).
-inline void write_file_atomically(const std::string& path,
-                                  const std::vector<unsigned char>& bytes) {
-  std::string why;
-  const SaveTarget target = save_target(path, why);
-  if (!why.empty()) throw FileError(path, why);
-  const std::string& file = target.path;
-  std::string tmp;
-  const int fd = create_temporary_file(file, tmp);
-  if (fd < 0)
-    throw FileError(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
-  std::size_t done = 0;
-  int error = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      error = w < 0 ? errno : EIO;
-      break;
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (!error && target.exists && ::fchmod(fd, target.st.st_mode & 07777) != 0) error = errno;
-  if (!error && ::fsync(fd) != 0) error = errno;
-  if (::close(fd) != 0 && !error) error = errno;
-  if (error) {
-    ::unlink(tmp.c_str());
-    throw FileError(path, std::string("write failed: ") + std::strerror(error));
-  }
-  // Whatever took the file's place while it was written is refused too.
-  struct ::stat now {};
-  if (::lstat(file.c_str(), &now) == 0 && !S_ISREG(now.st_mode)) {
-    ::unlink(tmp.c_str());
-    throw FileError(path, (file == path ? std::string("it is ")
-                                        : "it is a symbolic link to '" + file + "', which is ") +
-                              file_type_name(now.st_mode) + ", not a regular file");
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    const int rename_error = errno;  // before unlink can change it
-    ::unlink(tmp.c_str());
-    throw FileError(path, std::string("cannot replace the file: ") + std::strerror(rename_error));
-  }
-  remove_stale_temporary_files(file);
-}
-
 /// The bytes of tensor t's record in the table of a format-3 image: u32 length of the name, the
 /// name, u32 kind (TensorKind), u32 rank, u64 dims.
 inline void put_record(std::vector<unsigned char>& out, const ModelTensor& t) {
@@ -356,13 +185,18 @@ inline void put_record(std::vector<unsigned char>& out, const ModelTensor& t) {
   for (std::uint64_t d : t.shape) put<std::uint64_t>(out, d);
 }
 
-/// The bytes save() writes for `net`: a whole model file image of format 3.
+/// The bytes save() writes for `net` and `metadata`: a whole model file image of format 4.
+/// Throws InvalidArgument when the metadata cannot be stored (metadata_json()) or does not fit
+/// the network (metadata_fit_problem()).
 template <class Net>
-std::vector<unsigned char> model_image(const Net& net) {
+std::vector<unsigned char> model_image(const Net& net, const Metadata& metadata = {}) {
+  if (const std::string why = metadata_fit_problem<Net>(metadata); !why.empty())
+    throw InvalidArgument("save: the metadata does not fit the network: " + why);
+  const std::string meta = metadata.empty() ? std::string() : metadata_json(metadata);
   const std::string sig = Net::signature();
   const std::vector<ModelTensor> tensors = model_tensors<Net>();
   std::vector<unsigned char> bytes;
-  bytes.reserve(48 + sig.size() + 64 * tensors.size() +
+  bytes.reserve(52 + sig.size() + 64 * tensors.size() + meta.size() +
                 4 * (Net::parameter_count + Net::state_count));
   append(bytes, magic, 8);
   put<std::uint32_t>(bytes, version);
@@ -380,6 +214,8 @@ std::vector<unsigned char> model_image(const Net& net) {
       const std::size_t i = t.at(e);
       put<float>(bytes, i < params.size() ? params[i] : state[i - params.size()]);
     }
+  put<std::uint32_t>(bytes, static_cast<std::uint32_t>(meta.size()));
+  append(bytes, meta.data(), meta.size());
   put<std::uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
   return bytes;
 }
@@ -439,10 +275,12 @@ inline std::string table_difference(const std::vector<unsigned char>& file, std:
 /// network, the whole image. Reads formats 3, 2 and (without recurrent layers) 1. Every failure
 /// throws FileError (SignatureMismatch for another network type) naming `path`; `where` prefixes
 /// the messages' subject ("" for a model file, "the model in the checkpoint: " inside one).
-/// Returns the parameters followed by the state, in the network's own layout.
+/// Returns the parameters followed by the state, in the network's own layout. Format 4's
+/// metadata is read and checked (metadata_from_json(), metadata_fit_problem()) and, when
+/// `metadata` is given, stored there; formats 1 to 3 give an empty one.
 template <class Net, class Read>
 std::vector<float> read_model_image(std::uint64_t n, Read read, const std::string& path,
-                                    const std::string& where = "") {
+                                    const std::string& where = "", Metadata* metadata = nullptr) {
   auto fail = [&](const std::string& what) -> FileError { return FileError(path, where + what); };
   auto need = [&](std::uint64_t end, const char* what) {
     if (n < end)
@@ -456,15 +294,16 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
     throw fail("not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
   need(16, "the header");
   const auto ver = get<std::uint32_t>(b.data() + 8);
-  if (ver != version && ver != 2 && !(ver == 1 && !has_recurrent_layer<Net>()))
+  if (ver != version && ver != 3 && ver != 2 && !(ver == 1 && !has_recurrent_layer<Net>()))
     throw fail("format version " + std::to_string(ver) +
-               " at offset 8; this build reads versions 2 and 3" +
+               " at offset 8; this build reads versions 2 to 4" +
                (ver == 1 ? " for networks with recurrent layers (version 1 stored their W_h "
                            "row-major)"
                          : " (and 1 for networks without recurrent layers)"));
   const std::size_t L = get<std::uint32_t>(b.data() + 12);
   // Format 3 adds the tensor count to the block.
-  const std::size_t block = 16 + L + 24 + (ver == 3 ? 4 : 0);
+  const bool table = ver >= 3;
+  const std::size_t block = 16 + L + 24 + (table ? 4 : 0);
   need(block, "the block of signature and counts");
   b = read(0, block, "the signature");
   const std::string_view file_sig(reinterpret_cast<const char*>(b.data() + 16), L);
@@ -484,7 +323,7 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
                std::to_string(Net::parameter_count) + " and " + std::to_string(Net::state_count));
   std::size_t data_at = 40 + L;
   std::vector<ModelTensor> tensors;
-  if (ver == 3) {
+  if (table) {
     tensors = model_tensors<Net>();
     const auto count = get<std::uint32_t>(b.data() + 40 + L);
     if (count != tensors.size())
@@ -505,15 +344,34 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
     }
     data_at = table_at + mine.size();
   }
-  const std::size_t total = data_at + 4 * (Net::parameter_count + Net::state_count) + 4;
-  need(total, "the block of parameters and checksum");
+  const std::size_t data_end = data_at + 4 * (Net::parameter_count + Net::state_count);
+  std::size_t meta_size = 0;  // format 4: the metadata section's length
+  if (ver == 4) {
+    need(data_end + 4, "the length of the metadata section");
+    meta_size = get<std::uint32_t>(read(data_end, 4, "the length of the metadata").data());
+    if (meta_size > max_metadata_bytes)
+      throw fail("the metadata section at offset " + std::to_string(data_end) + " declares " +
+                 std::to_string(meta_size) + " bytes, more than the " +
+                 std::to_string(max_metadata_bytes) + " accepted");
+  }
+  const std::size_t meta_at = data_end + (ver == 4 ? 4 : 0);
+  const std::size_t total = meta_at + meta_size + 4;
+  need(total, ver == 4 ? "the block of parameters, metadata and checksum"
+                       : "the block of parameters and checksum");
   if (n > total) throw fail(std::to_string(n - total) + " unexpected bytes after the checksum");
   b = read(0, total, "the parameters");
   const auto crc = get<std::uint32_t>(b.data() + total - 4);
   if (crc != crc32_of(b.data(), total - 4))
     throw fail("corrupt: CRC-32 mismatch (the file was damaged after it was written)");
+  Metadata meta;
+  if (meta_size > 0) {
+    meta = metadata_from_json(
+        path, std::vector<unsigned char>(b.begin() + meta_at, b.begin() + meta_at + meta_size));
+    if (const std::string why = metadata_fit_problem<Net>(meta); !why.empty())
+      throw fail("the metadata does not fit this network: " + why);
+  }
   std::vector<float> values(Net::parameter_count + Net::state_count);
-  if (ver == 3) {
+  if (table) {
     const unsigned char* p = b.data() + data_at;
     for (const ModelTensor& t : tensors)
       for (std::size_t e = 0, count = t.elements(); e < count; ++e, p += 4)
@@ -524,6 +382,7 @@ std::vector<float> read_model_image(std::uint64_t n, Read read, const std::strin
   }
   // The CRC only proves that the file is as written: a diverged network is saved with NaNs.
   check_values<Net>(values, path, where);
+  if (metadata) *metadata = std::move(meta);
   return values;
 }
 
@@ -537,6 +396,90 @@ void assign_model(Net& net, const std::vector<float>& values) noexcept {
               state.begin());
 }
 
+/// What a model file says of itself without a network type: its format version, signature and
+/// metadata.
+struct ModelFileInfo {
+  std::uint32_t version = 0;
+  std::string signature;
+  Metadata metadata;
+};
+
+/// Reads the model file `f` (named `path`) without a network type: checks the magic, the
+/// version (1 to 4), the signature's hash, the sizes (the tensor table of formats 3 and 4 record
+/// by record, the values P + S floats) against the file's size and, reading the whole file, its
+/// CRC-32; then parses the metadata section. Throws FileError naming `path` as
+/// read_model_image() does. The values themselves are not checked: load() does that.
+inline ModelFileInfo read_model_info(const InputFile& f, const std::string& path) {
+  const std::uint64_t n = f.size();
+  auto fail = [&](const std::string& what) -> FileError { return FileError(path, what); };
+  auto need = [&](std::uint64_t end, const char* what) {
+    if (n < end)
+      throw fail(std::string("truncated: ") + what + " needs " + std::to_string(end) +
+                 " bytes, the file has " + std::to_string(n));
+  };
+  need(8, "the magic");
+  std::vector<unsigned char> b =
+      f.bytes(0, static_cast<std::size_t>(std::min<std::uint64_t>(n, 16)), "the header");
+  if (std::memcmp(b.data(), magic, 8) != 0)
+    throw fail("not a ctnn model file (bad magic at offset 0; expected \"CTNNMODL\")");
+  need(16, "the header");
+  ModelFileInfo info;
+  info.version = get<std::uint32_t>(b.data() + 8);
+  if (info.version < 1 || info.version > version)
+    throw fail("format version " + std::to_string(info.version) +
+               " at offset 8; this build reads versions 1 to 4");
+  const std::uint64_t L = get<std::uint32_t>(b.data() + 12);
+  const bool table = info.version >= 3;
+  need(16 + L + 24 + (table ? 4 : 0), "the block of signature and counts");
+  // The whole file: its CRC-32 covers every byte.
+  b = f.bytes(0, static_cast<std::size_t>(n), "the model file");
+  info.signature.assign(reinterpret_cast<const char*>(b.data() + 16), L);
+  if (get<std::uint64_t>(b.data() + 16 + L) != fnv1a64(info.signature))
+    throw fail("corrupt: the signature hash at offset " + std::to_string(16 + L) +
+               " does not match the signature");
+  const std::uint64_t P = get<std::uint64_t>(b.data() + 24 + L),
+                      S = get<std::uint64_t>(b.data() + 32 + L);
+  if (P > n / 4 || S > n / 4)
+    throw fail("truncated: the file declares " + std::to_string(P) + " parameters and " +
+               std::to_string(S) + " state values, more than its " + std::to_string(n) +
+               " bytes hold");
+  const std::uint64_t values = P + S;
+  std::uint64_t at = 40 + L;
+  if (table) {
+    const std::uint32_t count = get<std::uint32_t>(b.data() + 40 + L);
+    at += 4;
+    for (std::uint32_t k = 0; k < count; ++k) {
+      need(at + 4, "the tensor table");
+      const std::uint64_t length = get<std::uint32_t>(b.data() + at);
+      need(at + 12 + length, "the tensor table");
+      const std::uint64_t rank = get<std::uint32_t>(b.data() + at + 8 + length);
+      at += 12 + length + 8 * rank;
+      need(at, "the tensor table");
+    }
+  }
+  at += 4 * values;
+  std::uint64_t meta_size = 0;
+  if (info.version == 4) {
+    need(at + 4, "the length of the metadata section");
+    meta_size = get<std::uint32_t>(b.data() + at);
+    if (meta_size > max_metadata_bytes)
+      throw fail("the metadata section at offset " + std::to_string(at) + " declares " +
+                 std::to_string(meta_size) + " bytes, more than the " +
+                 std::to_string(max_metadata_bytes) + " accepted");
+    at += 4;
+  }
+  const std::uint64_t total = at + meta_size + 4;
+  need(total, "the block of parameters, metadata and checksum");
+  if (n > total) throw fail(std::to_string(n - total) + " unexpected bytes after the checksum");
+  if (get<std::uint32_t>(b.data() + total - 4) != crc32_of(b.data(), total - 4))
+    throw fail("corrupt: CRC-32 mismatch (the file was damaged after it was written)");
+  if (meta_size > 0)
+    info.metadata = metadata_from_json(
+        path, std::vector<unsigned char>(b.begin() + static_cast<std::ptrdiff_t>(at),
+                                         b.begin() + static_cast<std::ptrdiff_t>(at + meta_size)));
+  return info;
+}
+
 }  // namespace io::detail
 
 /// Writes the network's signature, parameters and state to `path`. Atomic: the bytes go to a
@@ -547,9 +490,15 @@ void assign_model(Net& net, const std::vector<float>& values) noexcept {
 /// and the link stays. Throws FileError on any I/O failure (the temporary file is removed), and,
 /// before anything is written, when `path` is a directory, a device, a FIFO, a socket, a link to
 /// one of them, a dangling link or a loop of links ("<path>: it is a FIFO, not a regular file").
+/// The file holds `metadata` (class names, preprocessing, free-form values; read_metadata()
+/// gives it back); InvalidArgument, before anything is written, when it cannot be stored (see
+/// io::detail::metadata_problem: an empty or control-character class name, channels other than
+/// 1 or 3, a scale, mean or std that is not finite, a std that is not positive, a reserved key,
+/// a string that is not UTF-8, more than 1 MiB of JSON) or does not fit the network (class names
+/// not one per output, a preprocessing whose size and channels are not the input's).
 template <class Net>
-void save(const Net& net, const std::string& path) {
-  io::detail::write_file_atomically(path, io::detail::model_image(net));
+void save(const Net& net, const std::string& path, const Metadata& metadata = {}) {
+  io::detail::write_file_atomically(path, io::detail::model_image(net, metadata));
 }
 
 /// Reads a model written by save() into `net`: all or nothing. Throws SignatureMismatch when the
@@ -559,8 +508,9 @@ void save(const Net& net, const std::string& path) {
 /// magic or version, is truncated or longer than its header says, or fails its CRC-32, and when a
 /// parameter or state value is not finite (NaN or infinite, as a network that diverged in
 /// training is saved) or a BatchNorm's running variance is negative: the message names the
-/// layer, the index and the value. On any
-/// error `net` is unchanged.
+/// layer, the index and the value, and when the file's metadata (format 4) is malformed or does
+/// not fit the network (see save()). On any error `net` is unchanged. The metadata is not
+/// returned: read_metadata() reads it.
 template <class Net>
 void load(Net& net, const std::string& path) {
   // Each check reads only the bytes it needs, and sizes are checked against the file's size

@@ -64,282 +64,16 @@
 
 #include "../error.hpp"
 #include "../layers/layer.hpp"
+#include "../metadata.hpp"
 #include "../shape.hpp"
 #include "detail/json_linkage.hpp"
+#include "detail/metadata_io.hpp"
+#include "detail/safetensors_order.hpp"
 #include "model_file.hpp"
 
 namespace ctnn {
 
 namespace io::safetensors_detail {
-
-/// Largest header accepted, as in the reference implementation (100 MB).
-inline constexpr std::uint64_t max_header_bytes = 100'000'000;
-
-/// One tensor of the file: its name and PyTorch shape, and where each element lives in ctnn's
-/// arrays: element e (row-major over shape) is array[offset + index(e)], the array being
-/// parameters() or, with in_state, state(). A counter is BatchNorm's num_batches_tracked.
-struct TensorMap {
-  std::string name;
-  std::vector<std::uint64_t> shape;
-  std::size_t offset = 0;
-  std::function<std::size_t(std::size_t)> index;
-  bool in_state = false;
-  bool counter = false;
-
-  std::size_t elements() const {
-    std::size_t n = 1;
-    for (auto d : shape) n *= d;
-    return n;
-  }
-  std::size_t bytes() const { return counter ? 8 : 4 * elements(); }
-  const char* dtype() const { return counter ? "I64" : "F32"; }
-};
-
-/// The element orders of a file, its metadata's "ctnn_tensor_order" (see the header comment):
-/// v2, PyTorch's (c, h, w) order passes through composites; v1, as ctnn 0.1.0 saved its files,
-/// the Vector output of a composite (Chain, Residual, Concat), also of one nested in another,
-/// counts as in the same order in both libraries, so the layer reading it is not permuted;
-/// between other layers, also inside a composite, the order passes on as in v2.
-enum class TensorOrder { v1 = 1, v2 = 2 };
-
-/// Element orders at compile time (ElementOrder, layer.hpp, at run time): order<S...> of
-/// segments same_order<N>, N elements in the same order in ctnn and PyTorch, and
-/// image_order<P, C>, an image of P = H*W positions and C channels that ctnn flattens (h, w, c)
-/// and PyTorch (c, h, w) (the map depends on H*W and C only). Normalised: an image of one channel
-/// or one position is in the same order, and neighbouring same-order segments are one, so that
-/// two orders are the same map exactly when they are the same type.
-template <std::size_t N>
-struct same_order {};
-template <std::size_t P, std::size_t C>
-struct image_order {};
-template <class... Segments>
-struct order {};
-
-/// Segment S in front of order O (merged with a same-order segment there).
-template <class S, class O>
-struct prepend;
-template <class S, class... R>
-struct prepend<S, order<R...>> {
-  using type = order<S, R...>;
-};
-template <std::size_t A, std::size_t B, class... R>
-struct prepend<same_order<A>, order<same_order<B>, R...>> {
-  using type = order<same_order<A + B>, R...>;
-};
-
-/// The orders Os one after the other, as a Concat of Vectors joins its branches' elements.
-template <class... Os>
-struct join {
-  using type = order<>;
-};
-template <class... R, class... Os>
-struct join<order<>, order<R...>, Os...> : join<order<R...>, Os...> {};
-template <class S, class... R, class... Os>
-struct join<order<S, R...>, Os...> {
-  using type = typename prepend<S, typename join<order<R...>, Os...>::type>::type;
-};
-
-/// The order of shape In read flat by itself: an Image's flattening; the same order for a
-/// Vector and for a Sequence (both libraries flatten a sequence step by step).
-template <class In>
-struct own_order {
-  using type = order<same_order<In::size>>;
-};
-template <std::size_t H, std::size_t W, std::size_t C>
-struct own_order<Image<H, W, C>> {
-  using type = std::conditional_t<C == 1 || H * W == 1, order<same_order<H * W * C>>,
-                                  order<image_order<H * W, C>>>;
-};
-
-/// Whether a bound layer keeps the element order of its input (its output, read flat, is its
-/// input's elements in the same order, or one value per element as in BatchNorm on a Vector).
-template <class L>
-constexpr bool keeps_order() {
-  return requires {
-    requires L::keeps_order;
-  };
-}
-
-/// The order of L's input read flat, Incoming being the order of the output of the layer before
-/// it: Incoming for a Vector, else the input's own.
-template <class L, class Incoming>
-using input_order = std::conditional_t<is_vector_v<typename L::input_shape>, Incoming,
-                                       typename own_order<typename L::input_shape>::type>;
-
-template <class L, class Incoming, TensorOrder R>
-constexpr auto output_order_of();
-/// The order of L's output read flat, given the order Incoming of its input, in a file of
-/// orders R (see output_order_of).
-template <class L, class Incoming, TensorOrder R>
-using output_order = typename decltype(output_order_of<L, Incoming, R>())::type;
-
-/// The order after parts I to End - 1 of a chained composite's Parts, Incoming before part I.
-template <class Parts, std::size_t I, std::size_t End, class Incoming, TensorOrder R>
-constexpr auto chained_order_of() {
-  if constexpr (I == End)
-    return std::type_identity<Incoming>{};
-  else
-    return chained_order_of<Parts, I + 1, End,
-                            output_order<std::tuple_element_t<I, Parts>, Incoming, R>, R>();
-}
-/// The order of the input of part End of a chain of Parts whose input is in order Incoming.
-template <class Parts, std::size_t End, class Incoming, TensorOrder R>
-using chained_order = typename decltype(chained_order_of<Parts, 0, End, Incoming, R>())::type;
-
-/// The output orders of the parts of a composite L that all read its input (order Incoming).
-template <class L, class Incoming, TensorOrder R, std::size_t... I>
-constexpr auto part_orders(std::index_sequence<I...>) {
-  return std::tuple<output_order<std::tuple_element_t<I, typename L::parts>, Incoming, R>...>{};
-}
-template <class L, class Incoming, TensorOrder R>
-using part_orders_t =
-    decltype(part_orders<L, Incoming, R>(std::make_index_sequence<L::info::count>{}));
-
-/// Whether the composite L joins its parts' outputs end to end (Concat) or adds them (Residual).
-template <class L>
-inline constexpr bool parts_joined = requires {
-  requires L::parts_joined;
-};
-template <class L>
-inline constexpr bool parts_summed = requires {
-  requires L::parts_summed;
-};
-
-/// Checks that the output orders Os of the parts of a summing composite (Residual) agree: they
-/// must, for its sum to add the elements PyTorch's adds. Instantiated for Vector outputs only.
-template <class First, class... Os>
-struct check_summed_orders {
-  static_assert((std::is_same_v<First, Os> && ...),
-                "safetensors: Residual's Main and Shortcut give Vectors whose elements are in "
-                "different orders relative to PyTorch's (an image flattened by Flatten is "
-                "(h, w, c) in ctnn, (c, h, w) in PyTorch), so their sum has no counterpart in "
-                "PyTorch's module: flatten images of the same shape on both paths (a Main ending "
-                "in Flatten with a Flatten shortcut) or add before flattening (the instantiation "
-                "notes show both orders: same_order<N>, N elements in the same order; "
-                "image_order<H*W, C>, a flattened image)");
-};
-
-/// The order of L's output read flat, given the order Incoming of its input: an Image or a
-/// Sequence, its own; a Vector from a layer that keeps the order, its input's; from a Chain,
-/// its parts' in turn; from a Concat, its branches' one after the other; from a Residual, its
-/// parts' (which must agree: check_summed_orders); from a composite in a file of orders v1, or
-/// from any other layer, the same order.
-template <class L, class Incoming, TensorOrder R>
-constexpr auto output_order_of() {
-  using Out = typename L::output_shape;
-  if constexpr (!is_vector_v<Out>) {
-    return std::type_identity<typename own_order<Out>::type>{};
-  } else if constexpr (requires { typename L::parts; }) {
-    if constexpr (R == TensorOrder::v1) {
-      return std::type_identity<order<same_order<Out::size>>>{};
-    } else if constexpr (L::parts_chained) {
-      return std::type_identity<
-          chained_order<typename L::parts, std::tuple_size_v<typename L::parts>, Incoming, R>>{};
-    } else if constexpr (parts_joined<L>) {
-      return []<class... Os>(std::type_identity<std::tuple<Os...>>) {
-        return std::type_identity<typename join<Os...>::type>{};
-      }(std::type_identity<part_orders_t<L, Incoming, R>>{});
-    } else if constexpr (parts_summed<L>) {
-      return std::type_identity<std::tuple_element_t<0, part_orders_t<L, Incoming, R>>>{};
-    } else {
-      return std::type_identity<order<same_order<Out::size>>>{};
-    }
-  } else if constexpr (keeps_order<L>()) {
-    return std::type_identity<input_order<L, Incoming>>{};
-  } else {
-    return std::type_identity<order<same_order<Out::size>>>{};
-  }
-}
-
-/// The run-time form of an order.
-template <std::size_t N>
-ElementOrder::Segment segment_of(same_order<N>) {
-  return {N, {}};
-}
-template <std::size_t P, std::size_t C>
-ElementOrder::Segment segment_of(image_order<P, C>) {
-  return {P * C, {P, 1, C}};
-}
-template <class... S>
-ElementOrder element_order(order<S...>) {
-  return {{segment_of(S{})...}};
-}
-
-template <class L, class Incoming, TensorOrder R>
-void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so);
-
-/// The tensors of the parts of a composite L, part I under prefix p + L::part_name(I) + ".", its
-/// parameters and state at po and so plus its offsets in the composite; with L::parts_chained
-/// each part's input is the previous part's output (Chain), else all take the composite's input.
-/// (Orders v1 did not check a Residual's parts: its sum was in the same order.)
-template <class L, class Incoming, TensorOrder R>
-void add_parts(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so) {
-  using Parts = typename L::parts;
-  using Info = typename L::info;
-  if constexpr (R == TensorOrder::v2 && parts_summed<L> && is_vector_v<typename L::output_shape>) {
-    []<class... Os>(std::type_identity<std::tuple<Os...>>) {
-      using checked [[maybe_unused]] = decltype(sizeof(check_summed_orders<Os...>));
-    }(std::type_identity<part_orders_t<L, Incoming, R>>{});
-  }
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (add_layer<std::tuple_element_t<I, Parts>,
-               std::conditional_t<L::parts_chained, chained_order<Parts, I, Incoming, R>, Incoming>,
-               R>(out, p + L::part_name(I) + ".", po + Info::parameter_offsets[I],
-                  so + Info::state_offsets[I]),
-     ...);
-  }
-  (std::make_index_sequence<std::tuple_size_v<Parts>>{});
-}
-
-/// The tensors of bound layer L, named prefix `p` + the layer's own names ("3.weight", or
-/// "3.main.0.weight" inside a Residual), its parameters at po in parameters() and its state at
-/// so in state(); Incoming is the order of the output of the layer before it, R the file's orders.
-/// A composite (a layer with `parts`) gives its parts' tensors under its part_name()s; any other
-/// layer is asked for its tensors(), with the order of its input read flat.
-template <class L, class Incoming, TensorOrder R>
-void add_layer(std::vector<TensorMap>& out, const std::string& p, std::size_t po, std::size_t so) {
-  if constexpr (requires { typename L::parts; }) {
-    add_parts<L, Incoming, R>(out, p, po, so);
-  } else if constexpr (requires(const TensorContext& c) { L::tensors(c); }) {
-    for (TensorDesc& d : L::tensors(TensorContext{element_order(input_order<L, Incoming>{})})) {
-      TensorMap m;
-      m.name = p + d.name;
-      m.shape = std::move(d.shape);
-      m.offset = d.in_state ? so : po;
-      m.index = std::move(d.index);
-      m.in_state = d.in_state;
-      m.counter = d.counter;
-      out.push_back(std::move(m));
-    }
-  } else {
-    static_assert(L::parameter_count == 0 && L::state_count == 0,
-                  "safetensors: this layer has parameters or state but no tensors(); declare "
-                  "static std::vector<ctnn::TensorDesc> tensors(const ctnn::TensorContext&) (see "
-                  "docs/layers.md, \"Adding a layer\")");
-  }
-}
-
-/// Every tensor of Net's file of orders R, in layer order (the network is a chain of its layers,
-/// its input in the same order in both libraries).
-template <class Net, TensorOrder R = TensorOrder::v2>
-std::vector<TensorMap> tensor_maps() {
-  using Layers = typename Net::layers;
-  using In = order<same_order<Net::input_shape::size>>;
-  std::vector<TensorMap> out;
-  std::size_t state_offset = 0;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (
-        [&] {
-          using L = std::tuple_element_t<I, Layers>;
-          add_layer<L, chained_order<Layers, I, In, R>, R>(
-              out, std::to_string(I) + ".", Net::template parameter_offset<I>, state_offset);
-          state_offset += L::state_count;
-        }(),
-        ...);
-  }
-  (std::make_index_sequence<Net::layer_count>{});
-  return out;
-}
 
 /// A tensor entry of a file's header.
 struct Entry {
@@ -396,9 +130,12 @@ CTNN_JSON_FUNCTION Header header_entries(const std::string& path,
                                          std::uint64_t buffer_size);
 
 /// The JSON header of a file of the tensors `maps`, stored one after the other in their order,
-/// with `signature` and ctnn_tensor_order "2" (TensorOrder::v2) in the metadata (not padded).
+/// with `signature` and ctnn_tensor_order "2" (TensorOrder::v2) in the metadata, and the
+/// entries `extra` (metadata_entries(): class names, preprocessing, free-form values) after
+/// them (not padded).
 CTNN_JSON_FUNCTION std::string header_json(const std::string& signature,
-                                           const std::vector<TensorMap>& maps);
+                                           const std::vector<TensorMap>& maps,
+                                           const std::map<std::string, std::string>& extra = {});
 
 /// Reads and checks the header of the safetensors file `f`: its length against the file's size,
 /// then the JSON, each entry's fields and that its data_offsets lie in the buffer. Reads only the
@@ -499,11 +236,20 @@ inline void check_entries(const std::string& path, const std::map<std::string, E
 /// over `path`; a new file gets mode 0666 less the umask, a replaced file keeps its mode; only a
 /// regular file (or the one a symbolic link leads to) is replaced. Throws FileError on any I/O
 /// failure and for a target save() refuses (a directory, device, FIFO, socket, dangling link).
+///
+/// The header's __metadata__ also holds `metadata` (metadata.hpp: "ctnn_class_names",
+/// "ctnn_preprocessing", each free-form value under its own key; read_metadata() gives it back).
+/// Throws InvalidArgument, before anything is written, when it cannot be stored or does not fit
+/// the network, as save() does.
 template <class Net>
-void save_safetensors(const Net& net, const std::string& path) {
+void save_safetensors(const Net& net, const std::string& path, const Metadata& metadata = {}) {
   using namespace io::safetensors_detail;
+  if (const std::string why = io::detail::metadata_fit_problem<Net>(metadata); !why.empty())
+    throw InvalidArgument("save_safetensors: the metadata does not fit the network: " + why);
   const auto maps = tensor_maps<Net>();
-  std::string text = header_json(Net::signature(), maps);
+  std::string text = header_json(Net::signature(), maps,
+                                 metadata.empty() ? std::map<std::string, std::string>()
+                                                  : io::detail::metadata_entries(metadata));
   std::uint64_t at = 0;
   for (const auto& m : maps) at += m.bytes();
   text.append((8 - text.size() % 8) % 8, ' ');
@@ -581,9 +327,78 @@ void load_safetensors(Net& net, const std::string& path) {
   std::copy(state.begin(), state.end(), net.state().begin());
 }
 
+namespace io::detail {
+
+/// What a model file or a safetensors file says of itself.
+struct FileDescription {
+  enum class Kind { model_file, safetensors } kind = Kind::model_file;
+  std::uint32_t version = 0;  ///< a model file's format version; 0 for safetensors
+  /// Net::signature() of the network the file was written for; empty for a safetensors file
+  /// without "ctnn_signature" (one written by PyTorch).
+  std::string signature;
+  Metadata metadata;
+};
+
+/// Reads what the file `path` says of itself: a model file (magic "CTNNMODL") through
+/// read_model_info(), anything else as a safetensors file (its header only). Throws FileError
+/// naming `path` when it cannot be read or is not a regular file, is a checkpoint, or is neither
+/// a valid model file nor a valid safetensors file (the message gives the reason, and for a file
+/// that is not a model file says so), or its metadata is refused (metadata_from_json(),
+/// metadata_from_entries()).
+inline FileDescription describe_file(const std::string& path) {
+  const InputFile f(path);
+  unsigned char head[8] = {};
+  if (f.size() >= 8) f.read(0, head, 8);
+  FileDescription d;
+  if (std::memcmp(head, magic, 8) == 0) {
+    ModelFileInfo info = read_model_info(f, path);
+    d.version = info.version;
+    d.signature = std::move(info.signature);
+    d.metadata = std::move(info.metadata);
+    return d;
+  }
+  if (std::memcmp(head, "CTNNCKPT", 8) == 0)
+    throw FileError(path,
+                    "a checkpoint, not a model file (load_checkpoint() reads it; save() writes "
+                    "the model file of its network)");
+  d.kind = FileDescription::Kind::safetensors;
+  safetensors_detail::Header header;
+  try {
+    std::uint64_t data = 0, buffer_size = 0;
+    header = safetensors_detail::parse_header(path, f, data, buffer_size);
+  } catch (const FileError& e) {
+    std::string why = e.what();
+    if (why.starts_with(path + ": ")) why.erase(0, path.size() + 2);
+    throw FileError(path,
+                    "neither a ctnn model file (no \"CTNNMODL\" at offset 0) nor a "
+                    "safetensors file: " +
+                        why);
+  }
+  if (const auto it = header.metadata.find("ctnn_signature"); it != header.metadata.end())
+    d.signature = it->second;
+  d.metadata = metadata_from_entries(path, header.metadata);
+  return d;
+}
+
+}  // namespace io::detail
+
+/// The metadata (class names, preprocessing, free-form values) of the model file or safetensors
+/// file `path`, as save() or save_safetensors() stored it. A model file of format 1 to 3, or a
+/// safetensors file without ctnn's keys (one PyTorch wrote), gives an empty Metadata. A model
+/// file is read whole and its CRC-32 checked; of a safetensors file only the header is read.
+/// Throws FileError naming `path` as io::detail::describe_file() says: the file cannot be read,
+/// is not a regular file (a FIFO or a directory is refused at once), is truncated, damaged or
+/// neither kind of file, or its metadata is malformed (not JSON, not UTF-8, a member of the wrong
+/// type, more than 1 MiB, a class name empty or with a control character, channels other than 1
+/// or 3, a scale, mean or std that is not finite, a std that is not positive).
+inline Metadata read_metadata(const std::string& path) {
+  return io::detail::describe_file(path).metadata;
+}
+
 /// The same functions under ctnn::io, beside the other file formats.
 namespace io {
 using ::ctnn::load_safetensors;
+using ::ctnn::read_metadata;
 using ::ctnn::save_safetensors;
 }  // namespace io
 

@@ -109,10 +109,12 @@ CTNN_JSON_FUNCTION Header header_entries(const std::string& path,
 }
 
 CTNN_JSON_FUNCTION std::string header_json(const std::string& signature,
-                                           const std::vector<TensorMap>& maps) {
+                                           const std::vector<TensorMap>& maps,
+                                           const std::map<std::string, std::string>& extra) {
   nlohmann::ordered_json header;
   header["__metadata__"] = {
       {"format", "pt"}, {"ctnn_signature", signature}, {"ctnn_tensor_order", "2"}};
+  for (const auto& [key, value] : extra) header["__metadata__"][key] = value;
   std::uint64_t at = 0;
   for (const auto& m : maps) {
     header[m.name] = {
