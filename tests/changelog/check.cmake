@@ -5,11 +5,6 @@ list(FILTER headings EXCLUDE REGEX "^## Unreleased$")  # changes not yet in a ve
 if(NOT headings)
   message(FATAL_ERROR "${CHANGELOG}: no entry (a line starting with \"## \")")
 endif()
-# "## Unreleased", the changes not yet in a version, may come first.
-list(FILTER headings EXCLUDE REGEX "^## Unreleased$")
-if(NOT headings)
-  message(FATAL_ERROR "${CHANGELOG}: no version entry (a line starting with \"## \")")
-endif()
 list(GET headings 0 top)
 if(NOT top MATCHES "^## ([0-9]+\\.[0-9]+\\.[0-9]+)( |$)")
   message(FATAL_ERROR "${CHANGELOG}: the top entry \"${top}\" does not start with a version "
