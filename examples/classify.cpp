@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <ctnn/model.hpp>
+#include <ctnn/predict.hpp>
 #include <exception>
 #include <iomanip>
 #include <iostream>
@@ -21,7 +23,6 @@
 
 #include "common.hpp"
 #include "folder_networks.hpp"
-#include "model_stub.hpp"
 
 namespace {
 

@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctnn/model.hpp>
+#include <ctnn/predict.hpp>
 #include <iomanip>
 #include <iostream>
 #include <limits>
@@ -25,8 +27,6 @@
 #include <string_view>
 #include <system_error>
 #include <tuple>
-
-#include "model_stub.hpp"
 
 namespace examples {
 
@@ -570,105 +570,3 @@ void Training::report(const ctnn::Evaluation& e,
 }
 
 }  // namespace examples
-
-#if !__has_include(<ctnn/model.hpp>)
-namespace ctnn::stub_detail {
-
-Metadata read_sidecar(const std::string& model) {
-  const std::string path = metadata_path(model);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return {};
-  io::detail::RegularFile f(path);  // refuses a FIFO, a device, a directory
-  constexpr std::uint64_t max_bytes = std::uint64_t{1} << 24;
-  if (f.size() > max_bytes)
-    throw FileError(path, "metadata of " + std::to_string(f.size()) + " bytes, more than " +
-                              std::to_string(max_bytes));
-  std::string text(static_cast<std::size_t>(f.size()), '\0');
-  text.resize(f.read_at(0, text.data(), text.size()));
-  Metadata m;
-  const auto bad = [&](const std::string& why) { return FileError(path, "bad metadata: " + why); };
-  try {
-    const nlohmann::json j = nlohmann::json::parse(text);
-    if (!j.is_object()) throw bad("not a JSON object");
-    if (const auto it = j.find("ctnn_class_names"); it != j.end()) {
-      if (!it->is_array()) throw bad("ctnn_class_names is not an array");
-      for (const auto& name : *it) {
-        if (!name.is_string()) throw bad("ctnn_class_names holds a value that is not a string");
-        m.class_names.push_back(name.get<std::string>());
-      }
-    }
-    if (const auto it = j.find("ctnn_preprocessing"); it != j.end()) {
-      if (!it->is_object()) throw bad("ctnn_preprocessing is not an object");
-      Preprocessing p;
-      const auto size = [&](const char* key, std::size_t& out) {
-        const auto v = it->find(key);
-        if (v == it->end() || !v->is_number_unsigned() || v->get<std::uint64_t>() == 0 ||
-            v->get<std::uint64_t>() > (std::uint64_t{1} << 24))
-          throw bad(std::string("ctnn_preprocessing.") + key + " is not a size from 1 to 2^24");
-        out = v->get<std::size_t>();
-      };
-      size("channels", p.channels);
-      size("height", p.height);
-      size("width", p.width);
-      if (p.channels != 1 && p.channels != 3)
-        throw bad("ctnn_preprocessing.channels is not 1 or 3");
-      const auto real = [&](const nlohmann::json& v, const std::string& key) {
-        if (!v.is_number() || !std::isfinite(v.get<double>()) ||
-            std::abs(v.get<double>()) > std::numeric_limits<float>::max())
-          throw bad("ctnn_preprocessing." + key + " is not a finite number");
-        return v.get<float>();
-      };
-      if (const auto v = it->find("scale"); v != it->end()) p.scale = real(*v, "scale");
-      for (const char* key : {"mean", "std"}) {
-        const auto v = it->find(key);
-        if (v == it->end()) continue;
-        if (!v->is_array() || v->size() != p.channels)
-          throw bad(std::string("ctnn_preprocessing.") + key + " does not hold " +
-                    std::to_string(p.channels) + " numbers");
-        auto& out = std::string_view(key) == "mean" ? p.mean : p.std;
-        for (std::size_t c = 0; c < p.channels; ++c) out[c] = real((*v)[c], key);
-      }
-      for (std::size_t c = 0; c < p.channels; ++c)
-        if (!(p.std[c] > 0)) throw bad("ctnn_preprocessing.std holds a value that is not > 0");
-      if (const auto v = it->find("invert"); v != it->end()) {
-        if (!v->is_boolean()) throw bad("ctnn_preprocessing.invert is not true or false");
-        p.invert = v->get<bool>();
-      }
-      m.preprocessing = p;
-    }
-    if (const auto it = j.find("values"); it != j.end()) {
-      if (!it->is_object()) throw bad("values is not an object");
-      for (const auto& [key, value] : it->items()) {
-        if (!value.is_string()) throw bad("values." + key + " is not a string");
-        m.values[key] = value.get<std::string>();
-      }
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw bad(e.what());
-  }
-  return m;
-}
-
-void write_sidecar(const std::string& model, const Metadata& m) {
-  const std::string path = metadata_path(model);
-  if (m.empty()) {
-    if (std::remove(path.c_str()) != 0 && errno != ENOENT)
-      throw FileError(path, std::string("cannot remove: ") + std::strerror(errno));
-    return;
-  }
-  nlohmann::json j = nlohmann::json::object();
-  if (!m.class_names.empty()) j["ctnn_class_names"] = m.class_names;
-  if (m.preprocessing) {
-    const Preprocessing& p = *m.preprocessing;
-    const std::vector<float> mean(p.mean.begin(), p.mean.begin() + std::ptrdiff_t(p.channels));
-    const std::vector<float> sd(p.std.begin(), p.std.begin() + std::ptrdiff_t(p.channels));
-    j["ctnn_preprocessing"] = {{"channels", p.channels}, {"height", p.height}, {"width", p.width},
-                               {"scale", p.scale},       {"mean", mean},       {"std", sd},
-                               {"invert", p.invert}};
-  }
-  if (!m.values.empty()) j["values"] = m.values;
-  write_text_atomically(path, j.dump(2) + "\n");
-}
-
-}  // namespace ctnn::stub_detail
-#endif

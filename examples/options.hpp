@@ -6,6 +6,8 @@
 
 #include <ctnn/callbacks.hpp>
 #include <ctnn/ctnn.hpp>
+#include <ctnn/model.hpp>
+#include <ctnn/predict.hpp>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "common.hpp"
-#include "model_stub.hpp"
 
 namespace examples {
 
