@@ -51,8 +51,12 @@ struct ShapeInfo {
   /// "Image<28,28,1>", "Sequence<28,28>", "Vector<10>", as the compile-time shapes name themselves.
   std::string name() const {
     std::string s = kind == Kind::image ? "Image" : kind == Kind::sequence ? "Sequence" : "Vector";
-    for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "<") + std::to_string(dims[i]);
-    return s + ">";
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+      s += i ? ',' : '<';
+      s += std::to_string(dims[i]);
+    }
+    s += '>';
+    return s;
   }
   friend bool operator==(const ShapeInfo&, const ShapeInfo&) = default;
 };
