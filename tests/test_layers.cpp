@@ -84,6 +84,11 @@ TEST_CASE("BatchNorm normalises each channel in training and updates its running
   p.out = out.data();
   p.batch = batch;
   p.training = true;
+  // Without state_update, training reads the state but leaves it as it is.
+  const std::vector<float> before = state;
+  L::forward(p);
+  CHECK(state == before);
+  p.state_update = state.data();
   L::forward(p);
   for (std::size_t c = 0; c < 3; ++c) {
     double m = 0, v = 0, mi = 0, vi = 0;
