@@ -14,13 +14,11 @@
 namespace ctnn {
 
 namespace detail {
-// Checked in a class of its own, as Conv2D's sizes (conv2d.hpp).
-template <bool ValidSizes>
+// Checked in a class of its own, as Conv2D's sizes (conv2d.hpp), from MaxPool2D and AvgPool2D
+// themselves (Clang leaves a class whose base failed to instantiate without members).
+template <bool Positive, bool NotSame, bool HalfWindow>
 struct check_pool2d {
-  static_assert(ValidSizes, "pooling sizes must be positive");
-};
-template <bool NotSame, bool HalfWindow>
-struct check_pool2d_padding {
+  static_assert(Positive, "pooling sizes must be positive");
   static_assert(NotSame,
                 "MaxPool2D/AvgPool2D take ctnn::Valid or explicit pads (ctnn::Pad<P>, "
                 "Pad<PH, PW>, Pad<Top, Bottom, Left, Right>), not ctnn::Same");
@@ -36,9 +34,7 @@ struct Pool2D {
   static constexpr bool half_window = 2 * Pad.top <= Pool && 2 * Pad.bottom <= Pool &&
                                       2 * Pad.left <= Pool && 2 * Pad.right <= Pool;
   static constexpr bool valid_sizes = positive && not_same && half_window;
-  using checked_ [[maybe_unused]] = decltype(sizeof(check_pool2d<positive>));
-  using checked_padding_ [[maybe_unused]] =
-      decltype(sizeof(check_pool2d_padding<not_same, half_window>));
+  using check = check_pool2d<positive, not_same, half_window>;
 
   // Rejected bindings (layer.hpp); with invalid sizes the assertion above has spoken.
   template <class In>
@@ -145,13 +141,19 @@ struct Pool2D {
 /// every window holds an image pixel); Same is refused. No parameters. The gradient goes to the
 /// first maximum of each window (row-major order).
 template <std::size_t Pool, std::size_t Stride = Pool, Padding Pad = Padding::valid>
-struct MaxPool2D : detail::Pool2D<true, Pool, Stride, Pad> {};
+struct MaxPool2D : detail::Pool2D<true, Pool, Stride, Pad> {
+  using checked_ [[maybe_unused]] =
+      decltype(sizeof(typename detail::Pool2D<true, Pool, Stride, Pad>::check));
+};
 
 /// AvgPool2D<Pool, Stride = Pool, Padding = Valid>: same shapes as MaxPool2D, out = the sum of
 /// each window of the padded image divided by Pool * Pool, the pads counting as zeros (PyTorch's
 /// nn.AvgPool2d(Pool, Stride, padding), count_include_pad=True, ceil_mode=False).
 template <std::size_t Pool, std::size_t Stride = Pool, Padding Pad = Padding::valid>
-struct AvgPool2D : detail::Pool2D<false, Pool, Stride, Pad> {};
+struct AvgPool2D : detail::Pool2D<false, Pool, Stride, Pad> {
+  using checked_ [[maybe_unused]] =
+      decltype(sizeof(typename detail::Pool2D<false, Pool, Stride, Pad>::check));
+};
 
 /// GlobalAvgPool2D: Image<H, W, C> -> Vector<C>, y[c] = mean over h, w of x[h][w][c] (Lin et al.
 /// 2014, "Network In Network"; PyTorch's nn.AdaptiveAvgPool2d(1) followed by nn.Flatten).
