@@ -8,6 +8,7 @@
 #include <cmath>
 #include <ctnn/ctnn.hpp>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -136,6 +137,11 @@ TEST_CASE("padding: names in signatures and summaries") {
   CHECK(s.find("6 Conv2D<4,1,1,valid> ") != std::string::npos);
   CHECK(s.find("7 MaxPool2D<2,2> Image<3,3,4> -> Image<1,1,4> 0\n") != std::string::npos);
   CHECK(padding_name(Pad<2, 3>) == "pad(2,2,3,3)");
+  // The summary's name column grows to the longest (nested) name.
+  std::ostringstream os;
+  summary<ResNetStep>(os);
+  CHECK(os.str().find("\n    Conv2D<12,3,2,pad(1,1,1,1)> Image<3,3,12> ") != std::string::npos);
+  CHECK(os.str().find("\nMaxPool2D<3,2,pad(1,1,1,1)>     Image<5,5,8> ") != std::string::npos);
 }
 
 TEST_CASE("padded Conv2D matches PyTorch: outputs and gradients") {
