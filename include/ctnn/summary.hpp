@@ -1,6 +1,7 @@
 // ctnn/summary.hpp — a table of a network's layers, in the manner of Keras' model.summary().
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <iomanip>
 #include <ostream>
@@ -49,9 +50,24 @@ void summary_rows(Row& row, const std::string& indent, const std::string& label)
 /// Writes one row per layer (name, output shape, parameter count), with the parts of composite
 /// layers (Chain, Residual, Concat) indented below them, then the totals: parameters, state
 /// floats, forward FLOPs per sample and the bytes of a Workspace for one sample.
+/// The name and shape columns are 28 and 22 characters wide, or one more than the longest name
+/// (padded or nested layers) or shape.
 template <class Net>
 void summary(std::ostream& os) {
-  constexpr int w1 = 28, w2 = 22, w3 = 12;
+  const auto layer_rows = [&](auto& row) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (detail::summary_rows<typename Net::template layer<I>>(row, "", ""), ...);
+    }
+    (std::make_index_sequence<Net::layer_count>{});
+  };
+  std::size_t longest_name = 0, longest_shape = Net::input_shape::name().size();
+  auto measure = [&](const std::string& a, const std::string& b, const std::string&) {
+    longest_name = std::max(longest_name, a.size());
+    longest_shape = std::max(longest_shape, b.size());
+  };
+  layer_rows(measure);
+  const int w1 = std::max(28, static_cast<int>(longest_name) + 1);
+  const int w2 = std::max(22, static_cast<int>(longest_shape) + 1), w3 = 12;
   const std::string rule(w1 + w2 + w3, '-');
   auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
     detail::summary_row(os, a, b, c, w1, w2, w3);
@@ -60,10 +76,7 @@ void summary(std::ostream& os) {
   row("Layer", "Output shape", "Param #");
   os << std::string(w1 + w2 + w3, '=') << "\n";
   row("Input", Net::input_shape::name(), "0");
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (detail::summary_rows<typename Net::template layer<I>>(row, "", ""), ...);
-  }
-  (std::make_index_sequence<Net::layer_count>{});
+  layer_rows(row);
   os << std::string(w1 + w2 + w3, '=') << "\n";
   std::ostringstream flops;
   flops << std::fixed << std::setprecision(2) << static_cast<double>(Net::flops) / 1e6 << " M";

@@ -1,8 +1,9 @@
 // ctnn/kernels/pool2d.hpp — max and average pooling on channels-last images.
 //
 // Input H x W x C, window P x P, stride S, output OH x OW x C with OH = (H - P) / S + 1 (windows
-// that do not fit are dropped, as Keras' "valid" and PyTorch's default). Vectorised over the
-// channels, which are contiguous; the channel tail is scalar.
+// that do not fit are dropped, as Keras' "valid" and PyTorch's default; the pooling layers pad
+// their input with pad2d first for explicit padding). Vectorised over the channels, which are
+// contiguous; the channel tail is scalar.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +23,36 @@ inline void for_channels(VF&& vf, SF&& sf) {
   for (std::size_t c = full; c < C; ++c) sf(c);
 }
 }  // namespace detail
+
+/// out (batch x (Top + H + Bottom) x (Left + W + Right) x C) = in (batch x H x W x C) with
+/// Top rows above, Bottom rows below, Left and Right columns beside it set to `value` (zero for
+/// a convolution or an average, -infinity for a maximum): the input of a padded layer.
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t Top, std::size_t Bottom,
+          std::size_t Left, std::size_t Right>
+inline void pad2d(const float* in, float* out, std::size_t batch, float value) {
+  constexpr std::size_t HP = Top + H + Bottom, WP = Left + W + Right;
+  // Only the border is filled: the rest is overwritten by the copy.
+  for (std::size_t b = 0; b < batch; ++b) {
+    float* xb = out + b * HP * WP * C;
+    std::fill(xb, xb + Top * WP * C, value);
+    for (std::size_t h = 0; h < H; ++h) {
+      float* row = xb + (h + Top) * WP * C;
+      std::fill(row, row + Left * C, value);
+      std::copy_n(in + (b * H + h) * W * C, W * C, row + Left * C);
+      std::fill(row + (Left + W) * C, row + WP * C, value);
+    }
+    std::fill(xb + (Top + H) * WP * C, xb + HP * WP * C, value);
+  }
+}
+
+/// out (H x W x C) = the H x W interior of one padded sample `padded` (pad2d's layout), e.g. the
+/// gradient of a padded layer's input without the pads'.
+template <std::size_t H, std::size_t W, std::size_t C, std::size_t Top, std::size_t Left,
+          std::size_t WP>
+inline void unpad2d(const float* padded, float* out) {
+  for (std::size_t h = 0; h < H; ++h)
+    std::copy_n(padded + ((h + Top) * WP + Left) * C, W * C, out + h * W * C);
+}
 
 /// out[oh, ow, c] = max over the window of in[oh*S + i, ow*S + j, c].
 template <std::size_t H, std::size_t W, std::size_t C, std::size_t P, std::size_t S>

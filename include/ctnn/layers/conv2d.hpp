@@ -6,14 +6,9 @@
 
 #include "../kernels/conv2d.hpp"
 #include "layer.hpp"
+#include "padding.hpp"
 
 namespace ctnn {
-
-/// Border handling of Conv2D: `valid` uses only full windows, `same` zero-pads so that
-/// out = ceil(in / stride) (TensorFlow's rule: the extra padding row/column goes bottom/right).
-enum class Padding { valid, same };
-inline constexpr Padding Valid = Padding::valid;
-inline constexpr Padding Same = Padding::same;
 
 namespace detail {
 // The checks of a spec's own parameters live in classes of their own: a failed assertion in the
@@ -26,8 +21,9 @@ struct check_conv2d {
 
 /// Conv2D<Filters, Kernel, Stride = 1, Padding = Valid, Initializer = init::GlorotUniform>
 ///
-/// Input Image<H, W, C>, output Image<OH, OW, Filters>:
+/// Input Image<H, W, C>, output Image<OH, OW, Filters> (Padding: layers/padding.hpp):
 ///   valid: OH = (H - Kernel) / Stride + 1          same: OH = ceil(H / Stride)   (same for W)
+///   Pad<...>: OH = (H + pad_top + pad_bottom - Kernel) / Stride + 1 (PyTorch's nn.Conv2d)
 ///   out[oh, ow, f] = b[f] + sum_{kh, kw, c} x[oh*S + kh - pad_top, ow*S + kw - pad_left, c]
 ///                                           * w[kh, kw, c, f]
 /// (cross-correlation, as in Keras and PyTorch; x is zero outside the image).
@@ -61,19 +57,16 @@ struct Conv2D {
   };
 
   template <std::size_t H, std::size_t W, std::size_t C>
-  requires(valid_sizes &&
-           (Pad == Padding::same || (Kernel <= H && Kernel <= W))) struct bind<Image<H, W, C>> {
+  requires(valid_sizes && (Pad == Padding::same ||
+                           (Kernel <= H + Pad.top + Pad.bottom &&
+                            Kernel <= W + Pad.left + Pad.right))) struct bind<Image<H, W, C>> {
     static constexpr std::size_t F = Filters, K = Kernel, S = Stride;
-    // Padded input (same) or the input itself (valid).
-    static constexpr std::size_t OH = Pad == Padding::same ? (H + S - 1) / S : (H - K) / S + 1;
-    static constexpr std::size_t OW = Pad == Padding::same ? (W + S - 1) / S : (W - K) / S + 1;
-    static constexpr std::size_t pad_h =
-        Pad == Padding::same ? (OH - 1) * S + K - std::min(H, (OH - 1) * S + K) : 0;
-    static constexpr std::size_t pad_w =
-        Pad == Padding::same ? (OW - 1) * S + K - std::min(W, (OW - 1) * S + K) : 0;
-    static constexpr std::size_t HP = H + pad_h, WP = W + pad_w;
-    static constexpr std::size_t top = pad_h / 2, left = pad_w / 2;
-    static constexpr bool padded = pad_h > 0 || pad_w > 0;
+    // The convolution runs over the padded input (HP x WP), or the input itself (valid).
+    static constexpr Pads pads = pads_of(Pad, H, W, K, S);
+    static constexpr std::size_t top = pads.top, left = pads.left;
+    static constexpr std::size_t HP = H + top + pads.bottom, WP = W + left + pads.right;
+    static constexpr std::size_t OH = (HP - K) / S + 1, OW = (WP - K) / S + 1;
+    static constexpr bool padded = HP != H || WP != W;
 
     using input_shape = Image<H, W, C>;
     using output_shape = Image<OH, OW, F>;
@@ -102,7 +95,7 @@ struct Conv2D {
     }
     static std::string name() {
       return layer_name("Conv2D", std::to_string(F), std::to_string(K), std::to_string(S),
-                        std::string(Pad == Padding::same ? "same" : "valid"));
+                        padding_name(Pad));
     }
 
     static void init(float* params, float*, Rng& rng) {
@@ -110,22 +103,12 @@ struct Conv2D {
       std::fill(params + weight_count, params + parameter_count, 0.0f);
     }
 
-    /// The convolution's input: p.in, or with "same" padding its zero-padded copy in the
-    /// scratch (kept there for backward).
+    /// The convolution's input: p.in, or when padded its zero-padded copy in the scratch (kept
+    /// there for backward).
     static const float* input(const Pass& p) {
       if constexpr (padded) {
-        // Only the border is zeroed: the rest is overwritten by the copy.
-        for (std::size_t b = 0; b < p.batch; ++b) {
-          float* xb = p.scratch + b * HP * WP * C;
-          std::fill(xb, xb + top * WP * C, 0.0f);
-          for (std::size_t h = 0; h < H; ++h) {
-            float* row = xb + (h + top) * WP * C;
-            std::fill(row, row + left * C, 0.0f);
-            std::copy_n(p.in + (b * H + h) * W * C, W * C, row + left * C);
-            std::fill(row + (left + W) * C, row + WP * C, 0.0f);
-          }
-          std::fill(xb + (top + H) * WP * C, xb + HP * WP * C, 0.0f);
-        }
+        kernels::pad2d<H, W, C, top, HP - H - top, left, WP - W - left>(p.in, p.scratch, p.batch,
+                                                                        0.0f);
         return p.scratch;
       } else {
         return p.in;
@@ -177,8 +160,7 @@ struct Conv2D {
         for (std::size_t b = 0; b < p.batch; ++b) {
           kernels::conv2d_backward_input<HP, WP, C, F, K, S>(p.dout + b * OH * OW * F, p.params,
                                                              dxp, work, 1);
-          for (std::size_t h = 0; h < H; ++h)
-            std::copy_n(dxp + ((h + top) * WP + left) * C, W * C, p.din + (b * H + h) * W * C);
+          kernels::unpad2d<H, W, C, top, left, WP>(dxp, p.din + b * H * W * C);
         }
       } else {
         kernels::conv2d_backward_input<H, W, C, F, K, S>(p.dout, p.params, p.din, work, p.batch);
