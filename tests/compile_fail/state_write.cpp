@@ -1,5 +1,5 @@
-// Must not compile: a layer's forward writes its state through Pass::state, which is read-only;
-// training updates state only through Pass::state_update.
+// Must not compile: a layer writes its state through Pass::state, which is read-only (even in a
+// Pass that is not itself const); training updates state only through Pass::state_update.
 #include <ctnn/ctnn.hpp>
 
-void update(const ctnn::Pass& p) { p.state[0] = 1.0f; }
+void update(ctnn::Pass p) { p.state[0] = 1.0f; }
