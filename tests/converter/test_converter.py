@@ -277,6 +277,22 @@ def refusals(work, f):
             f"refused a layer outside the library: {text.strip()}")
     status, text = run([f"{MODELS}:not_a_module", "--out", d, "--input-shape", "4"])
     f.check(status == 1 and "not an nn.Module" in text, f"not a module: {text.strip()}")
+    # A FIFO or a directory as the source is refused before it is opened (a FIFO would block),
+    # and an --out directory that does not exist is made only when there is something to write.
+    fifo = os.path.join(work, "fifo.onnx")
+    os.mkfifo(fifo)
+    missing = os.path.join(work, "not_made")
+    status, text = run([fifo, "--out", missing])
+    f.check(status == 1 and "is a FIFO, not a regular file" in text and
+            not os.path.exists(missing), f"a FIFO as the source: {text.strip()}")
+    source_dir = os.path.join(work, "dir.onnx")
+    os.makedirs(source_dir, exist_ok=True)
+    status, text = run([source_dir, "--out", missing])
+    f.check(status == 1 and "is a directory, not a regular file" in text and
+            not os.path.exists(missing), f"a directory as the source: {text.strip()}")
+    status, text = run([f"{MODELS}:twice", "--out", missing, "--input-shape", "4"])
+    f.check(status == 2 and not os.path.exists(missing),
+            f"a refusal makes no --out directory: {text.strip()}")
 
 
 class _Lambda(torch.nn.Module):

@@ -135,6 +135,7 @@ def write_all(files):
     try:
         for path, data in files.items():
             d = os.path.dirname(os.path.abspath(path))
+            os.makedirs(d, exist_ok=True)  # --out may name a directory still to be made
             fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=d)
             temps.append((tmp, path))
             with os.fdopen(fd, "wb") as f:

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import re
+import stat
 import sys
 
 import numpy as np
@@ -193,13 +194,31 @@ def write_outputs(args, conv, source_label):
     print(f"wrote {base}.hpp, {base}.safetensors, {base}.sample.npz")
 
 
+def check_source_file(src):
+    """Refuses a source that is not a regular file (a FIFO, a device, a directory) before anything
+    opens it, so that reading cannot block; a missing file is left to the reader's message."""
+    path = src
+    if not (src.endswith(".onnx") or src.endswith(".ctnn") or src.endswith(".safetensors")):
+        path = src.rpartition(":")[0] or src
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise Failure(f"{path}: is {kind}, not a regular file")
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         check_name(args)
-        if not os.path.isdir(args.out):
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
             raise Failure(f"--out {args.out}: not a directory")
         src = args.source
+        check_source_file(src)
         if src.endswith(".ctnn") or src.endswith(".safetensors"):
             from . import signature
             text = signature.header_for_file(src, args.name, args.namespace)
