@@ -41,7 +41,8 @@ struct Preprocessing {
 /// What a saved network says about itself. Every member may be empty: a file written without
 /// metadata, or before metadata existed, loads with `Metadata{}`.
 struct Metadata {
-  /// class_names[i] names output i of a classifier (empty: not known).
+  /// class_names[i] names output i of a classifier (empty: not known). At most one per output;
+  /// fewer name the first outputs only (the others are unnamed, e.g. outputs no class uses).
   std::vector<std::string> class_names;
   /// How an input image is prepared (empty: not known, or the input is not an image).
   std::optional<Preprocessing> preprocessing;

@@ -99,14 +99,15 @@ constexpr std::size_t output_classes() {
     return Out::size;
 }
 
-/// Why `m` does not fit Net, "" when it does: class names that are not one per class
-/// (output_classes), a preprocessing for a network whose input is not an Image of its height,
+/// Why `m` does not fit Net, "" when it does: more class names than classes (output_classes;
+/// fewer name the first outputs, as when a network has more outputs than a data set has
+/// classes), a preprocessing for a network whose input is not an Image of its height,
 /// width and channels.
 template <class Net>
 std::string metadata_fit_problem(const Metadata& m) {
   using In = typename Net::input_shape;
   constexpr std::size_t classes = output_classes<typename Net::output_shape>();
-  if (!m.class_names.empty() && m.class_names.size() != classes)
+  if (m.class_names.size() > classes)
     return std::to_string(m.class_names.size()) + " class names for a network of " +
            std::to_string(classes) + " classes (its output is " + Net::output_shape::name() + ")";
   if (const auto& p = m.preprocessing) {
