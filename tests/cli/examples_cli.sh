@@ -472,7 +472,8 @@ expect 1 "the class directory 'caf\\xe9' has a name that is not UTF-8" "$ift" \
   --root "$work/latin1" --epochs 1
 expect 2 "invalid value for --size: '30'" "$ift" --root "$work/three" --size 30
 expect 2 "invalid value for --channels: '2'" "$ift" --root "$work/three" --channels 2
-expect 1 "$three_img: not a ctnn model file" "$cls" --model "$three_img" "$three_img"
+expect 1 "$three_img: neither a ctnn model file (no \"CTNNMODL\" at offset 0) nor a safetensors" \
+  "$cls" --model "$three_img" "$three_img"
 expect 1 "$work/fifo: cannot open: it is a FIFO (named pipe), not a regular file" \
   timeout 20 "$cls" --model "$work/fifo" "$three_img"
 files="$(cd "$(dirname "$0")/../data/files" && pwd)"
