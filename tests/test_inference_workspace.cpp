@@ -1,5 +1,5 @@
-// Inference-only workspaces and the inference plan (layers/plan.hpp): the same outputs as a training
-// workspace in inference mode (bit for bit where nothing is folded, up to rounding where
+// Inference-only workspaces and the inference plan (layers/plan.hpp): the same outputs as a
+// training workspace in inference mode (bit for bit where nothing is folded, up to rounding where
 // BatchNorm is folded or a residual addition fused), in less memory; training and backward
 // refuse them.
 #include <doctest/doctest.h>

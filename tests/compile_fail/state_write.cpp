@@ -2,4 +2,6 @@
 // Pass that is not itself const); training updates state only through Pass::state_update.
 #include <ctnn/ctnn.hpp>
 
-void update(ctnn::Pass p) { p.state[0] = 1.0f; }
+void update(ctnn::Pass p) {
+  p.state[0] = 1.0f;
+}

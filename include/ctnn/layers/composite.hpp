@@ -27,11 +27,11 @@
 #include <utility>
 
 #include "../kernels/elementwise.hpp"
-#include "plan.hpp"
 #include "activation.hpp"
 #include "binding.hpp"
 #include "chain.hpp"
 #include "contract.hpp"
+#include "plan.hpp"
 #include "pooling.hpp"
 
 namespace ctnn {
