@@ -251,4 +251,15 @@ void check_refuses_special_files(Read read) {
   }
 }
 
+/// The message of the ctnn::FileError that `f` throws ("" when it throws none).
+template <class F>
+std::string file_error(F f) {
+  try {
+    f();
+  } catch (const ctnn::FileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace ctnn_test

@@ -15,6 +15,8 @@
 
 #include "files.hpp"
 
+using ctnn_test::file_error;
+
 using namespace ctnn;
 using data::Column;
 using data::CsvOptions;
@@ -27,17 +29,6 @@ std::string write_text(const ctnn_test::TempDir& dir, const std::string& name,
   const std::string path = dir.file(name);
   ctnn_test::write_all(path, text);
   return path;
-}
-
-// The message of the FileError `f` throws ("" if none).
-template <class F>
-std::string file_error(F f) {
-  try {
-    f();
-  } catch (const FileError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

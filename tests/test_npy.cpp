@@ -14,6 +14,8 @@
 
 #include "files.hpp"
 
+using ctnn_test::file_error;
+
 using namespace ctnn;
 using data::Task;
 
@@ -28,16 +30,6 @@ float expected(const std::string& dtype, std::size_t k) {
   if (kind == 'f') return 0.5f * float(k) - 2.5f;
   if (kind == 'i') return float(k) - 5.0f;
   return float(k);
-}
-
-template <class F>
-std::string file_error(F f) {
-  try {
-    f();
-  } catch (const FileError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // A version-1.0 .npy file with the given header dict and `data_bytes` bytes of zeros.
