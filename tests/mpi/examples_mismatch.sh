@@ -31,11 +31,17 @@ common=(--distributed --epochs 1 --batch-size 4 --threads 1)
 # hold TEXT (once per process on failure).
 run() {
   local want="$1" text="$2" a="$3" b="$4" status count
+  # Each process writes its stderr to a file of its own: what mpiexec forwards from a process
+  # may be dropped when it ends the job on another process's non-zero status.
+  rm -f "$work/err0" "$work/err1"
   # shellcheck disable=SC2086
-  timeout 120 "$mpiexec" --oversubscribe -np 1 "$cnn" "${common[@]}" $a : \
-    -np 1 "$cnn" "${common[@]}" $b >"$work/out" 2>"$work/err"
+  timeout 120 "$mpiexec" --oversubscribe \
+    -np 1 bash -c 'f="$1"; shift; exec "$@" 2>"$f"' _ "$work/err0" "$cnn" "${common[@]}" $a : \
+    -np 1 bash -c 'f="$1"; shift; exec "$@" 2>"$f"' _ "$work/err1" "$cnn" "${common[@]}" $b \
+    >"$work/out" 2>"$work/err"
   status=$?
-  count=$(grep -cF -- "$text" "$work/err")
+  cat "$work/err0" "$work/err1" >>"$work/err" 2>/dev/null
+  count=$(cat "$work/err0" "$work/err1" 2>/dev/null | grep -cF -- "$text")
   local ok=1
   if [[ $want == 0 ]]; then
     [[ $status -eq 0 && $count -eq 2 ]] || ok=0
