@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "attributes.hpp"
 #include "error.hpp"
 #include "hash.hpp"
 
@@ -111,8 +112,8 @@ inline constexpr std::size_t max_agreed_settings = 128;
 /// values (texts cut at 96 bytes): "WHERE: the processes disagree on batch_size: 32 on process
 /// 0, 64 on process 1 ...". Throws InvalidArgument, before any communication, for more than
 /// max_agreed_settings settings; what the collective throws.
-inline void check_agreement(Collective& c, std::span<const Setting> settings,
-                            const std::string& where) {
+CTNN_COLD inline void check_agreement(Collective& c, std::span<const Setting> settings,
+                                      const std::string& where) {
   constexpr std::size_t slots = max_agreed_settings, text_bytes = 96;
   if (settings.size() > slots)
     throw InvalidArgument(where + ": " + std::to_string(settings.size()) +

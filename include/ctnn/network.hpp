@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "aligned.hpp"
+#include "attributes.hpp"
 #include "error.hpp"
 #include "layers/binding.hpp"
 #include "layers/chain.hpp"
@@ -243,7 +244,7 @@ class Sequential {
 
   /// One line per layer: index, name, input and output shape, parameter count. Model files store
   /// it to recognise the network they belong to.
-  static std::string signature() {
+  CTNN_COLD static std::string signature() {
     std::string s = detail::join({"Input ", input_shape::name(), "\n"});
     detail::for_each_part<layers>([&]<std::size_t I, class L>() {
       s += detail::join({std::to_string(I + 1), " ", L::name(), " ", L::input_shape::name(), " -> ",

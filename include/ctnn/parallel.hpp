@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "attributes.hpp"
 #include "error.hpp"
 
 namespace ctnn {
@@ -51,7 +52,7 @@ class ThreadPool {
   /// threads == 0 means one per hardware thread. Throws ctnn::Error, after stopping the
   /// threads it did start, when the system cannot create them all (out of memory for their
   /// stacks, a process limit).
-  explicit ThreadPool(std::size_t threads = 0) {
+  CTNN_COLD explicit ThreadPool(std::size_t threads = 0) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     size_ = threads;
     try {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "attributes.hpp"
+
 namespace ctnn {
 
 namespace detail {
@@ -42,7 +44,8 @@ inline std::string angle_name(std::string_view base, std::initializer_list<std::
 }
 
 /// "base<d0,d1,...>" for whole numbers.
-inline std::string dims_name(std::string_view base, std::initializer_list<std::size_t> dims) {
+CTNN_COLD inline std::string dims_name(std::string_view base,
+                                       std::initializer_list<std::size_t> dims) {
   std::string s(base);
   bool first = true;
   for (std::size_t d : dims) {

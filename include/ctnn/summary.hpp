@@ -10,6 +10,7 @@
 #include <tuple>
 #include <utility>
 
+#include "attributes.hpp"
 #include "layers/layer.hpp"
 
 namespace ctnn {
@@ -53,7 +54,7 @@ void summary_rows(Row& row, const std::string& indent, const std::string& label)
 /// The name and shape columns are 28 and 22 characters wide, or one more than the longest name
 /// (padded or nested layers) or shape.
 template <class Net>
-void summary(std::ostream& os) {
+CTNN_COLD void summary(std::ostream& os) {
   const auto layer_rows = [&](auto& row) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (detail::summary_rows<typename Net::template layer<I>>(row, "", ""), ...);

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "../attributes.hpp"
 #include "../error.hpp"
 #include "../optim/optimizer.hpp"
 #include "../optim/state.hpp"
@@ -93,9 +94,9 @@ CTNN_JSON_FUNCTION CheckpointState read_checkpoint_state(const std::string& path
 /// `values` with the state of each part filed as "<name>.<key>", replacing what the values held
 /// under its name. Throws InvalidArgument, naming `who`, for a name that is empty, holds a '.',
 /// or is two parts' name.
-inline std::map<std::string, double> with_states(const char* who,
-                                                 std::map<std::string, double> values,
-                                                 const std::vector<CallbackState>& states) {
+CTNN_COLD inline std::map<std::string, double> with_states(
+    const char* who, std::map<std::string, double> values,
+    const std::vector<CallbackState>& states) {
   for (std::size_t i = 0; i < states.size(); ++i) {
     const std::string& name = states[i].name;
     if (name.empty() || name.find('.') != std::string::npos)
@@ -141,11 +142,9 @@ inline CallbackState state_in(const std::map<std::string, double>& values,
 /// epochs_done or steps pass OptimizerState::max_epochs or max_steps, the history holds more
 /// epochs than epochs_done, or two parts have the same state name.
 template <class Net, class Optimizer, class... Parts>
-requires(SavesCallbackState<Parts>&&...) void save_checkpoint(const std::string& path,
-                                                              const Net& net,
-                                                              const Optimizer& optimizer,
-                                                              const TrainingState& training,
-                                                              const Parts&... parts) {
+requires(SavesCallbackState<Parts>&&...) CTNN_COLD
+    void save_checkpoint(const std::string& path, const Net& net, const Optimizer& optimizer,
+                         const TrainingState& training, const Parts&... parts) {
   using namespace io::detail;
   static_assert(SavesState<Optimizer>,
                 "save_checkpoint: the optimizer needs OptimizerState state() const and "
@@ -207,7 +206,7 @@ requires(SavesCallbackState<Parts>&&...) void save_checkpoint(const std::string&
 /// InvalidArgument, naming `path`, when it holds another optimizer's state (say AdamW's for an
 /// Adam), buffers that do not fit the network, or a state a part's restore() refuses.
 template <class Net, class Optimizer, class... Parts>
-requires(SavesCallbackState<Parts>&&...) TrainingState
+requires(SavesCallbackState<Parts>&&...) CTNN_COLD TrainingState
     load_checkpoint(const std::string& path, Net& net, Optimizer& optimizer, Parts&... parts) {
   using namespace io::detail;
   static_assert(SavesState<Optimizer>,

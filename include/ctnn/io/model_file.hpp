@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "../attributes.hpp"
 #include "../error.hpp"
 #include "../hash.hpp"
 #include "../layers/layer.hpp"
@@ -155,7 +156,7 @@ inline std::string excerpt(std::string_view s) {
 
 /// Where two signatures first differ: "layer N differs: the file has 'a', this network has 'b'"
 /// (or "the input differs" for the Input line). The file's line is quoted as excerpt() does.
-inline std::string first_difference(std::string_view file, std::string_view net) {
+CTNN_COLD inline std::string first_difference(std::string_view file, std::string_view net) {
   std::size_t line = 1;
   while (true) {
     const auto fe = file.find('\n'), ne = net.find('\n');
@@ -177,7 +178,7 @@ inline std::string first_difference(std::string_view file, std::string_view net)
 
 /// The bytes of tensor t's record in the table of a format-3 image: u32 length of the name, the
 /// name, u32 kind (TensorKind), u32 rank, u64 dims.
-inline void put_record(std::vector<unsigned char>& out, const ModelTensor& t) {
+CTNN_COLD inline void put_record(std::vector<unsigned char>& out, const ModelTensor& t) {
   put<std::uint32_t>(out, static_cast<std::uint32_t>(t.name.size()));
   append(out, t.name.data(), t.name.size());
   put<std::uint32_t>(out, static_cast<std::uint32_t>(t.kind));
@@ -189,7 +190,7 @@ inline void put_record(std::vector<unsigned char>& out, const ModelTensor& t) {
 /// Throws InvalidArgument when the metadata cannot be stored (metadata_json()) or does not fit
 /// the network (metadata_fit_problem()).
 template <class Net>
-std::vector<unsigned char> model_image(const Net& net, const Metadata& metadata = {}) {
+CTNN_COLD std::vector<unsigned char> model_image(const Net& net, const Metadata& metadata = {}) {
   if (const std::string why = metadata_fit_problem<Net>(metadata); !why.empty())
     throw InvalidArgument("save: the metadata does not fit the network: " + why);
   const std::string meta = metadata.empty() ? std::string() : metadata_json(metadata);
@@ -221,7 +222,7 @@ std::vector<unsigned char> model_image(const Net& net, const Metadata& metadata 
 }
 
 /// A shape as "[d0, d1, ...]".
-inline std::string dims_text(const unsigned char* dims, std::size_t rank) {
+CTNN_COLD inline std::string dims_text(const unsigned char* dims, std::size_t rank) {
   std::string s = "[";
   for (std::size_t i = 0; i < rank; ++i)
     s += (i ? ", " : "") + std::to_string(get<std::uint64_t>(dims + 8 * i));
@@ -230,9 +231,9 @@ inline std::string dims_text(const unsigned char* dims, std::size_t rank) {
 
 /// How the record at `at` of `file`, the table of a format-3 image (at offset table_at of the
 /// file), differs from tensor k (of `count`), t, of the network, whose record differs from it.
-inline std::string table_difference(const std::vector<unsigned char>& file, std::size_t at,
-                                    const ModelTensor& t, std::size_t k, std::size_t count,
-                                    std::size_t table_at) {
+CTNN_COLD inline std::string table_difference(const std::vector<unsigned char>& file,
+                                              std::size_t at, const ModelTensor& t, std::size_t k,
+                                              std::size_t count, std::size_t table_at) {
   const std::string which = std::to_string(k + 1) + " of " + std::to_string(count),
                     offset = "at offset " + std::to_string(table_at + at);
   const unsigned char* p = file.data() + at;
@@ -279,8 +280,9 @@ inline std::string table_difference(const std::vector<unsigned char>& file, std:
 /// metadata is read and checked (metadata_from_json(), metadata_fit_problem()) and, when
 /// `metadata` is given, stored there; formats 1 to 3 give an empty one.
 template <class Net, class Read>
-std::vector<float> read_model_image(std::uint64_t n, Read read, const std::string& path,
-                                    const std::string& where = "", Metadata* metadata = nullptr) {
+CTNN_COLD std::vector<float> read_model_image(std::uint64_t n, Read read, const std::string& path,
+                                              const std::string& where = "",
+                                              Metadata* metadata = nullptr) {
   auto fail = [&](const std::string& what) -> FileError { return FileError(path, where + what); };
   auto need = [&](std::uint64_t end, const char* what) {
     if (n < end)

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../attributes.hpp"
 #include "../kernels/batchnorm.hpp"
 #include "../shape.hpp"
 #include "layer.hpp"
@@ -68,7 +69,7 @@ struct BatchNormSpec {
     /// [C], bias (beta) [C], running_mean [C], running_var [C] (state), num_batches_tracked
     /// (I64, not kept). On a Vector that flattens an image, the features in PyTorch's (c, h, w)
     /// order.
-    static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
+    CTNN_COLD static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
       ElementOrder im;
       if constexpr (!is_image_v<In>) im = ctx.flat_input;
       auto first = [im](std::size_t e) { return im.from_chw(e); };

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "../attributes.hpp"
 #include "../kernels/conv2d.hpp"
 #include "layer.hpp"
 #include "padding.hpp"
@@ -83,7 +84,7 @@ struct Conv2D {
     static constexpr std::size_t flops = 2 * OH * OW * F * K * K * C;
 
     /// PyTorch's nn.Conv2d: weight [F, C, K, K] (ctnn's [kh][kw][c][f] permuted), bias [F].
-    static std::vector<TensorDesc> tensors(const TensorContext&) {
+    CTNN_COLD static std::vector<TensorDesc> tensors(const TensorContext&) {
       return {{"weight",
                {F, C, K, K},
                [](std::size_t e) {

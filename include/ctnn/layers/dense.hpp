@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "../attributes.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/transpose.hpp"
@@ -88,7 +89,7 @@ struct Dense {
     static std::string name() { return layer_name("Dense", std::to_string(N)); }
     /// PyTorch's nn.Linear: weight [N, K] (ctnn's [k][n] transposed; a flattened image's K axis
     /// in PyTorch's (c, h, w) order), bias [N].
-    static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
+    CTNN_COLD static std::vector<TensorDesc> tensors(const TensorContext& ctx) {
       ElementOrder im = ctx.flat_input;
       if constexpr (is_image_v<In>)
         im = ElementOrder::of_image({In::height, In::width, In::channels});

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "../attributes.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/rnn_cells.hpp"
@@ -137,8 +138,9 @@ struct Recurrent {
     /// transposed), weight_hh_l0 [G*H, H] (W_h, stored in column panels, transposed), bias_ih_l0
     /// [G*H], bias_hh_l0 [G*H]; PyTorch's gate order. `suffix` names the reverse direction of a
     /// bidirectional layer ("_reverse") and `offset` its slice.
-    static std::vector<TensorDesc> tensors(const TensorContext&, const std::string& suffix = "",
-                                           std::size_t offset = 0) {
+    CTNN_COLD static std::vector<TensorDesc> tensors(const TensorContext&,
+                                                     const std::string& suffix = "",
+                                                     std::size_t offset = 0) {
       return {{"weight_ih_l0" + suffix,
                {GH, F},
                [offset](std::size_t e) { return offset + wx + e % F * GH + e / F; }},

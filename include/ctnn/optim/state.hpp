@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../attributes.hpp"
 #include "../error.hpp"
 
 namespace ctnn {
@@ -122,8 +123,8 @@ struct CallbackState {
 
   /// The value `key`, checked: throws InvalidArgument naming `who` and values.<name>.<key> when
   /// it is missing, NaN, outside [low, high] or, with `whole`, not a whole number.
-  double value(const char* who, const char* key, double low, double high,
-               bool whole = false) const {
+  CTNN_COLD double value(const char* who, const char* key, double low, double high,
+                         bool whole = false) const {
     const std::string what = "values." + name + "." + key;
     const auto it = values.find(key);
     if (it == values.end()) throw InvalidArgument(std::string(who) + ": the state lacks " + what);

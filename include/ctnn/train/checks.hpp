@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "../attributes.hpp"
 #include "../data/dataset.hpp"
 #include "../data/stream.hpp"
 #include "../error.hpp"
@@ -35,7 +36,8 @@ inline std::string describe_value(float v) {
 /// Throws InvalidArgument unless samples of `sample_size` floats fit the network's input, there
 /// is at least one, and every label_of(i), i < size, indexes one of its outputs.
 template <class Net, class LabelOf>
-void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of, const char* what) {
+CTNN_COLD void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of,
+                             const char* what) {
   if (sample_size != Net::input_shape::size)
     throw InvalidArgument(std::string(what) + ": samples have " + std::to_string(sample_size) +
                           " floats, the network's input " + Net::input_shape::name() + " needs " +
@@ -52,7 +54,7 @@ void check_samples(std::size_t sample_size, std::size_t size, LabelOf label_of, 
 /// Throws InvalidArgument unless the regression targets of `d` fit the network's outputs
 /// (target_size equal to the output size, whole rows) and are finite numbers.
 template <class Net>
-void check_targets(const data::Dataset& d, const char* what) {
+CTNN_COLD void check_targets(const data::Dataset& d, const char* what) {
   constexpr std::size_t N = Net::output_shape::size;
   if (d.target_size != N)
     throw InvalidArgument(std::string(what) + ": targets have " + std::to_string(d.target_size) +
@@ -71,7 +73,7 @@ void check_targets(const data::Dataset& d, const char* what) {
 /// check_samples (or, for a regression set, check_targets), then that the inputs hold size()
 /// samples of finite numbers (InvalidArgument naming the first sample and element that does not).
 template <class Net>
-void check_dataset(const data::Dataset& d, const char* what) {
+CTNN_COLD void check_dataset(const data::Dataset& d, const char* what) {
   if (d.has_targets()) {
     check_targets<Net>(d, what);
     check_samples<Net>(

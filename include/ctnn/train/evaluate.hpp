@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "../attributes.hpp"
 #include "../collective.hpp"
 #include "../data/dataset.hpp"
 #include "../data/stream.hpp"
@@ -29,9 +30,9 @@ namespace detail {
 /// confusion[t * N + a]), summed over the threads and, with a collective, over the processes;
 /// `size` samples in all. With a collective, first checks that every process has the same N
 /// and size (SettingMismatch otherwise), since the sum's length depends on N.
-inline Evaluation combine_evaluation(const std::vector<double>& loss,
-                                     const std::vector<std::vector<std::size_t>>& confusion,
-                                     std::size_t N, Collective* collective, std::size_t size) {
+CTNN_COLD inline Evaluation combine_evaluation(
+    const std::vector<double>& loss, const std::vector<std::vector<std::size_t>>& confusion,
+    std::size_t N, Collective* collective, std::size_t size) {
   if (collective) {
     const Setting sizes[] = {Setting::integer("classes", N), Setting::integer("samples", size)};
     check_agreement(*collective, sizes, "evaluate");
@@ -66,8 +67,9 @@ inline Evaluation combine_evaluation(const std::vector<double>& loss,
 /// absolute differences between outputs and targets, summed over the threads and, with a
 /// collective, the processes (which first check that they agree on N and size); `size` samples
 /// of N outputs in all.
-inline Evaluation combine_regression(const std::vector<std::array<double, 3>>& sums, std::size_t N,
-                                     Collective* collective, std::size_t size) {
+CTNN_COLD inline Evaluation combine_regression(const std::vector<std::array<double, 3>>& sums,
+                                               std::size_t N, Collective* collective,
+                                               std::size_t size) {
   if (collective) {
     const Setting sizes[] = {Setting::integer("outputs", N), Setting::integer("samples", size)};
     check_agreement(*collective, sizes, "evaluate");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../aligned.hpp"
+#include "../attributes.hpp"
 #include "../collective.hpp"
 #include "../parallel.hpp"
 #include "checks.hpp"
@@ -42,8 +43,8 @@ class GradientReducer {
   /// `bucket_floats` floats, from the last layer on: a bucket closes once it holds
   /// bucket_floats (the first layer closes the last one). `layer_offsets`: where each layer's
   /// parameters begin, ascending. 0: one sum of the whole gradient after backward.
-  void distribute(Collective& c, std::span<const std::size_t> layer_offsets,
-                  std::size_t bucket_floats) {
+  CTNN_COLD void distribute(Collective& c, std::span<const std::size_t> layer_offsets,
+                            std::size_t bucket_floats) {
     collective_ = &c;
     buckets_.clear();
     if (bucket_floats == 0) return;

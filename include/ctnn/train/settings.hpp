@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../attributes.hpp"
 #include "../collective.hpp"
 #include "../data/augment.hpp"
 #include "../data/dataset.hpp"
@@ -29,7 +30,7 @@ inline std::string hex(std::uint64_t h) {
 
 /// The network: its signature (the layers and their shapes), by hash.
 template <class Net>
-Setting network_setting() {
+CTNN_COLD Setting network_setting() {
   const std::uint64_t h = fnv1a64(Net::signature());
   return Setting::digest("network", h,
                          std::to_string(Net::layer_count) + " layers, " +
@@ -39,8 +40,8 @@ Setting network_setting() {
 
 /// A data set's size, sample size, classes, and a hash of its labels and inputs; `what` begins
 /// the names ("training ", "test ").
-inline void add_data_settings(std::vector<Setting>& out, const std::string& what,
-                              const data::Dataset& d) {
+CTNN_COLD inline void add_data_settings(std::vector<Setting>& out, const std::string& what,
+                                        const data::Dataset& d) {
   out.push_back(Setting::integer(what + "samples", d.size()));
   out.push_back(Setting::integer(what + "sample_size", d.sample_size));
   out.push_back(Setting::integer(what + "classes", d.classes));
@@ -54,8 +55,8 @@ inline void add_data_settings(std::vector<Setting>& out, const std::string& what
 }
 
 /// The same for a stream, whose inputs are not read here: a hash of its labels.
-inline void add_data_settings(std::vector<Setting>& out, const std::string& what,
-                              const data::SampleStream& d) {
+CTNN_COLD inline void add_data_settings(std::vector<Setting>& out, const std::string& what,
+                                        const data::SampleStream& d) {
   out.push_back(Setting::integer(what + "samples", d.size()));
   out.push_back(Setting::integer(what + "sample_size", d.sample_size()));
   out.push_back(Setting::integer(what + "classes", d.classes()));
@@ -69,7 +70,7 @@ inline void add_data_settings(std::vector<Setting>& out, const std::string& what
 
 /// The settings of the loss function that change what it computes.
 template <class Loss>
-void add_loss_settings(std::vector<Setting>& out, const Loss& loss) {
+CTNN_COLD void add_loss_settings(std::vector<Setting>& out, const Loss& loss) {
   if constexpr (requires { float(loss.label_smoothing); })
     out.push_back(Setting::real("label_smoothing", loss.label_smoothing));
   if constexpr (requires { std::span<const float>(loss.class_weights); }) {
@@ -86,7 +87,7 @@ void add_loss_settings(std::vector<Setting>& out, const Loss& loss) {
 /// The optimizer: with a state() (SGD, Adam, AdamW; optim/state.hpp) its type, every setting,
 /// its step and epoch counts and a hash of its buffers; otherwise its learning rate, if any.
 template <class Optimizer>
-void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimizer) {
+CTNN_COLD void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimizer) {
   if constexpr (SavesState<Optimizer>) {
     const auto state = optimizer.state();
     out.push_back(Setting::label("optimizer", state.type));
@@ -102,7 +103,7 @@ void add_optimizer_settings(std::vector<Setting>& out, const Optimizer& optimize
   }
 }
 
-inline std::string describe(const data::Augmentation& a) {
+CTNN_COLD inline std::string describe(const data::Augmentation& a) {
   if (!a.enabled()) return "none";
   return "shift " + std::to_string(a.shift) + ", hflip " + (a.hflip ? "yes" : "no") + ", erase " +
          Setting::real("", a.erase).text + " (value " + Setting::real("", a.erase_value).text + ")";
@@ -123,8 +124,9 @@ void check_evaluation_agreement(Collective* collective, const Data& data, const 
 /// the processes compare these before training (FitOptions::collective). Epochs first + 1 ..
 /// last of `batches` steps each.
 template <class Data>
-std::vector<Setting> fit_settings(const Data& train, const FitOptions& options, std::size_t first,
-                                  std::size_t last, std::size_t batches) {
+CTNN_COLD std::vector<Setting> fit_settings(const Data& train, const FitOptions& options,
+                                            std::size_t first, std::size_t last,
+                                            std::size_t batches) {
   std::vector<Setting> settings;
   add_data_settings(settings, "training ", train);
   settings.push_back(Setting::integer("batch_size", options.batch_size));

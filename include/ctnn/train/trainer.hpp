@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../aligned.hpp"
+#include "../attributes.hpp"
 #include "../collective.hpp"
 #include "../data/augment.hpp"
 #include "../data/dataset.hpp"
@@ -53,8 +54,8 @@ class Trainer {
   /// (0: one per hardware thread), but no more than max_batch: a thread beyond the batch would
   /// have no sample and still hold a workspace and a gradient (threads() says how many). Throws
   /// InvalidArgument when max_batch is 0 or the loss's settings are invalid (Loss::check).
-  Trainer(Net& net, Optimizer& optimizer, std::size_t max_batch, std::size_t threads = 0,
-          std::uint64_t seed = 1, Loss loss = Loss{})
+  CTNN_COLD Trainer(Net& net, Optimizer& optimizer, std::size_t max_batch, std::size_t threads = 0,
+                    std::uint64_t seed = 1, Loss loss = Loss{})
       : net_(net),
         optimizer_(optimizer),
         pool_(detail::useful_threads(threads, max_batch)),
@@ -109,8 +110,8 @@ class Trainer {
   /// from the last layer on): each bucket's sum starts (start_allreduce_sum) as soon as every
   /// thread's backward has passed its layers, and runs while backward goes on through the
   /// layers before it. 0: one allreduce_sum after backward.
-  void distribute(Collective& c, std::size_t bucket_floats = std::size_t{1} << 18,
-                  const std::vector<Setting>& also = {}) {
+  CTNN_COLD void distribute(Collective& c, std::size_t bucket_floats = std::size_t{1} << 18,
+                            const std::vector<Setting>& also = {}) {
     std::vector<Setting> settings{detail::network_setting<Net>()};
     settings.insert(settings.end(), also.begin(), also.end());
     settings.push_back(Setting::integer("threads", pool_.size()));

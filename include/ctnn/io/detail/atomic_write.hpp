@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../../attributes.hpp"
 #include "../../error.hpp"
 #include "regular_file.hpp"
 
@@ -66,7 +67,7 @@ struct SaveTarget {
 /// a file wherever it points), or why the link cannot be resolved (a loop). Any other failure to
 /// look `path` up (a missing directory, no permission) is left to the creation of the temporary
 /// file, which reports it. Does not throw but std::bad_alloc.
-inline SaveTarget save_target(const std::string& path, std::string& why) {
+CTNN_COLD inline SaveTarget save_target(const std::string& path, std::string& why) {
   SaveTarget t{path, false, {}};
   why.clear();
   struct ::stat st {};
@@ -113,7 +114,7 @@ inline constexpr std::time_t stale_temporary_seconds = 3600;
 /// Removes the temporary files that saves of `path` left behind when killed: regular files in
 /// its directory named `path` + ".tmp-" + six letters and digits, owned by this process's user,
 /// not modified for stale_temporary_seconds. Best effort: failures are ignored.
-inline void remove_stale_temporary_files(const std::string& path) {
+CTNN_COLD inline void remove_stale_temporary_files(const std::string& path) {
   const std::size_t slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "."
                           : slash == 0               ? "/"
@@ -147,8 +148,8 @@ inline void remove_stale_temporary_files(const std::string& path) {
 /// stale temporary files of earlier, killed saves of the same file are removed
 /// (remove_stale_temporary_files). Throws FileError naming `path`, with the reason (errno of the
 /// call that failed, or the kind of file found), on any failure (the temporary file is removed).
-inline void write_file_atomically(const std::string& path,
-                                  const std::vector<unsigned char>& bytes) {
+CTNN_COLD inline void write_file_atomically(const std::string& path,
+                                            const std::vector<unsigned char>& bytes) {
   std::string why;
   const SaveTarget target = save_target(path, why);
   if (!why.empty()) throw FileError(path, why);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../attributes.hpp"
 #include "../../metadata.hpp"
 #include "../../shape.hpp"
 #include "json_linkage.hpp"
@@ -104,7 +105,7 @@ constexpr std::size_t output_classes() {
 /// classes), a preprocessing for a network whose input is not an Image of its height,
 /// width and channels.
 template <class Net>
-std::string metadata_fit_problem(const Metadata& m) {
+CTNN_COLD std::string metadata_fit_problem(const Metadata& m) {
   using In = typename Net::input_shape;
   constexpr std::size_t classes = output_classes<typename Net::output_shape>();
   if (m.class_names.size() > classes)

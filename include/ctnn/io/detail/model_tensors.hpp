@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../attributes.hpp"
 #include "../../error.hpp"
 #include "../../layers/layer.hpp"
 
@@ -102,9 +103,9 @@ inline bool covers_once(const std::vector<TensorDesc>& tensors, std::size_t P, s
 /// `described` are its tensors() when it has them (counters included), else nullptr. The tensors
 /// it describes when they name each value once, else its raw slices. Not a template, so that every
 /// layer type shares one copy.
-inline void add_tensors_of(std::vector<ModelTensor>& out, const std::string& p, std::size_t po,
-                           std::size_t so, std::size_t P, std::size_t S,
-                           std::vector<TensorDesc>* described) {
+CTNN_COLD inline void add_tensors_of(std::vector<ModelTensor>& out, const std::string& p,
+                                     std::size_t po, std::size_t so, std::size_t P, std::size_t S,
+                                     std::vector<TensorDesc>* described) {
   if (P + S == 0) return;
   if (described) {
     std::vector<TensorDesc> tensors;
@@ -157,7 +158,7 @@ void add_model_tensors(std::vector<ModelTensor>& out, const std::string& p, std:
 
 /// The tensor table of Net, in the order a format-3 file stores the tensors.
 template <class Net>
-std::vector<ModelTensor> model_tensors() {
+CTNN_COLD std::vector<ModelTensor> model_tensors() {
   std::vector<ModelTensor> out;
   std::size_t so = Net::parameter_count;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -200,9 +201,10 @@ void for_each_leaf(const std::string& label, bool in_part, std::size_t po, std::
 /// check_values for one leaf layer `name` (labelled `label`) with P parameters at values[po]
 /// and S state values at `state`; `batchnorm` checks the running variances (the second half of
 /// the state). Not a template, so that every layer type shares one copy.
-inline void check_leaf_values(const float* params, std::size_t P, const float* state, std::size_t S,
-                              bool batchnorm, const std::string& path, const std::string& where,
-                              const std::string& label, const std::string& name) {
+CTNN_COLD inline void check_leaf_values(const float* params, std::size_t P, const float* state,
+                                        std::size_t S, bool batchnorm, const std::string& path,
+                                        const std::string& where, const std::string& label,
+                                        const std::string& name) {
   auto fail = [&](const std::string& what, std::size_t i, std::size_t n, float v,
                   const char* must) {
     throw FileError(path, where + label + " (" + name + "): " + what + " " + std::to_string(i) +
