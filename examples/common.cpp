@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctnn/ctnn.hpp>
 #include <ctnn/model.hpp>
 #include <ctnn/predict.hpp>
 #include <iomanip>

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstddef>
-#include <ctnn/ctnn.hpp>
 #include <ctnn/zoo/fashion.hpp>
 
 namespace examples {

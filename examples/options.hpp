@@ -5,9 +5,10 @@
 #pragma once
 
 #include <ctnn/callbacks.hpp>
-#include <ctnn/ctnn.hpp>
-#include <ctnn/model.hpp>
-#include <ctnn/predict.hpp>
+#include <ctnn/io/checkpoint.hpp>
+#include <ctnn/io/model_file.hpp>
+#include <ctnn/summary.hpp>
+#include <ctnn/train.hpp>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -55,8 +56,9 @@ std::unique_ptr<Net> train_and_report(const Options& o, const char* name, Data& 
     ctnn::fit(*net, t.optimizer, full_train, t.fit_options, t.loss);
   else
     ctnn::fit(*net, t.optimizer, t.train(), t.fit_options, t.loss);
-  const ctnn::Evaluation e =
-      ctnn::evaluate(*net, test, o.threads, 16, ctnn::SoftmaxCrossEntropy{}, collective(o));
+  // The test loss without label smoothing, over the data set's classes (as trained).
+  const ctnn::Evaluation e = ctnn::evaluate(
+      *net, test, o.threads, 16, ClassesCrossEntropy{0.0f, t.loss.classes}, collective(o));
   print_checksum(o, name, net->parameters());
   if (!o.save.empty() && leader(o)) {
     ctnn::save(*net, o.save, metadata);
