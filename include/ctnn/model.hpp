@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "attributes.hpp"
 #include "data/dataset.hpp"
 #include "error.hpp"
 #include "io/model_file.hpp"
@@ -101,7 +102,9 @@ class ModelOf final : public ModelBase {
   explicit ModelOf(Net net) : net_(std::move(net)) {}
   ModelOf(const ModelOf& o) : ModelBase(), net_(o.net_) {}  // a workspace of its own, later
 
-  std::unique_ptr<ModelBase> clone() const override { return std::make_unique<ModelOf>(*this); }
+  CTNN_COLD std::unique_ptr<ModelBase> clone() const override {
+    return std::make_unique<ModelOf>(*this);
+  }
   void predict(const float* in, float* out, std::size_t batch) override {
     const std::size_t need = std::min(batch, chunk);
     if (!ws_ || ws_->capacity() < need) {
@@ -115,19 +118,19 @@ class ModelOf final : public ModelBase {
   Evaluation evaluate(const data::Dataset& d, std::size_t threads) const override {
     return ctnn::evaluate(net_, d, threads);
   }
-  std::string summary() const override {
+  CTNN_COLD std::string summary() const override {
     std::ostringstream os;
     ctnn::summary<Net>(os);
     return os.str();
   }
-  void save(const std::string& path, const Metadata& m) const override {
+  CTNN_COLD void save(const std::string& path, const Metadata& m) const override {
     ctnn::save(net_, path, m);
   }
   std::string signature() const override { return Net::signature(); }
   ShapeInfo input_shape() const override { return shape_info<typename Net::input_shape>(); }
   ShapeInfo output_shape() const override { return shape_info<typename Net::output_shape>(); }
   std::size_t parameter_count() const override { return Net::parameter_count; }
-  std::string fit_problem(const Metadata& m) const override {
+  CTNN_COLD std::string fit_problem(const Metadata& m) const override {
     if (std::string why = io::detail::metadata_problem(m); !why.empty()) return why;
     return io::detail::metadata_fit_problem<Net>(m);
   }
@@ -269,7 +272,7 @@ inline std::string quoted_signature(std::string_view sig) {
 
 /// Loads the file `path` described by `d` into a Model of Net.
 template <class Net>
-Model load_model(const std::string& path, const io::detail::FileDescription& d) {
+CTNN_COLD Model load_model(const std::string& path, const io::detail::FileDescription& d) {
   Net net(uninitialized);
   if (d.kind == io::detail::FileDescription::Kind::model_file) {
     load(net, path);
@@ -296,7 +299,7 @@ Model load_model(const std::string& path, const io::detail::FileDescription& d) 
 ///     or a directory is refused at once), is truncated or damaged, is not a model file or a
 ///     safetensors file, or its metadata is malformed or does not fit the network.
 template <class... Nets>
-Model load_any(const std::string& path) {
+CTNN_COLD Model load_any(const std::string& path) {
   static_assert(sizeof...(Nets) > 0, "load_any: name the network types to choose from");
   const io::detail::FileDescription d = io::detail::describe_file(path);
   if (d.signature.empty())

@@ -499,7 +499,7 @@ inline ModelFileInfo read_model_info(const InputFile& f, const std::string& path
 /// a string that is not UTF-8, more than 1 MiB of JSON) or does not fit the network (class names
 /// not one per output, a preprocessing whose size and channels are not the input's).
 template <class Net>
-void save(const Net& net, const std::string& path, const Metadata& metadata = {}) {
+CTNN_COLD void save(const Net& net, const std::string& path, const Metadata& metadata = {}) {
   io::detail::write_file_atomically(path, io::detail::model_image(net, metadata));
 }
 
@@ -514,7 +514,7 @@ void save(const Net& net, const std::string& path, const Metadata& metadata = {}
 /// not fit the network (see save()). On any error `net` is unchanged. The metadata is not
 /// returned: read_metadata() reads it.
 template <class Net>
-void load(Net& net, const std::string& path) {
+CTNN_COLD void load(Net& net, const std::string& path) {
   // Each check reads only the bytes it needs, and sizes are checked against the file's size
   // before they are read: a large file that is not a model is refused after 16 bytes.
   const io::detail::InputFile f(path);

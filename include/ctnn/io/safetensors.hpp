@@ -62,6 +62,7 @@
 #include <utility>
 #include <vector>
 
+#include "../attributes.hpp"
 #include "../error.hpp"
 #include "../layers/layer.hpp"
 #include "../metadata.hpp"
@@ -242,7 +243,8 @@ inline void check_entries(const std::string& path, const std::map<std::string, E
 /// Throws InvalidArgument, before anything is written, when it cannot be stored or does not fit
 /// the network, as save() does.
 template <class Net>
-void save_safetensors(const Net& net, const std::string& path, const Metadata& metadata = {}) {
+CTNN_COLD void save_safetensors(const Net& net, const std::string& path,
+                                const Metadata& metadata = {}) {
   using namespace io::safetensors_detail;
   if (const std::string why = io::detail::metadata_fit_problem<Net>(metadata); !why.empty())
     throw InvalidArgument("save_safetensors: the metadata does not fit the network: " + why);
@@ -293,7 +295,7 @@ void save_safetensors(const Net& net, const std::string& path, const Metadata& m
 /// (TensorOrder; a file saved by ctnn 0.1.0 loads as it was saved). Gaps in the buffer are
 /// allowed.
 template <class Net>
-void load_safetensors(Net& net, const std::string& path) {
+CTNN_COLD void load_safetensors(Net& net, const std::string& path) {
   using namespace io::safetensors_detail;
   const io::detail::InputFile f(path);
   std::uint64_t data = 0, buffer_size = 0;
@@ -391,7 +393,7 @@ inline FileDescription describe_file(const std::string& path) {
 /// neither kind of file, or its metadata is malformed (not JSON, not UTF-8, a member of the wrong
 /// type, more than 1 MiB, a class name empty or with a control character, channels other than 1
 /// or 3, a scale, mean or std that is not finite, a std that is not positive).
-inline Metadata read_metadata(const std::string& path) {
+CTNN_COLD inline Metadata read_metadata(const std::string& path) {
   return io::detail::describe_file(path).metadata;
 }
 
