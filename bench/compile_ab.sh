@@ -11,13 +11,28 @@
 #   --rounds R        compiles of each example per build (default 3)
 #   --only NAMES      only these examples (fashion_mnist_cnn,classify,...)
 set -euo pipefail
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() {
+  cat <<'EOF'
+usage: bench/compile_ab.sh BUILD_A BUILD_B [--rounds R] [--only NAME[,NAME...]]
+  BUILD_A, BUILD_B  configured release builds (cmake --preset release)
+  --rounds R        compiles of each example per build, alternately (default 3)
+  --only NAMES      only these examples (fashion_mnist_cnn,classify,...)
+  --help            this text
+Prints the median CPU time (user + sys) of compiling each example's object in each build and
+the ratio B / A (Markdown). Run it on a quiet machine.
+EOF
+}
+# value OPTION ARGS...: the value after OPTION, or a refusal when there is none.
+value() {
+  (($# >= 2)) || { echo "compile_ab.sh: $1 needs a value" >&2; exit 2; }
+  printf '%s' "$2"
+}
 rounds=3 only="" builds=()
 while (($#)); do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --rounds) rounds="${2:?--rounds needs a value}"; shift 2 ;;
-    --only) only="${2:?--only needs a value}"; shift 2 ;;
+    --rounds) rounds="$(value "$@")" || exit 2; shift 2 ;;
+    --only) only="$(value "$@")" || exit 2; shift 2 ;;
     -*) echo "compile_ab.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     *) builds+=("$1"); shift ;;
   esac

@@ -47,6 +47,9 @@ done
 expect 2 "needs a positive number" compile_times.sh abc
 expect 2 "needs a positive number" compile_times.sh 0
 expect 2 "too many arguments" compile_times.sh 2 3
+expect 2 "--rounds needs a value" compile_ab.sh a b --rounds
+expect 2 "give two build directories" compile_ab.sh a
+expect 2 "no ./compile_commands.json" compile_ab.sh . .
 expect 2 "--rounds needs a value" ab_networks.sh HEAD --rounds
 expect 2 "needs a commit" ab_networks.sh
 expect 2 "--out needs a value" scaling.sh --out
