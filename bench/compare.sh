@@ -24,8 +24,8 @@ usage: bench/compare.sh [--rounds R] [--quick] [--csv PATH] [--build-dir DIR] [-
   --python        also run PyTorch from Python, bench/peers/pytorch_bench.py (Debian's
                   /usr/bin/python3 with python3-torch)
   --keep DIR      keep every program's raw output in DIR (default: a fresh /tmp directory)
-The PyTorch-based peers run with OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512
-OPENBLAS_NUM_THREADS=1 (set by the script).
+The PyTorch-based peers run with OPENBLAS_NUM_THREADS=1 and, on a machine with AVX-512,
+OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512 (set by the script).
 EOF
 }
 
@@ -84,10 +84,16 @@ if [[ $python == 1 ]]; then
   peers+=("pytorch")
 fi
 
-# PyTorch on this kind of machine: AVX-512 kernels (the environment may preset OPENBLAS_CORETYPE
-# to an older core), and OpenBLAS on one thread so that it does not fight torch's own OpenMP
-# threads for the two cores. Set on purpose, whatever the caller's environment says.
-export OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512 OPENBLAS_NUM_THREADS=1
+# PyTorch: OpenBLAS on one thread so that it does not fight torch's own OpenMP threads for the
+# two cores; on a machine with AVX-512, its AVX-512 kernels (the environment may preset
+# OPENBLAS_CORETYPE to an older core). Without AVX-512 those two are unset: forced, they stop
+# torch with an illegal instruction. Set on purpose, whatever the caller's environment says.
+export OPENBLAS_NUM_THREADS=1
+if grep -qw avx512f /proc/cpuinfo; then
+  export OPENBLAS_CORETYPE=SkylakeX ATEN_CPU_CAPABILITY=avx512
+else
+  unset OPENBLAS_CORETYPE ATEN_CPU_CAPABILITY
+fi
 blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)"
 if [[ " ${peers[*]} " == *" libtorch "* || $python == 1 ]] && [[ "$blas" != *openblas* ]]; then
   echo "compare.sh: warning: libblas.so.3 is ${blas:-missing}, not OpenBLAS: torch's dense and LSTM" >&2
@@ -105,7 +111,7 @@ quick_flag=()
   echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores," \
     "avx512f: $(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"
   echo "# commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- include bench 2>/dev/null || echo ' (include/ or bench/ modified)')"
-  echo "# blas: ${blas:-?}; OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
+  echo "# blas: ${blas:-?}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-(unset)} OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
   echo "# rounds: $rounds$([[ $quick == 1 ]] && echo ' (quick smoke run)')"
 } | tee "$raw/machine.txt"
 
