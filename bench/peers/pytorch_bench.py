@@ -21,7 +21,8 @@ With --int8 the networks are quantized to int8 after training (post-training qua
 torch.ao.quantization) and timed for M1 and M2 under the library name `pytorch-int8`:
 
   cnn, resnet  static quantization in FX graph mode with the engine's default configuration:
-               weights int8, symmetric per output channel (PerChannelMinMaxObserver); activations
+               weights int8 symmetric, per output channel (PerChannelMinMaxObserver; per tensor
+               for qnnpack, its default); activations
                uint8 with per-tensor scale and zero point from a HistogramObserver over the
                calibration batch; BatchNorm folded into the convolution before it, ReLU and the
                residual add fused (quantized conv_relu, linear_relu, add_relu); max-pooling and
