@@ -15,6 +15,33 @@
 // every other line starts with `#`. `--check` compares each network's output on a few images
 // with a plain C++ forward of the same weights (BatchNorm not folded) and exits non-zero on a
 // mismatch.
+//
+// `--int8` builds the CNN, the ResNet and the CRNN's convolutional part in int8 instead, after
+// post-training quantization in the scheme of Jacob et al. 2018 ("Quantization and Training of
+// Neural Networks for Efficient Integer-Arithmetic-Only Inference"), zero points 0; the library
+// is then `onednn-int8`:
+//  - weights int8, symmetric per output channel: s_w[o] = max |w[o]| / 127, w_q = round(w / s_w)
+//    (BatchNorm folded first), quantized by oneDNN's reorder into the primitive's layout;
+//  - activations uint8 with one scale per tensor, s = max / 255, the max over a calibration
+//    forward (min/max method) of 64 synthetic images (uniform in [0, 1], another seed than the
+//    timed ones) through the same random weights, as the float figures use random weights and
+//    synthetic images; a ResNet projection shortcut, which has no ReLU, is int8 (max |y| / 127).
+//    On a CPU without VNNI (AVX512-VNNI or AVX-VNNI) the activations use 0..127 only, s = max /
+//    127: there oneDNN multiplies with vpmaddubsw, whose int16 sum of two u8 x s8 products
+//    saturates above 32767 (Intel's intrinsics guide, _mm256_maddubs_epi16), which 255 x 127 x 2
+//    exceeds; PyTorch's fbgemm engine reduces the range the same way (reduce_range);
+//  - convolutions u8 x s8 with int32 accumulation; output scales per channel
+//    s_x * s_w[o] / s_y and the bias in accumulator units, b[o] / (s_x * s_w[o]) (oneDNN 2.x
+//    adds the bias before the output scales), ReLU fused as an eltwise post-op, the residual add
+//    as a sum post-op with scale s_shortcut / s_y on the shortcut's int8 values;
+//  - max-pooling and the global average on uint8 (the scale passes through);
+//  - the last inner product u8 x s8 with a float32 output (the logits); the CNN's hidden one
+//    u8 x s8 -> u8 with ReLU;
+//  - the image quantized to uint8 by a reorder (timed, part of the forward); in the CRNN the
+//    pooled uint8 map is dequantized by the reorder that makes it a sequence, and the LSTM and
+//    the last inner product stay float32. The LSTM network has no int8 figure.
+// `--int8 --check` compares the int8 logits with the plain float forward (largest error at most
+// 8% of the largest logit).
 #include <omp.h>
 
 #include <algorithm>
@@ -54,6 +81,7 @@ struct Layer {
   int k = 3, stride = 1;            // ConvBn
   std::vector<float> gamma{}, beta{}, mean{}, var{};  // ConvBn: the BatchNorm's, per filter
   std::vector<Layer> body{}, shortcut{};              // Block
+  mutable float amax = 0.f;  // the largest |output| plain_forward has seen (int8 calibration)
 };
 
 constexpr double kBatchNormEps = 1e-5;
@@ -78,6 +106,28 @@ Same same(int in, int k, int stride) {
 }
 
 // ------------------------------------------------------------------------------ oneDNN graph
+constexpr auto u8 = memory::data_type::u8;
+constexpr auto s8 = memory::data_type::s8;
+
+// An int8 activation: values q (u8 or s8) of the real tensor scale * q. A float32 one (after the
+// CRNN's LSTM) has scale 0.
+struct QMem {
+  memory m;
+  float scale;
+};
+
+// Per output channel o of weights w (out x per): max |w[o]| / 127 (1 for an all-zero channel).
+std::vector<float> weight_scales(const std::vector<float>& w, int out) {
+  const std::size_t per = w.size() / out;
+  std::vector<float> s(out);
+  for (int o = 0; o < out; ++o) {
+    float m = 0.f;
+    for (std::size_t i = o * per; i < (o + 1) * per; ++i) m = std::max(m, std::fabs(w[i]));
+    s[o] = m > 0.f ? m / 127.f : 1.f;
+  }
+  return s;
+}
+
 class Graph {
  public:
   Graph(int batch) : n_(batch), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {}
@@ -193,8 +243,9 @@ class Graph {
   }
 
   // LSTM over the rows of x (N x C x H x W): step t = row t, features ordered (column, channel)
-  // as in ctnn's channels-last layout. Returns the last hidden state, N x hidden, plain.
-  memory lstm(memory x, const Layer& l) {
+  // as in ctnn's channels-last layout. Returns the last hidden state, N x hidden, plain. An int8
+  // x is dequantized (times `scale`) by the reorder into the sequence.
+  memory lstm(memory x, const Layer& l, float scale = 1.f) {
     const int steps = l.in_h, features = l.in_w * l.in_c, hidden = l.out;
     memory seq;
     if (l.in_c == 1 && x.get_desc() == memory::desc({n_, 1, l.in_h, l.in_w}, f32, tag::nchw)) {
@@ -207,7 +258,9 @@ class Graph {
       const memory::desc view({n_, l.in_c, l.in_h, l.in_w}, f32,
                               memory::dims{features, 1, memory::dim(n_) * features, l.in_c});
       memory target(view, eng_, seq.get_data_handle());
-      add(dnnl::reorder(x, target), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, target}});
+      dnnl::primitive_attr attr;
+      if (x.get_desc().data_type() != f32) attr.set_output_scales(0, {scale});
+      add(dnnl::reorder(x, target, attr), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, target}});
     }
     const memory::desc wl({1, 1, features, 4, hidden}, f32, tag::any);
     const memory::desc wi({1, 1, hidden, 4, hidden}, f32, tag::any);
@@ -233,6 +286,96 @@ class Graph {
                                  {DNNL_ARG_DST_ITER, h},
                                  {DNNL_ARG_DST_ITER_C, c}});
     return memory({{n_, hidden}, f32, tag::nc}, eng_, h.get_data_handle());
+  }
+
+  // ---------------------------------------------------------------------------- int8
+  // The image batch quantized to uint8 (q = round(x / scale), saturated), timed.
+  QMem quantized_input(float scale) {
+    memory x = input();
+    memory y({{n_, 1, 28, 28}, u8, tag::nchw}, eng_);
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(0, {1.f / scale});
+    add(dnnl::reorder(x, y, attr), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, y}});
+    return {y, scale};
+  }
+
+  // k x k convolution of the int8 x with float weights w (OIHW) and bias b, quantized as the
+  // file's header says: u8 x s8, int32 accumulation, requantized to `dst` with scale y_scale
+  // (float32 when dst is f32: y_scale 1), ReLU fused when `relu`; with a shortcut, dst =
+  // relu?(conv + shortcut) written over the shortcut's memory.
+  QMem qconv(const QMem& x, const Layer& l, const std::vector<float>& w,
+             const std::vector<float>& b, Same sh, Same sw, float y_scale,
+             memory::data_type dst_type, bool relu, const QMem* shortcut = nullptr) {
+    const memory::desc src({n_, l.in_c, l.in_h, l.in_w}, x.m.get_desc().data_type(), tag::any);
+    const memory::dims wd{l.out, l.in_c, l.k, l.k};
+    const memory::desc wts(wd, s8, tag::any), bias({l.out}, f32, tag::x);
+    const memory::desc dst({n_, l.out, sh.out, sw.out}, dst_type, tag::any);
+    dnnl::convolution_forward::desc d(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, wts, bias,
+        dst, {l.stride, l.stride}, {sh.before, sw.before}, {sh.after, sw.after});
+    const auto ws = weight_scales(w, l.out);
+    dnnl::primitive_attr attr = int8_attr(x.scale, ws, y_scale, relu, shortcut);
+    dnnl::convolution_forward::primitive_desc pd(d, attr, eng_);
+    note(shortcut ? "qconv+sum" : "qconv", pd.impl_info_str());
+    memory s = as(x.m, pd.src_desc());
+    memory wq = quantized_weights(w, wd, tag::oihw, pd.weights_desc(), ws);
+    memory bq = filled(bias, accumulator_bias(b, x.scale, ws));
+    memory y;
+    if (shortcut) {
+      // The shortcut in the dst's layout, in its own data type (same size), then shared.
+      memory::desc want = pd.dst_desc();
+      want.data.data_type = memory::convert_to_c(shortcut->m.get_desc().data_type());
+      memory in_place = as(shortcut->m, want);
+      y = memory(pd.dst_desc(), eng_, in_place.get_data_handle());
+    } else {
+      y = memory(pd.dst_desc(), eng_);
+    }
+    add(dnnl::convolution_forward(pd),
+        {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, wq}, {DNNL_ARG_BIAS, bq}, {DNNL_ARG_DST, y}});
+    return {y, y_scale};
+  }
+
+  // Max-pooling 2x2 or the global average of an int8 x: the same data type and scale.
+  QMem qpool(const QMem& x, const Layer& l, bool global) {
+    const memory::dims out =
+        global ? memory::dims{n_, l.in_c, 1, 1} : memory::dims{n_, l.in_c, l.in_h / 2, l.in_w / 2};
+    const memory::desc dst(out, x.m.get_desc().data_type(), tag::any);
+    const memory::dims kernel = global ? memory::dims{l.in_h, l.in_w} : memory::dims{2, 2};
+    const memory::dims strides = global ? memory::dims{1, 1} : memory::dims{2, 2};
+    dnnl::pooling_forward::desc d(
+        dnnl::prop_kind::forward_inference,
+        global ? dnnl::algorithm::pooling_avg_exclude_padding : dnnl::algorithm::pooling_max,
+        x.m.get_desc(), dst, strides, kernel, {0, 0}, {0, 0});
+    dnnl::pooling_forward::primitive_desc pd(d, eng_);
+    note(global ? "qavgpool" : "qpool", pd.impl_info_str());
+    memory y(pd.dst_desc(), eng_);
+    add(dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, x.m}, {DNNL_ARG_DST, y}});
+    return {y, x.scale};
+  }
+
+  // Inner product of the int8 x: u8 x s8 -> dst_type (u8 with scale y_scale, or f32: the
+  // logits, which the graph's output becomes).
+  QMem qdense(const QMem& x, const Layer& l, float y_scale, memory::data_type dst_type) {
+    const bool spatial = x.m.get_desc().dims().size() == 4;
+    const memory::dims sd =
+        spatial ? memory::dims{n_, l.in_c, l.in_h, l.in_w} : memory::dims{n_, l.in_c};
+    memory::dims wd = sd;
+    wd[0] = l.out;
+    const memory::desc src(sd, x.m.get_desc().data_type(), tag::any), wts(wd, s8, tag::any);
+    const memory::desc bias({l.out}, f32, tag::x), dst({n_, l.out}, dst_type, tag::any);
+    dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, src, wts, bias, dst);
+    const auto ws = weight_scales(l.w, l.out);
+    dnnl::inner_product_forward::primitive_desc pd(d, int8_attr(x.scale, ws, y_scale, l.relu),
+                                                   eng_);
+    note("qdense", pd.impl_info_str());
+    memory s = as(x.m, pd.src_desc());
+    memory wq = quantized_weights(l.w, wd, spatial ? tag::oihw : tag::oi, pd.weights_desc(), ws);
+    memory bq = filled(bias, accumulator_bias(l.b, x.scale, ws));
+    memory y(pd.dst_desc(), eng_);
+    add(dnnl::inner_product_forward(pd),
+        {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, wq}, {DNNL_ARG_BIAS, bq}, {DNNL_ARG_DST, y}});
+    if (dst_type == f32) out_ = y;
+    return {y, y_scale};
   }
 
   void forward() {
@@ -264,8 +407,49 @@ class Graph {
     return attr;
   }
 
+  // Requantization of an int8 primitive with input scale x_scale and weight scales ws to a
+  // result of scale y_scale: output scales per output channel (dimension 1 of the dst) x_scale *
+  // ws[o] / y_scale; then, with a shortcut, dst += (s_shortcut / y_scale) * shortcut (read in
+  // the shortcut's data type); then ReLU if `relu`.
+  static dnnl::primitive_attr int8_attr(float x_scale, const std::vector<float>& ws, float y_scale,
+                                        bool relu, const QMem* shortcut = nullptr) {
+    std::vector<float> os(ws.size());
+    for (std::size_t o = 0; o < ws.size(); ++o) os[o] = x_scale * ws[o] / y_scale;
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(1 << 1, os);
+    dnnl::post_ops ops;
+    if (shortcut) ops.append_sum(shortcut->scale / y_scale, shortcut->m.get_desc().data_type());
+    if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+    return attr;
+  }
+
+  // The bias in units of the int32 accumulator: b[o] / (x_scale * ws[o]).
+  static std::vector<float> accumulator_bias(const std::vector<float>& b, float x_scale,
+                                             const std::vector<float>& ws) {
+    std::vector<float> q(b.size());
+    for (std::size_t o = 0; o < b.size(); ++o) q[o] = b[o] / (x_scale * ws[o]);
+    return q;
+  }
+
+  // Float weights (plain layout, output channel first) quantized to int8 into the primitive's
+  // layout once, untimed, by a reorder with per-channel scales 1 / ws[o] (rounded to nearest).
+  memory quantized_weights(const std::vector<float>& v, const memory::dims& dims, tag plain,
+                           const memory::desc& want, const std::vector<float>& ws) {
+    memory user = filled(memory::desc(dims, f32, plain), v);
+    std::vector<float> inv(ws.size());
+    for (std::size_t o = 0; o < ws.size(); ++o) inv[o] = 1.f / ws[o];
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(1 << 0, inv);
+    memory m(want, eng_);
+    dnnl::reorder(user, m, attr).execute(strm_, user, m);
+    strm_.wait();
+    return m;
+  }
+
   // The convolution's weights and bias with the BatchNorm after it folded in: per filter o,
   // a = gamma / sqrt(var + eps), w' = w * a, b' = (b - mean) * a + beta.
+ public:
   static void fold_batchnorm(const Layer& l, std::vector<float>& w, std::vector<float>& b) {
     const std::size_t per = l.w.size() / l.out;
     w.resize(l.w.size());
@@ -277,6 +461,7 @@ class Graph {
     }
   }
 
+ private:
   void add(dnnl::primitive p, std::unordered_map<int, memory> args) {
     steps_.emplace_back(std::move(p), std::move(args));
   }
@@ -456,6 +641,57 @@ void build(Graph& g, const std::vector<Layer>& layers) {
   }
 }
 
+// Whether the CPU has an int8 dot product without int16 intermediates (vpdpbusd).
+bool has_vnni() {
+  return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+}
+
+// The int8 graph of `layers` (calibrated: every amax set) for images of largest value in_max.
+void build_int8(Graph& g, const std::vector<Layer>& layers, float in_max) {
+  const float levels = has_vnni() ? 255.f : 127.f;  // of a uint8 activation, see the header
+  auto u8_scale = [levels](float amax) { return amax > 0.f ? amax / levels : 1.f; };
+  auto s8_scale = [](float amax) { return amax > 0.f ? amax / 127.f : 1.f; };
+  QMem x = g.quantized_input(u8_scale(in_max));
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    std::vector<float> w, b;
+    if (l.kind == Layer::Conv3x3) {
+      const Same sh{l.in_h - 2, 0, 0}, sw{l.in_w - 2, 0, 0};
+      x = g.qconv(x, l, l.w, l.b, sh, sw, u8_scale(l.amax), u8, l.relu);
+    } else if (l.kind == Layer::ConvBn) {
+      Graph::fold_batchnorm(l, w, b);
+      x = g.qconv(x, l, w, b, same(l.in_h, l.k, l.stride), same(l.in_w, l.k, l.stride),
+                  u8_scale(l.amax), u8, l.relu);
+    } else if (l.kind == Layer::Block) {
+      QMem s = x;
+      for (const auto& p : l.shortcut) {  // projection: no ReLU, so int8
+        Graph::fold_batchnorm(p, w, b);
+        s = g.qconv(s, p, w, b, same(p.in_h, p.k, p.stride), same(p.in_w, p.k, p.stride),
+                    s8_scale(p.amax), s8, false);
+      }
+      QMem y = x;
+      for (std::size_t j = 0; j < l.body.size(); ++j) {
+        const Layer& c = l.body[j];
+        Graph::fold_batchnorm(c, w, b);
+        const bool last = j + 1 == l.body.size();
+        y = g.qconv(y, c, w, b, same(c.in_h, c.k, c.stride), same(c.in_w, c.k, c.stride),
+                    u8_scale(last ? l.amax : c.amax), u8, last ? l.relu : c.relu,
+                    last ? &s : nullptr);
+      }
+      x = y;
+    } else if (l.kind == Layer::MaxPool2 || l.kind == Layer::GlobalAvgPool) {
+      x = g.qpool(x, l, l.kind == Layer::GlobalAvgPool);
+    } else if (l.kind == Layer::Lstm) {
+      x = {g.lstm(x.m, l, x.scale), 0.f};
+    } else if (x.scale == 0.f) {  // a Dense after the LSTM: float32
+      x = {g.dense(x.m, l), 0.f};
+    } else {
+      const bool last = i + 1 == layers.size();
+      x = g.qdense(x, l, last ? 1.f : u8_scale(l.amax), last ? f32 : u8);
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------ plain forward
 // One image, activations C x H x W, for --check.
 std::vector<float> plain_forward(const std::vector<Layer>& layers, std::vector<float> x) {
@@ -552,6 +788,7 @@ std::vector<float> plain_forward(const std::vector<Layer>& layers, std::vector<f
       }
       y.assign(h.begin(), h.end());
     }
+    for (const float v : y) l.amax = std::max(l.amax, std::fabs(v));
     x = std::move(y);
   }
   return x;
@@ -563,6 +800,29 @@ void fill_images(Graph& g, int n) {
   std::uniform_real_distribution<float> u(0.f, 1.f);
   float* p = g.input_data();
   for (std::size_t i = 0; i < std::size_t(n) * 784; ++i) p[i] = u(gen);
+}
+
+// Calibration of the int8 networks: 64 synthetic images (another seed than the timed ones)
+// through the plain forward, which records each layer's largest |output|. Returns the largest
+// pixel.
+float calibrate(const std::vector<Layer>& layers) {
+  std::mt19937 gen(4);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  float in_max = 0.f;
+  for (int n = 0; n < 64; ++n) {
+    std::vector<float> image(784);
+    for (auto& p : image) in_max = std::max(in_max, p = u(gen));
+    plain_forward(layers, image);
+  }
+  return in_max;
+}
+
+// The graph of `layers` for batch n: float32, or int8 after calibration.
+void build_graph(Graph& g, const std::vector<Layer>& layers, bool int8) {
+  if (int8)
+    build_int8(g, layers, calibrate(layers));
+  else
+    build(g, layers);
 }
 
 double median_seconds(Graph& g, int runs, int warmup) {
@@ -582,13 +842,14 @@ void print_impls(const std::string& net, const char* m, const Graph& g) {
   std::printf("\n");
 }
 
-int check(const std::set<std::string>& nets) {
+int check(const std::set<std::string>& nets, bool int8) {
   constexpr int B = 3;
   int bad = 0;
   for (const auto& name : nets) {
+    if (int8 && name == "lstm") continue;
     const auto layers = network(name);
     Graph g(B);
-    build(g, layers);
+    build_graph(g, layers, int8);
     fill_images(g, B);
     g.forward();
     const auto got = g.logits();
@@ -601,9 +862,13 @@ int check(const std::set<std::string>& nets) {
         scale = std::max(scale, double(std::fabs(want[k])));
       }
     }
-    const bool ok = worst <= 1e-4 * std::max(1.0, scale);
-    std::printf("# check %s: %zu parameters, max |oneDNN - plain| = %.3g (logits up to %.3g): %s\n",
-                name.c_str(), parameter_count(layers), worst, scale, ok ? "ok" : "MISMATCH");
+    // int8: quantization error, at most 8% of the largest logit; float32: rounding.
+    const bool ok = worst <= (int8 ? 0.08 * scale : 1e-4 * std::max(1.0, scale));
+    std::printf(
+        "# check %s%s: %zu parameters, max |oneDNN - plain| = %.3g (logits up to %.3g): "
+        "%s\n",
+        name.c_str(), int8 ? " int8" : "", parameter_count(layers), worst, scale,
+        ok ? "ok" : "MISMATCH");
     bad += !ok;
   }
   return bad ? 1 : 0;
@@ -611,9 +876,11 @@ int check(const std::set<std::string>& nets) {
 
 void usage() {
   std::puts(
-      "usage: onednn_bench [--quick] [--check] [--nets cnn,lstm,crnn,resnet] [--measures M1,M2]\n"
-      "                    [--m1-iters N] [--m2-runs N] [--threads N]\n"
+      "usage: onednn_bench [--quick] [--check] [--int8] [--nets cnn,lstm,crnn,resnet]\n"
+      "                    [--measures M1,M2] [--m1-iters N] [--m2-runs N] [--threads N]\n"
       "Prints `network,measure,library,threads,median,unit` lines; other lines start with #.\n"
+      "--int8: the CNN, the ResNet and the CRNN's convolutional part quantized to int8 (library\n"
+      "onednn-int8; the LSTM has no int8 figure).\n"
       "--quick: a smoke run (M1 200 forwards, M2 5 batches). --check: compare with a plain "
       "forward.\n"
       "--threads: threads of M2 (default 2; M1 uses 1).");
@@ -624,12 +891,14 @@ void usage() {
 int main(int argc, char** argv) {
   std::set<std::string> nets{"cnn", "lstm", "crnn", "resnet"}, measures{"M1", "M2"};
   int m1_iters = 2000, m1_warmup = 200, m2_runs = 30, m2_warmup = 5, threads = 2;
-  bool check_only = false;
+  bool check_only = false, int8 = false;
   for (peer::Args a(argc, argv); a.next();) {
     if (a.is("--quick")) {
       m1_iters = 200, m1_warmup = 20, m2_runs = 5, m2_warmup = 1;
     } else if (a.is("--check")) {
       check_only = true;
+    } else if (a.is("--int8")) {
+      int8 = true;
     } else if (a.is("--nets")) {
       nets = split(a.value());
     } else if (a.is("--measures")) {
@@ -652,28 +921,36 @@ int main(int argc, char** argv) {
   const auto* v = dnnl_version();
   std::printf("# oneDNN %d.%d.%d (%s), threads for M2 %d\n", v->major, v->minor, v->patch,
               v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other runtime", threads);
-  if (check_only) return check(nets);
+  if (int8)
+    std::printf("# int8: uint8 activations in 0..%d (%s)\n", has_vnni() ? 255 : 127,
+                has_vnni() ? "VNNI" : "no VNNI: 7 bits against vpmaddubsw's int16 saturation");
+  if (check_only) return check(nets, int8);
+  const char* library = int8 ? "onednn-int8" : "onednn";
 
   for (const std::string name : {"cnn", "lstm", "crnn", "resnet"}) {
     if (!nets.count(name)) continue;
+    if (int8 && name == "lstm") {
+      std::printf("# lstm: no int8 network (its LSTM stays float32 in this program)\n");
+      continue;
+    }
     const auto layers = network(name);
     if (measures.count("M1")) {
       omp_set_num_threads(1);
       Graph g(1);
-      build(g, layers);
+      build_graph(g, layers, int8);
       fill_images(g, 1);
       print_impls(name, "M1", g);
       const double s = median_seconds(g, m1_iters, m1_warmup);
-      peer::emit("onednn", name, "M1", 1, s * 1e6, "us");
+      peer::emit(library, name, "M1", 1, s * 1e6, "us");
     }
     if (measures.count("M2")) {
       omp_set_num_threads(threads);
       Graph g(256);
-      build(g, layers);
+      build_graph(g, layers, int8);
       fill_images(g, 256);
       print_impls(name, "M2", g);
       const double s = median_seconds(g, m2_runs, m2_warmup);
-      peer::emit("onednn", name, "M2", threads, 256 / s, "images/s");
+      peer::emit(library, name, "M2", threads, 256 / s, "images/s");
     }
     std::fflush(stdout);
   }

@@ -17,6 +17,30 @@ Every configuration is checked against the eager forward and printed on a `#` li
 is the `pytorch` figure, and a `#` line names it. Training is eager, in plain and (convolutional
 networks) channels-last tensors, the faster counting.
 
+With --int8 the networks are quantized to int8 after training (post-training quantization,
+torch.ao.quantization) and timed for M1 and M2 under the library name `pytorch-int8`:
+
+  cnn, resnet  static quantization in FX graph mode with the engine's default configuration:
+               weights int8 symmetric, per output channel (PerChannelMinMaxObserver; per tensor
+               for qnnpack, its default); activations
+               uint8 with per-tensor scale and zero point from a HistogramObserver over the
+               calibration batch; BatchNorm folded into the convolution before it, ReLU and the
+               residual add fused (quantized conv_relu, linear_relu, add_relu); max-pooling and
+               the global average on uint8; the last Linear in int8 with a float32 output.
+  lstm, crnn   dynamic quantization of the LSTM and Linear layers (weights int8 per tensor,
+               activations quantized at run time per batch, cell arithmetic in float32); the
+               CRNN's convolution and pooling stay float32.
+
+The calibration batch is 64 synthetic images (uniform in [0, 1], another seed than the timed
+ones) through the same random weights, as the float figures use random weights and synthetic
+inputs. Each quantized engine the build has (torch.backends.quantized.supported_engines, of
+x86, fbgemm, onednn, qnnpack) quantizes its own copy; each copy runs eager and
+torch.jit.trace'd + frozen, in plain and (convolutional networks) channels-last tensors. Every
+configuration is checked against the float32 forward (largest logit error at most 15% of the
+largest logit), probed with a few forwards, and the fastest probe is timed as the float figures
+are; `#` lines give every probe and name the configuration timed. --accuracy trains the
+float32 CNN and ResNet on Fashion-MNIST and prints their test accuracy beside the int8 one.
+
 Output: one line per figure, `network,measure,library,threads,median,unit`, e.g.
 `cnn,M1,pytorch,1,231.40,us`, as the C++ peers print it; every other line starts with `#`.
 Inputs are synthetic (uniform in [0, 1], like pixel / 255); the work does not depend on them.
@@ -58,6 +82,17 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=2, metavar="N",
                    help="threads of M2 and of the second M3 figure (default 2; M1 and the first "
                    "M3 use 1)")
+    p.add_argument("--int8", action="store_true",
+                   help="time the networks quantized to int8 (post-training quantization; "
+                   "library pytorch-int8, M1 and M2 only)")
+    p.add_argument("--accuracy", action="store_true",
+                   help="train the float32 CNN and ResNet of --nets on Fashion-MNIST for "
+                   "--epochs epochs, then print the test accuracy of float32 and of int8 "
+                   "(calibrated on 512 training images) and exit")
+    p.add_argument("--epochs", type=int, default=1, metavar="N",
+                   help="training epochs of --accuracy (default 1)")
+    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist", metavar="DIR",
+                   help="Fashion-MNIST's idx files (gzip), for --accuracy (default %(default)s)")
     p.add_argument("--only-threads", type=int, metavar="T",
                    help="only the figures on T threads, in this process (default: one process "
                    "per thread count)")
@@ -78,7 +113,11 @@ def parse_args(argv):
     for count, default in defaults.items():
         if getattr(o, count) is None:
             setattr(o, count, default)
-    for count in ("m1_iters", "m2_runs", "m3_steps", "threads", "only_threads"):
+    if o.int8:
+        o.measures.discard("M3")
+    if o.accuracy:  # one process, on --threads threads
+        o.measures = {"M2"}
+    for count in ("m1_iters", "m2_runs", "m3_steps", "threads", "only_threads", "epochs"):
         if getattr(o, count) is not None and getattr(o, count) < 1:
             p.error(f"--{count.replace('_', '-')} needs a positive number")
     return o
@@ -240,8 +279,8 @@ def check_shapes(name):
 
 
 # ------------------------------------------------------------------------------ helpers
-def emit(net, measure, threads, value, unit):
-    print(f"{net},{measure},pytorch,{threads},{value:.2f},{unit}", flush=True)
+def emit(net, measure, threads, value, unit, library="pytorch"):
+    print(f"{net},{measure},{library},{threads},{value:.2f},{unit}", flush=True)
 
 
 def median(v):
@@ -286,6 +325,159 @@ def check(name, mode, forward, x, expected):
     if diff > 1e-4:
         print(f"{name} {mode} differs from the eager forward by {diff:g}", file=sys.stderr)
         sys.exit(1)
+
+
+# ------------------------------------------------------------------------------ int8
+QUANTIZED_ENGINES = ("x86", "fbgemm", "onednn", "qnnpack")
+
+
+def quantized_engines():
+    return [e for e in QUANTIZED_ENGINES if e in torch.backends.quantized.supported_engines]
+
+
+def calibration_images(n=64):
+    torch.manual_seed(4)
+    return torch.rand(n, 1, 28, 28)
+
+
+def quantize(name, model, engine, calibration):
+    """The int8 copy of the float32 `model` for `engine` (see the module's docstring)."""
+    import torch.ao.quantization as tq
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    torch.backends.quantized.engine = engine
+    model = copy.deepcopy(model).eval()
+    if name in ("lstm", "crnn"):
+        return tq.quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
+    prepared = prepare_fx(model, tq.get_default_qconfig_mapping(engine), (calibration[:1],))
+    with torch.no_grad():
+        prepared(calibration)
+    return convert_fx(prepared)
+
+
+def int8_modes(name, model, example):
+    """(name, forward, channels_last, engine) for each int8 configuration that builds."""
+    calibration = calibration_images()
+    modes = []
+    for engine in quantized_engines():
+        quantized = quantize(name, model, engine, calibration)
+        for channels_last in (False, True) if convolutional(name) else (False,):
+            suffix = "+channels_last" if channels_last else ""
+            modes.append((f"{engine}{suffix}", quantized, channels_last, engine))
+            try:
+                with torch.no_grad():
+                    traced = torch.jit.freeze(
+                        torch.jit.trace(quantized, layout(example, channels_last)))
+                modes.append((f"{engine}+jit.trace+freeze{suffix}", traced, channels_last, engine))
+            except Exception as e:  # not fatal: the eager configuration remains
+                print(f"# {name}: {engine} TorchScript failed: {type(e).__name__}: {e}")
+    return modes
+
+
+def check_int8(name, mode, forward, x, expected):
+    """An int8 configuration must compute the float32 network up to quantization error."""
+    with torch.inference_mode():
+        diff = (forward(x) - expected).abs().max().item()
+    scale = expected.abs().max().item()
+    print(f"# {name} int8 {mode}: max |int8 - float32| = {diff:.3g} (logits up to {scale:.3g})")
+    if not diff <= 0.15 * scale:
+        print(f"{name} int8 {mode} differs from float32 by {diff:g}", file=sys.stderr)
+        sys.exit(1)
+
+
+def time_forwards(forward, xs, warmup, runs):
+    """Seconds of each of `runs` forwards (after `warmup`), cycling through the inputs xs."""
+    s = []
+    clock = time.perf_counter
+    with torch.inference_mode():
+        for i in range(warmup):
+            forward(xs[i % len(xs)])
+        for i in range(runs):
+            x = xs[i % len(xs)]
+            t0 = clock()
+            forward(x)
+            s.append(clock() - t0)
+    return s
+
+
+def int8_measure(name, measure, threads, batch, o):
+    """M1 (batch 1) or M2 (batch 256) of the int8 network: every configuration is checked and
+    probed, the fastest probe is timed."""
+    torch.set_num_threads(threads)
+    model = make(name).eval()
+    pool = images(16) if batch == 1 else images(256)
+    with torch.no_grad():
+        expected = model(pool[0:batch])
+    warmup, runs = (o.m1_warmup, o.m1_iters) if batch == 1 else (o.m2_warmup, o.m2_runs)
+    probe = (min(20, runs), 3) if batch == 1 else (min(3, runs), 1)
+    best = None
+    for mode, forward, channels_last, engine in int8_modes(name, model, pool[0:batch]):
+        torch.backends.quantized.engine = engine
+        xs = [layout(pool[i:i + batch], channels_last) for i in range(0, len(pool), batch)]
+        check_int8(name, mode, forward, xs[0], expected)
+        s = median(time_forwards(forward, xs, probe[1], probe[0]))
+        print(f"# {name} {measure} int8 {mode}: probe median {s * 1e6:.1f} us per batch of "
+              f"{batch}")
+        if best is None or s < best[0]:
+            best = (s, mode, forward, xs, engine)
+    _, mode, forward, xs, engine = best
+    torch.backends.quantized.engine = engine
+    s = median(time_forwards(forward, xs, warmup, runs))
+    print(f"# {name} {measure} int8 timed: {mode} (engine {engine}), median {s * 1e6:.1f} us "
+          f"over {runs} batches of {batch}")
+    if batch == 1:
+        emit(name, "M1", 1, s * 1e6, "us", "pytorch-int8")
+    else:
+        emit(name, "M2", threads, 256 / s, "images/s", "pytorch-int8")
+
+
+# ------------------------------------------------------------------------------ accuracy
+def fashion_mnist(directory, part):
+    """(images N x 1 x 28 x 28 in [0, 1], labels N) of part "train" or "t10k"."""
+    import gzip
+    with gzip.open(os.path.join(directory, f"{part}-images-idx3-ubyte.gz")) as f:
+        raw = f.read()
+    x = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).reshape(-1, 1, 28, 28)
+    with gzip.open(os.path.join(directory, f"{part}-labels-idx1-ubyte.gz")) as f:
+        y = torch.frombuffer(bytearray(f.read()[8:]), dtype=torch.uint8).long()
+    return x.float() / 255, y
+
+
+def test_accuracy(forward, x, y):
+    with torch.inference_mode():
+        hits = sum((forward(x[i:i + 500]).argmax(1) == y[i:i + 500]).sum().item()
+                   for i in range(0, len(x), 500))
+    return hits / len(x)
+
+
+def accuracy(o):
+    """Trains each of the CNN and ResNet in o.nets in float32 (batch 32, Adam lr 1e-3, shuffled
+    with a fixed seed), then prints its test accuracy in float32 and in int8 for each engine,
+    calibrated on the first 512 training images."""
+    torch.set_num_threads(o.threads)
+    x, y = fashion_mnist(o.data, "train")
+    tx, ty = fashion_mnist(o.data, "t10k")
+    for name in ("cnn", "resnet"):
+        if name not in o.nets:
+            continue
+        model = make(name).train()
+        adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+        t0 = time.perf_counter()
+        for epoch in range(o.epochs):
+            order = torch.randperm(len(x), generator=torch.Generator().manual_seed(epoch))
+            for i in range(0, len(x), 32):
+                b = order[i:i + 32]
+                adam.zero_grad()
+                F.cross_entropy(model(x[b]), y[b]).backward()
+                adam.step()
+        model.eval()
+        print(f"# {name}: {o.epochs} epoch(s) of float32 training in "
+              f"{time.perf_counter() - t0:.0f} s")
+        print(f"{name} float32 test accuracy: {test_accuracy(model, tx, ty):.4f}")
+        for engine in quantized_engines():
+            quantized = quantize(name, model, engine, x[:512])
+            print(f"{name} int8 ({engine}) test accuracy: "
+                  f"{test_accuracy(quantized, tx, ty):.4f}", flush=True)
+    return 0
 
 
 # ------------------------------------------------------------------------------ measurements
@@ -398,11 +590,20 @@ def run(o):
     env = " ".join(f"{v}={os.environ.get(v, '(unset)')}"
                    for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
     print(f"# pytorch {torch.__version__}, CPU capability {capability()}, {env}; "
-          f"this process: {','.join(sorted(todo)) or 'nothing'} on {threads} threads")
+          f"this process: {','.join(sorted(todo)) or 'nothing'} on {threads} threads"
+          f"{'; int8, quantized engines ' + ','.join(quantized_engines()) if o.int8 else ''}")
+    if o.accuracy:
+        return accuracy(o)
     for name in NETS:
         if name not in o.nets or not todo:
             continue
         check_shapes(name)
+        if o.int8:
+            if "M1" in todo:
+                int8_measure(name, "M1", 1, 1, o)
+            if "M2" in todo:
+                int8_measure(name, "M2", threads, 256, o)
+            continue
         if "M1" in todo:
             m1(name, o)
         if "M2" in todo:
