@@ -27,7 +27,7 @@ inline void summary_row(std::ostream& os, const std::string& a, const std::strin
 /// Rows of bound layer L for summary(): its name and, for a composite (ctnn::Composite),
 /// a row per part below it, indented; Residual's parts are labelled main: and shortcut:.
 template <class L, class Row>
-void summary_rows(Row& row, const std::string& indent, const std::string& label) {
+CTNN_COLD void summary_rows(Row& row, const std::string& indent, const std::string& label) {
   if constexpr (Composite<L>) {
     const char* kind = L::kind == LayerKind::residual ? "Residual"
                        : L::kind == LayerKind::concat ? "Concat"

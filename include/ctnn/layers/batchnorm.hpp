@@ -80,7 +80,7 @@ struct BatchNormSpec {
               {"running_var", {C}, second, true},
               {"num_batches_tracked", {}, nullptr, false, true}};
     }
-    static std::string name() {
+    CTNN_COLD static std::string name() {
       return layer_name("BatchNorm", format_float(static_cast<float>(Momentum)),
                         format_float(static_cast<float>(Epsilon)));
     }

@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../attributes.hpp"
 #include "../kernels/elementwise.hpp"
 #include "activation.hpp"
 #include "binding.hpp"
@@ -131,7 +132,7 @@ struct Residual {
         16 * 3 + std::max(ctnn::inference_scratch_fixed<main_type>(),
                           ctnn::inference_scratch_fixed<shortcut_type>());
 
-    static std::string name() {
+    CTNN_COLD static std::string name() {
       return detail::angle_name("Residual", {main_type::name(), shortcut_type::name()});
     }
     /// The parts in PyTorch's module: attributes main and shortcut, both reading the input.
@@ -306,7 +307,7 @@ struct Concat {
     static constexpr std::size_t inference_scratch_fixed =
         16 * count + info::inference_scratch_fixed;
 
-    static std::string name() {
+    CTNN_COLD static std::string name() {
       return detail::join({"Concat<", detail::part_names<parts>(), ">"});
     }
     /// The branches in PyTorch's module: an nn.ModuleList `branches`, all reading the input.

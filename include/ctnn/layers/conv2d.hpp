@@ -94,7 +94,7 @@ struct Conv2D {
                }},
               {"bias", {F}, [](std::size_t e) { return weight_count + e; }}};
     }
-    static std::string name() {
+    CTNN_COLD static std::string name() {
       return layer_name("Conv2D", std::to_string(F), std::to_string(K), std::to_string(S),
                         padding_name(Pad));
     }

@@ -86,7 +86,7 @@ struct Dense {
     static constexpr std::size_t inference_scratch_per_sample = 0, inference_scratch_fixed = 0;
     static constexpr std::size_t flops = 2 * K * N;
 
-    static std::string name() { return layer_name("Dense", std::to_string(N)); }
+    CTNN_COLD static std::string name() { return layer_name("Dense", std::to_string(N)); }
     /// PyTorch's nn.Linear: weight [N, K] (ctnn's [k][n] transposed; a flattened image's K axis
     /// in PyTorch's (c, h, w) order), bias [N].
     CTNN_COLD static std::vector<TensorDesc> tensors(const TensorContext& ctx) {

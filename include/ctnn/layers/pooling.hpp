@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "../attributes.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/pool2d.hpp"
 #include "layer.hpp"
@@ -81,7 +82,7 @@ struct Pool2D {
     static constexpr std::size_t inference_scratch_fixed = padded ? 0 : scratch_fixed;
     static constexpr std::size_t flops = OH * OW * C * Pool * Pool;
 
-    static std::string name() {
+    CTNN_COLD static std::string name() {
       if constexpr (padded)
         return layer_name(Max ? "MaxPool2D" : "AvgPool2D", std::to_string(Pool),
                           std::to_string(Stride), padding_name(Pad));
@@ -176,7 +177,7 @@ struct GlobalAvgPool2D {
     static constexpr std::size_t parameter_count = 0, state_count = 0;
     static constexpr std::size_t scratch_per_sample = 0, scratch_fixed = 0;
     static constexpr std::size_t flops = H * W * C;
-    static std::string name() { return "GlobalAvgPool2D"; }
+    CTNN_COLD static std::string name() { return "GlobalAvgPool2D"; }
     static void init(float*, float*, Rng&) {}
     static void forward(const Pass& p) {
       constexpr float scale = 1.0f / float(H * W);

@@ -124,8 +124,8 @@ CTNN_COLD inline void add_tensors_of(std::vector<ModelTensor>& out, const std::s
 
 /// Appends the tensors of the leaf layer L (no parts), as add_tensors_of.
 template <class L>
-void add_leaf_tensors(std::vector<ModelTensor>& out, const std::string& p, std::size_t po,
-                      std::size_t so) {
+CTNN_COLD void add_leaf_tensors(std::vector<ModelTensor>& out, const std::string& p, std::size_t po,
+                                std::size_t so) {
   constexpr std::size_t P = L::parameter_count, S = L::state_count;
   if constexpr (P + S > 0) {
     if constexpr (requires(const TensorContext& c) { L::tensors(c); }) {
@@ -140,8 +140,8 @@ void add_leaf_tensors(std::vector<ModelTensor>& out, const std::string& p, std::
 /// Appends the tensors of bound layer L, or of each of its parts when it is a composite
 /// (recursively), as add_leaf_tensors.
 template <class L>
-void add_model_tensors(std::vector<ModelTensor>& out, const std::string& p, std::size_t po,
-                       std::size_t so) {
+CTNN_COLD void add_model_tensors(std::vector<ModelTensor>& out, const std::string& p,
+                                 std::size_t po, std::size_t so) {
   if constexpr (requires { typename L::parts; }) {
     using Parts = typename L::parts;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -183,7 +183,8 @@ inline bool finite_bits(float v) noexcept {
 /// state at so, or for each part of it when it is a composite (recursively): `label` is "layer 5"
 /// for a layer of the network, "layer 5, part main.1" for a part inside one.
 template <class L, class F>
-void for_each_leaf(const std::string& label, bool in_part, std::size_t po, std::size_t so, F& f) {
+CTNN_COLD void for_each_leaf(const std::string& label, bool in_part, std::size_t po, std::size_t so,
+                             F& f) {
   if constexpr (requires { typename L::parts; }) {
     using Parts = typename L::parts;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -230,8 +231,8 @@ CTNN_COLD inline void check_leaf_values(const float* params, std::size_t P, cons
 /// (BatchNorm<0.1,1e-05>)" inside a composite), the index of the value in the layer's parameters
 /// or state (or the channel) and the value.
 template <class Net>
-void check_values(const std::vector<float>& values, const std::string& path,
-                  const std::string& where = "") {
+CTNN_COLD void check_values(const std::vector<float>& values, const std::string& path,
+                            const std::string& where = "") {
   auto visit = [&]<class L>(const std::string& label, std::size_t po, std::size_t so) {
     if constexpr (L::parameter_count + L::state_count > 0)
       check_leaf_values(values.data() + po, L::parameter_count,
